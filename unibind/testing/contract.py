@@ -1,0 +1,101 @@
+"""The contract every plugin's own tests run: subclass :class:`PluginContract`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from unibind.plugins import PluginManager
+from unibind.specs import Spec
+from unibind.testing.checks import (
+    bad_file_variants,
+    check_encoder_output,
+    check_loader_rejects,
+    check_settings_roundtrip,
+    heavy_modules_after_registration,
+)
+
+
+class PluginContract:
+    """Base class of a plugin's contract tests.
+
+    Set ``plugin`` to the entry-point name. Override :meth:`sample_file` to
+    write one valid file per modality the plugin registers, and
+    :meth:`encoder_settings` for encoders that need settings (e.g. a path to a
+    tiny local model). Encoders listed in ``skip_build`` are not built (say why
+    in a comment; e.g. they need a GPU).
+    """
+
+    plugin: ClassVar[str] = ""
+    skip_build: ClassVar[tuple[str, ...]] = ()
+    batch_size: ClassVar[int] = 2
+
+    # -- hooks for the plugin author ------------------------------------------------
+    def sample_file(self, modality: str, tmp_path: Path) -> Path:
+        raise NotImplementedError(f"write a valid {modality} file and return its path")
+
+    def encoder_settings(self, name: str, tmp_path: Path) -> dict[str, Any] | None:
+        return None
+
+    def adapter_context(self, spec: Spec, tmp_path: Path) -> dict[str, Any]:
+        return {"in_dim": 8, "out_dim": 4}
+
+    # -- fixtures ----------------------------------------------------------------------------
+    @pytest.fixture(scope="class")
+    def manager(self) -> PluginManager:
+        assert self.plugin, "set `plugin` to your entry-point name"
+        return PluginManager(strict=True, enabled={self.plugin}).load()
+
+    @pytest.fixture(scope="class")
+    def specs(self, manager: PluginManager) -> list[Spec]:
+        found = manager.registry.by_plugin(self.plugin)
+        assert found, f"plugin {self.plugin!r} registered nothing"
+        return found
+
+    def _of_kind(self, specs: list[Spec], kind: str) -> list[Spec]:
+        return [s for s in specs if s.kind == kind]
+
+    # -- the checks ---------------------------------------------------------------------------
+    def test_loads_through_entry_point(self, manager: PluginManager) -> None:
+        info = manager.plugins[self.plugin]
+        assert info.status == "ok", info.error
+        assert info.distribution and info.version, "entry point has no distribution metadata"
+
+    def test_registration_imports_nothing_heavy(self) -> None:
+        assert heavy_modules_after_registration(self.plugin) == []
+
+    def test_settings_round_trip(self, specs: list[Spec]) -> None:
+        for spec in specs:
+            check_settings_roundtrip(spec)
+
+    def test_every_factory_builds(self, specs: list[Spec], tmp_path: Path) -> None:
+        for spec in specs:
+            if spec.kind == "encoder":
+                continue  # built, and run, in test_encoders_embed_a_batch
+            if spec.kind == "adapter":
+                built = spec.build(**self.adapter_context(spec, tmp_path))
+            else:
+                built = spec.build()
+            assert built is not None, spec.qualified_name
+
+    def test_loaders_reject_bad_files(self, specs: list[Spec], tmp_path: Path) -> None:
+        for spec in self._of_kind(specs, "modality"):
+            good = self.sample_file(spec.name, tmp_path)
+            modality = spec.build()
+            modality.load(good)  # the good file itself must load
+            check_loader_rejects(modality, bad_file_variants(good, tmp_path / f"bad-{spec.name}"))
+
+    def test_encoders_embed_a_batch(self, manager: PluginManager, specs: list[Spec],
+                                    tmp_path: Path) -> None:
+        for spec in self._of_kind(specs, "encoder"):
+            if spec.name in self.skip_build:
+                continue
+            modality = manager.registry.get("modality", spec.modality).build()
+            sample = modality.load(self.sample_file(spec.modality, tmp_path))
+            encoder = spec.build(self.encoder_settings(spec.name, tmp_path))
+            assert spec.dim is None or encoder.dim == spec.dim, f"{spec.name}: dim differs from spec"
+            check_encoder_output(encoder, [sample] * self.batch_size)
+            assert not any(p.requires_grad for p in encoder.parameters()) or not spec.frozen, \
+                f"{spec.name} is declared frozen but has trainable parameters"
