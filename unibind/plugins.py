@@ -145,8 +145,14 @@ class PluginManager:
     def _register_with_pluggy(self, plugin: object, info: PluginInfo) -> None:
         try:
             self.pm.register(plugin, name=info.name)
-        except Exception as exc:  # noqa: BLE001 - e.g. a hook that is not in the spec
+        except Exception as exc:  # noqa: BLE001 - e.g. a hook with the wrong arguments
             self._fail(info, f"registration failed: {type(exc).__name__}: {exc}", exc)
+            return
+        unknown = sorted(hc.name for hc in self.pm.get_hookcallers(plugin) or [] if hc.spec is None)
+        if unknown:
+            self.pm.unregister(plugin)
+            self._fail(info, f"implements hooks that are not in the contract: {', '.join(unknown)}",
+                       PluginError(", ".join(unknown)))
 
     # -- collecting specs -----------------------------------------------------------
     def collect(self) -> Registry:
@@ -206,7 +212,8 @@ class PluginManager:
         info.status = "broken"
         info.error = message
         if self.strict:
-            raise PluginError(f"plugin {info.name!r}: {message}") from exc
+            error_type = type(exc) if isinstance(exc, PluginError) else PluginError
+            raise error_type(f"plugin {info.name!r}: {message}") from exc
         info.traceback = "".join(traceback.format_exception(exc))  # type: ignore[attr-defined]
 
     # -- queries ------------------------------------------------------------------------

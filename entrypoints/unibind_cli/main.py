@@ -1,8 +1,31 @@
+"""``unibind``: the command line. Thin: every command calls the library.
+
+Only click, pydantic and pluggy load at start-up; torch and the models load
+inside the commands that need them, so ``unibind list-plugins`` stays fast.
+"""
+
+from __future__ import annotations
+
 import click
 
-@click.group()
-def cli():
-    pass
+from unibind import __version__
+from unibind_cli.bench import bench
+from unibind_cli.embed import classify, demo, embed
+from unibind_cli.plugins import list_plugins
 
-def main():
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="unibind")
+def cli() -> None:
+    """UniBind: one language-anchored embedding space for every modality."""
+
+
+for command in (list_plugins, embed, classify, demo, bench):
+    cli.add_command(command)
+
+
+def main() -> None:
+    from unibind.plugins import get_plugin_manager
+
+    get_plugin_manager().add_commands(cli)
     cli()

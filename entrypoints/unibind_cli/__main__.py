@@ -1,0 +1,3 @@
+from unibind_cli.main import main
+
+main()

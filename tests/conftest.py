@@ -1,0 +1,52 @@
+"""Shared fixtures: plugin managers built from plugins that tests register themselves."""
+
+from __future__ import annotations
+
+import os
+import types
+
+import pytest
+
+from unibind.plugins import PluginManager, reset_plugin_manager
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("UNIBIND_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "unibind-cache"))
+    yield
+    reset_plugin_manager()
+
+
+@pytest.fixture
+def make_plugin():
+    """Build a plugin module on the fly: ``make_plugin("name", unibind_encoders=fn, ...)``."""
+
+    def make(name: str, **hooks):
+        module = types.ModuleType(name)
+        for hook_name, function in hooks.items():
+            from unibind import hookimpl
+
+            setattr(module, hook_name, hookimpl(function))
+        return module
+
+    return make
+
+
+@pytest.fixture
+def manager_with():
+    """A manager with only the core built-ins plus the given ``{name: plugin}`` (no entry points)."""
+
+    def make(plugins: dict | None = None, strict: bool = False) -> PluginManager:
+        manager = PluginManager(strict=strict, enabled=set())
+        from unibind import builtins
+
+        manager.add_plugin(builtins, "unibind", builtin=True)
+        for name, plugin in (plugins or {}).items():
+            manager.add_plugin(plugin, name, distribution=f"unibind-plugin-{name}", version="9.9")
+        manager.collect()
+        return manager
+
+    return make

@@ -1,0 +1,223 @@
+"""The unified space: encoders + adapters + the text anchor, to embed and compare.
+
+Everything a modality needs is looked up in the registry, so the space works
+with whatever plugins are installed and never names one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from unibind.errors import InputError, NotRegisteredError
+from unibind.progress import track
+from unibind.registry import Registry
+from unibind.results import ClassScore, Failure, Prediction
+
+#: Cosine similarities are multiplied by this before the softmax (CLIP's learned scale).
+DEFAULT_LOGIT_SCALE = 100.0
+
+
+@dataclass
+class Embeddings:
+    """Embeddings of the inputs that worked, and the ones that did not."""
+
+    vectors: torch.Tensor
+    sources: list[str]
+    modality: str
+    failures: list[Failure] = field(default_factory=list)
+
+
+@dataclass
+class Pipeline:
+    """Loader, frozen encoder and adapter of one modality."""
+
+    modality: str
+    loader: Any
+    encoder: Any
+    adapter: Any
+    encoder_name: str
+    adapter_name: str
+
+
+class Space:
+    """Embed files and text into one language-anchored space and classify by similarity."""
+
+    def __init__(
+        self,
+        *,
+        registry: Registry | None = None,
+        text_encoder: str | None = None,
+        encoders: dict[str, str] | None = None,
+        adapters: dict[str, str] | None = None,
+        settings: dict[str, dict[str, Any]] | None = None,
+        logit_scale: float = DEFAULT_LOGIT_SCALE,
+    ):
+        if registry is None:
+            from unibind.plugins import get_registry
+
+            registry = get_registry()
+        self.registry = registry
+        self.encoder_choice = dict(encoders or {})
+        if text_encoder:
+            self.encoder_choice["text"] = text_encoder
+        self.adapter_choice = dict(adapters or {})
+        self.settings = dict(settings or {})
+        self.logit_scale = logit_scale
+        self._pipelines: dict[str, Pipeline] = {}
+
+    # -- building ---------------------------------------------------------------------
+    def _pick(self, kind: str, modality: str, choice: dict[str, str]) -> Any:
+        name = choice.get(modality)
+        return self.registry.get(kind, name) if name else self.registry.default(kind, modality)
+
+    def pipeline(self, modality: str) -> Pipeline:
+        """Build (once) the loader, encoder and adapter of ``modality``."""
+        if modality in self._pipelines:
+            return self._pipelines[modality]
+        loader = self.registry.get("modality", modality).build()
+        enc_spec = self._pick("encoder", modality, self.encoder_choice)
+        encoder = enc_spec.build(self.settings.get(enc_spec.name))
+        if modality == "text":
+            text_encoder = encoder
+        else:
+            text_encoder = self.pipeline("text").encoder
+        ad_spec = self._pick("adapter", modality, self.adapter_choice)
+        adapter = ad_spec.build(self.settings.get(ad_spec.name), encoder=encoder, text_encoder=text_encoder,
+                                in_dim=encoder.dim, out_dim=text_encoder.dim)
+        adapter.eval()
+        pipe = Pipeline(modality, loader, encoder, adapter, enc_spec.name, ad_spec.name)
+        self._pipelines[modality] = pipe
+        return pipe
+
+    @property
+    def dim(self) -> int:
+        return self.pipeline("text").encoder.dim
+
+    # -- embedding -----------------------------------------------------------------------
+    @torch.inference_mode()
+    def embed_text(self, texts: Sequence[str]) -> torch.Tensor:
+        """Unit-norm embeddings of ``texts`` in the space."""
+        pipe = self.pipeline("text")
+        return F.normalize(pipe.adapter(pipe.encoder.encode(list(texts))), dim=-1)
+
+    @torch.inference_mode()
+    def embed_samples(self, modality: str, samples: Sequence[Any]) -> torch.Tensor:
+        """Unit-norm embeddings of already loaded samples."""
+        if modality == "text":
+            return self.embed_text(samples)
+        pipe = self.pipeline(modality)
+        return F.normalize(pipe.adapter(pipe.encoder.encode(list(samples))), dim=-1)
+
+    def infer_modality(self, path: str | Path) -> str:
+        path = Path(path)
+        try:
+            return self.registry.modality_for_suffix(path.suffix).name
+        except NotRegisteredError as exc:
+            raise InputError(path, str(exc)) from None
+
+    @torch.inference_mode()
+    def embed_files(self, paths: Sequence[str | Path], modality: str | None = None, *,
+                    batch_size: int = 32, progress: bool | None = None) -> Embeddings:
+        """Embed files of one modality; bad files are skipped and reported, the rest finish."""
+        paths = [Path(p) for p in paths]
+        if modality is None:
+            modalities = {self.infer_modality(p) for p in paths} if paths else {"text"}
+            if len(modalities) > 1:
+                raise InputError(", ".join(map(str, paths[:3])), f"mixed modalities {sorted(modalities)};"
+                                 " embed them separately or use classify")
+            modality = modalities.pop()
+        pipe = self.pipeline(modality)
+        vectors: list[torch.Tensor] = []
+        sources: list[str] = []
+        failures: list[Failure] = []
+        batches = [paths[i:i + batch_size] for i in range(0, len(paths), batch_size)]
+        for batch in track(batches, total=len(batches), description=f"embedding {modality}",
+                           enabled=progress if progress is not None else len(paths) > batch_size):
+            tensors, names = [], []
+            for path in batch:
+                try:
+                    tensors.append(pipe.encoder.preprocess(pipe.loader.load(path)))
+                    names.append(str(path))
+                except InputError as exc:
+                    failures.append(Failure(source=str(path), reason=exc.problem))
+                except Exception as exc:  # noqa: BLE001 - a preprocessing bug must not end the batch
+                    failures.append(Failure(source=str(path), reason=f"{type(exc).__name__}: {exc}"))
+            if tensors:
+                features = pipe.encoder(pipe.encoder.collate(tensors)).float()
+                vectors.append(F.normalize(pipe.adapter(features), dim=-1))
+                sources.extend(names)
+        out = torch.cat(vectors) if vectors else torch.empty(0, self.dim)
+        return Embeddings(out, sources, modality, failures)
+
+    # -- classification ------------------------------------------------------------------
+    @torch.inference_mode()
+    def class_centres(self, labels: Sequence[str], modality: str) -> torch.Tensor:
+        """One centre per class: the normalised mean of its prompt-template embeddings.
+
+        This is the CLIP/ImageBind baseline; centres localized in a knowledge
+        base replace it when one is given.
+        """
+        source = self.registry.get("description_source", "templates").build()
+        texts = [source.class_descriptions(label, modality) for label in labels]
+        flat = [t for group in texts for t in group]
+        embedded = self.embed_text(flat)
+        centres, start = [], 0
+        for group in texts:
+            centres.append(embedded[start:start + len(group)].mean(0))
+            start += len(group)
+        return F.normalize(torch.stack(centres), dim=-1)
+
+    def logits(self, embeddings: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+        return self.logit_scale * embeddings @ centres.T
+
+    def classify(self, paths: Sequence[str | Path], labels: Sequence[str], *, modality: str | None = None,
+                 top_k: int = 5, calibrator: Any | None = None) -> tuple[list[Prediction], list[Failure]]:
+        """Zero-shot classify files against ``labels``; returns predictions and skipped files."""
+        labels = [label.strip() for label in labels if label.strip()]
+        if len(labels) < 2:
+            raise ValueError("give at least two labels")
+        groups: dict[str, list[Path]] = defaultdict(list)
+        failures: list[Failure] = []
+        for path in map(Path, paths):
+            try:
+                groups[modality or self.infer_modality(path)].append(path)
+            except InputError as exc:
+                failures.append(Failure(source=str(path), reason=exc.problem))
+        predictions: list[Prediction] = []
+        for mod, group in groups.items():
+            embedded = self.embed_files(group, mod)
+            failures.extend(embedded.failures)
+            if not embedded.sources:
+                continue
+            sims = embedded.vectors @ self.class_centres(labels, mod).T
+            logits = self.logit_scale * sims
+            probs = calibrator(logits) if calibrator is not None else torch.softmax(logits, dim=-1)
+            predictions.extend(_predictions(embedded, labels, sims, probs, top_k, calibrator is not None))
+        return predictions, failures
+
+
+def entropy(probs: torch.Tensor) -> torch.Tensor:
+    """Shannon entropy in nats along the last axis."""
+    return -(probs * probs.clamp_min(1e-12).log()).sum(-1)
+
+
+def _predictions(embedded: Embeddings, labels: Sequence[str], sims: torch.Tensor, probs: torch.Tensor,
+                 top_k: int, calibrated: bool) -> list[Prediction]:
+    out = []
+    ent = entropy(probs)
+    k = min(top_k, len(labels))
+    for row, source in enumerate(embedded.sources):
+        values, order = probs[row].topk(k)
+        top = [ClassScore(label=labels[i], probability=float(v), similarity=float(sims[row, i]))
+               for v, i in zip(values.tolist(), order.tolist())]
+        out.append(Prediction(source=source, modality=embedded.modality, label=top[0].label,
+                              confidence=top[0].probability, entropy=float(ent[row]), top=top,
+                              calibrated=calibrated))
+    return out
