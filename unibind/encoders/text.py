@@ -57,6 +57,8 @@ class HFTextEncoder(Encoder):
         super().__init__()
         from transformers import AutoConfig, AutoTokenizer
 
+        quiet_transformers()
+
         self.settings = settings
         local = Path(settings.model).exists()
         offline = settings.local_files_only or local or os.environ.get("HF_HUB_OFFLINE") == "1"
@@ -127,12 +129,16 @@ class SentenceTransformerEncoder(Encoder):
         super().__init__()
         from sentence_transformers import SentenceTransformer
 
+        quiet_transformers()
+
         self.source = str(path)
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.model.max_seq_length = max_length
         self.normalize = normalize
         self.batch_size = batch_size
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        dimension = getattr(self.model, "get_embedding_dimension", None) or \
+            self.model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
         self.freeze()
 
     @torch.inference_mode()
@@ -180,3 +186,11 @@ def _projection_dim(config) -> int:
 def _model_max(tokenizer) -> int:
     limit = getattr(tokenizer, "model_max_length", 512) or 512
     return int(limit) if limit < 100_000 else 512
+
+
+def quiet_transformers() -> None:
+    """Weight-loading progress bars are noise inside UniBind's own progress output."""
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+    logging.set_verbosity_error()

@@ -42,4 +42,4 @@ def render(depth: np.ndarray, settings: DepthRenderSettings | None = None) -> Im
     """A depth map in metres (NaN invalid) as an 8-bit RGB image."""
     settings = settings or DepthRenderSettings()
     rgb = colourise(normalise(np.asarray(depth, dtype=np.float32), settings), settings.colormap)
-    return Image.fromarray(np.round(rgb * 255).astype(np.uint8), mode="RGB")
+    return Image.fromarray(np.round(rgb * 255).astype(np.uint8))  # [H, W, 3] uint8 is RGB
