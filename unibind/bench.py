@@ -7,6 +7,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Any
 
 from unibind.testing.checks import HEAVY_MODULES
 
@@ -46,3 +47,35 @@ def startup_figures(repeat: int = 7) -> dict:
     probe = heavy_imports_of_list_plugins()
     return {"baseline_s": baseline, "list_plugins_s": listing, "ratio": listing / baseline,
             "heavy": probe["heavy"], "plugins": probe["plugins"]}
+
+
+def embed_throughput(space: Any, modality: str, paths: list, *, workers: int = 2, batch_size: int = 16) -> dict:
+    """End-to-end embedding rate (files/s) next to the bare encoder forward on pre-decoded tensors.
+
+    Both are measured in this one run on the same files and batches, so the
+    ratio holds on a noisy machine: it says whether loading and preprocessing
+    keep the encoder fed.
+    """
+    import torch
+
+    from unibind.batching import preprocess_all
+
+    pipe = space.pipeline(modality)
+    space.embed_files(paths[:batch_size], modality, batch_size=batch_size, progress=False)  # warm-up
+    tensors = preprocess_all(paths, pipe.loader, pipe.encoder)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for i in range(0, len(tensors), batch_size):
+            pipe.adapter(pipe.encoder(pipe.encoder.collate(tensors[i:i + batch_size])).float())
+    forward_s = time.perf_counter() - start
+    start = time.perf_counter()
+    result = space.embed_files(paths, modality, batch_size=batch_size, workers=workers, progress=False)
+    end_to_end_s = time.perf_counter() - start
+    n = len(result.sources)
+    return {
+        "modality": modality, "encoder": pipe.encoder_name, "files": n, "workers": workers,
+        "batch_size": batch_size, "forward_files_per_s": len(tensors) / forward_s,
+        "end_to_end_files_per_s": n / end_to_end_s,
+        "ratio": (n / end_to_end_s) / (len(tensors) / forward_s),
+        "failures": len(result.failures),
+    }

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from unibind.batching import prepared_batches
 from unibind.errors import InputError, NotRegisteredError
 from unibind.progress import track
 from unibind.registry import Registry
@@ -124,8 +125,11 @@ class Space:
 
     @torch.inference_mode()
     def embed_files(self, paths: Sequence[str | Path], modality: str | None = None, *,
-                    batch_size: int = 32, progress: bool | None = None) -> Embeddings:
-        """Embed files of one modality; bad files are skipped and reported, the rest finish."""
+                    batch_size: int = 32, workers: int = 0, progress: bool | None = None) -> Embeddings:
+        """Embed files of one modality; bad files are skipped and reported, the rest finish.
+
+        ``workers`` > 0 decodes and preprocesses in that many worker processes.
+        """
         paths = [Path(p) for p in paths]
         if modality is None:
             modalities = {self.infer_modality(p) for p in paths} if paths else {"text"}
@@ -137,22 +141,15 @@ class Space:
         vectors: list[torch.Tensor] = []
         sources: list[str] = []
         failures: list[Failure] = []
-        batches = [paths[i:i + batch_size] for i in range(0, len(paths), batch_size)]
-        for batch in track(batches, total=len(batches), description=f"embedding {modality}",
-                           enabled=progress if progress is not None else len(paths) > batch_size):
-            tensors, names = [], []
-            for path in batch:
-                try:
-                    tensors.append(pipe.encoder.preprocess(pipe.loader.load(path)))
-                    names.append(str(path))
-                except InputError as exc:
-                    failures.append(Failure(source=str(path), reason=exc.problem))
-                except Exception as exc:  # noqa: BLE001 - a preprocessing bug must not end the batch
-                    failures.append(Failure(source=str(path), reason=f"{type(exc).__name__}: {exc}"))
-            if tensors:
-                features = pipe.encoder(pipe.encoder.collate(tensors)).float()
+        batches = prepared_batches(paths, pipe.loader, pipe.encoder, batch_size=batch_size, workers=workers)
+        total = -(-len(paths) // batch_size)
+        for prepared in track(batches, total=total, description=f"embedding {modality}",
+                              enabled=progress if progress is not None else len(paths) > batch_size):
+            failures.extend(prepared.failures)
+            if prepared.sources:
+                features = pipe.encoder(prepared.batch).float()
                 vectors.append(F.normalize(pipe.adapter(features), dim=-1))
-                sources.extend(names)
+                sources.extend(prepared.sources)
         out = torch.cat(vectors) if vectors else torch.empty(0, self.dim)
         return Embeddings(out, sources, modality, failures)
 

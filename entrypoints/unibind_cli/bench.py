@@ -22,3 +22,25 @@ def startup(repeat: int) -> None:
     click.echo(f"ratio                   : {figures['ratio']:7.2f}x")
     click.echo(f"plugins loaded          : {figures['plugins']}")
     click.echo(f"heavy modules imported  : {', '.join(figures['heavy']) or 'none'}")
+
+
+@bench.command("embed")
+@click.argument("modality")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--workers", default=2, show_default=True, help="Decoding worker processes.")
+@click.option("--batch-size", default=16, show_default=True)
+@click.option("--encoder", help="Encoder name (default: the modality's default).")
+def embed_bench(modality: str, files: tuple[str, ...], workers: int, batch_size: int,
+                encoder: str | None) -> None:
+    """End-to-end embedding throughput next to the bare encoder forward pass, as a ratio."""
+    from unibind.bench import embed_throughput
+    from unibind_cli.embed import _expand, _space
+
+    space = _space(encoder, None, modality)
+    figures = embed_throughput(space, modality, _expand(files, space, modality), workers=workers,
+                               batch_size=batch_size)
+    click.echo(f"{modality} / {figures['encoder']}: {figures['files']} files, batch {batch_size}, "
+               f"{workers} workers")
+    click.echo(f"  bare forward (pre-decoded) : {figures['forward_files_per_s']:8.1f} files/s")
+    click.echo(f"  end to end (decode+encode) : {figures['end_to_end_files_per_s']:8.1f} files/s")
+    click.echo(f"  ratio                      : {figures['ratio']:8.2f}")
