@@ -7,6 +7,9 @@ cd "$(dirname "$0")"
 
 DEBIAN_PACKAGES=(
   tuxpaint-stamps-default   # real photo stamps, sound effects and descriptions (GPL-2 data, used at run time)
+  dataset-fashion-mnist     # Fashion-MNIST, 60k/10k real images in idx format
+  wordnet-base              # WordNet 3.0 (descriptions, ImageNet ids)
+  wordnet-sense-index
 )
 
 if command -v apt-get >/dev/null 2>&1; then

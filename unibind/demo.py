@@ -9,10 +9,9 @@ ImageNet bridge.
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
-TUXPAINT_STAMPS = Path("/usr/share/tuxpaint/stamps")
+from unibind.datasets import TUXPAINT_STAMPS, MissingDataError, sklearn_photos
 
 #: (file under the stamps folder, its true label) -- real photo cut-outs.
 TUXPAINT_PHOTOS = (
@@ -34,9 +33,9 @@ def demo_photos() -> list[tuple[Path, str]]:
     """Real photos with their true labels, from what is installed here."""
     photos: list[tuple[Path, str]] = []
     try:
-        images = resources.files("sklearn.datasets") / "images"
-        photos += [(Path(str(images / name)), label) for name, label in SKLEARN_PHOTOS]
-    except ModuleNotFoundError:
+        found = sklearn_photos()
+        photos += [(found[name], label) for name, label in SKLEARN_PHOTOS if name in found]
+    except MissingDataError:
         pass
     photos += [(TUXPAINT_STAMPS / rel, label) for rel, label in TUXPAINT_PHOTOS
                if (TUXPAINT_STAMPS / rel).is_file()]

