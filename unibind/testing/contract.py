@@ -44,14 +44,16 @@ class PluginContract:
 
     # -- fixtures ----------------------------------------------------------------------------
     @pytest.fixture(scope="class")
-    def manager(self) -> PluginManager:
-        assert self.plugin, "set `plugin` to your entry-point name"
-        return PluginManager(strict=True, enabled={self.plugin}).load()
+    @classmethod
+    def manager(cls) -> PluginManager:
+        assert cls.plugin, "set `plugin` to your entry-point name"
+        return PluginManager(strict=True, enabled={cls.plugin}).load()
 
     @pytest.fixture(scope="class")
-    def specs(self, manager: PluginManager) -> list[Spec]:
-        found = manager.registry.by_plugin(self.plugin)
-        assert found, f"plugin {self.plugin!r} registered nothing"
+    @classmethod
+    def specs(cls, manager: PluginManager) -> list[Spec]:
+        found = manager.registry.by_plugin(cls.plugin)
+        assert found, f"plugin {cls.plugin!r} registered nothing"
         return found
 
     def _of_kind(self, specs: list[Spec], kind: str) -> list[Spec]:

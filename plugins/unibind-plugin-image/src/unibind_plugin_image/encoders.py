@@ -158,8 +158,10 @@ class TimmEncoder(TimmImageEncoder):
 
         try:
             model = timm.create_model(settings.model, pretrained=settings.pretrained)
-        except RuntimeError as exc:  # timm's "Unknown model" and hub failures
-            raise UniBindError(f"timm model {settings.model!r}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - unknown names, and hub failures of every kind
+            hint = " (pretrained weights need a network; or give checkpoint_path)" if settings.pretrained else ""
+            raise UniBindError(f"timm model {settings.model!r} could not be built{hint}: "
+                               f"{type(exc).__name__}: {exc}") from exc
         if settings.checkpoint_path:
             load_checkpoint(model, Path(settings.checkpoint_path))
         elif not settings.pretrained:
@@ -237,7 +239,7 @@ class HFVisionEncoder(Encoder):
             out = out.pooler_output
         return F.normalize(out, dim=-1) if self.settings.normalize else out
 
-    def imagenet_head(self) -> None:
+    def imagenet_head(self) -> nn.Linear | None:
         """No ImageNet classifier: use the model's own text side, or a trained adapter."""
         return None
 

@@ -8,6 +8,7 @@ every conversion here, once, keeps encoders simple and makes the rules
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,9 @@ class ImageModality(Modality):
         try:
             image = Image.open(path)
         except UnidentifiedImageError:
-            raise InputError(path, "not an image, or a format Pillow cannot read") from None
+            raise InputError(path, _why_unreadable(path)) from None
+        except OSError as exc:  # a header Pillow recognised, then could not finish reading
+            raise InputError(path, f"image header is truncated or corrupt: {exc}") from exc
         with image:
             width, height = image.size
             if width <= 0 or height <= 0:
@@ -82,19 +85,44 @@ def _deep_to_8bit(image: Image.Image, rule: str) -> Image.Image:
     if values.size == 0:
         return Image.new("L", image.size)
     low, high = float(values.min()), float(values.max())
-    scale: float | None = None
+    top: float | None = None  # the value that becomes 255
     if rule == "bit_depth" and low >= 0:
         if data.dtype.kind in "iu":
             bits = max(8, int(high).bit_length())
-            scale = 255.0 / float(2**bits - 1)
+            top = float(2**bits - 1)
         elif high <= 1.0:
-            scale = 255.0
+            top = 1.0
         elif high <= 255.0:
-            scale = 1.0
-    if scale is not None:
-        scaled = values * scale
+            top = 255.0
+    if top is not None:
+        scaled = values * 255.0 / top
     elif high > low:
-        scaled = (values - low) * (255.0 / (high - low))
+        scaled = (values - low) * 255.0 / (high - low)
     else:
         scaled = np.zeros_like(values)
     return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8))
+
+
+#: Leading bytes of the formats this modality reads, to explain a file Pillow rejects.
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"II+\x00", "BigTIFF"), (b"GIF8", "GIF"),
+)
+
+
+def _why_unreadable(path: Path) -> str:
+    """Say why Pillow could not identify ``path``: not an image, zero size, or a damaged header."""
+    with open(path, "rb") as fh:
+        head = fh.read(32)
+    kind = "WebP" if head[:4] == b"RIFF" and head[8:12] == b"WEBP" else next(
+        (name for magic, name in _MAGIC if head.startswith(magic)), None)
+    if kind is None:
+        return "not an image: the content matches no image format Pillow reads"
+    size = None
+    if kind == "PNG" and len(head) >= 24:
+        size = struct.unpack(">II", head[16:24])
+    elif kind == "BMP" and len(head) >= 26:
+        size = struct.unpack("<ii", head[18:26])
+    if size is not None and 0 in size:
+        return f"{kind} header declares a zero-size image ({size[0]}x{abs(size[1])})"
+    return f"looks like {kind} but Pillow cannot decode it: damaged header or unsupported variant"
