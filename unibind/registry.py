@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from unibind.errors import DuplicateRegistrationError, NotRegisteredError
 from unibind.specs import SPEC_TYPES, Spec
@@ -63,11 +64,29 @@ class Registry:
 
     def modality_for_suffix(self, suffix: str) -> Spec:
         """The modality that reads files ending in ``suffix``."""
-        suffix = suffix.lower()
-        matches = [s for s in self.by_kind("modality") if suffix in getattr(s, "suffixes", ())]
-        if not matches:
-            raise NotRegisteredError(f"no installed modality reads {suffix!r} files")
-        return matches[0]
+        return self.modality_for_path(f"file{suffix}")
+
+    def modality_for_path(self, path: str | Path) -> Spec:
+        """The modality that reads ``path``, by the longest suffix any modality claims.
+
+        ``scan.depth.png`` goes to a modality claiming ``.depth.png`` before one
+        claiming ``.png``. Two modalities claiming the same longest suffix is an
+        error naming both, never a silent pick by plugin order.
+        """
+        name = Path(path).name.lower()
+        claims: dict[str, list[Spec]] = {}
+        for spec in self.by_kind("modality"):
+            for suffix in getattr(spec, "suffixes", ()):
+                if name.endswith(suffix) and len(name) > len(suffix):
+                    claims.setdefault(suffix, []).append(spec)
+        if not claims:
+            raise NotRegisteredError(f"no installed modality reads {Path(path).suffix.lower() or name!r} files")
+        longest = max(claims, key=len)
+        if len(claims[longest]) > 1:
+            names = ", ".join(s.name for s in claims[longest])
+            raise NotRegisteredError(f"{longest!r} files are read by several modalities ({names}); "
+                                     "choose one explicitly")
+        return claims[longest][0]
 
     def _check_kind(self, kind: str) -> None:
         if kind not in self._specs:

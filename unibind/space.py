@@ -119,7 +119,7 @@ class Space:
     def infer_modality(self, path: str | Path) -> str:
         path = Path(path)
         try:
-            return self.registry.modality_for_suffix(path.suffix).name
+            return self.registry.modality_for_path(path).name
         except NotRegisteredError as exc:
             raise InputError(path, str(exc)) from None
 

@@ -19,12 +19,12 @@ def _space(encoder: str | None, adapter: str | None, modality: str | None):
 
 def _expand(inputs: tuple[str, ...], space, modality: str) -> list[Path]:
     """Files as given; folders become the files inside them that ``modality`` reads."""
-    suffixes = set(space.registry.get("modality", modality).suffixes)
+    suffixes = tuple(space.registry.get("modality", modality).suffixes)
     paths: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            paths += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+            paths += sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(suffixes))
         else:
             paths.append(path)
     return paths

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 from unibind.encoders.base import Encoder
@@ -35,8 +36,8 @@ class DepthRenderEncoder(Encoder):
         self.dim = int(image_encoder.dim)
         self.freeze()
 
-    def render(self, depth: np.ndarray):
-        """The picture the image encoder sees (a PIL RGB image), for inspection."""
+    def render(self, depth: np.ndarray) -> Image.Image:
+        """The picture the image encoder sees, for inspection."""
         return render(depth, self.settings)
 
     def preprocess(self, sample: np.ndarray) -> torch.Tensor:

@@ -38,17 +38,18 @@ class DepthModality(Modality):
         with path.open("rb") as fh:
             head = fh.read(len(PNG_MAGIC))
         if head.startswith(NPY_MAGIC):
-            raw, is_metres = _read_npy(path), None
+            raw = _read_npy(path)
         elif head == PNG_MAGIC:
-            raw, is_metres = _read_png(path), False
+            raw = _read_png(path)
         else:
             raise InputError(path, "neither a .npy array nor a PNG image")
-        return self.to_metres(path, raw, is_metres)
+        return self.to_metres(path, raw)
 
-    def to_metres(self, path: Path, raw: np.ndarray, is_metres: bool | None = None) -> np.ndarray:
+    def to_metres(self, path: str | Path, raw: np.ndarray) -> np.ndarray:
         """Scale ``raw`` to metres and mark invalid readings NaN; refuse maps with no valid pixel.
 
-        ``is_metres=None`` decides by dtype: floats are metres, integers are sensor units.
+        Floats are metres already; integers are sensor units (``units_per_metre``).
+        ``path`` only names the source in errors.
         """
         if raw.ndim != 2:
             raise InputError(path, f"a depth map must be 2-D (height, width), got shape {raw.shape}")
@@ -57,13 +58,11 @@ class DepthModality(Modality):
         kind = raw.dtype.kind
         if not (kind == "f" or (kind in "iu" and raw.dtype.itemsize >= 2)):
             raise InputError(path, f"unsupported depth dtype {raw.dtype}: expected float metres "
-                                   "or 16/32-bit integer sensor units")
-        if is_metres is None:
-            is_metres = kind == "f"
+                                   "or integer sensor units of 16 bits or more")
         s = self.settings
         values = raw.astype(np.float64)
         invalid = ~np.isfinite(values) | (values == s.invalid_value)
-        metres = values if is_metres else values / s.units_per_metre
+        metres = values if kind == "f" else values / s.units_per_metre
         with np.errstate(invalid="ignore"):
             invalid |= (metres < s.min_depth) | (metres > s.max_depth)
         if invalid.all():

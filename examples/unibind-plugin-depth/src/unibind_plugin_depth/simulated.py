@@ -25,7 +25,7 @@ def _rays(size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
     return u, v
 
 
-def _sphere(u, v, centre, radius):
+def _sphere(u: np.ndarray, v: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray:
     d = np.stack([u, v, np.ones_like(u)], axis=-1)
     a = (d * d).sum(-1)
     b = d @ centre
@@ -35,7 +35,8 @@ def _sphere(u, v, centre, radius):
     return np.where(disc >= 0, t, np.inf)
 
 
-def _box(u, v, centre, half, yaw, pitch):
+def _box(u: np.ndarray, v: np.ndarray, centre: np.ndarray, half: np.ndarray, yaw: float,
+         pitch: float) -> np.ndarray:
     cy, sy, cp, sp = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch)
     rot = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]]) @ np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
     d = np.stack([u, v, np.ones_like(u)], axis=-1) @ rot  # directions in the box frame
@@ -47,7 +48,8 @@ def _box(u, v, centre, half, yaw, pitch):
     return np.where((far >= near) & (near > 0), near, np.inf)
 
 
-def _cylinder(u, v, centre, radius, half_height):
+def _cylinder(u: np.ndarray, v: np.ndarray, centre: np.ndarray, radius: float,
+              half_height: float) -> np.ndarray:
     a = u * u + 1.0
     b = u * centre[0] + centre[2]
     disc = b * b - a * (centre[0] ** 2 + centre[2] ** 2 - radius**2)
@@ -84,7 +86,7 @@ def simulated_scene(shape: str, rng: np.random.Generator, size: int = SIZE) -> n
     elif shape == "cylinder":
         obj = _cylinder(u, v, centre, rng.uniform(0.15, 0.3), rng.uniform(0.25, 0.45))
     else:
-        raise ValueError(shape)
+        raise ValueError(f"unknown shape {shape!r}; one of {SHAPES}")
     depth = np.minimum(depth, obj)
 
     depth = depth + rng.normal(size=depth.shape) * (0.0012 + 0.0019 * (depth - 0.4) ** 2)
