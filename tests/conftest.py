@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import types
 
 import pytest
 
 from unibind.plugins import PluginManager, reset_plugin_manager
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("UNIBIND_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "unibind-cache"))
+def _fresh_plugin_manager():
     yield
     reset_plugin_manager()
 

@@ -53,14 +53,19 @@ class Registry:
             known = ", ".join(sorted(self._specs[kind])) or "none"
             raise NotRegisteredError(f"no {kind} named {name!r} (registered: {known})") from None
 
-    def default(self, kind: str, modality: str | None = None) -> Spec:
-        """The default of ``kind`` for ``modality``: highest priority, then name order."""
+    def defaults(self, kind: str, modality: str | None = None) -> list[Spec]:
+        """Candidate defaults of ``kind`` for ``modality``, best first (priority, then name)."""
         pool = self.by_kind(kind) if modality is None else self.by_modality(kind, modality)
         candidates = [s for s in pool if getattr(s, "default", False)]
+        return sorted(candidates, key=lambda s: (-getattr(s, "priority", 0), s.name))
+
+    def default(self, kind: str, modality: str | None = None) -> Spec:
+        """The default of ``kind`` for ``modality``: highest priority, then name order."""
+        candidates = self.defaults(kind, modality)
         if not candidates:
             where = f" for modality {modality!r}" if modality else ""
             raise NotRegisteredError(f"no default {kind}{where}; is its plugin installed?")
-        return sorted(candidates, key=lambda s: (-getattr(s, "priority", 0), s.name))[0]
+        return candidates[0]
 
     def modality_for_suffix(self, suffix: str) -> Spec:
         """The modality that reads files ending in ``suffix``."""

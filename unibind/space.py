@@ -78,6 +78,18 @@ class Space:
         name = choice.get(modality)
         return self.registry.get(kind, name) if name else self.registry.default(kind, modality)
 
+    def _pick_adapter(self, modality: str, encoder: Any) -> Any:
+        """The named adapter, else the best default whose required encoder method is there."""
+        name = self.adapter_choice.get(modality)
+        if name:
+            return self.registry.get("adapter", name)
+        for spec in self.registry.defaults("adapter", modality):
+            if spec.requires is None or _has_capability(encoder, spec.requires):
+                return spec
+        raise NotRegisteredError(
+            f"no default adapter fits the {modality} encoder {type(encoder).__name__}; "
+            "name one (e.g. a trained 'linear' adapter)")
+
     def pipeline(self, modality: str) -> Pipeline:
         """Build (once) the loader, encoder and adapter of ``modality``."""
         if modality in self._pipelines:
@@ -89,7 +101,7 @@ class Space:
             text_encoder = encoder
         else:
             text_encoder = self.pipeline("text").encoder
-        ad_spec = self._pick("adapter", modality, self.adapter_choice)
+        ad_spec = self._pick_adapter(modality, encoder)
         adapter = ad_spec.build(self.settings.get(ad_spec.name), encoder=encoder, text_encoder=text_encoder,
                                 in_dim=encoder.dim, out_dim=text_encoder.dim)
         adapter.eval()
@@ -198,6 +210,11 @@ class Space:
             probs = calibrator(logits) if calibrator is not None else torch.softmax(logits, dim=-1)
             predictions.extend(_predictions(embedded, labels, sims, probs, top_k, calibrator is not None))
         return predictions, failures
+
+
+def _has_capability(encoder: Any, method: str) -> bool:
+    found = getattr(encoder, method, None)
+    return callable(found) and found() is not None
 
 
 def entropy(probs: torch.Tensor) -> torch.Tensor:

@@ -125,6 +125,11 @@ class AdapterSpec(_ForModality):
     kind: ClassVar[str] = "adapter"
     modalities: tuple[str, ...] = Field(default=(), description="Empty: any modality.")
     trainable: bool = True
+    requires: str | None = Field(
+        default=None,
+        description="An encoder method the adapter needs (e.g. 'imagenet_head'); as a default it is "
+                    "only chosen for encoders whose method exists and returns something.",
+    )
 
 
 class DescriptionSourceSpec(Spec):

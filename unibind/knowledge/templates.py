@@ -1,12 +1,18 @@
 """The prompt-template description source: the CLIP/ImageBind baseline.
 
 Image classes get the 80 prompt templates CLIP used for ImageNet (Radford et
-al., 2021); other modalities get short templates of their own.
+al., 2021); other modalities get short templates of their own. As a
+knowledge-base source (:mod:`unibind.knowledge.sources`) it yields one
+description per template, tagged with the modality the template speaks of.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from pydantic import BaseModel, Field
+
+from unibind.knowledge.records import ClassRef, DescriptionDraft
 
 CLIP_IMAGENET_TEMPLATES: tuple[str, ...] = (
     "a bad photo of a {}.", "a photo of many {}.", "a sculpture of a {}.",
@@ -69,6 +75,10 @@ class TemplateSettings(BaseModel):
 class TemplateSource:
     """Fills each template with the class name: the prompt-ensemble baseline."""
 
+    #: Provenance: no model writes these; the prompt is recorded per item (its template).
+    model = ""
+    prompt = ""
+
     def __init__(self, settings: TemplateSettings | None = None):
         self.settings = settings or TemplateSettings()
 
@@ -84,3 +94,11 @@ class TemplateSource:
         """The one prompt that stands for a class (centre localization starts here)."""
         template = CANONICAL_PROMPTS.get(modality or "image") or self.templates(modality)[0]
         return template.format(class_name.strip().replace("_", " "))
+
+    def describe(self, cls: ClassRef, n: int, *, modality: str | None = None, seed: int = 0,
+                 start: int = 0) -> Iterator[DescriptionDraft]:
+        """One draft per template, in template order, from ``start`` (the seed changes nothing)."""
+        speaks_of = modality or "image"
+        for template in self.templates(modality)[start:]:
+            yield DescriptionDraft(text=template.format(cls.text_name.strip()), prompt=template,
+                                   modality=speaks_of)

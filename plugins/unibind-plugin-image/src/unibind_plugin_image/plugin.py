@@ -46,7 +46,7 @@ def unibind_encoders(register):
 @hookimpl
 def unibind_adapters(register):
     register(AdapterSpec(
-        name="imagenet-bridge", modalities=("image",), default=True, trainable=False,
+        name="imagenet-bridge", default=True, trainable=False, requires="imagenet_head",
         factory=f"{_PKG}.bridge:build_imagenet_bridge", settings=f"{_PKG}.settings:ImageNetBridgeSettings",
         summary="ImageNet head composed with text embeddings of the 1000 classes (ConSE, no training)",
     ))

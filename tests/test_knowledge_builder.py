@@ -1,0 +1,183 @@
+"""Building the knowledge base: counts, resuming after a failure, the template source, captions, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from unibind.knowledge.builder import build_captions, build_knowledge_base
+from unibind.knowledge.records import ClassRef, DescriptionDraft, Rejected, SampleRef
+from unibind.knowledge.sources import check_description_source
+from unibind.knowledge.store import KnowledgeBase
+from unibind.knowledge.templates import CLIP_IMAGENET_TEMPLATES, TemplateSource
+from unibind.knowledge.testing import VOCABULARY, ScriptedSettings, ScriptedSource
+from unibind.plugins import reset_plugin_manager
+from unibind.specs import DescriptionSourceSpec
+
+CLASSES = [ClassRef(name="dog", class_id="n02084071"), ClassRef(name="cat"), ClassRef(name="golden_retriever")]
+
+
+@pytest.fixture
+def registry(make_plugin, manager_with):
+    def sources(register):
+        register(DescriptionSourceSpec(name="scripted", factory="unibind.knowledge.testing:ScriptedSource",
+                                       settings="unibind.knowledge.testing:ScriptedSettings"))
+        register(DescriptionSourceSpec(name="captioner", factory="unibind.knowledge.testing:ScriptedCaptioner",
+                                       produces=("sample_captions",), modalities=("text",)))
+
+    manager = manager_with({"fakes": make_plugin("fakes", unibind_description_sources=sources)})
+    reset_plugin_manager(manager)
+    return manager.registry
+
+
+def _content(path):
+    """What a build leaves behind, minus row ids and timestamps."""
+    with KnowledgeBase(path, create=False) as kb:
+        texts = [(d.class_name, d.class_id, d.text, d.modality, d.provenance.source, d.provenance.model,
+                  d.provenance.prompt, d.provenance.seed, d.provenance.settings_hash, json.dumps(d.meta))
+                 for d in kb.descriptions()]
+        jobs = [j.model_dump(exclude={"updated_at"}) for j in kb.jobs()]
+    return texts, jobs
+
+
+def test_scripted_source_meets_the_source_contract():
+    items = check_description_source(ScriptedSource(), n=10)
+    assert any(isinstance(i, Rejected) for i in items)
+
+
+def test_template_source_meets_the_contract_and_keeps_its_list_method():
+    source = TemplateSource()
+    items = check_description_source(source, ClassRef(name="golden_retriever"), n=80)
+    assert [i.text for i in items] == source.class_descriptions("golden_retriever")
+    assert items[0].prompt == CLIP_IMAGENET_TEMPLATES[0] and items[0].modality == "image"
+    audio = list(source.describe(ClassRef(name="dog"), 5, modality="audio"))
+    assert audio[0].text == "a sound of a dog." and {i.modality for i in audio} == {"audio"}
+
+
+def test_the_contract_check_catches_a_source_that_ignores_start():
+    class NoResume(ScriptedSource):
+        def describe(self, cls, n, *, modality=None, seed=0, start=0):
+            yield from super().describe(cls, n, modality=modality, seed=seed, start=0)
+
+    with pytest.raises(AssertionError, match="start=1"):
+        check_description_source(NoResume(), n=5)
+
+
+def test_build_counts_generated_kept_and_rejected_with_reasons(tmp_path, registry):
+    with KnowledgeBase(tmp_path / "kb.sqlite") as kb:
+        report = build_knowledge_base(kb, CLASSES, [("scripted", {"items": 40})], per_class=100, registry=registry)
+        (summary,) = report.sources
+        stream = ScriptedSource(ScriptedSettings(items=40)).stream(CLASSES[0], 0)
+        off_class = sum(isinstance(i, Rejected) for i in stream)
+        assert summary.generated == 3 * 40
+        assert summary.rejected["off_class"] == 3 * off_class
+        assert summary.rejected["duplicate"] > 0
+        assert summary.kept + sum(summary.rejected.values()) == summary.generated
+        assert summary.kept == kb.count() == len({(d.class_name, d.normalised) for d in kb.descriptions()})
+        d = kb.descriptions([CLASSES[0]])[0]
+        assert (d.provenance.plugin, d.provenance.source, d.provenance.model) == ("fakes", "scripted", "scripted-v1")
+        assert d.provenance.prompt == "describe a dog" and d.class_id == "n02084071"
+        print(f"scripted: generated {summary.generated}, kept {summary.kept}, rejected {summary.rejected}")
+
+
+def test_per_class_stops_early_and_a_larger_rerun_continues(tmp_path, registry):
+    path = tmp_path / "kb.sqlite"
+    with KnowledgeBase(path) as kb:
+        build_knowledge_base(kb, CLASSES, [("scripted", None)], per_class=10, registry=registry)
+        assert [c.descriptions for c in kb.classes()] == [10, 10, 10]
+        again = build_knowledge_base(kb, CLASSES, [("scripted", None)], per_class=10, registry=registry)
+        assert again.sources[0].skipped == 3 and kb.count() == 30
+        build_knowledge_base(kb, CLASSES, [("scripted", None)], per_class=1000, registry=registry)
+    reference = tmp_path / "ref.sqlite"
+    with KnowledgeBase(reference) as kb:
+        build_knowledge_base(kb, CLASSES, [("scripted", None)], per_class=1000, registry=registry)
+    assert sorted(_content(path)[0]) == sorted(_content(reference)[0])   # same texts, another order
+    with KnowledgeBase(path) as kb:
+        assert all(j.exhausted and j.cursor == 40 for j in kb.jobs())
+
+
+def test_a_failing_source_is_recorded_and_a_rerun_finishes_the_job(tmp_path, registry):
+    flag = tmp_path / "fail-now"
+    flag.touch()
+    settings = {"fail_at": 17, "fail_flag": str(flag)}
+    path = tmp_path / "kb.sqlite"
+    with KnowledgeBase(path) as kb:
+        report = build_knowledge_base(kb, CLASSES, [("scripted", settings)], per_class=100, commit_every=4,
+                                      registry=registry)
+        assert report.failed == 3 and "scripted failure at item 17" in report.sources[0].errors[0]
+        assert {j.cursor for j in kb.jobs()} == {17}        # everything before the failure was kept
+        flag.unlink()
+        report = build_knowledge_base(kb, CLASSES, [("scripted", settings)], per_class=100, registry=registry)
+        assert report.failed == 0
+    reference = tmp_path / "ref.sqlite"
+    with KnowledgeBase(reference) as kb:
+        build_knowledge_base(kb, CLASSES, [("scripted", settings)], per_class=100, registry=registry)
+    (texts, jobs), (ref_texts, ref_jobs) = _content(path), _content(reference)
+    assert sorted(texts) == sorted(ref_texts) and len(texts) == len(set(texts))
+    assert jobs == ref_jobs   # same counts and cursors as if it had never failed
+
+
+def test_a_source_yielding_garbage_fails_its_job_only(tmp_path, registry, monkeypatch):
+    def bad(self, cls, n, *, modality=None, seed=0, start=0):
+        yield DescriptionDraft(text=f"a fine {cls.name}")
+        if cls.name == "cat":
+            yield "not a draft"
+
+    monkeypatch.setattr(ScriptedSource, "describe", bad)
+    with KnowledgeBase(tmp_path / "kb.sqlite") as kb:
+        report = build_knowledge_base(kb, CLASSES, [("scripted", None)], per_class=5, registry=registry)
+        assert report.sources[0].failed == 1 and "not a DescriptionDraft" in report.sources[0].errors[0]
+        assert sorted(d.text for d in kb.descriptions()) == ["a fine cat", "a fine dog", "a fine golden_retriever"]
+
+
+def test_sources_must_produce_what_they_are_asked_for(tmp_path, registry):
+    with KnowledgeBase(tmp_path / "kb.sqlite") as kb, pytest.raises(ValueError, match="does not produce"):
+        build_knowledge_base(kb, CLASSES, [("captioner", None)], per_class=5, registry=registry)
+
+
+def test_captions_are_stored_per_sample_and_resume(tmp_path, registry):
+    files = []
+    for i, name in enumerate(["rex", "tom", "x"]):
+        path = tmp_path / f"{name}.txt"
+        path.write_text("a" * (10 if name != "x" else 2) + str(i))
+        files.append(SampleRef.from_path(path, "text", label=CLASSES[i % 2]))
+    with KnowledgeBase(tmp_path / "kb.sqlite") as kb:
+        report = build_captions(kb, files[:2], ("captioner", None), per_sample=2, registry=registry)
+        assert report.sources[0].kept == 4
+        report = build_captions(kb, files, ("captioner", None), per_sample=2, registry=registry)
+        (summary,) = report.sources
+        assert summary.skipped == 2 and summary.rejected == {"too_small": 1}
+        captions = kb.descriptions(kind="sample_caption")
+        word = VOCABULARY[int(files[0].sha256[:8], 16) % len(VOCABULARY)]
+        assert [c.text for c in captions if c.sample == files[0].sha256] == [f"rex {word} view 0",
+                                                                               f"rex {word} view 1"]
+        assert {c.class_name for c in captions if c.sample == files[1].sha256} == {"cat"}
+        assert {c.sample_path for c in captions} == {str(files[0].path), str(files[1].path)}
+
+
+def test_kb_cli_build_show_stats_export(tmp_path, registry):
+    from unibind_cli.kb import kb
+
+    path = str(tmp_path / "kb.sqlite")
+    runner = CliRunner()
+    done = runner.invoke(kb, ["build", "--kb", path, "--classes", "n02084071 dog,cat", "--source", "templates",
+                              "--source", "scripted:items=30,reject_every=3", "--per-class", "20"])
+    assert done.exit_code == 0, done.output
+    assert "templates" in done.output and "off_class" in done.output
+    shown = runner.invoke(kb, ["show", "--kb", path, "n02084071", "--source", "templates", "--limit", "3"])
+    assert shown.exit_code == 0 and "a bad photo of a dog." in shown.output and "17 more" in shown.output
+    stats = json.loads(runner.invoke(kb, ["stats", "--kb", path, "--json"]).output)
+    assert stats["classes"] == 2 and stats["jobs"] == {"total": 4, "finished": 4, "failed": 0}
+    assert stats["rejected"]["off_class"] == 20
+    out = tmp_path / "kb.jsonl"
+    exported = runner.invoke(kb, ["export", "--kb", path, "--out", str(out), "--source", "scripted"])
+    assert exported.exit_code == 0
+    lines = out.read_text().splitlines()
+    assert len(lines) == stats["sources"]["scripted"][0]["texts"] == 32   # 20 drafts x 2, minus 4 repeats each
+    assert all(json.loads(line)["provenance"]["source"] == "scripted" for line in lines)
+    missing = runner.invoke(kb, ["show", "--kb", path, "wolf"])
+    assert missing.exit_code != 0 and "no class 'wolf'" in missing.output
+    unknown = runner.invoke(kb, ["build", "--kb", path, "--classes", "dog", "--source", "nope"])
+    assert unknown.exit_code != 0 and "no description_source named 'nope'" in unknown.output
