@@ -1,4 +1,4 @@
-"""Embedding Center Localization: segmented scoring, localization, baselines, files, the CLI, the benchmark."""
+"""Embedding Center Localization: segmented scoring, localization, baselines, files, CLI, benchmark."""
 
 from __future__ import annotations
 
@@ -89,7 +89,8 @@ def test_centre_tensor_pads_with_a_real_centre_and_masks_the_padding():
     assert centres.shape == (7, max(g.shape[0] for g in groups), 16)
     assert mask.sum(1).tolist() == [g.shape[0] for g in groups]
     for c, g in enumerate(groups):
-        assert torch.allclose(centres[c, g.shape[0]:], F.normalize(g[0], dim=-1).expand_as(centres[c, g.shape[0]:]))
+        padding = centres[c, g.shape[0]:]
+        assert torch.allclose(padding, F.normalize(g[0], dim=-1).expand_as(padding))
     with pytest.raises(ValueError):
         centre_tensor([torch.empty(0, 16)])
 
@@ -109,8 +110,9 @@ def test_softmax_lies_between_mean_and_max_and_tends_to_each():
     hi, lo = _brute(groups, queries, "max"), _brute(groups, queries, "mean")
     soft = score_centres(queries, centres, mask, reduce="softmax", temperature=0.1)
     assert bool(((soft <= hi + 1e-5) & (soft >= lo - 1e-5)).all())
-    assert torch.allclose(score_centres(queries, centres, mask, reduce="softmax", temperature=1e-3), hi, atol=5e-3)
-    assert torch.allclose(score_centres(queries, centres, mask, reduce="softmax", temperature=1e3), lo, atol=1e-3)
+    cold = score_centres(queries, centres, mask, reduce="softmax", temperature=1e-3)
+    hot = score_centres(queries, centres, mask, reduce="softmax", temperature=1e3)
+    assert torch.allclose(cold, hi, atol=5e-3) and torch.allclose(hot, lo, atol=1e-3)
 
 
 def test_scorer_streams_chunks_within_its_budget():
@@ -135,7 +137,7 @@ def test_ecl_keeps_the_top_k_descriptions_nearest_the_canonical_prompt(kb, embed
         assert [t.id for t in chosen.texts] == [candidates[i].id for i in want]
         assert chosen.candidates == len(candidates) and chosen.prompt == f"a photo of a {ref.text_name}."
         assert torch.allclose(centres.centres[c], embedder([candidates[i].text for i in want]), atol=1e-6)
-    # templates won for dog and cat ("a photo of a dog." is itself a template); the fox has only scripted texts
+    # templates win for dog and cat ("a photo of a dog." is itself one); the fox has only scripted texts
     assert {t.source for t in centres.meta.classes[0].texts} == {"templates"}
     assert {t.source for t in centres.meta.classes[2].texts} == {"scripted"}
 
@@ -147,7 +149,8 @@ def test_sources_restrict_and_k_beyond_the_store_takes_everything(kb, embedder):
     audio = localize(CLASSES[:1], embedder, CentreSettings(k=500, modality="audio"), kb=kb)
     assert audio.counts == [kb.count([CLASSES[0]], sources=["scripted"])]   # image templates are left out
     with_prompt = localize(CLASSES, embedder, CentreSettings(k=3, include_prompt=True), kb=kb)
-    assert with_prompt.counts == [4, 4, 4] and with_prompt.meta.classes[2].texts[0].source == "canonical-prompt"
+    assert with_prompt.counts == [4, 4, 4]
+    assert with_prompt.meta.classes[2].texts[0].source == "canonical-prompt"
 
 
 def test_baselines_share_the_code_path(kb, embedder):
@@ -214,14 +217,32 @@ def test_loading_refuses_other_files(tmp_path):
     plain = save_tensors({"embeddings": torch.zeros(2, 3)}, tmp_path / "emb.safetensors")
     with pytest.raises(InputError, match="not a UniBind centres file"):
         CentreSet.load(plain)
+    from unibind.knowledge.centres import CentreClass, CentreMeta, CentreText
+
+    centres, mask = centre_tensor([torch.randn(2, 8), torch.randn(1, 8)])
+    texts = [[CentreText(text="a1", source="s"), CentreText(text="a2", source="s")],
+             [CentreText(text="b1", source="s")]]
+    meta = CentreMeta(settings=CentreSettings(), encoder={"encoder": "x"}, encoder_hash="x", dim=8,
+                      classes=[CentreClass(name=n, texts=t) for n, t in zip("ab", texts)])
+    good = CentreSet(centres, mask, meta).save(tmp_path / "good.safetensors")
+    assert CentreSet.load(good).counts == [2, 1]
+    centres[1, 1] = 0.0   # zero padding would beat every negative cosine under max
+    bad = CentreSet(centres, mask, meta).save(tmp_path / "bad.safetensors")
+    with pytest.raises(InputError, match="padding"):
+        CentreSet.load(bad)
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"\x00" * 64)
     with pytest.raises(InputError):
         CentreSet.load(junk)
 
 
+@pytest.mark.slow
 def test_ecl_on_the_real_text_encoder_filters_off_topic_descriptions(tmp_path):
-    """all-MiniLM-L6-v2 (the shipped default): localization keeps a class's on-topic descriptions."""
+    """all-MiniLM-L6-v2 (the shipped weights, read with plain transformers and mean pooling, which gives
+    the sentence-transformers embeddings without importing that library): localization keeps a class's
+    on-topic descriptions."""
+    from unibind.encoders.text import minilm_path
+
     on_topic = {"dog": ["a dog wagging its tail in the garden", "a puppy chewing a bone",
                         "a loyal dog fetching a stick"],
                 "car": ["a red car parked on the street", "a sports car driving on a highway",
@@ -233,8 +254,10 @@ def test_ecl_on_the_real_text_encoder_filters_off_topic_descriptions(tmp_path):
             for text in texts + off_topic:
                 store.add(Description(class_name=name, text=text,
                                       provenance=Provenance(source="manual", settings_hash="-")))
-        embedder = TextEmbedder.from_registry(cache=tmp_path / "cache.sqlite")
-        centres = localize([ClassRef(name="dog"), ClassRef(name="car")], embedder, CentreSettings(k=3), kb=store)
+        embedder = TextEmbedder.from_registry("hf-text", {"model": str(minilm_path()), "pooling": "mean"},
+                                              cache=tmp_path / "cache.sqlite")
+        refs = [ClassRef(name="dog"), ClassRef(name="car")]
+        centres = localize(refs, embedder, CentreSettings(k=3), kb=store)
     for c, name in enumerate(["dog", "car"]):
         chosen = [t.text for t in centres.meta.classes[c].texts]
         print(name, [(t.text, t.similarity) for t in centres.meta.classes[c].texts])
@@ -258,7 +281,8 @@ def test_kb_centres_cli_saves_loadable_centres_and_reuses_the_cache(kb, tmp_path
     second = runner.invoke(kb_cli, args)
     assert second.exit_code == 0 and ", 0 encoded" in second.output
     baseline = runner.invoke(kb_cli, ["centres", "--kb", str(kb.path), "--classes", "dog,cat", "--method",
-                                      "templates", "--out", str(tmp_path / "t.safetensors"), "--cache", str(cache)])
+                                      "templates", "--out", str(tmp_path / "t.safetensors"),
+                                      "--cache", str(cache)])
     assert baseline.exit_code == 0 and "method templates" in baseline.output
     missing = runner.invoke(kb_cli, ["centres", "--kb", str(kb.path), "--classes", "wolf", "--out",
                                      str(tmp_path / "w.safetensors"), "--text-encoder", "hashing"])

@@ -9,14 +9,15 @@ from click.testing import CliRunner
 
 from unibind.knowledge.builder import build_captions, build_knowledge_base
 from unibind.knowledge.records import ClassRef, DescriptionDraft, Rejected, SampleRef
-from unibind.knowledge.sources import check_description_source
+from unibind.knowledge.sources import check_captioner, check_description_source
 from unibind.knowledge.store import KnowledgeBase
 from unibind.knowledge.templates import CLIP_IMAGENET_TEMPLATES, TemplateSource
-from unibind.knowledge.testing import VOCABULARY, ScriptedSettings, ScriptedSource
+from unibind.knowledge.testing import VOCABULARY, ScriptedCaptioner, ScriptedSettings, ScriptedSource
 from unibind.plugins import reset_plugin_manager
 from unibind.specs import DescriptionSourceSpec
 
-CLASSES = [ClassRef(name="dog", class_id="n02084071"), ClassRef(name="cat"), ClassRef(name="golden_retriever")]
+CLASSES = [ClassRef(name="dog", class_id="n02084071"), ClassRef(name="cat"),
+           ClassRef(name="golden_retriever")]
 
 
 @pytest.fixture
@@ -24,7 +25,8 @@ def registry(make_plugin, manager_with):
     def sources(register):
         register(DescriptionSourceSpec(name="scripted", factory="unibind.knowledge.testing:ScriptedSource",
                                        settings="unibind.knowledge.testing:ScriptedSettings"))
-        register(DescriptionSourceSpec(name="captioner", factory="unibind.knowledge.testing:ScriptedCaptioner",
+        register(DescriptionSourceSpec(name="captioner",
+                                       factory="unibind.knowledge.testing:ScriptedCaptioner",
                                        produces=("sample_captions",), modalities=("text",)))
 
     manager = manager_with({"fakes": make_plugin("fakes", unibind_description_sources=sources)})
@@ -67,7 +69,8 @@ def test_the_contract_check_catches_a_source_that_ignores_start():
 
 def test_build_counts_generated_kept_and_rejected_with_reasons(tmp_path, registry):
     with KnowledgeBase(tmp_path / "kb.sqlite") as kb:
-        report = build_knowledge_base(kb, CLASSES, [("scripted", {"items": 40})], per_class=100, registry=registry)
+        report = build_knowledge_base(kb, CLASSES, [("scripted", {"items": 40})], per_class=100,
+                                      registry=registry)
         (summary,) = report.sources
         stream = ScriptedSource(ScriptedSettings(items=40)).stream(CLASSES[0], 0)
         off_class = sum(isinstance(i, Rejected) for i in stream)
@@ -77,7 +80,8 @@ def test_build_counts_generated_kept_and_rejected_with_reasons(tmp_path, registr
         assert summary.kept + sum(summary.rejected.values()) == summary.generated
         assert summary.kept == kb.count() == len({(d.class_name, d.normalised) for d in kb.descriptions()})
         d = kb.descriptions([CLASSES[0]])[0]
-        assert (d.provenance.plugin, d.provenance.source, d.provenance.model) == ("fakes", "scripted", "scripted-v1")
+        p = d.provenance
+        assert (p.plugin, p.source, p.model) == ("fakes", "scripted", "scripted-v1")
         assert d.provenance.prompt == "describe a dog" and d.class_id == "n02084071"
         print(f"scripted: generated {summary.generated}, kept {summary.kept}, rejected {summary.rejected}")
 
@@ -129,7 +133,24 @@ def test_a_source_yielding_garbage_fails_its_job_only(tmp_path, registry, monkey
     with KnowledgeBase(tmp_path / "kb.sqlite") as kb:
         report = build_knowledge_base(kb, CLASSES, [("scripted", None)], per_class=5, registry=registry)
         assert report.sources[0].failed == 1 and "not a DescriptionDraft" in report.sources[0].errors[0]
-        assert sorted(d.text for d in kb.descriptions()) == ["a fine cat", "a fine dog", "a fine golden_retriever"]
+        assert sorted(d.text for d in kb.descriptions()) == ["a fine cat", "a fine dog",
+                                                             "a fine golden_retriever"]
+
+
+def test_a_source_that_cannot_be_built_is_reported_and_the_others_run(tmp_path, registry, monkeypatch):
+    calls = []
+
+    def broken(self, settings=None):
+        calls.append(1)
+        raise OSError("model weights not found")
+
+    monkeypatch.setattr(ScriptedSource, "__init__", broken)
+    with KnowledgeBase(tmp_path / "kb.sqlite") as kb:
+        report = build_knowledge_base(kb, CLASSES, [("scripted", None), ("templates", None)], per_class=3,
+                                      registry=registry)
+        scripted, templates = report.sources
+        assert scripted.failed == 3 and "model weights not found" in scripted.errors[0] and len(calls) == 1
+        assert templates.kept == 9 and kb.count() == 9
 
 
 def test_sources_must_produce_what_they_are_asked_for(tmp_path, registry):
@@ -155,6 +176,19 @@ def test_captions_are_stored_per_sample_and_resume(tmp_path, registry):
                                                                                f"rex {word} view 1"]
         assert {c.class_name for c in captions if c.sample == files[1].sha256} == {"cat"}
         assert {c.sample_path for c in captions} == {str(files[0].path), str(files[1].path)}
+    assert len(check_captioner(ScriptedCaptioner(), files, n=2)) == 5
+
+
+def test_the_captioner_check_catches_bad_indices(tmp_path):
+    class OffByOne(ScriptedCaptioner):
+        def caption(self, samples, *, n=1, seed=0):
+            for index, item in super().caption(samples, n=n, seed=seed):
+                yield index + 1, item
+
+    path = tmp_path / "a.txt"
+    path.write_text("some text")
+    with pytest.raises(AssertionError, match="index 1"):
+        check_captioner(OffByOne(), [SampleRef.from_path(path, "text")])
 
 
 def test_kb_cli_build_show_stats_export(tmp_path, registry):
@@ -162,8 +196,9 @@ def test_kb_cli_build_show_stats_export(tmp_path, registry):
 
     path = str(tmp_path / "kb.sqlite")
     runner = CliRunner()
-    done = runner.invoke(kb, ["build", "--kb", path, "--classes", "n02084071 dog,cat", "--source", "templates",
-                              "--source", "scripted:items=30,reject_every=3", "--per-class", "20"])
+    done = runner.invoke(kb, ["build", "--kb", path, "--classes", "n02084071 dog,cat", "--source",
+                              "templates", "--source", "scripted:items=30,reject_every=3",
+                              "--per-class", "20"])
     assert done.exit_code == 0, done.output
     assert "templates" in done.output and "off_class" in done.output
     shown = runner.invoke(kb, ["show", "--kb", path, "n02084071", "--source", "templates", "--limit", "3"])
@@ -175,7 +210,8 @@ def test_kb_cli_build_show_stats_export(tmp_path, registry):
     exported = runner.invoke(kb, ["export", "--kb", path, "--out", str(out), "--source", "scripted"])
     assert exported.exit_code == 0
     lines = out.read_text().splitlines()
-    assert len(lines) == stats["sources"]["scripted"][0]["texts"] == 32   # 20 drafts x 2, minus 4 repeats each
+    # 30 items, 10 rejected: 20 drafts per class, 4 of them repeats
+    assert len(lines) == stats["sources"]["scripted"][0]["texts"] == 32
     assert all(json.loads(line)["provenance"]["source"] == "scripted" for line in lines)
     missing = runner.invoke(kb, ["show", "--kb", path, "wolf"])
     assert missing.exit_code != 0 and "no class 'wolf'" in missing.output

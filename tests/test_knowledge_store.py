@@ -14,9 +14,10 @@ from unibind.knowledge.sources import parse_source_arg, read_classes
 from unibind.knowledge.store import KnowledgeBase
 
 
-def _desc(text: str, name: str = "dog", class_id: str | None = None, source: str = "manual", **kw) -> Description:
-    return Description(class_name=name, class_id=class_id, text=text,
-                       provenance=Provenance(source=source, settings_hash="h", model=kw.pop("model", None)), **kw)
+def _desc(text: str, name: str = "dog", class_id: str | None = None, source: str = "manual",
+          **kw) -> Description:
+    provenance = Provenance(source=source, settings_hash="h", model=kw.pop("model", None))
+    return Description(class_name=name, class_id=class_id, text=text, provenance=provenance, **kw)
 
 
 @pytest.mark.parametrize(("a", "b"), [

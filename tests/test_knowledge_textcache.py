@@ -13,7 +13,8 @@ from unibind.specs import EncoderSpec
 @pytest.fixture
 def registry(make_plugin, manager_with):
     def encoders(register):
-        register(EncoderSpec(name="hashing", modality="text", factory="unibind.knowledge.testing:build_hashing_encoder",
+        register(EncoderSpec(name="hashing", modality="text",
+                             factory="unibind.knowledge.testing:build_hashing_encoder",
                              settings="unibind.knowledge.testing:HashingSettings"))
 
     return manager_with({"fakes": make_plugin("fakes", unibind_encoders=encoders)}).registry

@@ -31,13 +31,29 @@ def test_default_text_encoder_is_the_shipped_minilm(minilm):
           f"cos(truck, lorry)={sims[2, 3]:.3f}")
 
 
-def test_hf_backend_on_the_shipped_checkpoint_matches_sentence_transformers(minilm):
-    plain = HFTextEncoder(HFTextSettings(model=str(minilm_path()), pooling="mean"))
+def test_default_encoder_matches_sentence_transformers_on_the_shipped_checkpoint(minilm):
     texts = ["a photo of a flower.", "the sound of rain", "an event-camera recording of a car"]
-    assert torch.allclose(plain.encode(texts), minilm.encode(texts), atol=1e-4)
-    # 'auto' on a sentence-transformers folder uses sentence-transformers itself
-    auto = build_hf_text_encoder(HFTextSettings(model=str(minilm_path())))
-    assert type(auto).__name__ == "SentenceTransformerEncoder"
+    # 'auto' on a sentence-transformers folder uses sentence-transformers itself: the reference
+    reference = build_hf_text_encoder(HFTextSettings(model=str(minilm_path())))
+    assert type(reference).__name__ == "SentenceTransformerEncoder"
+    assert type(minilm).__name__ == "HFTextEncoder"
+    assert torch.allclose(reference.encode(texts), minilm.encode(texts), atol=1e-4)
+    # the per-sample path (preprocess / collate / forward) gives the same vectors as encode
+    batch = minilm.collate([minilm.preprocess(t) for t in texts])
+    assert torch.allclose(minilm(batch), minilm.encode(texts))
+
+
+def test_text_files_embed_through_the_space(tmp_path):
+    from unibind import Space
+
+    note = tmp_path / "note.txt"
+    note.write_text("the sound of rain on a tin roof\n")
+    (tmp_path / "empty.txt").write_text("   ")
+    space = Space()
+    result = space.embed_files([note, tmp_path / "empty.txt"])
+    assert result.modality == "text" and result.sources == [str(note)]
+    assert torch.allclose(result.vectors, space.embed_text(["the sound of rain on a tin roof"]), atol=1e-5)
+    assert "only whitespace" in result.failures[0].reason
 
 
 def _tokenizer_files(target):

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +20,9 @@ from unibind.errors import InputError, NotRegisteredError
 from unibind.progress import track
 from unibind.registry import Registry
 from unibind.results import ClassScore, Failure, Prediction
+
+if TYPE_CHECKING:
+    from unibind.knowledge.centres import CentreSet
 
 #: Cosine similarities are multiplied by this before the softmax (CLIP's learned scale).
 DEFAULT_LOGIT_SCALE = 100.0
@@ -59,6 +62,7 @@ class Space:
         adapters: dict[str, str] | None = None,
         settings: dict[str, dict[str, Any]] | None = None,
         logit_scale: float = DEFAULT_LOGIT_SCALE,
+        centres: str | Path | CentreSet | None = None,
     ):
         if registry is None:
             from unibind.plugins import get_registry
@@ -72,6 +76,7 @@ class Space:
         self.settings = dict(settings or {})
         self.logit_scale = logit_scale
         self._pipelines: dict[str, Pipeline] = {}
+        self.centres = centres
 
     # -- building ---------------------------------------------------------------------
     def _pick(self, kind: str, modality: str, choice: dict[str, str]) -> Any:
@@ -183,13 +188,42 @@ class Space:
             start += len(group)
         return F.normalize(torch.stack(centres), dim=-1)
 
+    def centre_set(self, centres: str | Path | CentreSet | None = None,
+                   labels: Sequence[str] | None = None) -> CentreSet | None:
+        """Knowledge-base centres (``unibind kb centres``), checked against this space's text encoder.
+
+        ``centres`` defaults to the ones the space was made with; ``labels``
+        picks and orders classes among them (default: all).
+        """
+        from unibind.knowledge.centres import CentreSet
+        from unibind.knowledge.textcache import identity_hash, space_text_identity
+
+        centres = centres if centres is not None else self.centres
+        if centres is None:
+            return None
+        loaded = centres if isinstance(centres, CentreSet) else CentreSet.load(centres)
+        loaded.check_encoder(identity_hash(space_text_identity(self)))
+        return loaded.select(labels) if labels else loaded
+
     def logits(self, embeddings: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
         return self.logit_scale * embeddings @ centres.T
 
-    def classify(self, paths: Sequence[str | Path], labels: Sequence[str], *, modality: str | None = None,
-                 top_k: int = 5, calibrator: Any | None = None) -> tuple[list[Prediction], list[Failure]]:
-        """Zero-shot classify files against ``labels``; returns predictions and skipped files."""
-        labels = [label.strip() for label in labels if label.strip()]
+    def classify(self, paths: Sequence[str | Path], labels: Sequence[str] | None = None, *,
+                 modality: str | None = None, top_k: int = 5, calibrator: Any | None = None,
+                 centres: str | Path | CentreSet | None = None,
+                 reduce: str | None = None) -> tuple[list[Prediction], list[Failure]]:
+        """Zero-shot classify files against ``labels``; returns predictions and skipped files.
+
+        With knowledge-base centres (``centres`` here or given to the space) a
+        class scores by the maximum cosine over its centre set (the paper's
+        ECL; ``reduce`` = mean or softmax instead), and ``labels`` picks
+        classes among them. Without, each class's centre is the mean of its
+        prompt-template embeddings (the CLIP/ImageBind baseline).
+        """
+        labels = [label.strip() for label in labels or [] if label.strip()]
+        centre_set = self.centre_set(centres, labels)
+        if centre_set is not None:
+            labels = centre_set.labels
         if len(labels) < 2:
             raise ValueError("give at least two labels")
         groups: dict[str, list[Path]] = defaultdict(list)
@@ -205,7 +239,10 @@ class Space:
             failures.extend(embedded.failures)
             if not embedded.sources:
                 continue
-            sims = embedded.vectors @ self.class_centres(labels, mod).T
+            if centre_set is not None:
+                sims = centre_set.score(embedded.vectors, reduce=reduce)  # type: ignore[arg-type]
+            else:
+                sims = embedded.vectors @ self.class_centres(labels, mod).T
             logits = self.logit_scale * sims
             probs = calibrator(logits) if calibrator is not None else torch.softmax(logits, dim=-1)
             predictions.extend(_predictions(embedded, labels, sims, probs, top_k, calibrator is not None))

@@ -81,15 +81,28 @@ def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--labels", required=True, help="Comma-separated class names.")
+@click.option("--labels", help="Comma-separated class names (with --centres: some of its classes).")
+@click.option("--centres", type=click.Path(dir_okay=False, path_type=Path),
+              help="Class centres from `unibind kb centres` (ECL); default: prompt-template means.")
+@click.option("--reduce", type=click.Choice(["max", "mean", "softmax"]),
+              help="Scoring over a class's centres (default: as saved with them; max is the paper's).")
 @click.option("--top-k", default=3, show_default=True)
 @click.option("--modality", help="Force a modality instead of inferring it from the suffix.")
 @click.option("--json", "as_json", is_flag=True, help="Print predictions as JSON lines.")
-def classify(files: tuple[Path, ...], labels: str, top_k: int, modality: str | None, as_json: bool) -> None:
-    """Zero-shot classify FILES against --labels."""
+def classify(files: tuple[Path, ...], labels: str | None, centres: Path | None, reduce: str | None,
+             top_k: int, modality: str | None, as_json: bool) -> None:
+    """Zero-shot classify FILES against --labels and/or knowledge-base --centres."""
+    from unibind.errors import UniBindError
     from unibind.space import Space
 
-    predictions, failures = Space().classify(files, labels.split(","), modality=modality, top_k=top_k)
+    if not labels and centres is None:
+        raise click.UsageError("give --labels, --centres, or both")
+    try:
+        names = labels.split(",") if labels else None
+        predictions, failures = Space().classify(files, names, modality=modality, top_k=top_k,
+                                                 centres=centres, reduce=reduce)
+    except UniBindError as exc:
+        raise click.ClickException(str(exc)) from exc
     if as_json:
         for p in predictions:
             click.echo(p.model_dump_json())

@@ -11,6 +11,7 @@ import click
 from unibind import __version__
 from unibind_cli.bench import bench
 from unibind_cli.embed import classify, demo, embed
+from unibind_cli.kb import bench_centres, kb
 from unibind_cli.plugins import list_plugins
 
 
@@ -20,8 +21,9 @@ def cli() -> None:
     """UniBind: one language-anchored embedding space for every modality."""
 
 
-for command in (list_plugins, embed, classify, demo, bench):
+for command in (list_plugins, embed, classify, demo, bench, kb):
     cli.add_command(command)
+bench.add_command(bench_centres)
 
 
 def main() -> None:

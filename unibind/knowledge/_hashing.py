@@ -30,3 +30,13 @@ class HashingTextEncoder(Encoder):
         if not texts:
             return torch.empty(0, self.dim)
         return torch.from_numpy(np.stack([hashing_embed(t, self.dim, self.settings.salt) for t in texts]))
+
+    # the file path of a Space (embed_files): preprocess one text, collate a list, forward a batch
+    def preprocess(self, sample: str) -> str:  # type: ignore[override]
+        return str(sample)
+
+    def collate(self, items: Sequence[str]) -> list[str]:  # type: ignore[override]
+        return list(items)
+
+    def forward(self, batch: list[str]) -> torch.Tensor:  # type: ignore[override]
+        return self.encode(batch)

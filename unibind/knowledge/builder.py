@@ -77,14 +77,22 @@ class _Source:
     settings: BaseModel | None
     hash: str
     _built: Any = None
+    _error: Exception | None = None
 
     @property
     def name(self) -> str:
         return self.spec.name
 
     def get(self) -> Any:
+        """The source object; a failure to build it is remembered, not retried for every class."""
+        if self._error is not None:
+            raise self._error
         if self._built is None:
-            self._built = self.spec.build(self.settings)
+            try:
+                self._built = self.spec.build(self.settings)
+            except Exception as exc:
+                self._error = exc
+                raise
         return self._built
 
 
@@ -190,21 +198,26 @@ def build_knowledge_base(
         summaries.append(summary)
         settings_json = run.settings.model_dump(mode="json") if run.settings is not None else {}
         for ref in track(classes, description=f"{run.name}", enabled=progress):
-            key = dict(class_key=ref.key, kind="class_description", sample="", source=run.name,
-                       settings_hash=run.hash, modality=modality or "", seed=seed)
+            key = {"class_key": ref.key, "kind": "class_description", "sample": "", "source": run.name,
+                   "settings_hash": run.hash, "modality": modality or "", "seed": seed}
             state = kb.job(key) or JobState(**key)
             summary.jobs += 1
             if state.finished(per_class) and state.error is None:
                 summary.skipped += 1
                 summary.add(state)
                 continue
+            try:
+                source = run.get()
+            except Exception as exc:  # noqa: BLE001 - e.g. its model is missing: the other sources go on
+                summary.failed += 1
+                summary.errors.append(f"{ref.name}: cannot build the source: {type(exc).__name__}: {exc}")
+                continue
             kb.ensure_class(ref)
-            source = run.get()
             summary.model = summary.model or getattr(source, "model", "") or ""
             state.requested, state.error = per_class, None
             job = _Job(kb, state, _provenance(run, source, seed), ref)
-            stream = _items(lambda: source.describe(ref, per_class - state.kept, modality=modality, seed=seed,
-                                                    start=state.cursor))
+            stream = _items(source.describe, ref, per_class - state.kept, modality=modality, seed=seed,
+                            start=state.cursor)
             _drain(job, stream, per_class, commit_every, commit_seconds, settings_json)
             if state.error:
                 summary.failed += 1
@@ -234,8 +247,8 @@ def build_captions(
     for sample in samples:
         if sample.label is None:
             raise ValueError(f"{sample.path}: captions are stored under a class; give the sample a label")
-        key = dict(class_key=sample.label.key, kind="sample_caption", sample=sample.sha256, source=run.name,
-                   settings_hash=run.hash, modality=sample.modality, seed=seed)
+        key = {"class_key": sample.label.key, "kind": "sample_caption", "sample": sample.sha256,
+               "source": run.name, "settings_hash": run.hash, "modality": sample.modality, "seed": seed}
         state = kb.job(key) or JobState(**key)
         summary.jobs += 1
         if state.finished(per_sample) and state.error is None:
@@ -253,7 +266,8 @@ def build_captions(
             state.requested, state.error = per_sample, None
             state.cursor = state.generated = state.kept = 0
             state.rejected = {}
-            jobs.append(_Job(kb, state, _provenance(run, captioner, seed), sample.label))  # type: ignore[arg-type]
+            label: ClassRef = sample.label  # type: ignore[assignment]
+            jobs.append(_Job(kb, state, _provenance(run, captioner, seed), label))
         error = None
         try:
             for index, item in captioner.caption([s for s, _ in batch], n=per_sample, seed=seed):
@@ -286,10 +300,10 @@ def _provenance(run: _Source, source: Any, seed: int) -> dict[str, Any]:
 _END = object()
 
 
-def _items(make: Callable[[], Any]) -> Iterator[Any]:
+def _items(describe: Callable[..., Any], *args: Any, **kwargs: Any) -> Iterator[Any]:
     """The source's stream; an exception from the source comes out as one item (not raised)."""
     try:
-        stream = iter(make())
+        stream = iter(describe(*args, **kwargs))
     except Exception as exc:  # noqa: BLE001
         yield _Failure(exc)
         return

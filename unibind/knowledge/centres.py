@@ -14,7 +14,8 @@ chunk of queries followed by a segmented reduction over the K slots of each
 class. Classes with fewer than K centres are padded: for ``max`` the padding
 repeats one of the class's own centres (the maximum is unchanged, so no mask
 is applied on the hot path); ``mean`` is linear, so it is one product with
-each class's mean centre; ``softmax`` masks the padding. Chunks are sized
+each class's mean centre; ``softmax`` takes the padding copies' terms back
+out of its sum. Chunks are sized
 from a byte budget, so working memory is bounded whatever N is.
 """
 
@@ -60,7 +61,8 @@ class CentreSettings(BaseModel):
                                "(empty: all), e.g. ['wordnet'] for WordNet-augmented centres.")
     kinds: list[Kind] = Field(default_factory=lambda: ["class_description"],
                               description="Kinds of knowledge-base text that may become centres.")
-    include_prompt: bool = Field(default=False, description="ecl: add the canonical prompt itself to the set.")
+    include_prompt: bool = Field(default=False,
+                                 description="ecl: add the canonical prompt itself to the set.")
     on_empty: Literal["error", "prompt"] = Field(default="error", description=(
         "A class with no usable descriptions: error, or fall back to its canonical prompt (recorded)."))
     reduce: Reduce = Field(default="max", description="Default scoring over a class's set: max (the "
@@ -127,7 +129,11 @@ def chunk_rows_for(classes: int, width: int, budget_bytes: int = DEFAULT_CHUNK_B
 
 
 class Scorer:
-    """Scores queries against a padded centre tensor, chunk by chunk (prepared once)."""
+    """Scores queries against a padded centre tensor, chunk by chunk (prepared once).
+
+    ``centres`` and ``mask`` as :func:`centre_tensor` makes them: each class's
+    padding slots hold a copy of its first centre.
+    """
 
     def __init__(self, centres: torch.Tensor, mask: torch.Tensor, reduce: Reduce = "max",
                  temperature: float = 0.05, chunk_bytes: int = DEFAULT_CHUNK_BYTES):
@@ -136,16 +142,20 @@ class Scorer:
         self.classes, self.width, self.dim = centres.shape
         self.reduce, self.temperature = reduce, float(temperature)
         counts = mask.sum(1)
-        if reduce == "mean":
-            # mean of cosines to unit centres == cosine-free dot with the mean centre (linear)
+        if reduce == "mean" or self.width == 1:
+            # mean of cosines to unit centres == dot with the mean centre (linear); one centre: all agree
             summed = (centres * mask.unsqueeze(-1)).sum(1)
             self.weight = (summed / counts.unsqueeze(-1)).contiguous()
             self.slots = 1
-        else:
+        elif reduce == "max":
             self.weight = centres.reshape(self.classes * self.width, self.dim).contiguous()
             self.slots = self.width
-        if reduce == "softmax":
-            self.bias = torch.zeros(self.classes, self.width).masked_fill_(~mask, float("-inf"))
+        else:
+            # the temperature is folded into the weights, so the product yields cos / t directly
+            flat = centres.reshape(self.classes * self.width, self.dim)
+            self.weight = (flat / self.temperature).contiguous()
+            self.slots = self.width
+            self.padding = (self.width - counts).float()   # slots that repeat slot 0
             self.log_counts = counts.float().log()
         self.rows = chunk_rows_for(self.classes, self.slots, chunk_bytes)
         self._buffer: torch.Tensor | None = None
@@ -163,16 +173,18 @@ class Scorer:
         if self.slots == 1:
             return torch.mm(queries, self.weight.T, out=out)
         if self._buffer is None or self._buffer.shape[0] < n:
-            self._buffer = torch.empty(max(n, self.rows), self.classes * self.width)
+            self._buffer = torch.empty(n, self.classes * self.width)
         block = self._buffer[:n]
         torch.mm(queries, self.weight.T, out=block)
         sims = block.view(n, self.classes, self.width)
         if self.reduce == "max":
             return torch.amax(sims, dim=-1, out=out)
-        t = self.temperature
-        sims.div_(t).add_(self.bias)
-        torch.logsumexp(sims, dim=-1, out=out)
-        return out.sub_(self.log_counts).mul_(t)
+        # t * log(mean over the real slots of exp(cos / t)), in place in the block (no second block):
+        # the maximum is the same with or without the padding copies; their terms are taken back out.
+        peak = torch.amax(sims, dim=-1, out=out)
+        sims.sub_(peak.unsqueeze(-1)).exp_()
+        total = sims.sum(-1).sub_(sims[:, :, 0] * self.padding)
+        return peak.add_(total.log_()).sub_(self.log_counts).mul_(self.temperature)
 
     def iter_chunks(self, queries: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
         """``(start, scores)`` per chunk: memory stays bounded however many queries there are."""
@@ -218,8 +230,9 @@ class CentreSet:
         if queries.shape[-1] != self.meta.dim:
             raise ValueError(f"queries are {queries.shape[-1]}-d, centres {self.meta.dim}-d "
                              f"(made with text encoder {self.meta.encoder.get('encoder')!r})")
-        return score_centres(queries, self.centres, self.mask, reduce=reduce or self.meta.settings.reduce,
-                             temperature=temperature or self.meta.settings.temperature, chunk_bytes=chunk_bytes)
+        settings = self.meta.settings
+        return score_centres(queries, self.centres, self.mask, reduce=reduce or settings.reduce,
+                             temperature=temperature or settings.temperature, chunk_bytes=chunk_bytes)
 
     def select(self, labels: Sequence[str]) -> CentreSet:
         """The classes named by ``labels`` (name, case-insensitive, or WordNet id), in that order."""
@@ -242,8 +255,8 @@ class CentreSet:
         if identity_hash != self.meta.encoder_hash:
             raise InputError(self.path or "centres",
                              f"made with text encoder {self.meta.encoder.get('encoder')!r} "
-                             f"(identity {self.meta.encoder_hash}), but this space's text encoder has identity "
-                             f"{identity_hash}; rebuild them with `unibind kb centres`")
+                             f"(identity {self.meta.encoder_hash}), but this space's text encoder has "
+                             f"identity {identity_hash}; rebuild them with `unibind kb centres`")
 
     def save(self, path: str | Path) -> Path:
         """One safetensors file, written atomically: tensors plus the JSON metadata in its header."""
@@ -271,10 +284,14 @@ class CentreSet:
         except SafetensorError as exc:
             raise InputError(path, f"not a safetensors file: {exc}") from exc
         meta = CentreMeta.model_validate_json(header["unibind_centres"])
-        if centres.shape[0] != len(meta.classes) or centres.shape[2] != meta.dim or mask.shape != centres.shape[:2]:
+        if (centres.shape[0] != len(meta.classes) or centres.shape[2] != meta.dim
+                or mask.shape != centres.shape[:2]):
             raise InputError(path, f"tensor shapes {tuple(centres.shape)} disagree with the metadata")
         if [len(c.texts) for c in meta.classes] != mask.sum(1).tolist():
             raise InputError(path, "mask and the listed centre texts disagree")
+        if not bool(mask[:, 0].all()) or not torch.equal(
+                torch.where(mask.unsqueeze(-1), centres, centres[:, :1]), centres):
+            raise InputError(path, "padding slots must repeat each class's first centre")
         return cls(centres.float(), mask, meta, path)
 
 
@@ -362,10 +379,11 @@ def _localize_group(batch: list[ClassRef], embedder: Any, settings: CentreSettin
     out: list[tuple[torch.Tensor | None, CentreClass | None]] = []
     for i, ref in enumerate(batch):
         descs = per_class[ref.key]
-        base = dict(name=ref.name, class_id=ref.class_id, prompt=prompts[i], candidates=len(descs))
+        base = {"name": ref.name, "class_id": ref.class_id, "prompt": prompts[i], "candidates": len(descs)}
         if not descs:
             if settings.on_empty == "prompt":
-                out.append((prompt_vectors[i:i + 1], CentreClass(**base, fallback=True, texts=[  # type: ignore[index]
+                vector = prompt_vectors[i:i + 1]  # type: ignore[index]
+                out.append((vector, CentreClass(**base, fallback=True, texts=[
                     CentreText(text=prompts[i], source="canonical-prompt")])))
             else:
                 out.append((None, None))
@@ -400,33 +418,32 @@ def bench_centres(classes: int = 1000, k: int = 50, dim: int = 384, queries: int
     nothing else; ours is :meth:`Scorer.chunk` (product + segmented
     reduction into [rows, C]) on normalised queries. Peak memory is given
     two ways: the chunk arithmetic (what the scorer allocates per chunk),
-    and the measured growth of the process's resident set above what it
-    held before scoring (sampled from /proc/self/statm every millisecond by
-    a thread; ``ru_maxrss`` growth is reported beside it).
+    and the measured growth of the process's resident set from just before
+    the scorer is built to the end of scoring (sampled from
+    /proc/self/statm every millisecond by a thread, since tracemalloc does
+    not see torch's allocations; ``ru_maxrss`` growth is reported beside
+    it, and is 0 when the process peaked earlier, e.g. creating inputs).
     """
     import resource
 
     gen = torch.Generator().manual_seed(seed)
     centres = F.normalize(torch.randn(classes, k, dim, generator=gen), dim=-1)
-    counts = torch.randint(max(1, k // 2), k + 1, (classes,), generator=gen) if ragged else torch.full((classes,), k)
+    counts = (torch.randint(max(1, k // 2), k + 1, (classes,), generator=gen) if ragged
+              else torch.full((classes,), k))
     groups = [centres[c, :int(counts[c])] for c in range(classes)]
     padded, mask = centre_tensor(groups)
     del centres, groups
     data = F.normalize(torch.randn(queries, dim, generator=gen), dim=-1)
-    scorer = Scorer(padded, mask, reduce, chunk_bytes=chunk_bytes)
-    rows = scorer.rows
     weight = padded.reshape(classes * k, dim)
-    bare_buffer = torch.empty(rows, classes * k)
-    out_chunk = torch.empty(rows, classes)
-    # warm up both kernels (thread pools, buffers), and check ours against the reference on one chunk
-    first = F.normalize(data[:rows], dim=-1)
-    ours_first = scorer.chunk(first).clone()
-    torch.mm(first, weight.T, out=bare_buffer[:first.shape[0]])
-    reference = bare_buffer[:first.shape[0]].view(-1, classes, k).masked_fill(~mask, float("-inf")).amax(-1)
-    agrees = bool(torch.allclose(ours_first, reference, atol=1e-5)) if reduce == "max" else None
+    rows = min(queries, chunk_rows_for(classes, k if reduce != "mean" else 1, chunk_bytes))
+    bare_buffer = torch.zeros(rows, classes * k)          # the harness's: touched before the baseline, so
+    out_chunk = torch.zeros(rows, classes)                # the growth measured below is the scorer's own
     sampler = _RssSampler()
     base_rss, base_maxrss = sampler.current(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     sampler.start()
+    scorer = Scorer(padded, mask, reduce, chunk_bytes=chunk_bytes)
+    scorer.chunk(data[:rows], out_chunk[:rows])           # warm up both kernels (thread pools, buffers)
+    torch.mm(data[:rows], weight.T, out=bare_buffer[:rows])
     t_ours = t_bare = 0.0
     for start in range(0, queries, rows):
         q = data[start:start + rows]
@@ -440,6 +457,10 @@ def bench_centres(classes: int = 1000, k: int = 50, dim: int = 384, queries: int
         t_bare += t2 - t1
     peak_rss = sampler.stop()
     maxrss_growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_maxrss) * 1024
+    # check ours against the masked reference on the first chunk (after measuring: it allocates)
+    first = data[:rows]
+    reference = (first @ weight.T).view(-1, classes, k).masked_fill(~mask, float("-inf")).amax(-1)
+    agrees = bool(torch.allclose(scorer.chunk(first), reference, atol=1e-5)) if reduce == "max" else None
     flops = 2.0 * queries * dim * classes * k
     return {
         "classes": classes, "k": k, "dim": dim, "queries": queries, "reduce": reduce,

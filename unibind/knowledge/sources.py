@@ -161,7 +161,8 @@ def read_classes(value: str | Path | Sequence[str]) -> list[ClassRef]:
     return list(seen.values())
 
 
-def check_description_source(source: Any, cls: ClassRef | None = None, n: int = 5, **kwargs: Any) -> list[Item]:
+def check_description_source(source: Any, cls: ClassRef | None = None, n: int = 5,
+                             **kwargs: Any) -> list[Item]:
     """The contract a source's tests run: it raises AssertionError naming what is wrong.
 
     Checks the provenance attributes, that ``describe`` yields only drafts
@@ -183,4 +184,21 @@ def check_description_source(source: Any, cls: ClassRef | None = None, n: int = 
     if len(first) > 1:
         resumed = list(itertools.islice(source.describe(cls, n, seed=0, start=1, **kwargs), len(first) - 1))
         assert resumed == first[1:], "describe(start=1) does not resume after the first item"
+    return first
+
+
+def check_captioner(captioner: Any, samples: Sequence[SampleRef], n: int = 1) -> list[tuple[int, Item]]:
+    """The contract a captioner's tests run: (index, item) pairs, in range, deterministic for a seed."""
+    for attr in ("model", "prompt"):
+        assert isinstance(getattr(captioner, attr, None), str), f"captioner has no str attribute {attr!r}"
+    assert callable(getattr(captioner, "caption", None)), "captioner has no caption() method"
+    first = list(captioner.caption(list(samples), n=n, seed=0))
+    assert first, "caption() produced nothing"
+    for pair in first:
+        assert isinstance(pair, tuple) and len(pair) == 2, f"caption() yielded {pair!r}, not (index, item)"
+        index, item = pair
+        assert isinstance(index, int) and 0 <= index < len(samples), f"caption() yielded index {index!r}"
+        assert isinstance(item, (DescriptionDraft, Rejected)), f"caption() yielded {type(item).__name__}"
+    assert {i for i, item in first if isinstance(item, DescriptionDraft)}, "caption() captioned nothing"
+    assert list(captioner.caption(list(samples), n=n, seed=0)) == first, "caption() is not deterministic"
     return first

@@ -16,12 +16,15 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from unibind.errors import InputError
 from unibind.knowledge.records import ClassRef, Description, JobState, Kind, Provenance, normalise_text, now
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 SCHEMA_VERSION = 1
 
@@ -114,18 +117,20 @@ class KnowledgeBase:
             with self.transaction():
                 for statement in _statements():  # not executescript: it would commit mid-transaction
                     self.db.execute(statement)
-                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                                (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
             raise InputError(self.path, f"not a knowledge base: {exc}") from exc
         version = int(self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
         if version != SCHEMA_VERSION:
-            raise InputError(self.path, f"knowledge base schema {version}, this UniBind reads {SCHEMA_VERSION}")
+            raise InputError(self.path, f"knowledge base schema {version}, "
+                                        f"this UniBind reads {SCHEMA_VERSION}")
 
     # -- plumbing -------------------------------------------------------------------------
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> KnowledgeBase:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -167,8 +172,8 @@ class KnowledgeBase:
         with self.transaction():
             key = self.ensure_class(d.class_ref)
             cur = self.db.execute(
-                "INSERT OR IGNORE INTO descriptions (class_key, kind, sample, sample_path, modality, text, norm,"
-                " plugin, source, model, prompt, seed, settings_hash, created_at, meta)"
+                "INSERT OR IGNORE INTO descriptions (class_key, kind, sample, sample_path, modality, text,"
+                " norm, plugin, source, model, prompt, seed, settings_hash, created_at, meta)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (key, d.kind, d.sample or "", d.sample_path, d.modality, d.text, normalise_text(d.text),
                  p.plugin, p.source, p.model, p.prompt, p.seed, p.settings_hash, p.created_at,
@@ -267,7 +272,8 @@ class KnowledgeBase:
             "classes": len(counts),
             "descriptions": db.execute("SELECT COUNT(*) FROM descriptions WHERE kind='class_description'")
             .fetchone()[0],
-            "captions": db.execute("SELECT COUNT(*) FROM descriptions WHERE kind='sample_caption'").fetchone()[0],
+            "captions": db.execute("SELECT COUNT(*) FROM descriptions WHERE kind='sample_caption'")
+            .fetchone()[0],
             "per_class": {"min": min(counts, default=0), "max": max(counts, default=0),
                           "mean": sum(counts) / len(counts) if counts else 0.0},
             "sources": per_source,
@@ -316,7 +322,8 @@ class KnowledgeBase:
 
     def jobs(self, source: str | None = None) -> list[JobState]:
         where, args = (" WHERE source = ?", [source]) if source else ("", [])
-        keys = self.db.execute(f"SELECT {', '.join(_JOB_KEY)} FROM jobs{where} ORDER BY rowid", args).fetchall()
+        keys = self.db.execute(f"SELECT {', '.join(_JOB_KEY)} FROM jobs{where} ORDER BY rowid",
+                               args).fetchall()
         return [self.job(dict(zip(_JOB_KEY, k))) for k in keys]  # type: ignore[misc]
 
 
@@ -345,8 +352,8 @@ def _filters(classes: Sequence[ClassRef] | None, kind: str | None, sources: Sequ
 
 
 def _row_to_description(row: tuple) -> Description:
-    (id_, _key, kind, sample, sample_path, modality, text, plugin, source, model, prompt, seed, shash, created,
-     meta, name, class_id) = row
+    (id_, _key, kind, sample, sample_path, modality, text, plugin, source, model, prompt, seed, shash,
+     created, meta, name, class_id) = row
     return Description.model_validate({
         "id": id_, "class_name": name, "class_id": class_id, "kind": kind, "text": text, "modality": modality,
         "sample": sample or None, "sample_path": sample_path, "meta": json.loads(meta),

@@ -32,7 +32,8 @@ class ScriptedSettings(BaseModel):
 
     items: int = Field(default=40, ge=0, description="Length of the stream per class.")
     delay: float = Field(default=0.0, ge=0, description="Seconds of sleep before each item (a slow LLM).")
-    reject_every: int = Field(default=7, ge=0, description="Every n-th item is rejected as off_class (0: never).")
+    reject_every: int = Field(default=7, ge=0,
+                              description="Every n-th item is rejected as off_class (0: never).")
     repeat_every: int = Field(default=5, ge=0, description="Every n-th item repeats an earlier text, "
                               "re-cased and re-punctuated (0: never).")
     fail_at: int = Field(default=-1, description="Raise at this item index while fail_flag exists.")
@@ -56,7 +57,8 @@ class ScriptedSource:
         texts: list[str] = []
         for i in range(s.items):
             if s.reject_every and i % s.reject_every == s.reject_every - 1:
-                out.append(Rejected(reason="off_class", text=f"a picture of a {rng.choice(VOCABULARY)} teapot"))
+                teapot = f"a picture of a {rng.choice(VOCABULARY)} teapot"
+                out.append(Rejected(reason="off_class", text=teapot))
                 continue
             if s.repeat_every and texts and i % s.repeat_every == s.repeat_every - 1:
                 text = rng.choice(texts).upper().rstrip(".") + " !"

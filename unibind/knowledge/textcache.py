@@ -27,10 +27,10 @@ from unibind.knowledge.records import now
 from unibind.progress import track
 
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS encoders (hash TEXT PRIMARY KEY, identity TEXT NOT NULL, dim INTEGER NOT NULL,"
-    " created_at TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS vectors (encoder TEXT NOT NULL, text_hash BLOB NOT NULL, vector BLOB NOT NULL,"
-    " PRIMARY KEY (encoder, text_hash)) WITHOUT ROWID",
+    ("CREATE TABLE IF NOT EXISTS encoders (hash TEXT PRIMARY KEY, identity TEXT NOT NULL,"
+     " dim INTEGER NOT NULL, created_at TEXT NOT NULL)"),
+    ("CREATE TABLE IF NOT EXISTS vectors (encoder TEXT NOT NULL, text_hash BLOB NOT NULL,"
+     " vector BLOB NOT NULL, PRIMARY KEY (encoder, text_hash)) WITHOUT ROWID"),
 )
 _LOOKUP_CHUNK = 500
 
@@ -78,12 +78,14 @@ class TextEmbeddingCache:
                 found[by_hash[h]] = np.frombuffer(blob, dtype=np.float32)
         return found
 
-    def put(self, encoder: str, identity: dict[str, Any], texts: Sequence[str], vectors: torch.Tensor) -> None:
+    def put(self, encoder: str, identity: dict[str, Any], texts: Sequence[str],
+            vectors: torch.Tensor) -> None:
         array = vectors.detach().to(torch.float32).cpu().numpy()
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            described = json.dumps(identity, sort_keys=True, default=str)
             self.db.execute("INSERT OR IGNORE INTO encoders VALUES (?, ?, ?, ?)",
-                            (encoder, json.dumps(identity, sort_keys=True, default=str), array.shape[1], now()))
+                            (encoder, described, array.shape[1], now()))
             self.db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
                                 [(encoder, _text_hash(t), row.tobytes()) for t, row in zip(texts, array)])
         except BaseException:
@@ -154,8 +156,8 @@ class TextEmbedder:
         missing = list(dict.fromkeys(t for t in texts if t not in found))
         if missing:
             batches = [missing[i:i + self.batch_size] for i in range(0, len(missing), self.batch_size)]
-            for batch in track(batches, description="embedding texts", enabled=progress if progress is not None
-                               else len(batches) > 4):
+            show = progress if progress is not None else len(batches) > 4
+            for batch in track(batches, description="embedding texts", enabled=show):
                 vectors = F.normalize(self.encode(batch).float(), dim=-1)
                 self.encoded += len(batch)
                 if self.cache is not None:
@@ -209,5 +211,6 @@ def module_digest(module: Any) -> str | None:
     digest = hashlib.sha256()
     for name in sorted(tensors):
         digest.update(name.encode())
-        digest.update(tensors[name].detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        raw = tensors[name].detach().cpu().contiguous().reshape(-1).view(torch.uint8)
+        digest.update(raw.numpy().tobytes())
     return digest.hexdigest()[:24]

@@ -42,6 +42,10 @@ class PluginContract:
     def adapter_context(self, spec: Spec, tmp_path: Path) -> dict[str, Any]:
         return {"in_dim": 8, "out_dim": 4}
 
+    def source_settings(self, name: str, tmp_path: Path) -> dict[str, Any] | None:
+        """Settings a description source needs in tests (e.g. a tiny local model, a loopback URL)."""
+        return None
+
     # -- fixtures ----------------------------------------------------------------------------
     @pytest.fixture(scope="class")
     @classmethod
@@ -78,6 +82,8 @@ class PluginContract:
                 continue  # built, and run, in test_encoders_embed_a_batch
             if spec.kind == "adapter":
                 built = spec.build(**self.adapter_context(spec, tmp_path))
+            elif spec.kind == "description_source":
+                built = spec.build(self.source_settings(spec.name, tmp_path))
             else:
                 built = spec.build()
             assert built is not None, spec.qualified_name
@@ -101,3 +107,17 @@ class PluginContract:
             check_encoder_output(encoder, [sample] * self.batch_size)
             assert not any(p.requires_grad for p in encoder.parameters()) or not spec.frozen, \
                 f"{spec.name} is declared frozen but has trainable parameters"
+
+    def test_description_sources_follow_the_interface(self, specs: list[Spec], tmp_path: Path) -> None:
+        from unibind.knowledge.records import SampleRef
+        from unibind.knowledge.sources import check_captioner, check_description_source
+
+        for spec in self._of_kind(specs, "description_source"):
+            if spec.name in self.skip_build:
+                continue
+            source = spec.build(self.source_settings(spec.name, tmp_path))
+            if "class_descriptions" in spec.produces:
+                check_description_source(source)
+            if "sample_captions" in spec.produces:
+                samples = [SampleRef.from_path(self.sample_file(m, tmp_path), m) for m in spec.modalities]
+                check_captioner(source, samples)
