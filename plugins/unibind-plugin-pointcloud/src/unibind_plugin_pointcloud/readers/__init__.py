@@ -1,0 +1,1 @@
+"""One module per file format; each returns a :class:`~unibind_plugin_pointcloud.cloud.PointCloud`."""
