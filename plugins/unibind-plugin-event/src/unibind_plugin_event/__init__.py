@@ -1,0 +1,3 @@
+"""UniBind event-camera plugin."""
+
+__version__ = "0.1.0"

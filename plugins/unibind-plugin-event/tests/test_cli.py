@@ -1,0 +1,59 @@
+"""The command line: ``unibind embed event`` skips bad files; ``unibind event`` inspects, renders, simulates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from unibind_plugin_event import writers
+from unibind_plugin_event.cli import event
+from unibind_plugin_event.simulate import NMNIST_SENSOR
+
+
+@pytest.mark.slow
+def test_embed_event_batches_and_skips_bad_files(simulated_digit, tmp_path: Path) -> None:
+    """Good files of three formats are embedded; an unsorted one and a text file are reported and skipped."""
+    from unibind_cli.main import cli
+
+    good = [writers.write_npy(tmp_path / "a.npy", simulated_digit),
+            writers.write_nmnist(tmp_path / "b.bin", simulated_digit),
+            writers.write_hdf5(tmp_path / "c.h5", simulated_digit, NMNIST_SENSOR)]
+    unsorted = simulated_digit[::-1].copy()
+    bad = [writers.write_npy(tmp_path / "unsorted.npy", unsorted), tmp_path / "notes.npz"]
+    bad[1].write_text("not an archive")
+    # the linear adapter (untrained) keeps this test from building the ImageNet bridge's 2,000 text embeddings
+    result = CliRunner().invoke(cli, ["embed", "event", *map(str, good + bad), "--adapter", "linear",
+                                      "--batch-size", "2"])
+    print(result.output)
+    assert result.exit_code == 1  # some inputs failed
+    for path in good:
+        assert f"{path}\t[" in result.output
+    assert f"{bad[0]}: timestamps go backwards" in result.output
+    assert f"{bad[1]}: not a recognised event file" in result.output
+    assert "skipped 2 input(s)" in result.output
+
+
+def test_event_simulate_info_and_render(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "sim"
+    done = runner.invoke(event, ["simulate", str(out), "--per-class", "1", "--format", "npz"])
+    assert done.exit_code == 0, done.output
+    files = sorted(out.glob("simulated-*.npz"))
+    assert len(files) == 10 and (out / "labels.csv").read_text().count("\n") == 11
+    info = runner.invoke(event, ["info", str(files[0])])
+    assert info.exit_code == 0 and "34x34 sensor" in info.output and "events" in info.output
+    sheet = tmp_path / "sheet.png"
+    drawn = runner.invoke(event, ["render", str(files[0]), "--out", str(sheet), "--frames", "2",
+                                  "--representation", "timesurface", "--scale", "3"])
+    assert drawn.exit_code == 0, drawn.output
+    from PIL import Image
+
+    with Image.open(sheet) as image:
+        assert image.size == (2 * 34 * 3 + 2, 34 * 3)
+        assert np.asarray(image).std() > 10  # something was drawn
+    broken = tmp_path / "broken.npy"
+    broken.write_bytes(b"\x93NUMPY garbage")
+    assert runner.invoke(event, ["info", str(broken)]).exit_code == 1

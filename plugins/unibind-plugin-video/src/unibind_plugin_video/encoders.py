@@ -1,0 +1,111 @@
+"""The default video encoder: a registered image encoder on each sampled frame, pooled over time.
+
+No video network ships with weights usable offline, but the image encoder's
+do, and averaging frame features is how ImageBind itself combines its video
+clips. The image encoder is found through the registry (by name, or the image
+modality's default), never imported from the image plugin; its dimension,
+frozen weights and ImageNet head become this encoder's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import torch
+from torch import nn
+
+from unibind.encoders.base import Encoder
+from unibind.errors import NotRegisteredError, SettingsError
+from unibind.specs import Spec
+from unibind_plugin_video.pooling import frames_needed, pool_segments
+from unibind_plugin_video.sample import VideoSample
+from unibind_plugin_video.settings import FramesEncoderSettings
+
+
+class FrameBatch(NamedTuple):
+    """The preprocessed frames of several videos, concatenated, and how many belong to each."""
+
+    frames: torch.Tensor
+    lengths: tuple[int, ...]
+
+
+def _check_sample(sample: Any) -> VideoSample:
+    if not isinstance(sample, VideoSample):
+        raise TypeError(f"video encoders take VideoSample objects (load files with the video modality), "
+                        f"got {type(sample).__name__}")
+    return sample
+
+
+class FramesEncoder(Encoder):
+    """Video → sampled RGB frames → image encoder per frame → temporal pooling → ``[N, dim]``."""
+
+    modality = "video"
+
+    def __init__(self, settings: FramesEncoderSettings, image_encoder: Encoder, image_encoder_name: str = ""):
+        super().__init__()
+        self.settings = settings
+        self.image = image_encoder
+        self.image_encoder_name = image_encoder_name
+        self.dim = int(image_encoder.dim)
+        self.freeze()
+
+    def preprocess(self, sample: VideoSample) -> torch.Tensor:
+        """``[T, C, H, W]``: the image encoder's own preprocessing of each frame the pooling uses."""
+        sample = _check_sample(sample)
+        pictures = sample.pil_frames()
+        return torch.stack([self.image.preprocess(pictures[i])
+                            for i in frames_needed(len(pictures), self.settings.pooling)])
+
+    def collate(self, items: Sequence[torch.Tensor]) -> FrameBatch:
+        return FrameBatch(torch.cat(list(items)), tuple(int(t.shape[0]) for t in items))
+
+    def frame_features(self, frames: torch.Tensor) -> torch.Tensor:
+        """Image-encoder features of ``[T, C, H, W]`` frames, ``frame_batch_size`` at a time."""
+        step = self.settings.frame_batch_size
+        return torch.cat([self.image(frames[i:i + step]) for i in range(0, frames.shape[0], step)])
+
+    def forward(self, batch: FrameBatch) -> torch.Tensor:
+        frames, lengths = batch
+        return pool_segments(self.frame_features(frames), lengths, self.settings.pooling)
+
+    def imagenet_head(self) -> nn.Linear | None:
+        """The image encoder's 1000-way ImageNet classifier, if it has one.
+
+        Pooled features live in the image encoder's feature space (a mean of
+        its features), so its classifier, and the ImageNet bridge adapter built
+        on it, apply to videos unchanged.
+        """
+        head = getattr(self.image, "imagenet_head", None)
+        return head() if callable(head) else None
+
+
+def image_encoder_spec(settings: FramesEncoderSettings) -> Spec:
+    """The image encoder named in the settings, or the image modality's default, from the registry."""
+    from unibind.plugins import get_registry
+
+    registry = get_registry()
+    try:
+        if settings.image_encoder:
+            spec = registry.get("encoder", settings.image_encoder)
+        else:
+            spec = registry.default("encoder", "image")
+    except NotRegisteredError as exc:
+        raise NotRegisteredError(f"video-frames needs an image encoder: {exc} "
+                                 "(is unibind-plugin-image installed and enabled?)") from exc
+    if getattr(spec, "modality", None) != "image":
+        raise SettingsError(f"video-frames runs an image encoder on each frame; "
+                            f"{spec.name!r} encodes {getattr(spec, 'modality', '?')!r}")
+    return spec
+
+
+def build_frames_encoder(settings: FramesEncoderSettings | None = None, *,
+                         image_encoder: Encoder | None = None) -> FramesEncoder:
+    """Factory of ``video-frames``; pass ``image_encoder`` to share one already built."""
+    settings = settings or FramesEncoderSettings()
+    name = settings.image_encoder or ""
+    if image_encoder is None:
+        spec = image_encoder_spec(settings)
+        name = spec.name
+        image_encoder = spec.build(settings.image_encoder_settings or None)
+    return FramesEncoder(settings, image_encoder, name)
