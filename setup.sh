@@ -10,6 +10,7 @@ DEBIAN_PACKAGES=(
   dataset-fashion-mnist     # Fashion-MNIST, 60k/10k real images in idx format
   wordnet-base              # WordNet 3.0 (descriptions, ImageNet ids)
   wordnet-sense-index
+  build-essential           # fpsample (point clouds) builds from source on some Pythons
 )
 
 if command -v apt-get >/dev/null 2>&1; then

@@ -103,3 +103,17 @@ def test_workers_give_the_same_embeddings_as_the_main_process(toy_registry, tmp_
 def test_entropy_of_uniform_and_certain_distributions():
     probs = torch.tensor([[0.25] * 4, [1.0, 0.0, 0.0, 0.0]])
     assert torch.allclose(entropy(probs), torch.tensor([torch.log(torch.tensor(4.0)), 0.0]), atol=1e-6)
+
+
+def test_throughput_benchmark_skips_bad_files_and_reports_a_ratio(toy_registry, tmp_path):
+    from unibind.bench import embed_throughput
+
+    paths = []
+    for i in range(6):
+        paths.append(tmp_path / f"{i}.toy")
+        paths[-1].write_text(f"{i} 1 2")
+    (tmp_path / "bad.toy").write_text("1")
+    figures = embed_throughput(Space(registry=toy_registry(with_head=True)), "toy",
+                               paths + [tmp_path / "bad.toy"], workers=0, batch_size=4)
+    assert figures["files"] == 6 and figures["failures"] == 1
+    assert figures["ratio"] > 0 and figures["forward_files_per_s"] > 0

@@ -61,6 +61,12 @@ def prepared_batches(paths: Sequence[str | Path], loader: Any, encoder: Any, *, 
                           persistent_workers=False, prefetch_factor=2 if workers else None)
 
 
-def preprocess_all(paths: Sequence[str | Path], loader: Any, encoder: Any) -> list[torch.Tensor]:
-    """Decode and preprocess every file up front (benchmarks time the encoder alone on these)."""
-    return [encoder.preprocess(loader.load(p)) for p in paths]
+def preprocess_all(paths: Sequence[str | Path], loader: Any, encoder: Any) -> tuple[list[Any], list[Failure]]:
+    """Decode and preprocess every file up front (benchmarks time the encoder alone on these).
+
+    Files that fail are returned as failures, never raised, like every batch path.
+    """
+    dataset = _Prepare([Path(p) for p in paths], loader, encoder)
+    items = [dataset[i] for i in range(len(dataset))]
+    return ([t for _, t, err in items if err is None],
+            [Failure(source=src, reason=err) for src, _, err in items if err is not None])

@@ -62,7 +62,7 @@ def embed_throughput(space: Any, modality: str, paths: list, *, workers: int = 2
 
     pipe = space.pipeline(modality)
     space.embed_files(paths[:batch_size], modality, batch_size=batch_size, progress=False)  # warm-up
-    tensors = preprocess_all(paths, pipe.loader, pipe.encoder)
+    tensors, _ = preprocess_all(paths, pipe.loader, pipe.encoder)
     start = time.perf_counter()
     with torch.inference_mode():
         for i in range(0, len(tensors), batch_size):

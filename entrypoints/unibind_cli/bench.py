@@ -44,3 +44,5 @@ def embed_bench(modality: str, files: tuple[str, ...], workers: int, batch_size:
     click.echo(f"  bare forward (pre-decoded) : {figures['forward_files_per_s']:8.1f} files/s")
     click.echo(f"  end to end (decode+encode) : {figures['end_to_end_files_per_s']:8.1f} files/s")
     click.echo(f"  ratio                      : {figures['ratio']:8.2f}")
+    if figures["failures"]:
+        click.echo(f"  skipped {figures['failures']} file(s) that could not be read", err=True)
