@@ -1,0 +1,1 @@
+"""UniBind audio plugin."""

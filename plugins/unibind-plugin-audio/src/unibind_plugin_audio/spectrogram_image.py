@@ -1,0 +1,122 @@
+"""The spectrogram-image encoder: an ImageNet image encoder looking at log-mel spectrograms.
+
+No general audio network ships with weights in a package we can depend on,
+but ImageNet features read the shapes in a spectrogram (onsets, harmonics,
+noise bands) well enough to tell sounds apart, as audio work with
+ImageNet-initialised CNNs shows. Each clip's ImageBind fbank is drawn as a
+picture (low frequencies at the bottom, fixed value range so loudness is
+kept), the registered image encoder embeds it, and the clips are pooled. The
+image encoder comes from the registry (by name or the image modality's
+default), never imported from the image plugin; its ImageNet head is exposed,
+so the training-free ImageNet bridge serves audio too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from unibind.encoders.base import Encoder
+from unibind.errors import NotRegisteredError, SettingsError
+from unibind.specs import Spec
+from unibind_plugin_audio.clips import clip_waveforms
+from unibind_plugin_audio.features import imagebind_fbank
+from unibind_plugin_audio.sample import AudioSample
+from unibind_plugin_audio.settings import SpectrogramImageSettings
+
+
+def spectrogram_picture(logmel: torch.Tensor, settings: SpectrogramImageSettings) -> Image.Image:
+    """Normalised log-mel ``[mels, frames]`` -> square RGB picture, low frequencies at the bottom."""
+    low, high = settings.value_range
+    scaled = ((logmel.flip(0) - low) / (high - low)).clamp(0.0, 1.0)
+    size = settings.image_size
+    scaled = F.interpolate(scaled[None, None], size=(size, size), mode="bilinear", align_corners=False)[0, 0]
+    grey = (scaled * 255.0).round().to(torch.uint8).numpy()
+    return Image.fromarray(np.repeat(grey[:, :, None], 3, axis=2))  # uint8 [H, W, 3] is RGB
+
+
+class SpectrogramImageEncoder(Encoder):
+    """Audio -> clips -> ImageBind fbank pictures -> image encoder -> pooled ``[N, dim]``."""
+
+    modality = "audio"
+
+    def __init__(self, settings: SpectrogramImageSettings, image_encoder: Encoder):
+        super().__init__()
+        self.settings = settings
+        self.image = image_encoder
+        self.dim = int(image_encoder.dim)
+        self.source = f"spectrogram-image:{getattr(image_encoder, 'source', type(image_encoder).__name__)}"
+        self.freeze()
+
+    def pictures(self, sample: AudioSample) -> list[Image.Image]:
+        """The pictures the image encoder sees, one per clip (for inspection and tests)."""
+        fb = self.settings.fbank
+        clips = clip_waveforms(sample, self.settings.clips, fb.sample_rate)
+        return [spectrogram_picture(imagebind_fbank(clip, fb), self.settings) for clip in clips]
+
+    def preprocess(self, sample: AudioSample) -> torch.Tensor:
+        return torch.stack([self.image.preprocess(p) for p in self.pictures(sample)])
+
+    def collate(self, items: Sequence[torch.Tensor]) -> torch.Tensor:
+        return torch.stack(list(items))
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        n, clips = batch.shape[:2]
+        features = self.image(batch.flatten(0, 1)).view(n, clips, -1)
+        return features.amax(1) if self.settings.pooling == "max" else features.mean(1)
+
+    def imagenet_head(self) -> nn.Linear | None:
+        """The image encoder's 1000-way ImageNet head on these features, if it has one.
+
+        Mean pooling keeps the features in the image encoder's own space, so the
+        image plugin's ImageNet bridge adapter accepts them as they are.
+        """
+        head = getattr(self.image, "imagenet_head", None)
+        return head() if callable(head) else None
+
+
+def image_encoder_spec(settings: SpectrogramImageSettings) -> Spec:
+    """The image encoder named in the settings, or the image modality's default, from the registry."""
+    from unibind.plugins import get_registry
+
+    registry = get_registry()
+    try:
+        spec = (registry.get("encoder", settings.image_encoder) if settings.image_encoder
+                else registry.default("encoder", "image"))
+    except NotRegisteredError as exc:
+        raise NotRegisteredError(f"spectrogram-image needs an image encoder: {exc} "
+                                 "(is unibind-plugin-image installed and enabled?)") from exc
+    if getattr(spec, "modality", None) != "image":
+        raise SettingsError(f"spectrogram-image draws pictures for an image encoder; "
+                            f"{spec.name!r} encodes {getattr(spec, 'modality', '?')!r}")
+    return spec
+
+
+def image_encoder_settings(settings: SpectrogramImageSettings, spec: Spec) -> dict[str, Any] | None:
+    """The settings the image encoder is built with: the user's, plus ``crop_pct=1`` where it applies.
+
+    An image encoder's centre crop (EfficientNet-Lite0: 87.5 %) would cut the
+    first and last 0.13 s of each clip and the lowest and highest mel bands;
+    a spectrogram has no border to spare, so encoders whose settings take a
+    ``crop_pct`` see the whole picture unless the user says otherwise.
+    """
+    values = dict(settings.image_encoder_settings)
+    model = spec.settings_model()
+    if settings.whole_picture and model is not None and "crop_pct" in model.model_fields:
+        values.setdefault("crop_pct", 1.0)
+    return values or None
+
+
+def build_spectrogram_image(settings: SpectrogramImageSettings, *,
+                            image_encoder: Encoder | None = None, **_: Any) -> SpectrogramImageEncoder:
+    """Factory of ``spectrogram-image``; pass ``image_encoder`` to share one already built."""
+    if image_encoder is None:
+        spec = image_encoder_spec(settings)
+        image_encoder = spec.build(image_encoder_settings(settings, spec))
+    return SpectrogramImageEncoder(settings, image_encoder)
