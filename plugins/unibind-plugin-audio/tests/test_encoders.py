@@ -23,7 +23,7 @@ from unibind_plugin_audio.spectrogram_image import image_encoder_spec
 def test_default_is_spectrogram_image_on_the_image_default(spectrogram_encoder) -> None:
     registry = get_registry()
     assert registry.default("encoder", "audio").name == "spectrogram-image"
-    assert registry.default("adapter", "audio").name == "audio-imagenet-bridge"
+    assert registry.default("adapter", "audio").name == "imagenet-bridge"
     assert image_encoder_spec(SpectrogramImageSettings()).name == registry.default("encoder", "image").name
     assert spectrogram_encoder.dim == spectrogram_encoder.image.dim == 1280
     assert spectrogram_encoder.imagenet_head() is spectrogram_encoder.image.imagenet_head()
@@ -83,9 +83,9 @@ def test_clip_pooling_sees_the_whole_file(spectrogram_encoder, sound) -> None:
 
 
 def test_imagenet_bridge_serves_audio(spectrogram_encoder, fake_text_encoder, sound) -> None:
-    """Training-free audio in the text space: the image plugin's ConSE bridge, under the audio adapter spec."""
-    spec = get_registry().get("adapter", "audio-imagenet-bridge")
-    assert spec.modalities == ("audio",) and not spec.trainable
+    """Training-free audio in the text space: the image plugin's ConSE bridge serves any encoder with a head."""
+    spec = get_registry().get("adapter", "imagenet-bridge")
+    assert spec.requires == "imagenet_head" and not spec.trainable
     bridge = spec.build(encoder=spectrogram_encoder, text_encoder=fake_text_encoder)
     out = bridge(spectrogram_encoder.encode([AudioModality().load(sound("cow"))]))
     assert out.shape == (1, fake_text_encoder.dim)

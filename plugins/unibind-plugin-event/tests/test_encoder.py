@@ -62,7 +62,7 @@ def test_default_adapter_is_the_imagenet_bridge_on_event_features(event_encoder,
                                                                   simulated_digit) -> None:
     """Zero-training event features in the text space: the event modality's default adapter."""
     spec = get_registry().default("adapter", "event")
-    assert spec.name == "event-imagenet-bridge"
+    assert spec.name == "imagenet-bridge" and spec.requires == "imagenet_head"
     bridge = spec.build(encoder=event_encoder, text_encoder=hash_text_encoder)
     out = bridge(event_encoder.encode([EventStream(simulated_digit, NMNIST_SENSOR)]))
     assert out.shape == (1, hash_text_encoder.dim)

@@ -7,7 +7,7 @@ soundfile or transformers.
 
 from __future__ import annotations
 
-from unibind import AdapterSpec, EncoderSpec, ModalitySpec, hookimpl
+from unibind import EncoderSpec, ModalitySpec, hookimpl
 
 _PKG = "unibind_plugin_audio"
 
@@ -51,18 +51,4 @@ def unibind_encoders(register):
         weights="any Hugging Face Audio Spectrogram Transformer by name (needs a network) or local path; "
                 "licence per model",
         summary="Hugging Face AST (ASTModel / ASTForAudioClassification), pooled output",
-    ))
-
-
-@hookimpl
-def unibind_adapters(register):
-    # The image plugin's ConSE bridge works on any encoder with an ImageNet head; its own spec is
-    # declared for images only, so audio registers the same factory under its own name. The
-    # string is imported only when the adapter is built.
-    register(AdapterSpec(
-        name="audio-imagenet-bridge", modalities=("audio",), default=True, trainable=False,
-        factory="unibind_plugin_image.bridge:build_imagenet_bridge",
-        settings="unibind_plugin_image.settings:ImageNetBridgeSettings",
-        summary="ImageNet head of the spectrogram-image encoder composed with class text embeddings "
-                "(ConSE, no training)",
     ))

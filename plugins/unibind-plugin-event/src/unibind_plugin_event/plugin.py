@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from importlib.util import find_spec
 
-from unibind import AdapterSpec, EncoderSpec, ModalitySpec, hookimpl
+from unibind import EncoderSpec, ModalitySpec, hookimpl
 
 _PKG = "unibind_plugin_event"
 
@@ -47,20 +47,6 @@ def unibind_encoders(register):
         weights="none of its own: those of the chosen image encoder (default: the image modality's default)",
         summary="EventCLIP-style ON-red/OFF-blue renderings of 3 time slices (or tonic ToFrame, ToImage, "
                 "ToVoxelGrid, ToTimesurface) embedded by a registered image encoder, mean-pooled; offline",
-    ))
-
-
-@hookimpl
-def unibind_adapters(register):
-    register(AdapterSpec(
-        name="event-imagenet-bridge",
-        modalities=("event",),
-        default=True,
-        trainable=False,
-        factory=f"{_PKG}.bridge:build_event_bridge",
-        settings=f"{_PKG}.settings:EventBridgeSettings",
-        summary="the image plugin's training-free ImageNet bridge on event-render features (zero-shot "
-                "into the text space); train a 'linear' adapter for better",
     ))
 
 

@@ -176,16 +176,3 @@ class EventRenderSettings(BaseModel):
             raise ValueError(f"slice_by='events' does not apply to {self.representation!r}, "
                              "which tonic slices by time")
         return self
-
-
-class EventBridgeSettings(BaseModel):
-    """Which registered adapter carries event features into the text space, with its settings."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    adapter: str = Field(
-        default="imagenet-bridge",
-        description="Registered adapter built on the event encoder (it must accept features that come with "
-        "an ImageNet head, as the event-render encoder's do).",
-    )
-    adapter_settings: dict[str, Any] = Field(default_factory=dict, description="Settings of that adapter.")
