@@ -83,3 +83,19 @@ def test_registering_a_spec_imports_nothing():
     with pytest.raises(ModuleNotFoundError):
         import_object("module_that_does_not_exist_yet:Thing")
     assert import_object("unibind.registry:Registry") is Registry
+
+
+def test_encoder_for_another_components_use_names_who_needed_it():
+    from unibind.errors import SettingsError
+
+    registry = Registry()
+    for spec in (_enc("img", default=True), _enc("txt", modality="text", default=True)):
+        registry.add(spec)
+    assert registry.encoder_for("image", needed_by="x").name == "img"
+    assert registry.encoder_for("image", "img", needed_by="x").name == "img"
+    with pytest.raises(NotRegisteredError, match="video-frames needs an image encoder: no encoder named 'zz'"):
+        registry.encoder_for("image", "zz", needed_by="video-frames")
+    with pytest.raises(NotRegisteredError, match="no default encoder for modality 'audio'"):
+        registry.encoder_for("audio", needed_by="x")
+    with pytest.raises(SettingsError, match="'txt' encodes 'text'"):
+        registry.encoder_for("image", "txt", needed_by="x")

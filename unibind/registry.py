@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from unibind.errors import DuplicateRegistrationError, NotRegisteredError
+from unibind.errors import DuplicateRegistrationError, NotRegisteredError, SettingsError
 from unibind.specs import SPEC_TYPES, Spec
 
 
@@ -66,6 +66,23 @@ class Registry:
             where = f" for modality {modality!r}" if modality else ""
             raise NotRegisteredError(f"no default {kind}{where}; is its plugin installed?")
         return candidates[0]
+
+    def encoder_for(self, modality: str, name: str | None = None, *, needed_by: str) -> Spec:
+        """The encoder called ``name`` (it must encode ``modality``), else ``modality``'s default.
+
+        For components built on another modality's encoder (video frames, rendered point
+        clouds, ...): errors say which component needed it.
+        """
+        wanted = f"{'an' if modality[:1] in 'aeiou' else 'a'} {modality} encoder"
+        try:
+            spec = self.get("encoder", name) if name else self.default("encoder", modality)
+        except NotRegisteredError as exc:
+            raise NotRegisteredError(f"{needed_by} needs {wanted}: {exc} "
+                                     "(is its plugin installed and enabled?)") from exc
+        if getattr(spec, "modality", None) != modality:
+            raise SettingsError(f"{needed_by} needs {wanted}; "
+                                f"{spec.name!r} encodes {getattr(spec, 'modality', '?')!r}")
+        return spec
 
     def modality_for_suffix(self, suffix: str) -> Spec:
         """The modality that reads files ending in ``suffix``."""

@@ -18,7 +18,6 @@ from PIL import Image
 from torch import nn
 
 from unibind.encoders.base import Encoder
-from unibind.errors import NotRegisteredError, SettingsError
 from unibind.specs import Spec
 from unibind_plugin_depth.render import render
 from unibind_plugin_depth.settings import DepthRenderSettings
@@ -63,19 +62,7 @@ def image_encoder_spec(settings: DepthRenderSettings) -> Spec:
     """The image encoder named in the settings, or the image modality's default, from the registry."""
     from unibind.plugins import get_registry
 
-    registry = get_registry()
-    try:
-        if settings.image_encoder:
-            spec = registry.get("encoder", settings.image_encoder)
-        else:
-            spec = registry.default("encoder", "image")
-    except NotRegisteredError as exc:
-        raise NotRegisteredError(f"depth-render needs an image encoder: {exc} "
-                                 "(is unibind-plugin-image installed and enabled?)") from exc
-    if getattr(spec, "modality", None) != "image":
-        raise SettingsError(f"depth-render renders for an image encoder; "
-                            f"{spec.name!r} encodes {getattr(spec, 'modality', '?')!r}")
-    return spec
+    return get_registry().encoder_for("image", settings.image_encoder, needed_by="depth-render")
 
 
 def build_depth_render(settings: DepthRenderSettings, *,

@@ -23,7 +23,6 @@ from PIL import Image
 from torch import nn
 
 from unibind.encoders.base import Encoder
-from unibind.errors import NotRegisteredError, SettingsError
 from unibind.specs import Spec
 from unibind_plugin_audio.clips import clip_waveforms
 from unibind_plugin_audio.features import imagebind_fbank
@@ -85,17 +84,7 @@ def image_encoder_spec(settings: SpectrogramImageSettings) -> Spec:
     """The image encoder named in the settings, or the image modality's default, from the registry."""
     from unibind.plugins import get_registry
 
-    registry = get_registry()
-    try:
-        spec = (registry.get("encoder", settings.image_encoder) if settings.image_encoder
-                else registry.default("encoder", "image"))
-    except NotRegisteredError as exc:
-        raise NotRegisteredError(f"spectrogram-image needs an image encoder: {exc} "
-                                 "(is unibind-plugin-image installed and enabled?)") from exc
-    if getattr(spec, "modality", None) != "image":
-        raise SettingsError(f"spectrogram-image draws pictures for an image encoder; "
-                            f"{spec.name!r} encodes {getattr(spec, 'modality', '?')!r}")
-    return spec
+    return get_registry().encoder_for("image", settings.image_encoder, needed_by="spectrogram-image")
 
 
 def image_encoder_settings(settings: SpectrogramImageSettings, spec: Spec) -> dict[str, Any] | None:

@@ -17,7 +17,6 @@ import torch
 from torch import nn
 
 from unibind.encoders.base import Encoder
-from unibind.errors import NotRegisteredError, SettingsError
 from unibind.specs import Spec
 from unibind_plugin_pointcloud.preprocess import prepare
 from unibind_plugin_pointcloud.render import depth_views, to_pictures
@@ -110,17 +109,7 @@ def image_encoder_spec(settings: MultiViewDepthSettings) -> Spec:
     """The image encoder named in the settings, or the image modality's default, from the registry."""
     from unibind.plugins import get_registry
 
-    registry = get_registry()
-    try:
-        spec = registry.get("encoder", settings.image_encoder) if settings.image_encoder \
-            else registry.default("encoder", "image")
-    except NotRegisteredError as exc:
-        raise NotRegisteredError(f"multiview-depth needs an image encoder: {exc} "
-                                 "(is unibind-plugin-image installed and enabled?)") from exc
-    if getattr(spec, "modality", None) != "image":
-        raise SettingsError(f"multiview-depth renders for an image encoder; "
-                            f"{spec.name!r} encodes {getattr(spec, 'modality', '?')!r}")
-    return spec
+    return get_registry().encoder_for("image", settings.image_encoder, needed_by="multiview-depth")
 
 
 def build_multiview_depth(settings: MultiViewDepthSettings | None = None, *,

@@ -22,7 +22,6 @@ import torch
 from torch import nn
 
 from unibind.encoders.base import Encoder
-from unibind.errors import NotRegisteredError, SettingsError
 from unibind.specs import Spec
 from unibind_plugin_thermal.frame import ThermalFrame
 from unibind_plugin_thermal.normalise import imagebind_tensor, to_unit, unit_to_image
@@ -87,16 +86,7 @@ def image_encoder_spec(name: str | None) -> Spec:
     """The image encoder called ``name``, or the image modality's default, from the registry."""
     from unibind.plugins import get_registry
 
-    registry = get_registry()
-    try:
-        spec = registry.get("encoder", name) if name else registry.default("encoder", "image")
-    except NotRegisteredError as exc:
-        raise NotRegisteredError(f"thermal encoders need an image encoder: {exc} "
-                                 "(is unibind-plugin-image installed and enabled?)") from exc
-    if getattr(spec, "modality", None) != "image":
-        raise SettingsError(f"thermal frames are shown to an image encoder; {spec.name!r} encodes "
-                            f"{getattr(spec, 'modality', '?')!r}")
-    return spec
+    return get_registry().encoder_for("image", name, needed_by="thermal encoders")
 
 
 def build_thermal_image(settings: ThermalImageSettings | None = None, *,

@@ -16,7 +16,6 @@ import torch
 from torch import nn
 
 from unibind.encoders.base import Encoder
-from unibind.errors import NotRegisteredError, SettingsError
 from unibind.specs import Spec
 from unibind_plugin_video.pooling import frames_needed, pool_segments
 from unibind_plugin_video.sample import VideoSample
@@ -84,19 +83,7 @@ def image_encoder_spec(settings: FramesEncoderSettings) -> Spec:
     """The image encoder named in the settings, or the image modality's default, from the registry."""
     from unibind.plugins import get_registry
 
-    registry = get_registry()
-    try:
-        if settings.image_encoder:
-            spec = registry.get("encoder", settings.image_encoder)
-        else:
-            spec = registry.default("encoder", "image")
-    except NotRegisteredError as exc:
-        raise NotRegisteredError(f"video-frames needs an image encoder: {exc} "
-                                 "(is unibind-plugin-image installed and enabled?)") from exc
-    if getattr(spec, "modality", None) != "image":
-        raise SettingsError(f"video-frames runs an image encoder on each frame; "
-                            f"{spec.name!r} encodes {getattr(spec, 'modality', '?')!r}")
-    return spec
+    return get_registry().encoder_for("image", settings.image_encoder, needed_by="video-frames")
 
 
 def build_frames_encoder(settings: FramesEncoderSettings | None = None, *,
