@@ -1,0 +1,1 @@
+"""UniBind plugin: Class descriptions from any OpenAI-compatible chat-completions server (hosted APIs, vLLM, Ollama, llama.cpp)."""

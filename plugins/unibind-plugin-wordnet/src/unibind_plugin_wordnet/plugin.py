@@ -1,0 +1,3 @@
+"""Hook implementations (filled in as the plugin grows)."""
+
+from unibind.hookspecs import hookimpl  # noqa: F401
