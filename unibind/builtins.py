@@ -46,6 +46,11 @@ def unibind_adapters(register):
         summary="one linear layer into the text space (the paper's adapter; needs training)",
     ))
     register(AdapterSpec(
+        name="mlp", factory="unibind.adapters.mlp:build_mlp_adapter",
+        settings="unibind.adapters.mlp:MLPAdapterSettings",
+        summary="linear adapter plus a residual MLP branch that starts at zero (needs training)",
+    ))
+    register(AdapterSpec(
         name="identity", factory="unibind.adapters.base:IdentityAdapter", modalities=("text",),
         default=True, trainable=False, summary="no-op: the text encoder defines the space",
     ))
@@ -66,4 +71,14 @@ def unibind_calibrators(register):
         name="temperature", factory="unibind.calibration.temperature:TemperatureScaler",
         settings="unibind.calibration.temperature:TemperatureSettings", default=True,
         summary="temperature scaling fitted by NLL on held-out data",
+    ))
+    register(CalibratorSpec(
+        name="vector", factory="unibind.calibration.vector:VectorScaler",
+        settings="unibind.calibration.vector:VectorSettings",
+        summary="vector scaling: per-class scale and bias fitted by NLL (tied to the label order)",
+    ))
+    register(CalibratorSpec(
+        name="isotonic", factory="unibind.calibration.isotonic:IsotonicCalibrator",
+        settings="unibind.calibration.isotonic:IsotonicSettings",
+        summary="one-vs-rest isotonic regression, renormalised (tied to the label order)",
     ))

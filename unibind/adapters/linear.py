@@ -15,8 +15,9 @@ class LinearAdapterSettings(BaseModel):
     """Settings of the linear adapter."""
 
     bias: bool = True
-    init: Literal["xavier", "orthogonal", "zeros"] = Field(
-        default="xavier", description="Weight initialisation before training."
+    init: Literal["xavier", "orthogonal", "zeros", "text-bridge"] = Field(
+        default="xavier", description="Weight initialisation before training; 'text-bridge': the linear form "
+        "of the ImageNet text bridge (needs an encoder with imagenet_head(), and a bridge plugin)."
     )
     seed: int = 0
 
@@ -48,10 +49,22 @@ class LinearAdapter(Adapter):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.linear(features)
 
+    @torch.no_grad()
+    def set_weights(self, weight: torch.Tensor, bias: torch.Tensor | None = None) -> None:
+        """Start from given weights (e.g. the text bridge) instead of the settings' initialisation."""
+        self.linear.weight.copy_(weight)
+        if self.linear.bias is not None and bias is not None:
+            self.linear.bias.copy_(bias)
+
     def metadata(self) -> dict[str, Any]:
         return {**super().metadata(), "settings": self.settings.model_dump()}
 
 
-def build_linear_adapter(settings: LinearAdapterSettings, *, in_dim: int, out_dim: int,
-                         **_: Any) -> LinearAdapter:
-    return LinearAdapter(settings, in_dim=in_dim, out_dim=out_dim)
+def build_linear_adapter(settings: LinearAdapterSettings, *, in_dim: int, out_dim: int, encoder: Any = None,
+                         text_encoder: Any = None, **_: Any) -> LinearAdapter:
+    adapter = LinearAdapter(settings, in_dim=in_dim, out_dim=out_dim)
+    if settings.init == "text-bridge":
+        from unibind.training.bridge_init import text_bridge_weights
+
+        adapter.set_weights(*text_bridge_weights(encoder, text_encoder))
+    return adapter

@@ -1,0 +1,50 @@
+"""Start a trainable adapter from the ImageNet text bridge instead of from noise.
+
+The image plugin's bridge, in its linear form, maps features ``x`` to
+``E^T (H x + h - mean_c(H x + h))``: the encoder's ImageNet head ``(H, h)``
+composed with the text embeddings ``E`` of the 1000 classes, logits centred.
+That is one linear layer, so a linear adapter can start exactly there and
+training only has to improve on zero-shot. The head comes from the
+encoder's ``imagenet_head()`` capability and ``E`` from whichever registered
+adapter requires that capability (its ``class_embeddings`` buffer): the core
+never imports the image plugin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from unibind.errors import NotRegisteredError, SettingsError
+
+CAPABILITY = "imagenet_head"
+
+
+def text_bridge_weights(encoder: Any, text_encoder: Any, registry: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(weight [d_text, d_enc], bias [d_text])`` of the bridge's linear form for ``encoder``."""
+    head_of = getattr(encoder, CAPABILITY, None)
+    head = head_of() if callable(head_of) else None
+    if not isinstance(head, nn.Linear):
+        raise SettingsError(f"init='text-bridge' needs an encoder with an ImageNet head ({CAPABILITY}()); "
+                            f"{type(encoder).__name__} has none: use init='xavier'")
+    if text_encoder is None:
+        raise SettingsError("init='text-bridge' needs the text encoder of the space (text_encoder=)")
+    if registry is None:
+        from unibind.plugins import get_registry
+
+        registry = get_registry()
+    bridges = [s for s in registry.by_kind("adapter") if getattr(s, "requires", None) == CAPABILITY]
+    if not bridges:
+        raise NotRegisteredError(f"init='text-bridge': no registered adapter bridges encoders with "
+                                 f"{CAPABILITY}(); install the plugin that provides one (e.g. the image plugin)")
+    bridge = bridges[0].build(encoder=encoder, text_encoder=text_encoder)
+    class_embeddings = dict(bridge.named_buffers()).get("class_embeddings")
+    if class_embeddings is None or class_embeddings.shape[0] != head.out_features:
+        raise SettingsError(f"adapter {bridges[0].name!r} exposes no [{head.out_features}, d] "
+                            "'class_embeddings' buffer to initialise from")
+    weight = head.weight.detach().float()
+    bias = head.bias.detach().float() if head.bias is not None else torch.zeros(head.out_features)
+    text = class_embeddings.detach().float()
+    return text.T @ (weight - weight.mean(0)), text.T @ (bias - bias.mean())
