@@ -1,3 +1,17 @@
-"""Hook implementations (filled in as the plugin grows)."""
+"""Hook implementations of the llm-openai plugin: registration only (httpx loads with the source)."""
 
-from unibind.hookspecs import hookimpl  # noqa: F401
+from __future__ import annotations
+
+from unibind import DescriptionSourceSpec, hookimpl
+
+_PKG = "unibind_plugin_llm_openai"
+
+
+@hookimpl
+def unibind_description_sources(register):
+    register(DescriptionSourceSpec(
+        name="llm-openai", factory=f"{_PKG}.source:OpenAISource", settings=f"{_PKG}.settings:OpenAISettings",
+        produces=("class_descriptions",), calls_service=True,
+        summary="class descriptions from any OpenAI-compatible chat server (OpenAI, vLLM, Ollama, "
+                "llama.cpp): JSON replies, bounded concurrency, retries with jitter, a request budget",
+    ))
