@@ -61,7 +61,8 @@ class FakeChatServer:
     # -- life cycle -----------------------------------------------------------------------
     def start(self) -> FakeChatServer:
         self._httpd = _Server(("127.0.0.1", 0), _handler_for(self))
-        threading.Thread(target=self._httpd.serve_forever, name="fake-chat-server", daemon=True).start()
+        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                         name="fake-chat-server", daemon=True).start()
         return self
 
     def stop(self) -> None:
