@@ -131,3 +131,34 @@ def tiny_siglip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     SiglipModel(config).save_pretrained(path)
     SiglipImageProcessor(size={"height": 32, "width": 32}).save_pretrained(path)
     return path
+
+
+#: The words the tiny captioner's tokenizer knows (a word-level vocabulary, built locally).
+CAPTION_WORDS = ("a photo of the dog cat flower building red small big on in with garden").split()
+
+
+@pytest.fixture(scope="session")
+def tiny_captioner_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised VisionEncoderDecoder (ViT 32px + GPT-2) with a word-level tokenizer."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import (GPT2Config, PreTrainedTokenizerFast, VisionEncoderDecoderConfig,
+                              VisionEncoderDecoderModel, ViTConfig, ViTImageProcessor)
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny-captioner")
+    vocab = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3, **{w: i + 4 for i, w in enumerate(CAPTION_WORDS)}}
+    words = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    words.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=words, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+                            unk_token="<unk>").save_pretrained(path)
+    encoder = ViTConfig(**_TINY_TOWER, image_size=32, patch_size=8)
+    decoder = GPT2Config(vocab_size=len(vocab), n_embd=32, n_layer=1, n_head=2, n_positions=64, bos_token_id=1,
+                         eos_token_id=2, pad_token_id=0, add_cross_attention=True, is_decoder=True)
+    config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
+    config.decoder_start_token_id, config.pad_token_id, config.eos_token_id = 1, 0, 2
+    model = VisionEncoderDecoderModel(config=config)
+    model.generation_config.update(decoder_start_token_id=1, pad_token_id=0, eos_token_id=2)
+    model.save_pretrained(path)
+    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(path)
+    return path

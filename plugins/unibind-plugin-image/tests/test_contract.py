@@ -16,10 +16,11 @@ class TestContract(PluginContract):
     plugin = "image"
 
     @pytest.fixture(autouse=True)
-    def _context(self, lite0, fake_text_encoder, tiny_clip_dir) -> None:
+    def _context(self, lite0, fake_text_encoder, tiny_clip_dir, tiny_captioner_dir) -> None:
         self.lite0 = lite0
         self.text_encoder = fake_text_encoder
         self.tiny_clip_dir = tiny_clip_dir
+        self.tiny_captioner_dir = tiny_captioner_dir
 
     def sample_file(self, modality: str, tmp_path: Path) -> Path:
         from PIL import Image
@@ -41,3 +42,8 @@ class TestContract(PluginContract):
         # the bridge needs an encoder with an ImageNet head and a text encoder (fake: quick)
         return {"encoder": self.lite0, "text_encoder": self.text_encoder,
                 "in_dim": self.lite0.dim, "out_dim": self.text_encoder.dim}
+
+    def source_settings(self, name: str, tmp_path: Path) -> dict[str, Any] | None:
+        if name == "hf-captioner":
+            return {"model": str(self.tiny_captioner_dir), "max_new_tokens": 6}
+        return None  # imagenet-captioner: defaults, the default encoder's own head

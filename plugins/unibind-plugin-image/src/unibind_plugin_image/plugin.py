@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from unibind import AdapterSpec, EncoderSpec, ModalitySpec, hookimpl
+from unibind import AdapterSpec, DescriptionSourceSpec, EncoderSpec, ModalitySpec, hookimpl
 
 _PKG = "unibind_plugin_image"
 
@@ -49,4 +49,20 @@ def unibind_adapters(register):
         name="imagenet-bridge", default=True, trainable=False, requires="imagenet_head",
         factory=f"{_PKG}.bridge:build_imagenet_bridge", settings=f"{_PKG}.settings:ImageNetBridgeSettings",
         summary="ImageNet head composed with text embeddings of the 1000 classes (ConSE, no training)",
+    ))
+
+
+@hookimpl
+def unibind_description_sources(register):
+    register(DescriptionSourceSpec(
+        name="hf-captioner", produces=("sample_captions",), modalities=("image",),
+        factory=f"{_PKG}.captioners:build_hf_captioner", settings=f"{_PKG}.captioners:HFCaptionerSettings",
+        summary="captions from any Hugging Face image-to-text model (BLIP, GIT, VisionEncoderDecoder) "
+                "by name or local path",
+    ))
+    register(DescriptionSourceSpec(
+        name="imagenet-captioner", produces=("sample_captions",), modalities=("image",),
+        factory=f"{_PKG}.captioners:build_imagenet_captioner",
+        settings=f"{_PKG}.captioners:ImageNetCaptionerSettings",
+        summary="offline: the default encoder's top ImageNet classes as a sentence",
     ))
