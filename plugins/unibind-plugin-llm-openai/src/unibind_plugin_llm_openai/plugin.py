@@ -15,3 +15,10 @@ def unibind_description_sources(register):
         summary="class descriptions from any OpenAI-compatible chat server (OpenAI, vLLM, Ollama, "
                 "llama.cpp): JSON replies, bounded concurrency, retries with jitter, a request budget",
     ))
+
+
+@hookimpl
+def unibind_commands(cli):
+    from unibind_plugin_llm_openai.commands import llm_openai
+
+    cli.add_command(llm_openai)
