@@ -1,0 +1,191 @@
+"""Class names and ImageNet ids to WordNet noun synsets, with the choice stated and reported.
+
+Resolution, in order:
+
+1. a sense fixed in the settings (``senses``: class name -> id or synset name);
+2. the class's WordNet/ImageNet id (``n02084071``: "n" + the 8-digit noun offset), or a name that
+   is an id or a synset name (``dog.n.01``);
+3. the name's noun lemmas: each ``/``-, ``,``- or ``;``-separated alternative in turn ("T-shirt/top"
+   tries "T-shirt" first), spaces as underscores, hyphens as written, as underscores or dropped,
+   plurals through WordNet's morphology ("mice" -> "mouse"); the first alternative with any noun
+   sense gives the candidates, in WordNet's sense order (most frequent first);
+4. with ``head_noun_fallback``, a multi-word name WordNet lacks takes its last word ("ankle boot"
+   -> "boot"); the class is then described as a *kind of* that synset (``exact=False``).
+
+The ambiguity rule, when a name has several noun senses (``rule`` setting):
+
+- ``imagenet`` (default): the most frequent sense that is an ImageNet-1k class; else
+- ``physical``: the most frequent sense that is a physical thing (below ``physical_entity.n.01``)
+  and not an instance (a named person or place); else
+- ``frequent``: WordNet's first, most frequent sense.
+
+So "crane" is the lifting machine (n03126707; the bird is ImageNet-1k too but a rarer sense),
+"mouse" is the computer mouse (n03793489, ImageNet-1k; the rodent is not), "bat" is the animal
+(bat.n.01: no ImageNet-1k sense, and the first physical one). A name that should mean something
+else gets a fixed sense in ``senses``. Every :class:`Resolution` records the candidates and the
+rule that chose, and the source copies both into each description's ``meta``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from unibind.errors import InputError
+from unibind.knowledge.records import WORDNET_ID, ClassRef
+
+SYNSET_NAME = re.compile(r"^\S+\.[nvasr]\.\d+$")
+_ALTERNATIVES = re.compile(r"\s*[/,;]\s*")
+
+
+class Resolution(BaseModel):
+    """Which noun synset a class name stands for, which others it could have meant, and why."""
+
+    query: str = Field(description="The class as given.")
+    synset: str | None = Field(default=None, description="Chosen synset, e.g. 'dog.n.01'; None: unresolved.")
+    synset_id: str | None = Field(default=None, description="Its ImageNet-style id, e.g. 'n02084071'.")
+    lemma: str | None = Field(default=None, description="The form of the name that matched.")
+    candidates: list[str] = Field(default_factory=list, description="Noun senses considered, most frequent first.")
+    rule: str = Field(description="What chose: override, id, unique, imagenet-1k, physical, most-frequent, "
+                                  "unresolved.")
+    exact: bool = Field(default=True, description="False: resolved by the head noun; the class is a kind of it.")
+    detail: str = ""
+
+    @property
+    def ambiguous(self) -> bool:
+        return len(self.candidates) > 1
+
+    def summary(self) -> str:
+        """One line for people: ``crane -> crane.n.04 (n03126707) by imagenet-1k among 5 senses``."""
+        if self.synset is None:
+            return f"{self.query} -> unresolved ({self.detail})"
+        how = self.rule if self.exact else f"head noun '{self.lemma}', {self.rule}"
+        among = f" among {len(self.candidates)} senses: {', '.join(self.candidates)}" if self.ambiguous else ""
+        return f"{self.query} -> {self.synset} ({self.synset_id}) by {how}{among}"
+
+
+def synset_id(synset: Any) -> str:
+    """ImageNet-style id: part of speech + 8-digit offset ('n02084071')."""
+    return f"{synset.pos()}{synset.offset():08d}"
+
+
+def read_imagenet_ids(path: str | Path | None = None) -> frozenset[str]:
+    """ImageNet-1k ids from a file (one per line); default timm's list, empty when timm is absent.
+
+    timm is located, not imported (importing it pulls in torch).
+    """
+    if path is None:
+        spec = importlib.util.find_spec("timm")
+        if spec is None or not spec.submodule_search_locations:
+            return frozenset()
+        path = Path(next(iter(spec.submodule_search_locations))) / "data" / "_info" / "imagenet_synsets.txt"
+        if not path.is_file():
+            return frozenset()
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").split()
+    except OSError as exc:
+        raise InputError(path, f"cannot read the ImageNet synset list: {exc}") from exc
+    bad = [line for line in lines if not WORDNET_ID.match(line)]
+    if bad or not lines:
+        raise InputError(path, f"not a list of WordNet ids like n02084071 (first bad entry: {bad[:1] or 'none'})")
+    return frozenset(lines)
+
+
+def name_forms(text: str) -> list[str]:
+    """Lemma spellings to try for one alternative of a name, in order, without repeats."""
+    base = "_".join(text.split())
+    forms = [base, base.replace("-", "_"), base.replace("-", ""), base.replace("_", "-"), base.replace("_", "")]
+    return list(dict.fromkeys(f for f in forms if f))
+
+
+class Resolver:
+    """Resolves classes on one loaded WordNet with one rule (see the module docstring)."""
+
+    def __init__(self, wordnet: Any, *, rule: str = "imagenet", imagenet_ids: frozenset[str] = frozenset(),
+                 senses: dict[str, str] | None = None, head_noun_fallback: bool = True):
+        self.wn = wordnet
+        self.rule = rule
+        self.imagenet_ids = imagenet_ids
+        self.senses = {" ".join(k.replace("_", " ").split()).casefold(): v for k, v in (senses or {}).items()}
+        self.head_noun_fallback = head_noun_fallback
+        self._physical = wordnet.synset("physical_entity.n.01")
+
+    # -- lookups --------------------------------------------------------------------------
+    def synset_by_key(self, key: str) -> Any:
+        """A synset from an id ('n02084071') or a synset name ('dog.n.01'); None when WordNet lacks it."""
+        from nltk.corpus.reader.wordnet import WordNetError
+
+        key = key.strip()
+        try:
+            if WORDNET_ID.match(key):
+                return self.wn.synset_from_pos_and_offset(key[0], int(key[1:]))
+            if SYNSET_NAME.match(key):
+                return self.wn.synset(key)
+        except (WordNetError, ValueError):
+            return None
+        return None
+
+    def noun_senses(self, name: str) -> tuple[str | None, list[Any]]:
+        """(matched form, noun synsets in sense order) for the first alternative of ``name`` that has any."""
+        for alternative in _ALTERNATIVES.split(name.strip()):
+            for form in name_forms(alternative):
+                found = list(dict.fromkeys(self.wn.synsets(form, pos="n")))
+                if found:
+                    return alternative, found
+        return None, []
+
+    def is_physical(self, synset: Any) -> bool:
+        return not synset.instance_hypernyms() and any(self._physical in path for path in synset.hypernym_paths())
+
+    # -- the rule ---------------------------------------------------------------------------
+    def choose(self, candidates: list[Any]) -> tuple[Any, str]:
+        """The chosen synset and the rule that chose it."""
+        if len(candidates) == 1:
+            return candidates[0], "unique"
+        if self.rule == "imagenet":
+            for s in candidates:
+                if synset_id(s) in self.imagenet_ids:
+                    return s, "imagenet-1k"
+        if self.rule in ("imagenet", "physical"):
+            for s in candidates:
+                if self.is_physical(s):
+                    return s, "physical"
+        return candidates[0], "most-frequent"
+
+    def resolve(self, cls: ClassRef | str) -> Resolution:
+        ref = ClassRef.parse(cls) if isinstance(cls, str) else cls
+        query = ref.name if not ref.class_id or ref.class_id == ref.name else f"{ref.class_id} {ref.name}"
+        fixed = self.senses.get(ref.text_name.casefold()) or (self.senses.get(ref.class_id.casefold())
+                                                               if ref.class_id else None)
+        if fixed is not None:
+            return self._direct(query, fixed, "override")
+        if ref.class_id:
+            return self._direct(query, ref.class_id, "id")
+        if SYNSET_NAME.match(ref.name):
+            return self._direct(query, ref.name, "id")
+        lemma, candidates = self.noun_senses(ref.text_name)
+        exact = True
+        if not candidates and self.head_noun_fallback:
+            words = re.split(r"[\s_]+", _ALTERNATIVES.split(ref.text_name.strip())[0])
+            if len(words) > 1:
+                lemma, candidates = self.noun_senses(words[-1])
+                exact = False
+        if not candidates:
+            return Resolution(query=query, rule="unresolved", detail=f"WordNet has no noun {ref.text_name!r}")
+        chosen, rule = self.choose(candidates)
+        return Resolution(query=query, synset=chosen.name(), synset_id=synset_id(chosen), lemma=lemma,
+                          candidates=[s.name() for s in candidates], rule=rule, exact=exact)
+
+    def _direct(self, query: str, key: str, rule: str) -> Resolution:
+        synset = self.synset_by_key(key)
+        if synset is None:
+            return Resolution(query=query, rule="unresolved", detail=f"WordNet has no synset {key!r}")
+        if synset.pos() != "n":
+            return Resolution(query=query, rule="unresolved", detail=f"{key!r} is not a noun synset")
+        return Resolution(query=query, synset=synset.name(), synset_id=synset_id(synset),
+                          lemma=synset.lemma_names()[0].replace("_", " "), candidates=[synset.name()], rule=rule)
