@@ -77,6 +77,15 @@ class Space:
         self.logit_scale = logit_scale
         self._pipelines: dict[str, Pipeline] = {}
         self.centres = centres
+        #: Trained adapters by modality (filled by Space.from_dir / unibind.spacedir).
+        self.trained_adapters: dict[str, Any] = {}
+
+    @classmethod
+    def from_dir(cls, path: str | Path, **kwargs: Any) -> Space:
+        """The space trained into directory ``path`` (``unibind train --out``): see :mod:`unibind.spacedir`."""
+        from unibind.spacedir import load_space_dir
+
+        return load_space_dir(path, **kwargs)
 
     # -- building ---------------------------------------------------------------------
     def _pick(self, kind: str, modality: str, choice: dict[str, str]) -> Any:
@@ -106,9 +115,13 @@ class Space:
             text_encoder = encoder
         else:
             text_encoder = self.pipeline("text").encoder
-        ad_spec = self._pick_adapter(modality, encoder)
-        adapter = ad_spec.build(self.settings.get(ad_spec.name), encoder=encoder, text_encoder=text_encoder,
-                                in_dim=encoder.dim, out_dim=text_encoder.dim)
+        trained = self.trained_adapters.get(modality)
+        if trained is not None:  # a trained space directory: its adapter with its weights
+            ad_spec, adapter = trained.build(self.registry, enc_spec.name, encoder, text_encoder)
+        else:
+            ad_spec = self._pick_adapter(modality, encoder)
+            adapter = ad_spec.build(self.settings.get(ad_spec.name), encoder=encoder, text_encoder=text_encoder,
+                                    in_dim=encoder.dim, out_dim=text_encoder.dim)
         adapter.eval()
         pipe = Pipeline(modality, loader, encoder, adapter, enc_spec.name, ad_spec.name)
         self._pipelines[modality] = pipe

@@ -1,0 +1,79 @@
+"""Synthetic components for trainer tests (named as such): a ``.vec`` modality and a counting encoder.
+
+A ``.vec`` file holds whitespace-separated floats; the encoder multiplies
+them by a fixed random matrix (``scale`` is a preprocessing setting, so
+changing it must invalidate cached features) and counts what it encodes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import BaseModel
+
+from unibind.encoders.base import Encoder
+from unibind.modality import Modality
+from unibind.specs import AdapterSpec, EncoderSpec, ModalitySpec
+
+DIM_IN, DIM_OUT = 6, 12
+
+
+class VecModality(Modality):
+    name = "vec"
+
+    def read(self, path: Path) -> np.ndarray:
+        values = np.array(path.read_text().split(), dtype=np.float32)
+        if values.shape != (DIM_IN,):
+            raise ValueError(f"expected {DIM_IN} numbers, got {values.size}")
+        return values
+
+
+class CountingSettings(BaseModel):
+    scale: float = 1.0
+
+
+class CountingEncoder(Encoder):
+    modality = "vec"
+    dim = DIM_OUT
+    calls = 0
+
+    def __init__(self, settings: CountingSettings | None = None, **_):
+        super().__init__()
+        self.settings = settings or CountingSettings()
+        self.proj = torch.nn.Linear(DIM_IN, DIM_OUT)
+        with torch.no_grad():
+            self.proj.weight.copy_(torch.randn(DIM_OUT, DIM_IN, generator=torch.Generator().manual_seed(0)))
+            self.proj.bias.zero_()
+
+    def preprocess(self, sample: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(sample) * self.settings.scale
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        type(self).calls += len(batch)
+        return self.proj(batch)
+
+
+def unibind_modalities(register):
+    register(ModalitySpec(name="vec", factory="training_fakes:VecModality", suffixes=(".vec",)))
+
+
+def unibind_encoders(register):
+    register(EncoderSpec(name="counting", modality="vec", dim=DIM_OUT, default=True,
+                         factory="training_fakes:CountingEncoder",
+                         settings="training_fakes:CountingSettings"))
+    register(EncoderSpec(name="hashing", modality="text", default=True, priority=100,
+                         factory="unibind.knowledge.testing:build_hashing_encoder",
+                         settings="unibind.knowledge.testing:HashingSettings"))
+
+
+def unibind_adapters(register):
+    register(AdapterSpec(name="never-default", factory="unibind.adapters.base:IdentityAdapter",
+                         modalities=("vec",)))
+
+
+def write_vec(path: Path, values) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(" ".join(f"{v:.6f}" for v in values))
+    return path

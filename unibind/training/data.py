@@ -1,0 +1,134 @@
+"""Training data: a folder per class, or a JSONL manifest.
+
+Manifest lines are JSON objects: ``path`` (required; relative to the
+manifest's folder), ``label``, ``description``, ``instance`` (ties several
+modalities of one instance together: they share a description and always
+land in the same split) and ``modality`` (else inferred from the suffix).
+In a folder per class, every file a modality reads is a sample of the class
+named by its top folder, and a sibling ``<name>.txt`` gives its description
+(first line). Bad lines and unreadable entries are skipped and reported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import BaseModel, ValidationError
+
+from unibind.errors import InputError, NotRegisteredError
+from unibind.results import Failure
+
+
+class Item(BaseModel):
+    """One training sample."""
+
+    path: Path
+    modality: str | None = None
+    label: str | None = None
+    description: str | None = None
+    instance: str | None = None
+
+    @property
+    def key(self) -> str:
+        """What ties items into one instance (its own path when no instance id is given)."""
+        return self.instance or str(self.path)
+
+
+def read_dataset(source: str | Path, registry: Any, modalities: Sequence[str] | None = None
+                 ) -> tuple[list[Item], list[Failure]]:
+    """Items of a JSONL manifest or a folder per class, with the modality of each resolved."""
+    source = Path(source)
+    if source.is_dir():
+        items, failures = _folder(source)
+    elif source.is_file():
+        items, failures = _manifest(source)
+    else:
+        raise InputError(source, "no such manifest or folder")
+    kept = []
+    for item in items:
+        try:
+            modality = item.modality or registry.modality_for_path(item.path).name
+        except NotRegisteredError as exc:
+            failures.append(Failure(source=str(item.path), reason=str(exc)))
+            continue
+        if modalities is None or modality in modalities:
+            kept.append(item.model_copy(update={"modality": modality}))
+    _share_instance_descriptions(kept)
+    if not kept:
+        raise InputError(source, f"no usable samples{' of ' + ', '.join(modalities) if modalities else ''}")
+    return kept, failures
+
+
+def _manifest(path: Path) -> tuple[list[Item], list[Failure]]:
+    items, failures = [], []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            item = Item.model_validate(json.loads(line))
+        except (ValueError, ValidationError) as exc:
+            failures.append(Failure(source=where, reason=f"bad manifest line: {str(exc).splitlines()[0]}"))
+            continue
+        if not item.path.is_absolute():
+            item = item.model_copy(update={"path": path.parent / item.path})
+        if not item.path.is_file():
+            failures.append(Failure(source=where, reason=f"{item.path}: no such file"))
+            continue
+        if not (item.label or item.description):
+            failures.append(Failure(source=where, reason="needs a label or a description"))
+            continue
+        items.append(item)
+    return items, failures
+
+
+def _folder(root: Path) -> tuple[list[Item], list[Failure]]:
+    items = []
+    for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        files = sorted(p for p in class_dir.rglob("*") if p.is_file())
+        stems = {p.with_suffix("") for p in files if p.suffix.lower() != ".txt"}
+        for path in files:
+            if path.suffix.lower() == ".txt" and path.with_suffix("") in stems:
+                continue  # a sample's description, not a sample
+            txt = path.with_suffix(".txt")
+            description = None
+            if txt.is_file() and txt != path:
+                first = txt.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+                description = first[0].strip() if first else None
+            items.append(Item(path=path, label=class_dir.name, description=description or None))
+    return items, []
+
+
+def _share_instance_descriptions(items: list[Item]) -> None:
+    """An instance's description serves its modalities that have none of their own."""
+    by_instance: dict[str, str] = {}
+    for item in items:
+        if item.instance and item.description:
+            by_instance.setdefault(item.instance, item.description)
+    for i, item in enumerate(items):
+        if item.instance and not item.description and item.instance in by_instance:
+            items[i] = item.model_copy(update={"description": by_instance[item.instance]})
+
+
+def split_instances(items: Sequence[Item], fraction: float, seed: int) -> tuple[set[str], set[str]]:
+    """Train and val instance keys, stratified by label; one instance never straddles the split."""
+    by_label: dict[str, list[str]] = defaultdict(list)
+    seen: set[str] = set()
+    for item in items:
+        if item.key not in seen:
+            seen.add(item.key)
+            by_label[item.label or ""].append(item.key)
+    generator = torch.Generator().manual_seed(seed)
+    train, val = set(), set()
+    for label in sorted(by_label):
+        keys = sorted(by_label[label])
+        order = torch.randperm(len(keys), generator=generator).tolist()
+        take = round(fraction * len(keys)) if len(keys) > 1 else 0
+        val.update(keys[i] for i in order[:take])
+        train.update(keys[i] for i in order[take:])
+    return train, val

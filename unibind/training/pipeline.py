@@ -1,0 +1,202 @@
+"""From files to a trained space directory: ``train_space(config)`` (what ``unibind train`` runs).
+
+Dataset -> frozen features through the cache -> positives (each sample's
+description, else its class's knowledge-base centres) -> a split by
+instance -> contrastive training of one adapter per modality -> ``SPACE/``
+(see :mod:`unibind.spacedir`). Under ``torchrun`` every rank runs this;
+rank 0 extracts features while the others wait, then each reads only its
+slice of every batch from the cache, and rank 0 writes the space.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import BaseModel, Field
+
+from unibind.errors import InputError
+from unibind.results import Failure
+from unibind.training.data import Item, read_dataset, split_instances
+from unibind.training.distributed import DistContext
+from unibind.training.features import CachedRows, FeatureCache, FrozenEncoder, extract_features
+from unibind.training.trainer import FitResult, ModalityData, Positives, TrainSettings, fit_adapters
+
+CHECKPOINT = "checkpoint.safetensors"
+
+
+class TrainConfig(BaseModel):
+    """Everything ``train_space`` needs; ``unibind train`` fills it from its options."""
+
+    data: Path = Field(description="JSONL manifest or a folder per class.")
+    out: Path = Field(description="The space directory to write (resumes from its checkpoint).")
+    modalities: list[str] | None = Field(default=None, description="Train these (default: all in the data).")
+    kb: Path | None = Field(default=None, description="Knowledge base: class centres for label-only samples.")
+    centres_k: int = Field(default=50, ge=1, description="ECL centres per class (the paper: 50).")
+    centre_modality: str | None = Field(default=None, description="Canonical prompt of the centres "
+                                        "(default: the first modality).")
+    text_encoder: str | None = None
+    encoders: dict[str, str] = Field(default_factory=dict, description="Encoder name per modality.")
+    adapters: dict[str, str] = Field(default_factory=dict, description="Adapter name per modality "
+                                     "(default: linear).")
+    adapter_settings: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per modality.")
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Settings per component "
+                                                "name (encoders, loaders), as for Space.")
+    cache_dir: Path | None = Field(default=None, description="Feature cache (default: <cache dir>/features).")
+    val_fraction: float = Field(default=0.2, ge=0.0, lt=1.0)
+    train: TrainSettings = Field(default_factory=TrainSettings)
+    workers: int = Field(default=0, ge=0, description="Decoding worker processes for feature extraction.")
+    extract_batch_size: int = Field(default=32, ge=1)
+    progress: bool | None = None
+
+
+@dataclass
+class TrainResult:
+    """A trained space: where it is, how training went, and what was skipped."""
+
+    space_dir: Path
+    fit: FitResult
+    parameters: dict[str, int]
+    samples: dict[str, dict[str, int]]
+    failures: list[Failure] = field(default_factory=list)
+    encoded: dict[str, int] = field(default_factory=dict)
+
+
+def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext | None = None) -> TrainResult:
+    """Train adapters on ``config.data`` and write the space directory ``config.out``."""
+    from unibind.knowledge.textcache import TextEmbedder, identity_hash, space_text_identity
+    from unibind.space import Space
+
+    ctx = ctx or DistContext()
+    if registry is None:
+        from unibind.plugins import get_registry
+
+        registry = get_registry()
+    items, failures = read_dataset(config.data, registry, config.modalities)
+    modalities = config.modalities or sorted({i.modality for i in items})  # type: ignore[misc]
+    space = Space(registry=registry, text_encoder=config.text_encoder, settings=config.settings)
+    embedder = TextEmbedder.from_space(space)
+    text_encoder = space.pipeline("text").encoder
+
+    features: dict[str, CachedRows] = {}
+    kept: dict[str, list[Item]] = {}
+    frozen: dict[str, FrozenEncoder] = {}
+    encoded: dict[str, int] = {}
+    cache_root = config.cache_dir or _default_cache()
+    for m in modalities:
+        group = [i for i in items if i.modality == m]
+        if not group:
+            raise InputError(config.data, f"no {m} samples in the data")
+        frozen[m] = FrozenEncoder.from_registry(m, config.encoders.get(m), registry=registry,
+                                                settings=config.settings)
+        cache = FeatureCache(cache_root, frozen[m].identity)
+        if not ctx.main:
+            ctx.barrier()  # rank 0 extracts first; the others then find everything cached
+            cache.reload()
+        result = extract_features([i.path for i in group], frozen[m], cache, batch_size=config.extract_batch_size,
+                                  workers=config.workers, progress=config.progress)
+        if ctx.main:
+            ctx.barrier()
+        failures.extend(result.failures)
+        by_path = {str(i.path): i for i in group}
+        kept[m] = [by_path[s] for s in result.sources]
+        features[m] = CachedRows(cache, result.hashes)
+        encoded[m] = result.encoded
+        if len(kept[m]) < 2:
+            raise InputError(config.data, f"fewer than two usable {m} samples")
+
+    all_items = [i for m in modalities for i in kept[m]]
+    descriptions = sorted({i.description for i in all_items if i.description})
+    text_row = {t: r for r, t in enumerate(descriptions)}
+    texts = embedder(descriptions) if descriptions else torch.empty(0, text_encoder.dim)
+    labels = sorted({i.label for i in all_items if i.label})
+    label_row = {c: r for r, c in enumerate(labels)}
+    centre_set = _centres(config, labels, embedder, modalities[0]) if labels else None
+    positives = Positives(texts, centre_set.centres if centre_set else None, centre_set.mask if centre_set else None)
+
+    train_keys, val_keys = split_instances(all_items, config.val_fraction, config.train.seed)
+    train, val, samples = {}, {}, {}
+    for m in modalities:
+        data = ModalityData(features[m],
+                            torch.tensor([text_row.get(i.description, -1) for i in kept[m]]),  # type: ignore[arg-type]
+                            torch.tensor([label_row.get(i.label, -1) for i in kept[m]]))  # type: ignore[arg-type]
+        train_index = torch.tensor([n for n, i in enumerate(kept[m]) if i.key in train_keys], dtype=torch.long)
+        val_index = torch.tensor([n for n, i in enumerate(kept[m]) if i.key in val_keys], dtype=torch.long)
+        train[m] = data.subset(train_index)
+        if len(val_index):
+            val[m] = data.subset(val_index)
+        samples[m] = {"train": len(train_index), "val": len(val_index)}
+
+    adapters = {}
+    for m in modalities:
+        spec = registry.get("adapter", config.adapters.get(m, "linear"))
+        adapters[m] = spec.build(config.adapter_settings.get(m), encoder=frozen[m].encoder,
+                                 text_encoder=text_encoder, in_dim=frozen[m].dim, out_dim=text_encoder.dim)
+    out = Path(config.out)
+    fit = fit_adapters(adapters, train, val, positives, config.train, checkpoint=out / CHECKPOINT, ctx=ctx)
+    frozen_count = sum(_count(f.encoder) for f in frozen.values()) + _count(text_encoder)
+    parameters = {"trainable": fit.trainable_parameters, "frozen": frozen_count}
+    if ctx.main:
+        _write_space(out, config, space, frozen, adapters, kept, {m: f.hashes for m, f in features.items()},
+                     fit, parameters, samples, centre_set, identity_hash(space_text_identity(space)))
+    return TrainResult(out, fit, parameters, samples, failures, encoded)
+
+
+def _centres(config: TrainConfig, labels: list[str], embedder: Any, modality: str) -> Any:
+    """ECL centres from the knowledge base, or the prompt-template mean when there is none."""
+    from unibind.knowledge.centres import CentreSettings, localize
+    from unibind.knowledge.records import ClassRef
+
+    refs = [ClassRef(name=label) for label in labels]
+    modality = config.centre_modality or modality
+    if config.kb is None:
+        return localize(refs, embedder, CentreSettings(method="templates", modality=modality))
+    from unibind.knowledge.store import KnowledgeBase
+
+    with KnowledgeBase(config.kb, create=False) as kb:
+        return localize(refs, embedder, CentreSettings(k=config.centres_k, modality=modality), kb=kb)
+
+
+def _write_space(out: Path, config: TrainConfig, space: Any, frozen: dict[str, FrozenEncoder],
+                 adapters: dict[str, Any], kept: dict[str, list[Item]], hashes: dict[str, list[str]], fit: FitResult,
+                 parameters: dict[str, int], samples: dict[str, dict[str, int]], centre_set: Any,
+                 text_identity: str) -> None:
+    from unibind.knowledge.textcache import identity_hash
+    from unibind.spacedir import CENTRES, ModalityRecord, SpaceRecord, save_adapter, write_record
+
+    last = fit.history[-1] if fit.history else None
+    best = next((r for r in fit.history if r.epoch == fit.best_epoch), last)
+    records = {}
+    for m, adapter in adapters.items():
+        data_hash = hashlib.sha256("\n".join(sorted(f"{h}\t{i.label}\t{i.description}" for h, i in zip(
+            hashes[m], kept[m]))).encode()).hexdigest()[:24]
+        metrics = {"val_accuracy": best.val_accuracy.get(m) if best else None, "samples": samples[m]}
+        relative = save_adapter(out, m, adapter, encoder=frozen[m].encoder_name, data_hash=data_hash,
+                                metrics=metrics)
+        settings = adapter.settings.model_dump(mode="json") if getattr(adapter, "settings", None) else None
+        records[m] = ModalityRecord(encoder=frozen[m].encoder_name, encoder_settings=config.settings.get(
+            frozen[m].encoder_name), adapter=config.adapters.get(m, "linear"), adapter_settings=settings,
+            adapter_file=relative, in_dim=frozen[m].dim, out_dim=adapter.out_dim,
+            feature_identity=identity_hash(frozen[m].identity))
+    if centre_set is not None:
+        centre_set.save(out / CENTRES)
+    text_name = space.pipeline("text").encoder_name
+    metrics = {"best_epoch": fit.best_epoch, "stopped_early": fit.stopped_early, "temperature": fit.temperature,
+               "parameters": parameters, "samples": samples, "train": config.train.model_dump(mode="json"),
+               "history": [r.__dict__ for r in fit.history]}
+    write_record(out, SpaceRecord(text_encoder=text_name, text_encoder_settings=config.settings.get(text_name),
+                                  text_identity=text_identity, modalities=records,
+                                  centres=CENTRES if centre_set is not None else None, metrics=metrics))
+
+
+def _count(module: Any) -> int:
+    return sum(p.numel() for p in module.parameters()) if isinstance(module, torch.nn.Module) else 0
+
+
+def _default_cache() -> Path:
+    from unibind.paths import cache_dir
+
+    return cache_dir() / "features"
