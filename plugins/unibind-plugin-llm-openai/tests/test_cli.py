@@ -22,8 +22,8 @@ def _only_this_plugin():
 
 
 def _build(kb: Path, source: str, *extra: str):
-    return CliRunner().invoke(cli, ["kb", "build", "--kb", str(kb), "--classes", "dog,cat", "--source", source,
-                                    "--per-class", "5", *extra])
+    args = ["kb", "build", "--kb", str(kb), "--classes", "dog,cat", "--source", source, "--per-class", "5"]
+    return CliRunner().invoke(cli, [*args, *extra])
 
 
 def test_kb_build_reports_kept_and_rejected(server, tmp_path: Path, monkeypatch) -> None:
@@ -38,8 +38,8 @@ def test_kb_build_reports_kept_and_rejected(server, tmp_path: Path, monkeypatch)
     assert row.split()[1:] == ["fake", "2", "0", "0"] + row.split()[5:]
     generated, kept, rejected = map(int, row.split()[5:8])
     assert kept == 10 and rejected == generated - kept and rejected >= 3
-    assert any(line.startswith("rejected by llm-openai:") and "off_class 1" in line and "not_english 1" in line
-               for line in lines)
+    assert any(line.startswith("rejected by llm-openai:") and "off_class 1" in line
+               and "not_english 1" in line for line in lines)
     with KnowledgeBase(kb) as store:
         texts = store.descriptions([ClassRef(name="dog")])
         assert len(texts) == 5 and all("dog" in d.text.lower() for d in texts)

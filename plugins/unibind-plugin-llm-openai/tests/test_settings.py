@@ -1,4 +1,4 @@
-"""Settings: the key stays out of them, local servers need none, templates are checked, traffic is not hashed."""
+"""Settings: no key in them, local servers need none, templates checked, traffic not hashed."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ def test_missing_key_for_a_remote_server_names_the_variable(monkeypatch: pytest.
     assert api_key(remote.model_copy(update={"require_key": False})) is None
     assert api_key(OpenAISettings(base_url="http://localhost:11434/v1", api_key_env="MY_LLM_KEY")) is None
     with pytest.raises(MissingKeyError):
-        api_key(OpenAISettings(base_url="http://localhost:8000/v1", api_key_env="MY_LLM_KEY", require_key=True))
+        api_key(OpenAISettings(base_url="http://localhost:8000/v1", api_key_env="MY_LLM_KEY",
+                               require_key=True))
     monkeypatch.setenv("MY_LLM_KEY", "  sk-from-env ")
     assert api_key(remote) == "sk-from-env"
 

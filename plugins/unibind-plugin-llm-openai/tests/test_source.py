@@ -1,4 +1,4 @@
-"""The source against a real HTTP server on loopback: normal, slow, failing, rate-limiting, malformed replies."""
+"""The source against a real HTTP server on loopback: normal, slow, failing, rate-limiting, malformed."""
 
 from __future__ import annotations
 
@@ -179,7 +179,8 @@ def test_request_budget_is_enforced(server, settings) -> None:
 
 def test_rate_limit_spaces_requests(server, settings) -> None:
     start = time.monotonic()
-    with OpenAISource(settings(requests_per_minute=600, descriptions_per_request=1, max_concurrency=4)) as source:
+    paced = settings(requests_per_minute=600, descriptions_per_request=1, max_concurrency=4)
+    with OpenAISource(paced) as source:
         _take(source, 4, 4)
     assert time.monotonic() - start >= 0.3  # 4 starts, 0.1 s apart
 

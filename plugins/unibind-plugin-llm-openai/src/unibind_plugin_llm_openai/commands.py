@@ -11,7 +11,8 @@ def llm_openai() -> None:
 
 
 @llm_openai.command()
-@click.option("--base-url", default="https://api.openai.com/v1", show_default=True, help="Server root up to /v1.")
+@click.option("--base-url", default="https://api.openai.com/v1", show_default=True,
+              help="Server root up to /v1.")
 @click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True,
               help="Environment variable holding the key.")
 @click.option("--require-key/--no-require-key", default=None,

@@ -33,8 +33,8 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-_LOOKS = ("a short coat", "a long tail", "bright eyes", "soft fur", "a narrow face", "large paws", "a dark nose",
-          "pointed ears", "a spotted back", "a pale belly", "a sturdy body", "a curved back")
+_LOOKS = ("a short coat", "a long tail", "bright eyes", "soft fur", "a narrow face", "large paws",
+          "a dark nose", "pointed ears", "a spotted back", "a pale belly", "a sturdy body", "a curved back")
 _PLACES = ("in a garden", "on a sofa", "near a fence", "in a park", "on a wooden floor", "beside a road",
            "in tall grass", "on a doorstep", "in the snow", "under a table", "at a farm", "by a river")
 _ACTS = ("usually has", "often shows", "is seen with", "typically has", "can have", "is known for")
@@ -131,7 +131,8 @@ class FakeChatServer:
         elif name == "few":
             content = json.dumps({"descriptions": texts[:-2]})
         elif name == "junk":
-            junk = ["A teapot sits on a shelf in the kitchen.", "Small.", "Der Hund schläft im Garten heute."]
+            junk = ["A teapot sits on a shelf in the kitchen.", "Small.",
+                    "Der Hund schläft im Garten heute."]
             content = json.dumps({"descriptions": junk + texts[len(junk):]})
         elif name == "cut":
             content, finish = json.dumps({"descriptions": texts})[:-25], "length"

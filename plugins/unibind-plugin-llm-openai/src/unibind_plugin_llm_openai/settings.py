@@ -65,8 +65,8 @@ class OpenAISettings(BaseModel):
                             'response_format json_object; plain-text replies are still parsed.')
     system_prompt: str = Field(default=DEFAULT_SYSTEM_PROMPT, description="System message ('' for none).")
     user_prompt: str = Field(default=DEFAULT_USER_PROMPT,
-                             description="User message; fields: {name}, {n}, {aspect}, {class_id} and {modality} (a phrase "
-                                         "such as 'as it appears in photographs').")
+                             description="User message; fields: {name}, {n}, {aspect}, {class_id} and "
+                                         "{modality} (a phrase such as 'as it appears in photographs').")
     aspects: list[str] = Field(default_factory=lambda: list(DEFAULT_ASPECTS),
                                description="Request i asks about aspects[i % len]: varied texts.")
     extra_body: dict[str, Any] = Field(
@@ -74,7 +74,8 @@ class OpenAISettings(BaseModel):
     filter: FilterSettings = Field(default_factory=FilterSettings)
 
     # -- what shapes only the traffic (not in the settings hash) -------------------------------
-    max_concurrency: int = Field(default=4, ge=1, le=64, exclude=True, description="Requests in flight at most.")
+    max_concurrency: int = Field(default=4, ge=1, le=64, exclude=True,
+                                 description="Requests in flight at most.")
     max_retries: int = Field(default=5, ge=0, exclude=True,
                              description="Retries of one request on 408/409/425/429/5xx, timeouts, "
                                          "connection errors.")
@@ -108,7 +109,8 @@ class OpenAISettings(BaseModel):
     def _http_url(cls, value: str) -> str:
         parts = urlsplit(value.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"base_url must be an http(s) URL such as http://localhost:8000/v1, got {value!r}")
+            raise ValueError(f"base_url must be an http(s) URL such as http://localhost:8000/v1, "
+                             f"got {value!r}")
         return value.strip().rstrip("/")
 
     @field_validator("user_prompt", "system_prompt")

@@ -77,17 +77,20 @@ class OpenAISource:
     # -- one request ----------------------------------------------------------------------
     def _fields(self, cls: ClassRef, index: int, modality: str | None) -> dict[str, Any]:
         s = self.settings
-        return {"name": cls.text_name, "n": s.descriptions_per_request, "aspect": s.aspects[index % len(s.aspects)],
-                "modality": modality_phrase(modality), "class_id": cls.class_id or ""}
+        return {"name": cls.text_name, "n": s.descriptions_per_request,
+                "aspect": s.aspects[index % len(s.aspects)], "modality": modality_phrase(modality),
+                "class_id": cls.class_id or ""}
 
     def user_message(self, cls: ClassRef, index: int, modality: str | None = None) -> str:
         """The user prompt of request ``index``, with the reply format appended (JSON mode needs it asked)."""
         s = self.settings
         text = s.user_prompt.format(**self._fields(cls, index, modality))
-        instruction = (JSON_INSTRUCTION if s.json_mode else TEXT_INSTRUCTION).format(n=s.descriptions_per_request)
+        instruction = JSON_INSTRUCTION if s.json_mode else TEXT_INSTRUCTION
+        instruction = instruction.format(n=s.descriptions_per_request)
         return f"{text.strip()} {instruction}"
 
-    def request_body(self, cls: ClassRef, index: int, *, seed: int = 0, modality: str | None = None) -> dict[str, Any]:
+    def request_body(self, cls: ClassRef, index: int, *, seed: int = 0,
+                     modality: str | None = None) -> dict[str, Any]:
         """The JSON body of request ``index`` of the stream for (cls, seed, modality)."""
         s = self.settings
         messages = [{"role": "user", "content": self.user_message(cls, index, modality)}]
@@ -152,7 +155,8 @@ class OpenAISource:
                                        f"{cls.name!r} ({outcome.detail}); check model and settings")
                 prompt = self.user_message(cls, i, modality)
                 meta = {"request": i, "api_seed": api_seed(seed, i)}
-                for item in self.reply_items(cls, outcome, prompt=prompt, modality=modality, meta=meta)[skip:]:
+                items = self.reply_items(cls, outcome, prompt=prompt, modality=modality, meta=meta)
+                for item in items[skip:]:
                     drafts += isinstance(item, DescriptionDraft)
                     yield item
                 skip = 0

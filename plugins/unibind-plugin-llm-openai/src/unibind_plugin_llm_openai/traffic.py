@@ -64,7 +64,7 @@ def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | No
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds (fractions accepted) or an HTTP date; None if absent/bad."""
+    """Seconds from a Retry-After header: delta-seconds (fractions too) or an HTTP date; else None."""
     if not value or not value.strip():
         return None
     value = value.strip()
