@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -47,3 +47,53 @@ class Encoder(nn.Module):
         for p in self.parameters():
             p.requires_grad_(False)
         return self
+
+
+class ImageBackedEncoder(Encoder):
+    """Base of encoders that render their modality into pictures for a registered image encoder.
+
+    No frozen network ships for spectrograms, depth maps, thermal frames or
+    event streams, but image encoders read their pictures well. The image
+    encoder is found through the registry (never imported from a plugin);
+    its dimension and frozen weights become this encoder's, and so does its
+    ImageNet head, which stays meaningful while the subclass pools features
+    by their mean: the ImageNet bridge then serves the modality untrained.
+    """
+
+    #: Named in the error when the image encoder asked for is missing ("thermal-image").
+    needed_by: ClassVar[str] = ""
+
+    def __init__(self, settings: Any, image_encoder: Encoder, image_encoder_name: str = ""):
+        super().__init__()
+        self.settings = settings
+        self.image = image_encoder
+        self.image_encoder_name = image_encoder_name
+        self.dim = int(image_encoder.dim)
+        self.freeze()
+
+    def imagenet_head(self) -> nn.Linear | None:
+        """The image encoder's 1000-way ImageNet classifier on these features, if it has one."""
+        head = getattr(self.image, "imagenet_head", None)
+        return head() if callable(head) else None
+
+    @classmethod
+    def image_encoder_spec(cls, name: str | None) -> Any:
+        """The registered image encoder called ``name``, or the image modality's default."""
+        from unibind.plugins import get_registry
+
+        return get_registry().encoder_for("image", name, needed_by=cls.needed_by or cls.__name__)
+
+    @classmethod
+    def image_encoder_settings(cls, settings: Any, spec: Any) -> dict[str, Any] | None:
+        """The settings the image encoder is built with (the user's, by default)."""
+        return dict(getattr(settings, "image_encoder_settings", None) or {}) or None
+
+    @classmethod
+    def from_settings(cls, settings: Any, *, image_encoder: Encoder | None = None, **_: Any) -> ImageBackedEncoder:
+        """Build with the image encoder the settings name; pass ``image_encoder`` to share one already built."""
+        name = getattr(settings, "image_encoder", None) or ""
+        if image_encoder is None:
+            spec = cls.image_encoder_spec(name or None)
+            name = spec.name
+            image_encoder = spec.build(cls.image_encoder_settings(settings, spec))
+        return cls(settings, image_encoder, name)

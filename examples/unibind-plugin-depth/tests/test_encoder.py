@@ -12,24 +12,23 @@ import torch
 
 from unibind.errors import NotRegisteredError, SettingsError
 from unibind.plugins import get_registry
-from unibind_plugin_depth.encoder import image_encoder_spec
+from unibind_plugin_depth.encoder import DepthRenderEncoder
 from unibind_plugin_depth.loading import DepthModality
-from unibind_plugin_depth.settings import DepthRenderSettings
 from unibind_plugin_depth.simulated import SHAPES, simulated_scene, write_png_mm
 
 
 def test_takes_the_image_default_and_its_dimension(depth_encoder) -> None:
     image_default = get_registry().default("encoder", "image")
-    assert image_encoder_spec(DepthRenderSettings()).name == image_default.name
+    assert DepthRenderEncoder.image_encoder_spec(None).name == image_default.name
     assert depth_encoder.dim == depth_encoder.image.dim > 0
     assert not any(p.requires_grad for p in depth_encoder.parameters())
 
 
 def test_image_encoder_is_chosen_by_registered_name() -> None:
     with pytest.raises(NotRegisteredError, match="no encoder named 'no-such-encoder'"):
-        image_encoder_spec(DepthRenderSettings(image_encoder="no-such-encoder"))
+        DepthRenderEncoder.image_encoder_spec("no-such-encoder")
     with pytest.raises(SettingsError, match="'minilm' encodes 'text'"):
-        image_encoder_spec(DepthRenderSettings(image_encoder="minilm"))
+        DepthRenderEncoder.image_encoder_spec("minilm")
 
 
 def test_encoding_is_the_image_encoder_on_the_rendering(depth_encoder) -> None:

@@ -15,7 +15,7 @@ from unibind.plugins import get_registry
 from unibind_plugin_audio.hf_encoders import ASTEncoder, ClapEncoder
 from unibind_plugin_audio.loading import AudioModality
 from unibind_plugin_audio.settings import ASTSettings, ClapSettings, ClipSettings, SpectrogramImageSettings
-from unibind_plugin_audio.spectrogram_image import image_encoder_spec
+from unibind_plugin_audio.spectrogram_image import SpectrogramImageEncoder
 
 
 # -- spectrogram-image ---------------------------------------------------------------------------
@@ -24,7 +24,7 @@ def test_default_is_spectrogram_image_on_the_image_default(spectrogram_encoder) 
     registry = get_registry()
     assert registry.default("encoder", "audio").name == "spectrogram-image"
     assert registry.default("adapter", "audio").name == "imagenet-bridge"
-    assert image_encoder_spec(SpectrogramImageSettings()).name == registry.default("encoder", "image").name
+    assert SpectrogramImageEncoder.image_encoder_spec(None).name == registry.default("encoder", "image").name
     assert spectrogram_encoder.dim == spectrogram_encoder.image.dim == 1280
     assert spectrogram_encoder.imagenet_head() is spectrogram_encoder.image.imagenet_head()
     assert not any(p.requires_grad for p in spectrogram_encoder.parameters())
@@ -32,22 +32,21 @@ def test_default_is_spectrogram_image_on_the_image_default(spectrogram_encoder) 
 
 def test_whole_spectrogram_is_seen_by_the_image_encoder(spectrogram_encoder) -> None:
     """No centre crop of the picture for timm-based encoders; none forced on encoders without crop_pct."""
-    from unibind_plugin_audio.spectrogram_image import image_encoder_settings
 
     assert spectrogram_encoder.image.data_config["crop_pct"] == 1.0
     registry = get_registry()
     settings = SpectrogramImageSettings()
-    assert image_encoder_settings(settings, registry.get("encoder", "efficientnet-lite0")) == {"crop_pct": 1.0}
-    assert image_encoder_settings(settings, registry.get("encoder", "hf-vision")) is None
+    assert SpectrogramImageEncoder.image_encoder_settings(settings, registry.get("encoder", "efficientnet-lite0")) == {"crop_pct": 1.0}
+    assert SpectrogramImageEncoder.image_encoder_settings(settings, registry.get("encoder", "hf-vision")) is None
     kept = SpectrogramImageSettings(whole_picture=False)
-    assert image_encoder_settings(kept, registry.get("encoder", "efficientnet-lite0")) is None
+    assert SpectrogramImageEncoder.image_encoder_settings(kept, registry.get("encoder", "efficientnet-lite0")) is None
 
 
 def test_image_encoder_is_chosen_by_registered_name() -> None:
     with pytest.raises(NotRegisteredError, match="no encoder named 'nope'"):
-        image_encoder_spec(SpectrogramImageSettings(image_encoder="nope"))
+        SpectrogramImageEncoder.image_encoder_spec("nope")
     with pytest.raises(SettingsError, match="'minilm' encodes 'text'"):
-        image_encoder_spec(SpectrogramImageSettings(image_encoder="minilm"))
+        SpectrogramImageEncoder.image_encoder_spec("minilm")
 
 
 def test_pictures_put_low_pitch_at_the_bottom(spectrogram_encoder, tone, tmp_path: Path) -> None:

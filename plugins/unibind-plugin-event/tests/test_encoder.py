@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from unibind.errors import NotRegisteredError, SettingsError
 from unibind.plugins import get_registry
 from unibind_plugin_event import writers
-from unibind_plugin_event.encoder import EventRenderEncoder, image_encoder_spec
+from unibind_plugin_event.encoder import EventRenderEncoder
 from unibind_plugin_event.events import EventStream
 from unibind_plugin_event.loading import EventModality
 from unibind_plugin_event.representations import event_maps
@@ -25,7 +25,7 @@ from unibind_plugin_event.simulate import NMNIST_SENSOR, simulated_nmnist
 
 
 def test_takes_the_image_default_and_its_dimension(event_encoder) -> None:
-    assert image_encoder_spec(EventRenderSettings()).name == get_registry().default("encoder", "image").name
+    assert EventRenderEncoder.image_encoder_spec(None).name == get_registry().default("encoder", "image").name
     assert event_encoder.dim == event_encoder.image.dim > 0
     assert not any(p.requires_grad for p in event_encoder.parameters())
     assert get_registry().default("encoder", "event").name == "event-render"
@@ -33,9 +33,9 @@ def test_takes_the_image_default_and_its_dimension(event_encoder) -> None:
 
 def test_image_encoder_is_chosen_by_registered_name() -> None:
     with pytest.raises(NotRegisteredError, match="no encoder named 'no-such-encoder'"):
-        image_encoder_spec(EventRenderSettings(image_encoder="no-such-encoder"))
+        EventRenderEncoder.image_encoder_spec("no-such-encoder")
     with pytest.raises(SettingsError, match="'minilm' encodes 'text'"):
-        image_encoder_spec(EventRenderSettings(image_encoder="minilm"))
+        EventRenderEncoder.image_encoder_spec("minilm")
 
 
 def test_features_are_the_image_encoders_pooled_over_slices(event_encoder, image_encoder, simulated_digit) -> None:

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from unibind_plugin_pointcloud.cloud import PointCloud
-from unibind_plugin_pointcloud.multiview import build_multiview_depth, image_encoder_spec
+from unibind_plugin_pointcloud.multiview import MultiViewDepthEncoder, build_multiview_depth
 from unibind_plugin_pointcloud.render import depth_views
 from unibind_plugin_pointcloud.settings import MultiViewDepthSettings
 from unibind_plugin_pointcloud.simulated import SHAPES, simulated_cloud
@@ -39,7 +39,7 @@ def test_nearest_point_wins_each_pixel_and_splats_grow() -> None:
 
 def test_takes_the_image_default_and_its_dimension_and_head(multiview) -> None:
     image_default = get_registry().default("encoder", "image")
-    assert image_encoder_spec(MultiViewDepthSettings()).name == image_default.name
+    assert MultiViewDepthEncoder.image_encoder_spec(None).name == image_default.name
     assert multiview.dim == multiview.image.dim > 0
     assert not any(p.requires_grad for p in multiview.parameters())
     head = multiview.image.imagenet_head()
@@ -48,9 +48,9 @@ def test_takes_the_image_default_and_its_dimension_and_head(multiview) -> None:
 
 def test_image_encoder_is_chosen_by_registered_name() -> None:
     with pytest.raises(NotRegisteredError, match="no encoder named 'no-such-encoder'"):
-        image_encoder_spec(MultiViewDepthSettings(image_encoder="no-such-encoder"))
+        MultiViewDepthEncoder.image_encoder_spec("no-such-encoder")
     with pytest.raises(SettingsError, match="'minilm' encodes 'text'"):
-        image_encoder_spec(MultiViewDepthSettings(image_encoder="minilm"))
+        MultiViewDepthEncoder.image_encoder_spec("minilm")
 
 
 def test_encoding_is_the_pooled_image_encoding_of_the_rendered_views(multiview, simulated) -> None:

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from unibind.errors import NotRegisteredError, SettingsError
 from unibind.plugins import get_registry
 from unibind_plugin_thermal.colormap import apply_colormap
-from unibind_plugin_thermal.encoders import image_encoder_spec
+from unibind_plugin_thermal.encoders import ThermalImageEncoder
 from unibind_plugin_thermal.frame import ThermalFrame
 from unibind_plugin_thermal.loading import ThermalModality
 from unibind_plugin_thermal.normalise import imagebind_tensor, to_unit
@@ -28,16 +28,16 @@ def _frame(counts: np.ndarray) -> ThermalFrame:
 def test_default_is_thermal_image_on_the_image_default(thermal_encoder) -> None:
     registry = get_registry()
     assert registry.default("encoder", "thermal").name == "thermal-image"
-    assert image_encoder_spec(None).name == registry.default("encoder", "image").name
+    assert ThermalImageEncoder.image_encoder_spec(None).name == registry.default("encoder", "image").name
     assert thermal_encoder.dim == thermal_encoder.image.dim > 0
     assert not any(p.requires_grad for p in thermal_encoder.parameters())
 
 
 def test_image_encoder_is_chosen_by_registered_name() -> None:
     with pytest.raises(NotRegisteredError, match="no encoder named 'no-such-encoder'"):
-        image_encoder_spec("no-such-encoder")
+        ThermalImageEncoder.image_encoder_spec("no-such-encoder")
     with pytest.raises(SettingsError, match="'minilm' encodes 'text'"):
-        image_encoder_spec("minilm")
+        ThermalImageEncoder.image_encoder_spec("minilm")
 
 
 def test_exposes_the_image_encoders_imagenet_head(thermal_encoder) -> None:

@@ -20,10 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torch import nn
 
-from unibind.encoders.base import Encoder
-from unibind.specs import Spec
+from unibind.encoders.base import Encoder, ImageBackedEncoder
 from unibind_plugin_audio.clips import clip_waveforms
 from unibind_plugin_audio.features import imagebind_fbank
 from unibind_plugin_audio.sample import AudioSample
@@ -40,18 +38,15 @@ def spectrogram_picture(logmel: torch.Tensor, settings: SpectrogramImageSettings
     return Image.fromarray(np.repeat(grey[:, :, None], 3, axis=2))  # uint8 [H, W, 3] is RGB
 
 
-class SpectrogramImageEncoder(Encoder):
+class SpectrogramImageEncoder(ImageBackedEncoder):
     """Audio -> clips -> ImageBind fbank pictures -> image encoder -> pooled ``[N, dim]``."""
 
     modality = "audio"
+    needed_by = "spectrogram-image"
 
-    def __init__(self, settings: SpectrogramImageSettings, image_encoder: Encoder):
-        super().__init__()
-        self.settings = settings
-        self.image = image_encoder
-        self.dim = int(image_encoder.dim)
+    def __init__(self, settings: SpectrogramImageSettings, image_encoder: Encoder, image_encoder_name: str = ""):
+        super().__init__(settings, image_encoder, image_encoder_name)
         self.source = f"spectrogram-image:{getattr(image_encoder, 'source', type(image_encoder).__name__)}"
-        self.freeze()
 
     def pictures(self, sample: AudioSample) -> list[Image.Image]:
         """The pictures the image encoder sees, one per clip (for inspection and tests)."""
@@ -70,42 +65,23 @@ class SpectrogramImageEncoder(Encoder):
         features = self.image(batch.flatten(0, 1)).view(n, clips, -1)
         return features.amax(1) if self.settings.pooling == "max" else features.mean(1)
 
-    def imagenet_head(self) -> nn.Linear | None:
-        """The image encoder's 1000-way ImageNet head on these features, if it has one.
+    @classmethod
+    def image_encoder_settings(cls, settings: SpectrogramImageSettings, spec: Any) -> dict[str, Any] | None:
+        """The settings the image encoder is built with: the user's, plus ``crop_pct=1`` where it applies.
 
-        Mean pooling keeps the features in the image encoder's own space, so the
-        image plugin's ImageNet bridge adapter accepts them as they are.
+        An image encoder's centre crop (EfficientNet-Lite0: 87.5 %) would cut the
+        first and last 0.13 s of each clip and the lowest and highest mel bands;
+        a spectrogram has no border to spare, so encoders whose settings take a
+        ``crop_pct`` see the whole picture unless the user says otherwise.
         """
-        head = getattr(self.image, "imagenet_head", None)
-        return head() if callable(head) else None
-
-
-def image_encoder_spec(settings: SpectrogramImageSettings) -> Spec:
-    """The image encoder named in the settings, or the image modality's default, from the registry."""
-    from unibind.plugins import get_registry
-
-    return get_registry().encoder_for("image", settings.image_encoder, needed_by="spectrogram-image")
-
-
-def image_encoder_settings(settings: SpectrogramImageSettings, spec: Spec) -> dict[str, Any] | None:
-    """The settings the image encoder is built with: the user's, plus ``crop_pct=1`` where it applies.
-
-    An image encoder's centre crop (EfficientNet-Lite0: 87.5 %) would cut the
-    first and last 0.13 s of each clip and the lowest and highest mel bands;
-    a spectrogram has no border to spare, so encoders whose settings take a
-    ``crop_pct`` see the whole picture unless the user says otherwise.
-    """
-    values = dict(settings.image_encoder_settings)
-    model = spec.settings_model()
-    if settings.whole_picture and model is not None and "crop_pct" in model.model_fields:
-        values.setdefault("crop_pct", 1.0)
-    return values or None
+        values = dict(settings.image_encoder_settings)
+        model = spec.settings_model()
+        if settings.whole_picture and model is not None and "crop_pct" in model.model_fields:
+            values.setdefault("crop_pct", 1.0)
+        return values or None
 
 
 def build_spectrogram_image(settings: SpectrogramImageSettings, *,
                             image_encoder: Encoder | None = None, **_: Any) -> SpectrogramImageEncoder:
     """Factory of ``spectrogram-image``; pass ``image_encoder`` to share one already built."""
-    if image_encoder is None:
-        spec = image_encoder_spec(settings)
-        image_encoder = spec.build(image_encoder_settings(settings, spec))
-    return SpectrogramImageEncoder(settings, image_encoder)
+    return SpectrogramImageEncoder.from_settings(settings, image_encoder=image_encoder)

@@ -16,26 +16,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-from unibind.encoders.base import Encoder
-from unibind.specs import Spec
+from unibind.encoders.base import Encoder, ImageBackedEncoder
 from unibind_plugin_event.events import EventStream
 from unibind_plugin_event.render import render
 from unibind_plugin_event.settings import EventRenderSettings
 
 
-class EventRenderEncoder(Encoder):
+class EventRenderEncoder(ImageBackedEncoder):
     """Event stream -> ``n_frames`` RGB renderings -> image encoder -> pooled ``[N, dim]``."""
 
     modality = "event"
-
-    def __init__(self, settings: EventRenderSettings, image_encoder: Encoder):
-        super().__init__()
-        self.settings = settings
-        self.image = image_encoder
-        self.dim = int(image_encoder.dim)
-        self.freeze()
+    needed_by = "event-render"
 
     def render(self, sample: EventStream | np.ndarray):
         """The pictures the image encoder sees (PIL RGB, one per time slice), for inspection."""
@@ -55,16 +47,6 @@ class EventRenderEncoder(Encoder):
             return features.amax(dim=1)
         return features.mean(dim=1)
 
-    def imagenet_head(self) -> nn.Linear | None:
-        """The image encoder's 1000-way ImageNet classifier, if it has one.
-
-        Mean pooling keeps features in the space the head was trained on (a
-        mean of features the head reads), so the image plugin's training-free
-        ImageNet bridge can carry event features into the text space too.
-        """
-        head = getattr(self.image, "imagenet_head", None)
-        return head() if callable(head) else None
-
 
 def _as_stream(sample: EventStream | np.ndarray) -> EventStream:
     if isinstance(sample, EventStream):
@@ -75,16 +57,7 @@ def _as_stream(sample: EventStream | np.ndarray) -> EventStream:
                     f"structured arrays with fields x, y, t, p; got {type(sample).__name__}")
 
 
-def image_encoder_spec(settings: EventRenderSettings) -> Spec:
-    """The image encoder named in the settings, or the image modality's default, from the registry."""
-    from unibind.plugins import get_registry
-
-    return get_registry().encoder_for("image", settings.image_encoder, needed_by="event-render")
-
-
 def build_event_render(settings: EventRenderSettings, *, image_encoder: Encoder | None = None,
                        **_: Any) -> EventRenderEncoder:
     """Factory of ``event-render``; pass ``image_encoder`` to share one already built."""
-    if image_encoder is None:
-        image_encoder = image_encoder_spec(settings).build(settings.image_encoder_settings or None)
-    return EventRenderEncoder(settings, image_encoder)
+    return EventRenderEncoder.from_settings(settings, image_encoder=image_encoder)

@@ -14,10 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import nn
 
-from unibind.encoders.base import Encoder
-from unibind.specs import Spec
+from unibind.encoders.base import Encoder, ImageBackedEncoder
 from unibind_plugin_pointcloud.preprocess import prepare
 from unibind_plugin_pointcloud.render import depth_views, to_pictures
 from unibind_plugin_pointcloud.settings import MultiViewDepthSettings
@@ -42,16 +40,14 @@ def input_normalisation(image_encoder: Any) -> tuple[torch.Tensor, torch.Tensor]
     return (mean, std) if mean.numel() == std.numel() == 3 else None
 
 
-class MultiViewDepthEncoder(Encoder):
+class MultiViewDepthEncoder(ImageBackedEncoder):
     """Cloud -> FPS + unit sphere -> V depth pictures -> image encoder -> views pooled -> ``[N, dim]``."""
 
     modality = "pointcloud"
+    needed_by = "multiview-depth"
 
-    def __init__(self, settings: MultiViewDepthSettings, image_encoder: Encoder):
-        super().__init__()
-        self.settings = settings
-        self.image = image_encoder
-        self.dim = int(image_encoder.dim)
+    def __init__(self, settings: MultiViewDepthSettings, image_encoder: Encoder, image_encoder_name: str = ""):
+        super().__init__(settings, image_encoder, image_encoder_name)
         self.resolution = settings.resolution or input_size(image_encoder)
         normalisation = input_normalisation(image_encoder) if settings.direct else None
         if normalisation is not None and settings.resolution not in (None, input_size(image_encoder)):
@@ -60,7 +56,6 @@ class MultiViewDepthEncoder(Encoder):
         if normalisation is not None:
             self.register_buffer("input_mean", normalisation[0], persistent=False)
             self.register_buffer("input_std", normalisation[1], persistent=False)
-        self.freeze()
 
     @property
     def views(self) -> int:
@@ -95,27 +90,8 @@ class MultiViewDepthEncoder(Encoder):
             return per_view.max(dim=1).values
         return per_view.mean(dim=1)
 
-    def imagenet_head(self) -> nn.Linear | None:
-        """The image encoder's 1000-way ImageNet classifier, if it has one.
-
-        With mean pooling the head applied to the pooled features is the mean
-        of the views' logits, so the ImageNet bridge adapter stays meaningful.
-        """
-        head = getattr(self.image, "imagenet_head", None)
-        return head() if callable(head) else None
-
-
-def image_encoder_spec(settings: MultiViewDepthSettings) -> Spec:
-    """The image encoder named in the settings, or the image modality's default, from the registry."""
-    from unibind.plugins import get_registry
-
-    return get_registry().encoder_for("image", settings.image_encoder, needed_by="multiview-depth")
-
 
 def build_multiview_depth(settings: MultiViewDepthSettings | None = None, *,
                           image_encoder: Encoder | None = None, **_: Any) -> MultiViewDepthEncoder:
     """Factory of ``multiview-depth``; pass ``image_encoder`` to share one already built."""
-    settings = settings or MultiViewDepthSettings()
-    if image_encoder is None:
-        image_encoder = image_encoder_spec(settings).build(settings.image_encoder_settings or None)
-    return MultiViewDepthEncoder(settings, image_encoder)
+    return MultiViewDepthEncoder.from_settings(settings or MultiViewDepthSettings(), image_encoder=image_encoder)

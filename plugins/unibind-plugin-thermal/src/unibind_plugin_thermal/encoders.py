@@ -19,10 +19,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-from unibind.encoders.base import Encoder
-from unibind.specs import Spec
+from unibind.encoders.base import Encoder, ImageBackedEncoder
 from unibind_plugin_thermal.frame import ThermalFrame
 from unibind_plugin_thermal.normalise import imagebind_tensor, to_unit, unit_to_image
 from unibind_plugin_thermal.settings import HFThermalSettings, ThermalImageSettings
@@ -30,18 +28,16 @@ from unibind_plugin_thermal.settings import HFThermalSettings, ThermalImageSetti
 HF_VISION = "hf-vision"
 
 
-class ThermalImageEncoder(Encoder):
+class ThermalImageEncoder(ImageBackedEncoder):
     """Thermal frame → contrast-normalised grey picture → image encoder → ``[N, dim]``."""
 
     modality = "thermal"
+    needed_by = "thermal encoders"
 
-    def __init__(self, settings: ThermalImageSettings | HFThermalSettings, image_encoder: Encoder):
-        super().__init__()
-        self.settings = settings
-        self.image = image_encoder
-        self.dim = int(image_encoder.dim)
+    def __init__(self, settings: ThermalImageSettings | HFThermalSettings, image_encoder: Encoder,
+                 image_encoder_name: str = ""):
+        super().__init__(settings, image_encoder, image_encoder_name)
         self.source = f"thermal:{getattr(image_encoder, 'source', type(image_encoder).__name__)}"
-        self.freeze()
 
     def unit(self, sample: ThermalFrame | np.ndarray) -> np.ndarray:
         """The frame as grey values in [0, 1] after the contrast rule."""
@@ -63,15 +59,6 @@ class ThermalImageEncoder(Encoder):
     def forward(self, batch: Any) -> torch.Tensor:
         return self.image(batch)
 
-    def imagenet_head(self) -> nn.Linear | None:
-        """The image encoder's 1000-way ImageNet classifier on these features, if it has one.
-
-        Its presence lets the image plugin's ImageNet bridge serve thermal
-        too: the features are the image encoder's own.
-        """
-        head = getattr(self.image, "imagenet_head", None)
-        return head() if callable(head) else None
-
 
 def _frame(sample: ThermalFrame | np.ndarray) -> ThermalFrame:
     if isinstance(sample, ThermalFrame):
@@ -82,25 +69,15 @@ def _frame(sample: ThermalFrame | np.ndarray) -> ThermalFrame:
                     f"or 2-D arrays, got {type(sample).__name__}")
 
 
-def image_encoder_spec(name: str | None) -> Spec:
-    """The image encoder called ``name``, or the image modality's default, from the registry."""
-    from unibind.plugins import get_registry
-
-    return get_registry().encoder_for("image", name, needed_by="thermal encoders")
-
-
 def build_thermal_image(settings: ThermalImageSettings | None = None, *,
                         image_encoder: Encoder | None = None, **_: Any) -> ThermalImageEncoder:
     """Factory of ``thermal-image``; pass ``image_encoder`` to share one already built."""
-    settings = settings or ThermalImageSettings()
-    if image_encoder is None:
-        image_encoder = image_encoder_spec(settings.image_encoder).build(settings.image_encoder_settings or None)
-    return ThermalImageEncoder(settings, image_encoder)
+    return ThermalImageEncoder.from_settings(settings or ThermalImageSettings(), image_encoder=image_encoder)
 
 
 def build_hf_thermal(settings: HFThermalSettings, **_: Any) -> ThermalImageEncoder:
     """Factory of ``hf-thermal``: the image plugin's ``hf-vision`` encoder, built through the registry."""
-    vision = image_encoder_spec(HF_VISION).build({
+    vision = ThermalImageEncoder.image_encoder_spec(HF_VISION).build({
         "model": settings.model, "local_files_only": settings.local_files_only, "normalize": settings.normalize,
     })
-    return ThermalImageEncoder(settings, vision)
+    return ThermalImageEncoder(settings, vision, HF_VISION)

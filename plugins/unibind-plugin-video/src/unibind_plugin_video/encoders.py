@@ -13,10 +13,8 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import torch
-from torch import nn
 
-from unibind.encoders.base import Encoder
-from unibind.specs import Spec
+from unibind.encoders.base import Encoder, ImageBackedEncoder
 from unibind_plugin_video.pooling import frames_needed, pool_segments
 from unibind_plugin_video.sample import VideoSample
 from unibind_plugin_video.settings import FramesEncoderSettings
@@ -36,18 +34,11 @@ def _check_sample(sample: Any) -> VideoSample:
     return sample
 
 
-class FramesEncoder(Encoder):
+class FramesEncoder(ImageBackedEncoder):
     """Video → sampled RGB frames → image encoder per frame → temporal pooling → ``[N, dim]``."""
 
     modality = "video"
-
-    def __init__(self, settings: FramesEncoderSettings, image_encoder: Encoder, image_encoder_name: str = ""):
-        super().__init__()
-        self.settings = settings
-        self.image = image_encoder
-        self.image_encoder_name = image_encoder_name
-        self.dim = int(image_encoder.dim)
-        self.freeze()
+    needed_by = "video-frames"
 
     def preprocess(self, sample: VideoSample) -> torch.Tensor:
         """``[T, C, H, W]``: the image encoder's own preprocessing of each frame the pooling uses."""
@@ -68,31 +59,8 @@ class FramesEncoder(Encoder):
         frames, lengths = batch
         return pool_segments(self.frame_features(frames), lengths, self.settings.pooling)
 
-    def imagenet_head(self) -> nn.Linear | None:
-        """The image encoder's 1000-way ImageNet classifier, if it has one.
-
-        Pooled features live in the image encoder's feature space (a mean of
-        its features), so its classifier, and the ImageNet bridge adapter built
-        on it, apply to videos unchanged.
-        """
-        head = getattr(self.image, "imagenet_head", None)
-        return head() if callable(head) else None
-
-
-def image_encoder_spec(settings: FramesEncoderSettings) -> Spec:
-    """The image encoder named in the settings, or the image modality's default, from the registry."""
-    from unibind.plugins import get_registry
-
-    return get_registry().encoder_for("image", settings.image_encoder, needed_by="video-frames")
-
 
 def build_frames_encoder(settings: FramesEncoderSettings | None = None, *,
                          image_encoder: Encoder | None = None) -> FramesEncoder:
     """Factory of ``video-frames``; pass ``image_encoder`` to share one already built."""
-    settings = settings or FramesEncoderSettings()
-    name = settings.image_encoder or ""
-    if image_encoder is None:
-        spec = image_encoder_spec(settings)
-        name = spec.name
-        image_encoder = spec.build(settings.image_encoder_settings or None)
-    return FramesEncoder(settings, image_encoder, name)
+    return FramesEncoder.from_settings(settings or FramesEncoderSettings(), image_encoder=image_encoder)
