@@ -7,9 +7,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+import training_fakes as fakes
 
-from unibind.adapters.linear import LinearAdapter, LinearAdapterSettings
-from unibind.adapters.mlp import MLPAdapter, MLPAdapterSettings
 from unibind.training.objective import Temperature, contrastive_loss
 from unibind.training.trainer import (
     ModalityData,
@@ -20,29 +19,8 @@ from unibind.training.trainer import (
     steps_per_epoch,
 )
 
-CLASSES, D_IN, D = 4, 10, 8
-
-
-def synthetic(seed=0, sizes=(("a", 96, 32), ("b", 24, 16))):
-    """Synthetic task: each class a feature prototype; positives from 3 text centres per class."""
-    gen = torch.Generator().manual_seed(seed)
-    protos = {m: torch.randn(CLASSES, D_IN, generator=gen) for m, _, _ in sizes}
-    centres = F.normalize(torch.randn(CLASSES, 3, D, generator=gen), dim=-1)
-    positives = Positives(torch.empty(0, D), centres, torch.ones(CLASSES, 3, dtype=torch.bool))
-
-    def rows(m, n):
-        y = torch.arange(n) % CLASSES
-        return ModalityData(protos[m][y] + 0.5 * torch.randn(n, D_IN, generator=gen), torch.full((n,), -1), y)
-
-    train = {m: rows(m, n) for m, n, _ in sizes}
-    val = {m: rows(m, v) for m, _, v in sizes}
-    return train, val, positives
-
-
-def adapters(kind="linear", seed=0):
-    if kind == "mlp":
-        return {m: MLPAdapter(MLPAdapterSettings(hidden=16, seed=seed), in_dim=D_IN, out_dim=D) for m in "ab"}
-    return {m: LinearAdapter(LinearAdapterSettings(seed=seed), in_dim=D_IN, out_dim=D) for m in "ab"}
+CLASSES, D_IN, D = fakes.CLASSES, fakes.D_IN, fakes.D
+synthetic, adapters = fakes.synthetic, fakes.adapters
 
 
 def test_loss_is_equation_6_and_duplicates_are_not_negatives():

@@ -11,7 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from pydantic import BaseModel
+
+from unibind.adapters.linear import LinearAdapter, LinearAdapterSettings
+from unibind.adapters.mlp import MLPAdapter, MLPAdapterSettings
+from unibind.training.trainer import ModalityData, Positives
+
 
 from unibind.encoders.base import Encoder
 from unibind.modality import Modality
@@ -77,3 +83,30 @@ def write_vec(path: Path, values) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(" ".join(f"{v:.6f}" for v in values))
     return path
+
+
+# -- synthetic features for trainer tests (no files) ------------------------------------------
+CLASSES, D_IN, D = 4, 10, 8
+
+
+def synthetic(seed=0, sizes=(("a", 96, 32), ("b", 24, 16))):
+    """Synthetic task: each class a feature prototype; positives from 3 text centres per class."""
+    gen = torch.Generator().manual_seed(seed)
+    protos = {m: torch.randn(CLASSES, D_IN, generator=gen) for m, _, _ in sizes}
+    centres = F.normalize(torch.randn(CLASSES, 3, D, generator=gen), dim=-1)
+    positives = Positives(torch.empty(0, D), centres, torch.ones(CLASSES, 3, dtype=torch.bool))
+
+    def rows(m, n):
+        y = torch.arange(n) % CLASSES
+        return ModalityData(protos[m][y] + 0.5 * torch.randn(n, D_IN, generator=gen), torch.full((n,), -1), y)
+
+    train = {m: rows(m, n) for m, n, _ in sizes}
+    val = {m: rows(m, v) for m, _, v in sizes}
+    return train, val, positives
+
+
+def adapters(kind="linear", seed=0, dropout=0.1):
+    if kind == "mlp":
+        settings = MLPAdapterSettings(hidden=16, seed=seed, dropout=dropout)
+        return {m: MLPAdapter(settings, in_dim=D_IN, out_dim=D) for m in "ab"}
+    return {m: LinearAdapter(LinearAdapterSettings(seed=seed), in_dim=D_IN, out_dim=D) for m in "ab"}
