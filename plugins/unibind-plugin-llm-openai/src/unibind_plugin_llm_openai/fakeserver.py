@@ -183,16 +183,19 @@ def _handler_for(fake: FakeChatServer) -> type[BaseHTTPRequestHandler]:
             self._send(401, json.dumps({"error": {"message": "Incorrect API key provided"}}).encode())
             return False
 
-        def _record(self, body: Any) -> None:
+        def _admit(self, body: Any, route: str) -> bool:
+            """Record the request; answer 401 (wrong key) or 404 (other route) and return False."""
             with fake._lock:
                 fake.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+            if not self._authorised():
+                return False
+            if self.path.rstrip("/") != route:
+                self._send(404, b'{"error": {"message": "no such route"}}')
+                return False
+            return True
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            self._record(None)
-            if not self._authorised():
-                return
-            if self.path.rstrip("/") != "/v1/models":
-                self._send(404, b'{"error": {"message": "no such route"}}')
+            if not self._admit(None, "/v1/models"):
                 return
             models = {"object": "list", "data": [{"id": fake.model, "object": "model", "owned_by": "fake"}]}
             self._send(200, json.dumps(models).encode())
@@ -204,11 +207,7 @@ def _handler_for(fake: FakeChatServer) -> type[BaseHTTPRequestHandler]:
             except json.JSONDecodeError:
                 self._send(400, b'{"error": {"message": "request body is not JSON"}}')
                 return
-            self._record(body)
-            if not self._authorised():
-                return
-            if self.path.rstrip("/") != "/v1/chat/completions":
-                self._send(404, b'{"error": {"message": "no such route"}}')
+            if not self._admit(body, "/v1/chat/completions"):
                 return
             with fake._lock:
                 fake.in_flight += 1

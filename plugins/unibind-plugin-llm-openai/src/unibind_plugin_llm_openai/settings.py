@@ -84,7 +84,8 @@ class OpenAISettings(BaseModel):
     backoff_max: float = Field(default=30.0, ge=0, exclude=True)
     retry_after_max: float = Field(default=120.0, ge=0, exclude=True,
                                    description="Longest Retry-After honoured (seconds).")
-    timeout: float = Field(default=120.0, gt=0, exclude=True, description="Seconds for one HTTP request.")
+    timeout: float = Field(default=120.0, gt=0, exclude=True,
+                           description="Seconds to connect, to send, and to wait for the reply's bytes.")
     requests_per_minute: float | None = Field(default=None, gt=0, exclude=True,
                                               description="Client-side rate limit; None: none.")
     max_requests: int | None = Field(
