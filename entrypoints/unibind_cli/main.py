@@ -10,9 +10,11 @@ import click
 
 from unibind import __version__
 from unibind_cli.bench import bench
-from unibind_cli.embed import classify, demo, embed
+from unibind_cli.demo import demo
+from unibind_cli.embed import classify, embed
 from unibind_cli.kb import bench_centres, kb
 from unibind_cli.plugins import list_plugins
+from unibind_cli.train import train
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,7 +23,7 @@ def cli() -> None:
     """UniBind: one language-anchored embedding space for every modality."""
 
 
-for command in (list_plugins, embed, classify, demo, bench, kb):
+for command in (list_plugins, embed, classify, demo, bench, kb, train):
     cli.add_command(command)
 bench.add_command(bench_centres)
 

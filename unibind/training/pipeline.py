@@ -65,7 +65,8 @@ class TrainResult:
     encoded: dict[str, int] = field(default_factory=dict)
 
 
-def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext | None = None) -> TrainResult:
+def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext | None = None,
+                on_epoch: Any = None) -> TrainResult:
     """Train adapters on ``config.data`` and write the space directory ``config.out``."""
     from unibind.knowledge.textcache import TextEmbedder, identity_hash, space_text_identity
     from unibind.space import Space
@@ -136,7 +137,8 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
         adapters[m] = spec.build(config.adapter_settings.get(m), encoder=frozen[m].encoder,
                                  text_encoder=text_encoder, in_dim=frozen[m].dim, out_dim=text_encoder.dim)
     out = Path(config.out)
-    fit = fit_adapters(adapters, train, val, positives, config.train, checkpoint=out / CHECKPOINT, ctx=ctx)
+    fit = fit_adapters(adapters, train, val, positives, config.train, checkpoint=out / CHECKPOINT, ctx=ctx,
+                       on_epoch=on_epoch)
     frozen_count = sum(_count(f.encoder) for f in frozen.values()) + _count(text_encoder)
     parameters = {"trainable": fit.trainable_parameters, "frozen": frozen_count}
     if ctx.main:

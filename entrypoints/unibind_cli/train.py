@@ -1,0 +1,108 @@
+"""``unibind train``: contrastive adapter training into a space directory (runs under torchrun too)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    out = {}
+    for value in values:
+        key, sep, name = value.partition("=")
+        if not sep or not key or not name:
+            raise click.BadParameter(f"expected MODALITY=NAME, got {value!r}", param_hint=option)
+        out[key.strip()] = name.strip()
+    return out
+
+
+@click.command()
+@click.option("--data", required=True, type=click.Path(exists=True, path_type=Path),
+              help="JSONL manifest (path, label, description, instance) or a folder per class.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Space directory to write; an interrupted run resumes from its checkpoint.")
+@click.option("--modalities", help="Comma-separated modalities to train (default: all in the data).")
+@click.option("--kb", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Knowledge base: ECL class centres give positives to samples without a description.")
+@click.option("--k", "centres_k", default=50, show_default=True, help="ECL centres per class.")
+@click.option("--encoder", "encoders", multiple=True, metavar="MODALITY=NAME", help="Encoder per modality.")
+@click.option("--adapter", "adapters", multiple=True, metavar="MODALITY=NAME",
+              help="Adapter per modality (linear, mlp, ...; default linear).")
+@click.option("--init", "inits", multiple=True, metavar="MODALITY=INIT",
+              help="Adapter initialisation per modality, e.g. image=text-bridge.")
+@click.option("--text-encoder", help="Text encoder of the space (default: the default one).")
+@click.option("--epochs", default=30, show_default=True)
+@click.option("--batch-size", default=64, show_default=True, help="Global batch per modality.")
+@click.option("--lr", default=1e-3, show_default=True)
+@click.option("--temperature", default=1.0, show_default=True, help="tau (the paper: 1, i.e. none).")
+@click.option("--learn-temperature", is_flag=True, help="Learn tau, starting from --temperature.")
+@click.option("--symmetric", is_flag=True, help="Add the text-to-sample direction to the loss.")
+@click.option("--patience", default=5, show_default=True, help="Early stopping on the val loss.")
+@click.option("--val-fraction", default=0.2, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--workers", default=0, show_default=True, help="Decoding processes for feature extraction.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Feature cache directory.")
+@click.option("--threads", type=int, help="torch threads per process (1 is fastest for small adapters).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centres_k: int,
+          encoders: tuple[str, ...], adapters: tuple[str, ...], inits: tuple[str, ...], text_encoder: str | None,
+          epochs: int, batch_size: int, lr: float, temperature: float, learn_temperature: bool, symmetric: bool,
+          patience: int, val_fraction: float, seed: int, workers: int, cache_dir: Path | None,
+          threads: int | None, as_json: bool) -> None:
+    """Train one adapter per modality against text descriptions (LLM-augmented contrastive learning).
+
+    Under ``torchrun --nproc_per_node N -m unibind_cli train ...`` the same command trains with
+    DistributedDataParallel (gloo on CPU, NCCL on GPUs).
+    """
+    import torch
+
+    from unibind.errors import UniBindError
+    from unibind.training.distributed import init_from_env, shutdown
+    from unibind.training.pipeline import TrainConfig, train_space
+    from unibind.training.trainer import TrainSettings
+
+    if threads:
+        torch.set_num_threads(threads)
+    config = TrainConfig(
+        data=data, out=out, kb=kb, centres_k=centres_k, text_encoder=text_encoder,
+        modalities=[m.strip() for m in modalities.split(",") if m.strip()] if modalities else None,
+        encoders=_pairs(encoders, "--encoder"), adapters=_pairs(adapters, "--adapter"),
+        adapter_settings={m: {"init": init} for m, init in _pairs(inits, "--init").items()},
+        val_fraction=val_fraction, workers=workers, cache_dir=cache_dir,
+        train=TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, temperature=temperature,
+                            learn_temperature=learn_temperature, symmetric=symmetric, patience=patience, seed=seed))
+    ctx = init_from_env()
+
+    def show(record) -> None:
+        if not as_json:
+            acc = " ".join(f"{m} {a:.3f}" for m, a in record.val_accuracy.items())
+            val = f"{record.val_loss:.4f}" if record.val_loss is not None else "-"
+            click.echo(f"epoch {record.epoch:3d}  train {record.train_loss:.4f}  val {val}  "
+                       f"acc {acc or '-'}  tau {record.temperature:.3f}  {record.seconds:.2f}s", err=True)
+
+    try:
+        result = train_space(config, ctx=ctx, on_epoch=show)
+    except UniBindError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        shutdown(ctx)
+    if not ctx.main:
+        return
+    summary = {"space": str(result.space_dir), "best_epoch": result.fit.best_epoch,
+               "epochs": len(result.fit.history), "stopped_early": result.fit.stopped_early,
+               "resumed_from": result.fit.resumed_from, "temperature": result.fit.temperature,
+               "val_accuracy": result.fit.history[-1].val_accuracy if result.fit.history else {},
+               "parameters": result.parameters, "samples": result.samples, "encoded": result.encoded,
+               "skipped": [f.model_dump() for f in result.failures]}
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    p = result.parameters
+    click.echo(f"space written to {result.space_dir} (best epoch {result.fit.best_epoch} of "
+               f"{len(result.fit.history)}{', stopped early' if result.fit.stopped_early else ''})")
+    click.echo(f"parameters: {p['trainable']:,} trainable, {p['frozen']:,} frozen "
+               f"({100 * p['trainable'] / max(1, p['trainable'] + p['frozen']):.2f}% trained)")
+    for f in result.failures:
+        click.echo(f"skipped {f.source}: {f.reason}", err=True)
