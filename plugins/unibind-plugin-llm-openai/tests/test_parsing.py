@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 
 import pytest
 
@@ -13,7 +12,6 @@ from unibind_plugin_llm_openai.parsing import (
     extract_descriptions,
     parse_completion,
 )
-from unibind_plugin_llm_openai.traffic import backoff_delay, parse_retry_after
 
 
 def _completion(content, finish="stop", **message):
@@ -70,22 +68,3 @@ def test_error_message_prefers_the_servers_words() -> None:
     assert error_message(b'{"error": {"message": "Rate limit reached"}}') == "Rate limit reached"
     assert error_message(b'{"detail": "model not loaded"}') == "model not loaded"
     assert "Bad Gateway" in error_message(b"<h1>Bad Gateway</h1>")
-
-
-def test_retry_after_seconds_and_http_date() -> None:
-    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
-    assert parse_retry_after("3") == 3.0
-    assert parse_retry_after("0.25") == 0.25
-    assert parse_retry_after("Wed, 01 Jan 2025 12:00:07 GMT", now=now) == 7.0
-    assert parse_retry_after("Wed, 01 Jan 2025 11:00:00 GMT", now=now) == 0.0
-    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
-
-
-def test_full_jitter_stays_under_the_exponential_cap() -> None:
-    import random
-
-    rng = random.Random(0)
-    delays = [backoff_delay(3, 0.5, 30.0, rng) for _ in range(500)]
-    assert max(delays) <= 4.0 and min(delays) >= 0.0
-    assert max(delays) > 3.0 and min(delays) < 1.0  # spread over the whole range: full jitter
-    assert all(backoff_delay(20, 0.5, 2.0, rng) <= 2.0 for _ in range(100))

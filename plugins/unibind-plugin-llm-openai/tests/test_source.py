@@ -207,3 +207,13 @@ def test_models_lists_the_servers_models(server, settings) -> None:
     with OpenAISource(settings()) as source:
         assert source.client.models() == ["fake"]
     assert server.requests[-1]["path"] == "/v1/models"
+
+
+def test_extra_body_and_token_field_reach_the_server(server, settings) -> None:
+    chosen = settings(extra_body={"top_p": 0.9}, max_tokens_field="max_completion_tokens", max_tokens=300,
+                      temperature=0.7)
+    with OpenAISource(chosen) as source:
+        _take(source, 5, 1)
+    body = server.chat_requests[0]["body"]
+    assert body["top_p"] == 0.9 and body["max_completion_tokens"] == 300 and "max_tokens" not in body
+    assert body["temperature"] == 0.7
