@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
-import torch.nn.functional as F
 from pydantic import BaseModel, Field
+
+from unibind.calibration.base import check_fit_inputs, minimise_nll
 
 
 class TemperatureSettings(BaseModel):
@@ -15,11 +18,16 @@ class TemperatureSettings(BaseModel):
 
 
 class TemperatureScaler:
-    """``softmax(logits / T)`` with ``T = exp(log_t)``, so T stays positive while fitting."""
+    """``softmax(logits / T)`` with ``T = exp(log_t)``, so T stays positive while fitting.
+
+    NLL is convex in 1/T, and L-BFGS on log T reaches the same optimum from any start.
+    """
+
+    class_specific = False
 
     def __init__(self, settings: TemperatureSettings | None = None):
         self.settings = settings or TemperatureSettings()
-        self.log_t = torch.tensor(float(torch.log(torch.tensor(self.settings.temperature))))
+        self.log_t = torch.tensor(math.log(self.settings.temperature))
 
     @property
     def temperature(self) -> float:
@@ -27,24 +35,14 @@ class TemperatureScaler:
 
     def fit(self, logits: torch.Tensor, labels: torch.Tensor) -> TemperatureScaler:
         """Minimise the NLL of held-out ``labels`` over log T (L-BFGS)."""
-        logits = logits.detach().double()
-        labels = labels.detach().long()
+        logits, labels = check_fit_inputs(logits, labels)
         log_t = self.log_t.clone().double().requires_grad_(True)
-        optimiser = torch.optim.LBFGS([log_t], lr=0.5, max_iter=self.settings.max_iter,
-                                      line_search_fn="strong_wolfe")
-
-        def closure() -> torch.Tensor:
-            optimiser.zero_grad()
-            loss = F.cross_entropy(logits / log_t.exp(), labels)
-            loss.backward()
-            return loss
-
-        optimiser.step(closure)
+        minimise_nll([log_t], lambda: logits / log_t.exp(), labels, self.settings.max_iter)
         self.log_t = log_t.detach().float()
         return self
 
     def __call__(self, logits: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(logits / self.log_t.exp(), dim=-1)
+        return torch.softmax(logits.float() / self.log_t.exp(), dim=-1)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {"log_temperature": self.log_t.reshape(1)}

@@ -1,0 +1,139 @@
+"""Fitted calibrators on disk: ``SPACE/calibrators/<modality>.safetensors`` (+ a readable ``.json``).
+
+The safetensors header carries the authoritative record (calibrator name and
+settings, the labels a class-specific calibrator was fitted on, metrics before
+and after); the sibling JSON is the same record for people and tools. Both are
+written atomically; loading rebuilds the calibrator through the registry, so a
+plugin's calibrator is stored and restored like a built-in one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, Field, ValidationError
+
+from unibind.errors import InputError
+from unibind.knowledge.records import now
+
+FORMAT = "unibind-calibrator"
+FOLDER = "calibrators"
+
+
+class CalibratorRecord(BaseModel):
+    """What a saved calibrator says about itself."""
+
+    format: Literal["unibind-calibrator"] = FORMAT
+    version: int = 1
+    name: str = Field(description="Registered calibrator name (rebuilt through the registry).")
+    settings: dict[str, Any] = Field(default_factory=dict)
+    modality: str
+    labels: list[str] | None = Field(default=None, description="Class order it was fitted on "
+                                     "(class-specific calibrators refuse any other).")
+    class_specific: bool = False
+    fitted_on: int = Field(default=0, description="Held-out samples it was fitted on.")
+    logit_scale: float | None = Field(default=None, description="Scale of cos -> logits it was fitted with.")
+    metrics: dict[str, Any] = Field(default_factory=dict, description="e.g. {'before': {...}, 'after': {...}}.")
+    created_at: str = Field(default_factory=now)
+
+
+@dataclass
+class FittedCalibrator:
+    """A calibrator with its record: applies itself only to the labels it knows."""
+
+    calibrator: Any
+    record: CalibratorRecord
+
+    def __call__(self, logits: torch.Tensor, labels: Sequence[str] | None = None) -> torch.Tensor:
+        if self.record.class_specific and labels is not None and list(labels) != self.record.labels:
+            raise InputError(f"calibrator {self.record.name!r} ({self.record.modality})",
+                             f"fitted on labels {self.record.labels}, cannot calibrate {list(labels)}; "
+                             "use the same labels in the same order, or a temperature calibrator")
+        return self.calibrator(logits)
+
+
+def calibrator_path(space_dir: str | Path, modality: str) -> Path:
+    return Path(space_dir) / FOLDER / f"{modality}.safetensors"
+
+
+def save_calibrator(space_dir: str | Path, fitted: FittedCalibrator) -> Path:
+    """Write ``calibrators/<modality>.safetensors`` and its ``.json``; returns the safetensors path."""
+    from unibind.atomic import atomic_open, save_tensors
+
+    path = calibrator_path(space_dir, fitted.record.modality)
+    record_json = fitted.record.model_dump_json()
+    save_tensors(fitted.calibrator.state_dict(), path, metadata={"format": FORMAT, "unibind_calibrator": record_json})
+    with atomic_open(path.with_suffix(".json")) as fh:
+        fh.write(fitted.record.model_dump_json(indent=2))
+    return path
+
+
+def load_calibrator(path: str | Path, registry=None) -> FittedCalibrator:
+    """Read one saved calibrator file and rebuild it through the registry."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no calibrator file here")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            header = fh.metadata() or {}
+            if header.get("format") != FORMAT:
+                raise InputError(path, "not a UniBind calibrator (no 'unibind-calibrator' metadata)")
+            state = {key: fh.get_tensor(key) for key in fh.keys()}
+    except SafetensorError as exc:
+        raise InputError(path, f"not a safetensors file: {exc}") from exc
+    try:
+        record = CalibratorRecord.model_validate_json(header["unibind_calibrator"])
+    except (KeyError, ValidationError) as exc:
+        raise InputError(path, f"calibrator record is unreadable: {exc}") from exc
+    if registry is None:
+        from unibind.plugins import get_registry
+
+        registry = get_registry()
+    calibrator = registry.get("calibrator", record.name).build(record.settings)
+    try:
+        calibrator.load_state_dict(state)
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise InputError(path, f"tensors do not fit calibrator {record.name!r}: {exc}") from exc
+    return FittedCalibrator(calibrator, record)
+
+
+def load_calibrators(space_dir: str | Path, registry=None) -> dict[str, FittedCalibrator]:
+    """Every calibrator saved in a space directory, by modality (empty if there are none)."""
+    folder = Path(space_dir) / FOLDER
+    if not folder.is_dir():
+        return {}
+    return {p.stem: load_calibrator(p, registry) for p in sorted(folder.glob("*.safetensors"))}
+
+
+def calibrator_entries(space_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """Small summaries for ``space.json``: modality -> {file, name, settings, metrics} (no torch needed)."""
+    folder = Path(space_dir) / FOLDER
+    out: dict[str, dict[str, Any]] = {}
+    for sidecar in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        record = CalibratorRecord.model_validate(json.loads(sidecar.read_text(encoding="utf-8")))
+        out[record.modality] = {"file": f"{FOLDER}/{sidecar.stem}.safetensors", "name": record.name,
+                                "settings": record.settings, "metrics": record.metrics}
+    return out
+
+
+def apply_calibration(calibrator: Any, modality: str, logits: torch.Tensor,
+                      labels: Sequence[str]) -> torch.Tensor | None:
+    """Calibrated probabilities of ``logits``, or None when there is no calibrator for ``modality``.
+
+    ``calibrator`` may be one calibrator for every modality, a mapping modality -> calibrator
+    (what a space directory holds), a :class:`FittedCalibrator` (checks the labels) or None.
+    """
+    if isinstance(calibrator, Mapping):
+        calibrator = calibrator.get(modality)
+    if calibrator is None:
+        return None
+    if isinstance(calibrator, FittedCalibrator):
+        return calibrator(logits, labels)
+    return calibrator(logits)
