@@ -2,7 +2,7 @@
 
 nltk's ``WordNetCorpusReader`` wants a directory holding the database files
 plus a ``lexnames`` file, which Debian's ``wordnet-base`` does not ship. This
-module copies the database (~36 MB) into
+module copies the database (~29 MB) into
 ``<cache>/wordnet/<digest>/corpora/wordnet`` with a generated ``lexnames``.
 Copies, not links: nltk >= 3.9 resolves symlinks and refuses files outside
 the corpus root, and refuses hard-linked files too. The layout is built in a temporary
@@ -32,8 +32,6 @@ REQUIRED_FILES = (
     "index.noun", "index.verb", "index.adj", "index.adv",
     "noun.exc", "verb.exc", "adj.exc", "adv.exc", "cntlist.rev",
 )
-#: Copied when present: ``index.sense`` (Debian's wordnet-sense-index) maps sense keys to synsets.
-OPTIONAL_FILES = ("index.sense",)
 
 #: The 45 lexicographer files of WordNet 3.0 in file-number order (WordNet's lexnames(5WN)).
 LEXNAMES = (
@@ -76,11 +74,9 @@ def check_wordnet_dir(path: str | Path) -> Path:
 
 def _digest(folder: Path) -> str:
     h = hashlib.sha256(str(folder).encode())
-    for name in REQUIRED_FILES + OPTIONAL_FILES:
-        path = folder / name
-        if path.is_file():
-            st = path.stat()
-            h.update(f"{name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    for name in REQUIRED_FILES:
+        st = (folder / name).stat()
+        h.update(f"{name}:{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()[:16]
 
 
@@ -107,9 +103,8 @@ def prepare_layout(wordnet_dir: str | Path, cache: Path | None = None) -> Path:
     try:
         corpus = tmp / "corpora" / "wordnet"
         corpus.mkdir(parents=True)
-        for name in REQUIRED_FILES + OPTIONAL_FILES:
-            if (folder / name).is_file():
-                shutil.copyfile(folder / name, corpus / name)
+        for name in REQUIRED_FILES:
+            shutil.copyfile(folder / name, corpus / name)
         (corpus / "lexnames").write_text(lexnames_text(), encoding="ascii")
         (corpus / "SOURCE").write_text(f"{folder}\n", encoding="utf-8")
         try:

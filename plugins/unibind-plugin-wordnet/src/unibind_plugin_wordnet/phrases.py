@@ -49,6 +49,15 @@ def gloss(synset: Any) -> str:
     return text.rstrip(" ;.")
 
 
+_DETERMINER = re.compile(r"^(a|an|the|any|one|either|each|some|something|someone|anything|all|two|"
+                         r"several|various|many)\b", re.IGNORECASE)
+
+
+def starts_with_determiner(text: str) -> bool:
+    """'a garment ...', 'any of ...': a gloss that reads as a predicate after 'is'."""
+    return bool(_DETERMINER.match(text))
+
+
 def sentence(text: str) -> str:
     """Capitalised first letter, one final full stop."""
     text = " ".join(text.split()).rstrip(" ;")
@@ -88,16 +97,18 @@ class Subject:
         return "have" if self.plural else "has"
 
 
-def make_subject(name: str, matched: str | None, synset: Any, wordnet: Any) -> Subject:
+def make_subject(name: str, synset: Any, wordnet: Any) -> Subject:
     """The class name as a sentence subject: case, number and countability from WordNet.
 
-    'Trouser' -> 'trouser' when WordNet writes the lemma in lower case; a plural name ('mice')
-    is plural when WordNet's morphology reduces its last word; substances take no article.
+    'Trouser' -> 'trouser' when WordNet writes the lemma in lower case (its matching lemma, else
+    its first); a plural name ('mice') is plural when WordNet's morphology reduces its last word;
+    substances take no article.
     """
     text = " ".join(name.replace("_", " ").split())
     first = text.split()[0]
-    lemma_lower = matched is None or not matched[:1].isupper()
-    if first[:1].isupper() and first[1:] == first[1:].lower() and lemma_lower and not text.isupper():
+    lemmas = [words(lemma) for lemma in synset.lemma_names()]
+    same = [lemma for lemma in lemmas if lemma.casefold() == text.casefold()] or lemmas[:1]
+    if first[:1].isupper() and first[1:] == first[1:].lower() and not same[0][:1].isupper():
         text = text[0].lower() + text[1:]
     last = text.split()[-1].lower()
     base = wordnet.morphy(last, "n")

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,9 @@ class Resolver:
         key = key.strip()
         try:
             if WORDNET_ID.match(key):
-                return self.wn.synset_from_pos_and_offset(key[0], int(key[1:]))
+                with warnings.catch_warnings():  # nltk warns and returns None for an unknown offset
+                    warnings.simplefilter("ignore", UserWarning)
+                    return self.wn.synset_from_pos_and_offset(key[0], int(key[1:]))
             if SYNSET_NAME.match(key):
                 return self.wn.synset(key)
         except (WordNetError, ValueError):

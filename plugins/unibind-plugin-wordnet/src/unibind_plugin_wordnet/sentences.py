@@ -13,7 +13,15 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from unibind_plugin_wordnet.phrases import Subject, gloss, join_or, noun_phrase, sentence, words
+from unibind_plugin_wordnet.phrases import (
+    Subject,
+    gloss,
+    join_or,
+    noun_phrase,
+    sentence,
+    starts_with_determiner,
+    words,
+)
 from unibind_plugin_wordnet.resolve import synset_id
 from unibind_plugin_wordnet.settings import WordNetSettings
 
@@ -71,7 +79,10 @@ class Relations:
         if not self.exact:
             return [self._say("gloss", "{subject} {be} a kind of {kind}: {gloss}", self.synset,
                               kind=words(self.synset.lemma_names()[0]), gloss=gloss(self.synset))]
-        return [self._say("gloss", "{subject} {be} {gloss}", gloss=gloss(self.synset))]
+        text = gloss(self.synset)
+        if starts_with_determiner(text):
+            return [self._say("gloss", "{subject} {be} {gloss}", gloss=text)]
+        return [self._say("gloss", "{name}: {gloss}", gloss=text)]  # 'lifts and moves ...': dictionary form
 
     def synonyms(self) -> list[Sentence]:
         if not self.exact:
