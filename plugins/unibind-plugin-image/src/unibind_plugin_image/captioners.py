@@ -179,6 +179,9 @@ class HFCaptioner:
         try:
             self.network = AutoModelForImageTextToText.from_pretrained(settings.model, local_files_only=offline)
         except (OSError, ValueError) as exc:
+            path = Path(settings.model)
+            if (path.is_absolute() or settings.model.startswith(".")) and not path.exists():
+                raise UniBindError(f"hf-captioner cannot load {settings.model!r}: no such directory") from exc
             hint = " (hub models need a network; give a local directory)" if offline else ""
             raise UniBindError(f"hf-captioner cannot load {settings.model!r}{hint}: "
                                f"{type(exc).__name__}: {exc}") from exc
