@@ -97,3 +97,49 @@ def fashion_mnist(split: str = "test") -> tuple[np.ndarray, np.ndarray]:
     if not images.is_file():
         raise MissingDataError(f"{images} not found: install the Debian package dataset-fashion-mnist")
     return _read_idx(images), _read_idx(labels).astype(np.int64)
+
+
+def fashion_mnist_images(split: str = "test", limit: int | None = None, *,
+                         invert: bool = False) -> tuple[list, np.ndarray]:
+    """Fashion-MNIST as RGB PIL pictures (what image encoders take) and labels 0-9.
+
+    ``invert`` draws dark garments on white, closer to catalogue photos than
+    the dataset's white-on-black.
+    """
+    from PIL import Image
+
+    images, labels = fashion_mnist(split)
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
+    pixels = 255 - images if invert else images
+    return [Image.fromarray(p, mode="L").convert("RGB") for p in pixels], labels
+
+
+#: Tux Paint photo-stamp folders grouped under class names an ImageNet classifier's words cover.
+TUXPAINT_EVAL_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "bird": ("animals/birds",), "fish": ("animals/fish",), "insect": ("animals/insects",),
+    "mammal": ("animals/mammals",), "fruit": ("food/fruit",), "vegetable": ("food/vegetables",),
+    "flower": ("plants/flowers",), "tool": ("household/tools",), "hat": ("clothes/hats",),
+    "vehicle": ("vehicles",),
+}
+
+
+def tuxpaint_selection(categories: dict[str, tuple[str, ...]] | None = None, *, root: Path = TUXPAINT_STAMPS,
+                       with_sound: bool = False) -> list[tuple[Stamp, str]]:
+    """One photo per stamp of the chosen folders (a folder and its sub-folders), with its class name.
+
+    Mirrored copies (``x_mirror.png`` beside ``x.png``) are dropped: the same
+    photo flipped is not another example.
+    """
+    categories = categories if categories is not None else TUXPAINT_EVAL_CATEGORIES
+    chosen = []
+    stamps = tuxpaint_stamps(root, with_sound=with_sound)
+    stems = {(s.category, s.name) for s in stamps}
+    for stamp in stamps:
+        if stamp.name.endswith("_mirror") and (stamp.category, stamp.name.removesuffix("_mirror")) in stems:
+            continue
+        for label, folders in categories.items():
+            if any(stamp.category == f or stamp.category.startswith(f + "/") for f in folders):
+                chosen.append((stamp, label))
+                break
+    return chosen

@@ -1,0 +1,94 @@
+"""Build a :class:`~unibind.evaluation.stage.Stage` from a live space and labelled data.
+
+The text side asks every modality with the image prompts ("a photo of a
+{}."), one query per class, as the paper's Fig. 5 does for events and
+images: a balanced space answers such a query with every modality.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from unibind.evaluation.data import EvalSet
+from unibind.evaluation.runner import embed_set
+from unibind.evaluation.stage import EmbeddedSet, Scorer, Stage
+from unibind.knowledge.centres import CentreSettings, canonical_prompt, localize
+from unibind.knowledge.records import ClassRef
+
+
+def class_scorers(space: Any, classes: Sequence[ClassRef], *, kb_path: str | Path | None = None, k: int = 50,
+                  modality: str = "image") -> dict[str, Scorer]:
+    """Template mean and class name (no knowledge base needed), and ECL at ``k`` when one is given."""
+    from unibind.knowledge.store import KnowledgeBase
+    from unibind.knowledge.textcache import TextEmbedder
+
+    embedder = TextEmbedder.from_space(space)
+    plans = [(f"ECL k={k}", "ecl"), ("template mean", "templates"), ("class name", "name")]
+    scorers: dict[str, Scorer] = {}
+    kb = KnowledgeBase(kb_path, create=False) if kb_path is not None else None
+    try:
+        for title, method in plans:
+            if method == "ecl" and kb is None:
+                continue
+            settings = CentreSettings(method=method, k=k, modality=modality)  # type: ignore[arg-type]
+            scorers[title] = localize(classes, embedder, settings, kb=kb, progress=False).score
+    finally:
+        if kb is not None:
+            kb.close()
+    return scorers
+
+
+def stage_from_space(space: Any, sets: Sequence[EvalSet], title: str, *, kb_path: str | Path | None = None,
+                     k: int = 50, **embed_kwargs: Any) -> tuple[Stage, list[dict[str, str]]]:
+    """Embed ``sets`` in ``space`` (through the feature cache); returns the stage and the skipped items."""
+    from unibind.knowledge.textcache import TextEmbedder
+
+    classes = list(dict.fromkeys(c for s in sets for c in s.classes))
+    embedded, skipped = [], []
+    for data in sets:
+        feats = embed_set(space, data, **embed_kwargs)
+        skipped += [f.model_dump() for f in feats.failures]
+        embedded.append(EmbeddedSet(
+            modality=data.modality, vectors=feats.vectors,
+            labels=[data.classes[int(data.labels[i])].name for i in feats.index],
+            names=[data.names[i] for i in feats.index], items=[data.items[i] for i in feats.index],
+            pair_ids=list(feats.index) if data.paired else None))
+    if all(s.pair_ids is not None for s in embedded):   # pairs survive only where every side loaded
+        common = set.intersection(*(set(s.pair_ids or []) for s in embedded))
+        embedded = [_only(s, common) for s in embedded]
+    settings = CentreSettings(modality="image")
+    prompts = TextEmbedder.from_space(space)([canonical_prompt(c, settings) for c in classes])
+    scorers = class_scorers(space, classes, kb_path=kb_path, k=k)
+    return Stage(title, embedded, [c.name for c in classes], scorers, prompts), skipped
+
+
+def _only(s: EmbeddedSet, keep: set[int]) -> EmbeddedSet:
+    rows = [n for n, p in enumerate(s.pair_ids or []) if p in keep]
+    return EmbeddedSet(s.modality, s.vectors[rows], [s.labels[n] for n in rows], [s.names[n] for n in rows],
+                       [s.items[n] for n in rows] if s.items is not None else None,
+                       [s.pair_ids[n] for n in rows] if s.pair_ids is not None else None)
+
+
+def report_for_spaces(spaces: Sequence[tuple[str, Any]], sets: Sequence[EvalSet], out_dir: str | Path, *,
+                      kb_path: str | Path | None = None, k: int = 50, zeroshot: Sequence[Any] = (),
+                      figures: Sequence[tuple[str, str]] = (), command: str = "",
+                      draw: bool = True, **embed_kwargs: Any) -> Path:
+    """Evaluate ``sets`` in each ``(title, space)`` (e.g. before and after training); write the HTML report."""
+    from unibind.evaluation.report import Report, stage_slug, write_report
+    from unibind.evaluation.stage import draw_stage, evaluate_stage
+
+    report = Report(command=command, zeroshot=list(zeroshot), figures=list(figures))
+    report.notes += [f"{s.name}: {len(s.items)} {s.modality} items, {len(s.classes)} classes ({s.note})"
+                     for s in sets]
+    slugs: list[str] = []
+    for title, space in spaces:
+        stage, skipped = stage_from_space(space, sets, title, kb_path=kb_path, k=k, **embed_kwargs)
+        result = evaluate_stage(stage)
+        if draw:
+            slugs.append(stage_slug(title, slugs))
+            result.pictures = draw_stage(stage, out_dir, slugs[-1])
+        report.stages.append(result)
+        report.notes += [f"{title}: skipped {f['source']}: {f['reason']}" for f in skipped]
+    return write_report(report, out_dir)

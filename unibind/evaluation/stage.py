@@ -1,0 +1,152 @@
+"""Everything measured on one state of the space (e.g. before or after training), from embeddings.
+
+A :class:`Stage` is precomputed: embedded sets (one per modality) and class
+scorers (name -> function from embeddings to ``[N, C]`` class scores, such
+as the template mean or ECL centres). :func:`evaluate_stage` needs no
+model, so it is tested on synthetic embeddings and runs on any space;
+:func:`stage_from_space` builds a stage from a :class:`~unibind.space.Space`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import BaseModel, Field
+
+from unibind.evaluation.retrieval import DEFAULT_RECALL_KS, gallery_shares, modality_shares, ranking, recall_at_k
+
+Scorer = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class EmbeddedSet:
+    """Unit embeddings of one modality's items with their class names (and pair ids, when paired)."""
+
+    modality: str
+    vectors: torch.Tensor
+    labels: list[str]
+    names: list[str]
+    items: list[Any] | None = None
+    pair_ids: list[int] | None = None
+
+
+@dataclass
+class Stage:
+    title: str
+    sets: list[EmbeddedSet]
+    class_names: list[str]
+    scorers: dict[str, Scorer]
+    prompts: torch.Tensor | None = None   # [C, d] canonical-prompt embeddings, drawn in the t-SNE map
+
+
+class AccuracyRow(BaseModel):
+    modality: str
+    method: str
+    accuracy: float
+    items: int
+
+
+class RecallRow(BaseModel):
+    query: str
+    gallery: str
+    relevance: str = Field(description="class: same class; pair: the paired item of the same stamp.")
+    method: str = ""
+    recall: dict[int, float]
+    queries: int
+
+
+class BalanceRow(BaseModel):
+    method: str
+    k: int
+    shares: dict[str, float]
+
+
+class StageResult(BaseModel):
+    title: str
+    accuracy: list[AccuracyRow]
+    retrieval: list[RecallRow]
+    balance: list[BalanceRow]
+    gallery_shares: dict[str, float]
+    pictures: dict[str, str] = Field(default_factory=dict, description="Name -> PNG file name.")
+
+
+def evaluate_stage(stage: Stage, *, recall_ks: Sequence[int] = DEFAULT_RECALL_KS,
+                   balance_ks: Sequence[int] = (5, 10, 20)) -> StageResult:
+    """Zero-shot accuracy, recall@K both ways (text <-> each modality, modality <-> modality), balance."""
+    classes = stage.class_names
+    accuracy, retrieval, balance = [], [], []
+    for s in stage.sets:
+        for method, scorer in stage.scorers.items():
+            scores = scorer(s.vectors)
+            truth = torch.tensor([classes.index(label) for label in s.labels])
+            accuracy.append(AccuracyRow(modality=s.modality, method=method, items=len(s.labels),
+                                        accuracy=float((scores.argmax(1) == truth).float().mean())))
+            retrieval.append(RecallRow(query="text", gallery=s.modality, relevance="class", method=method,
+                                       recall=recall_at_k(scores.T, classes, s.labels, recall_ks),
+                                       queries=len(classes)))
+            retrieval.append(RecallRow(query=s.modality, gallery="text", relevance="class", method=method,
+                                       recall=recall_at_k(scores, s.labels, classes, recall_ks),
+                                       queries=len(s.labels)))
+    for a in stage.sets:
+        for b in stage.sets:
+            if a is b:
+                continue
+            sims = a.vectors @ b.vectors.T
+            retrieval.append(RecallRow(query=a.modality, gallery=b.modality, relevance="class",
+                                       recall=recall_at_k(sims, a.labels, b.labels, recall_ks), queries=len(a.labels)))
+            if a.pair_ids is not None and b.pair_ids is not None:
+                retrieval.append(RecallRow(query=a.modality, gallery=b.modality, relevance="pair",
+                                           recall=recall_at_k(sims, a.pair_ids, b.pair_ids, recall_ks),
+                                           queries=len(a.labels)))
+    gallery, modalities = _gallery(stage)
+    if len(set(modalities)) > 1:
+        for method, scorer in stage.scorers.items():
+            scores = scorer(gallery).T
+            balance += [BalanceRow(method=method, k=k, shares=modality_shares(scores, modalities, k))
+                        for k in balance_ks]
+    return StageResult(title=stage.title, accuracy=accuracy, retrieval=retrieval, balance=balance,
+                       gallery_shares=gallery_shares(modalities))
+
+
+def draw_stage(stage: Stage, out_dir: str | Path, slug: str, *, grid_queries: int = 4, grid_k: int = 6,
+               tsne_max: int = 600, seed: int = 0) -> dict[str, str]:
+    """The stage's t-SNE map and retrieval grid as PNG files in ``out_dir``; returns name -> file name."""
+    from unibind.evaluation.pictures import plot_projection, plot_retrieval_grid, tsne_2d
+
+    out_dir = Path(out_dir)
+    vectors, labels, modalities = [], [], []
+    gen = torch.Generator().manual_seed(seed)
+    for s in stage.sets:
+        keep = torch.randperm(len(s.labels), generator=gen)[:tsne_max].sort().values
+        vectors.append(s.vectors[keep])
+        labels += [s.labels[i] for i in keep.tolist()]
+        modalities += [s.modality] * len(keep)
+    if stage.prompts is not None:
+        vectors.append(stage.prompts)
+        labels += list(stage.class_names)
+        modalities += ["text"] * len(stage.class_names)
+    pictures = {}
+    points = tsne_2d(torch.cat(vectors), seed=seed)
+    pictures["tsne"] = plot_projection(points, labels, modalities, out_dir / f"{slug}-tsne.png",
+                                       title=f"t-SNE of the space: {stage.title}").name
+    method, scorer = next(iter(stage.scorers.items()))
+    gallery, gallery_mods = _gallery(stage)
+    items = [(s, i) for s in stage.sets for i in range(len(s.labels))]
+    queries = stage.class_names[:grid_queries]
+    top = ranking(scorer(gallery).T[:len(queries)], grid_k)
+    rows = [[{"item": s.items[i] if s.items is not None else None, "modality": s.modality, "label": s.labels[i],
+              "name": s.names[i], "hit": s.labels[i] == q} for s, i in (items[j] for j in row.tolist())]
+            for q, row in zip(queries, top)]
+    pictures["grid"] = plot_retrieval_grid([f"text: {q}" for q in queries], rows, out_dir / f"{slug}-grid.png",
+                                           title=f"text -> any ({method}): {stage.title}").name
+    return pictures
+
+
+def _gallery(stage: Stage) -> tuple[torch.Tensor, list[str]]:
+    vectors = torch.cat([s.vectors for s in stage.sets])
+    modalities = [s.modality for s in stage.sets for _ in s.labels]
+    return vectors, modalities
