@@ -12,6 +12,7 @@ from unibind import __version__
 from unibind_cli.bench import bench
 from unibind_cli.demo import demo
 from unibind_cli.embed import classify, embed
+from unibind_cli.evaluate import evaluate
 from unibind_cli.kb import bench_centres, kb
 from unibind_cli.plugins import list_plugins
 from unibind_cli.train import train
@@ -23,7 +24,7 @@ def cli() -> None:
     """UniBind: one language-anchored embedding space for every modality."""
 
 
-for command in (list_plugins, embed, classify, demo, bench, kb, train):
+for command in (list_plugins, embed, classify, demo, bench, kb, train, evaluate):
     cli.add_command(command)
 bench.add_command(bench_centres)
 

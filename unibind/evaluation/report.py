@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from unibind.evaluation.stage import StageResult
-from unibind.evaluation.zeroshot import ZeroShotResult
+from unibind.evaluation.zeroshot import ZeroShotResult, best_baseline
 from unibind.knowledge.records import now
 
 TEMPLATE = """<!doctype html>
@@ -104,8 +104,8 @@ def render_html(report: Report, out_dir: str | Path) -> str:
                        "ks": ks, "images": images})
     zeroshot = []
     for z in report.zeroshot:
-        base = next((r.accuracy for r in z.rows if r.method == "templates" and r.accuracy is not None), None)
-        zeroshot.append({**z.model_dump(), "baseline": base})
+        base = best_baseline(z.rows)
+        zeroshot.append({**z.model_dump(), "baseline": base.accuracy if base is not None else None})
     figures = [(title, _data_uri(out_dir / path)) for title, path in report.figures]
     env = Environment(autoescape=True)
     return env.from_string(TEMPLATE).render(title=report.title, created_at=report.created_at, command=report.command,

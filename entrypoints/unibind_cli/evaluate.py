@@ -1,0 +1,154 @@
+"""``unibind eval``: zero-shot tables (``zeroshot``) and the HTML report (``report``). Thin: calls the library."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+DATA_HELP = ("fashion-mnist[:N], fashion-mnist-inverted[:N], tuxpaint[:N], tuxpaint-pairs[:N] (photo + sound "
+             "of the same stamps) or a folder of class folders; repeat for several.")
+KS = (5, 10, 20, 50, 100)
+
+
+def _command() -> str:
+    return "unibind " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _sets(specs: tuple[str, ...]):
+    from unibind.errors import UniBindError
+    from unibind.evaluation.data import parse_data
+
+    try:
+        return [s for spec in specs for s in parse_data(spec)]
+    except (UniBindError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--data") from exc
+
+
+@click.group("eval")
+def evaluate() -> None:
+    """Evaluate the space: zero-shot accuracy by class-centre method, retrieval, balance, pictures."""
+
+
+@evaluate.command()
+@click.option("--data", "data", multiple=True, default=("fashion-mnist", "tuxpaint"), show_default=True,
+              help=DATA_HELP)
+@click.option("--kb", "kb_path", type=click.Path(dir_okay=False, path_type=Path), default="eval-kb.sqlite",
+              show_default=True, help="Knowledge base for the classes (built or resumed here).")
+@click.option("--source", "sources", multiple=True, default=("templates", "wordnet"), show_default=True,
+              metavar="NAME[:key=value,...]", help="Description sources to build with (uninstalled ones are "
+              "reported and skipped); LLM sources are slow, add them explicitly, e.g. --source llm-transformers.")
+@click.option("--per-class", default=100, show_default=True, help="Descriptions per class and source.")
+@click.option("--k", "ks", multiple=True, type=int, default=KS, show_default=True, help="ECL k values.")
+@click.option("--reduce", type=click.Choice(["max", "mean", "softmax"]), default="max", show_default=True,
+              help="Scoring over a class's centre set (max: the paper).")
+@click.option("--space", "space_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="A trained SPACE directory (default: the embedded default, image encoder + ImageNet bridge).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default="eval-out",
+              show_default=True, help="Writes zeroshot.md and zeroshot.json here.")
+def zeroshot(data: tuple[str, ...], kb_path: Path, sources: tuple[str, ...], per_class: int, ks: tuple[int, ...],
+             reduce: str, space_dir: Path | None, out_dir: Path) -> None:
+    """Zero-shot top-1 accuracy for class name, template mean, per-source means, all-mean and ECL at each k."""
+    from unibind.errors import UniBindError
+    from unibind.evaluation.runner import ensure_kb, write_results, zero_shot
+
+    sets = _sets(data)
+    space = _space(space_dir)
+    results = []
+    try:
+        for s in sets:
+            status = ensure_kb(kb_path, s.classes, sources, per_class=per_class, modality=s.modality)
+            for name, what in status.items():
+                click.echo(f"{s.name}: source {name}: {what}", err=True)
+            result = zero_shot(space, s, kb_path, ks=ks, reduce=reduce, command=_command())
+            results.append(result)
+            _print_table(result)
+            for f in result.skipped:
+                click.echo(f"skipped {f['source']}: {f['reason']}", err=True)
+    except (UniBindError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for path in write_results(results, out_dir):
+        click.echo(f"wrote {path}")
+
+
+@evaluate.command()
+@click.option("--data", "data", multiple=True, default=("tuxpaint-pairs",), show_default=True, help=DATA_HELP)
+@click.option("--space", "space_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="A trained SPACE directory: evaluated after the default space (before/after training).")
+@click.option("--kb", "kb_path", type=click.Path(dir_okay=False, path_type=Path), default="eval-kb.sqlite",
+              show_default=True, help="Knowledge base for ECL centres (built with --source where missing).")
+@click.option("--source", "sources", multiple=True, default=("templates", "wordnet"), show_default=True,
+              metavar="NAME[:key=value,...]")
+@click.option("--k", "k", default=50, show_default=True, help="ECL k.")
+@click.option("--zeroshot", "zeroshot_json", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A zeroshot.json from `unibind eval zeroshot` to include.")
+@click.option("--figure", "figures", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Extra PNG (e.g. a reliability diagram from calibration) to include; repeatable.")
+@click.option("--no-default", is_flag=True, help="Evaluate only the --space, not the default space before it.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default="eval-report",
+              show_default=True)
+def report(data: tuple[str, ...], space_dir: Path | None, kb_path: Path, sources: tuple[str, ...], k: int,
+           zeroshot_json: Path | None, figures: tuple[Path, ...], no_default: bool, out_dir: Path) -> None:
+    """HTML report: accuracy, recall@1/5/10/20 both ways, modality balance, t-SNE and retrieval grids."""
+    import json
+
+    from unibind.errors import UniBindError
+    from unibind.evaluation.from_space import report_for_spaces
+    from unibind.evaluation.runner import ensure_kb
+    from unibind.evaluation.zeroshot import ZeroShotResult
+
+    sets = _sets(data)
+    spaces = [] if no_default else [("before training (default space, ImageNet bridge)", _space(None))]
+    if space_dir is not None:
+        spaces.append((f"after training ({space_dir})", _space(space_dir)))
+    if not spaces:
+        raise click.UsageError("--no-default needs --space")
+    tables = []
+    if zeroshot_json is not None:
+        tables = [ZeroShotResult.model_validate(r) for r in json.loads(zeroshot_json.read_text())]
+    try:
+        classes = list(dict.fromkeys(c for s in sets for c in s.classes))
+        for name, what in ensure_kb(kb_path, classes, sources, modality="image").items():
+            click.echo(f"source {name}: {what}", err=True)
+        path = report_for_spaces(spaces, sets, out_dir, kb_path=kb_path, k=k, zeroshot=tables,
+                                 figures=[(f.stem, str(f.resolve())) for f in figures], command=_command())
+    except (UniBindError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {path}")
+
+
+def _space(space_dir: Path | None):
+    from unibind.errors import UniBindError
+    from unibind.space import Space
+
+    if space_dir is None:
+        return Space()
+    try:
+        return Space.from_dir(space_dir)
+    except (UniBindError, OSError, ValueError) as exc:
+        raise click.ClickException(f"{space_dir}: {exc}") from exc
+
+
+def _print_table(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{result.dataset}: {result.items} {result.modality} items, {len(result.classes)} classes "
+                        f"({result.space.get('encoder')} + {result.space.get('adapter')})")
+    for column in ("method", "centres/class", "top-1 %", "balanced %", "vs template mean"):
+        table.add_column(column, justify="left" if column == "method" else "right")
+    from unibind.evaluation.zeroshot import best_baseline
+
+    base_row = best_baseline(result.rows)
+    base = base_row.accuracy if base_row is not None else None
+    for r in result.rows:
+        if r.accuracy is None:
+            table.add_row(r.title, "–", r.status, "–", "–")
+            continue
+        lo, hi = r.centres_per_class
+        table.add_row(r.title, f"{lo}" if lo == hi else f"{lo}–{hi}", f"{100 * r.accuracy:.1f}",
+                      f"{100 * r.balanced_accuracy:.1f}",
+                      f"{100 * (r.accuracy - base):+.1f}" if base is not None else "–")
+    Console().print(table)
