@@ -9,6 +9,7 @@ from unibind.specs import (
     DescriptionSourceSpec,
     EncoderSpec,
     ModalitySpec,
+    ValidatorSpec,
 )
 
 
@@ -81,4 +82,23 @@ def unibind_calibrators(register):
         name="isotonic", factory="unibind.calibration.isotonic:IsotonicCalibrator",
         settings="unibind.calibration.isotonic:IsotonicSettings",
         summary="one-vs-rest isotonic regression, renormalised (tied to the label order)",
+    ))
+
+
+@hookimpl
+def unibind_validators(register):
+    register(ValidatorSpec(
+        name="yes-no", factory="unibind.validation.yesno:YesNoVerifier",
+        settings="unibind.validation.yesno:YesNoSettings",
+        summary="predicted class vs its nearest competitors and a negated prompt set",
+    ))
+    register(ValidatorSpec(
+        name="caption-agreement", factory="unibind.validation.captions:CaptionAgreement",
+        settings="unibind.validation.captions:CaptionSettings",
+        summary="an installed captioner describes the sample; caption scores fused with the original",
+    ))
+    register(ValidatorSpec(
+        name="cross-modal", factory="unibind.validation.crossmodal:CrossModalAgreement",
+        settings="unibind.validation.crossmodal:CrossModalSettings",
+        summary="the instance's other modalities vote on the label",
     ))

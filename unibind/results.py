@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -18,6 +20,53 @@ class ClassScore(BaseModel):
     similarity: float
 
 
+class ValidatorRecord(BaseModel):
+    """What one fallback validator said about a low-confidence prediction."""
+
+    name: str
+    verdict: Literal["agree", "disagree", "abstain"]
+    support: float | None = Field(default=None, description="Its probability that the predicted label is right.")
+    label: str | None = Field(default=None, description="The label it prefers.")
+    detail: str = ""
+
+
+class FallbackRecord(BaseModel):
+    """Whether the fallback ran, what each validator said, and the final decision."""
+
+    threshold: float
+    ran: bool
+    decision: Literal["accepted", "verified", "revised", "rejected"] = Field(description=(
+        "accepted: confident enough, no check; verified: validators agreed; revised: validators chose another "
+        "label; rejected: low confidence that the validators did not confirm (treat as 'don't know')."))
+    original_label: str
+    original_confidence: float
+    validators: list[ValidatorRecord] = Field(default_factory=list)
+
+
+class CentreMatch(BaseModel):
+    """One of the top classes and the centre description that matched the input best."""
+
+    label: str
+    probability: float
+    description: str
+    description_similarity: float
+
+
+class ModalityContribution(BaseModel):
+    modality: str
+    label: str = Field(description="This modality's own top label.")
+    probability: float = Field(description="This modality's probability of the final label.")
+    share: float = Field(description="Its share of the support for the final label across modalities.")
+
+
+class Explanation(BaseModel):
+    """Why: top classes with calibrated probabilities, best-matching descriptions, entropy, modalities."""
+
+    top: list[CentreMatch]
+    entropy: float
+    modalities: list[ModalityContribution] = Field(default_factory=list)
+
+
 class Prediction(BaseModel):
     """A zero-shot prediction for one input."""
 
@@ -28,3 +77,6 @@ class Prediction(BaseModel):
     entropy: float = Field(description="Predictive entropy of the probabilities, in nats.")
     top: list[ClassScore]
     calibrated: bool = Field(description="False until a calibrator is fitted on held-out data.")
+    fallback: FallbackRecord | None = Field(default=None, description="Set when a fallback policy was given; "
+                                            "label/confidence are then the final decision's.")
+    explanation: Explanation | None = None

@@ -16,6 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from unibind.batching import prepared_batches
+from unibind.calibration.metrics import entropy
+from unibind.calibration.store import apply_calibration
+from unibind.explain import review
 from unibind.errors import InputError, NotRegisteredError
 from unibind.progress import track
 from unibind.registry import Registry
@@ -224,7 +227,8 @@ class Space:
     def classify(self, paths: Sequence[str | Path], labels: Sequence[str] | None = None, *,
                  modality: str | None = None, top_k: int = 5, calibrator: Any | None = None,
                  centres: str | Path | CentreSet | None = None,
-                 reduce: str | None = None) -> tuple[list[Prediction], list[Failure]]:
+                 reduce: str | None = None, fallback: Any | None = None,
+                 explain: bool = False) -> tuple[list[Prediction], list[Failure]]:
         """Zero-shot classify files against ``labels``; returns predictions and skipped files.
 
         With knowledge-base centres (``centres`` here or given to the space) a
@@ -232,6 +236,9 @@ class Space:
         ECL; ``reduce`` = mean or softmax instead), and ``labels`` picks
         classes among them. Without, each class's centre is the mean of its
         prompt-template embeddings (the CLIP/ImageBind baseline).
+        ``calibrator``: one calibrator, or modality -> calibrator (a space
+        directory's); ``fallback`` (:class:`unibind.validation.base.Fallback`)
+        re-checks predictions below its threshold; ``explain`` adds why.
         """
         labels = [label.strip() for label in labels or [] if label.strip()]
         centre_set = self.centre_set(centres, labels)
@@ -257,8 +264,12 @@ class Space:
             else:
                 sims = embedded.vectors @ self.class_centres(labels, mod).T
             logits = self.logit_scale * sims
-            probs = calibrator(logits) if calibrator is not None else torch.softmax(logits, dim=-1)
-            predictions.extend(_predictions(embedded, labels, sims, probs, top_k, calibrator is not None))
+            calibrated = apply_calibration(calibrator, mod, logits, labels)
+            probs = calibrated if calibrated is not None else torch.softmax(logits, dim=-1)
+            found = _predictions(embedded, labels, sims, probs, top_k, calibrated is not None)
+            # explanations and, below the threshold, the fallback validators (unibind.explain)
+            predictions.extend(review(self, found, embedded.vectors, labels, probs, mod, centre_set=centre_set,
+                                      fallback=fallback, explain_them=explain, top_k=top_k))
         return predictions, failures
 
 
@@ -267,9 +278,6 @@ def _has_capability(encoder: Any, method: str) -> bool:
     return callable(found) and found() is not None
 
 
-def entropy(probs: torch.Tensor) -> torch.Tensor:
-    """Shannon entropy in nats along the last axis."""
-    return -(probs * probs.clamp_min(1e-12).log()).sum(-1)
 
 
 def _predictions(embedded: Embeddings, labels: Sequence[str], sims: torch.Tensor, probs: torch.Tensor,

@@ -1,0 +1,176 @@
+"""Fallback validators, the decision policy, explanations and their path through Space.classify.
+
+The text modality with the hashing test encoder stands in for a real encoder: texts that share
+words are similar, so a file's content decides which class it is near, with no model to load.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from unibind.calibration.store import CalibratorRecord, FittedCalibrator
+from unibind.calibration.temperature import TemperatureScaler, TemperatureSettings
+from unibind.explain import explain, modality_contributions
+from unibind.plugins import reset_plugin_manager
+from unibind.results import ValidatorRecord
+from unibind.space import Space
+from unibind.specs import DescriptionSourceSpec, EncoderSpec
+from unibind.validation.base import Case, ClassTexts, Fallback, FallbackSettings, class_texts
+from unibind.validation.captions import CaptionAgreement
+from unibind.validation.crossmodal import CrossModalAgreement
+from unibind.validation.instances import classify_instances
+from unibind.validation.yesno import YesNoSettings, YesNoVerifier
+
+LABELS = ["dog", "cat", "truck"]
+
+
+@pytest.fixture
+def registry(make_plugin, manager_with):
+    def encoders(register):
+        register(EncoderSpec(name="hashing", modality="text", default=True, priority=100,
+                             factory="unibind.knowledge.testing:build_hashing_encoder",
+                             settings="unibind.knowledge.testing:HashingSettings"))
+
+    def captioners(register):   # captions a file with its stem: "dog.txt" -> "dog <word> view 0"
+        register(DescriptionSourceSpec(name="fake-captioner", factory="unibind.knowledge.testing:ScriptedCaptioner",
+                                       produces=("sample_captions",), modalities=("text",)))
+
+    manager = manager_with({"fakes": make_plugin("fakes", unibind_encoders=encoders,
+                                                 unibind_description_sources=captioners)})
+    reset_plugin_manager(manager)
+    return manager.registry
+
+
+@pytest.fixture
+def space(registry):
+    return Space(registry=registry, settings={"hashing": {"dim": 256}})
+
+
+def _case(space, text, probs, others=None, source="x"):
+    return Case(source, "text", LABELS, torch.tensor(probs), space.embed_text([text])[0], others or {})
+
+
+class Stub:
+    def __init__(self, name, verdict, support=0.8, label=None):
+        self.name, self.verdict, self.support, self.label = name, verdict, support, label
+
+    def validate(self, case, texts, space):
+        if self.verdict == "boom":
+            raise RuntimeError("validator crashed")
+        return ValidatorRecord(name=self.name, verdict=self.verdict, support=self.support,
+                               label=self.label or case.labels[case.predicted])
+
+
+def test_policy_runs_validators_only_below_the_threshold_and_records_the_decision(space):
+    texts = class_texts(space, LABELS, "text")
+    confident = _case(space, "a dog", [0.9, 0.05, 0.05])
+    unsure = _case(space, "a dog", [0.5, 0.3, 0.2])
+    agree = Fallback(validators=[Stub("a", "agree"), Stub("b", "abstain")])
+    record, label, conf = agree.review(confident, texts, space)
+    assert (record.ran, record.decision, label, conf) == (False, "accepted", "dog", pytest.approx(0.9))
+    record, label, conf = agree.review(unsure, texts, space)
+    assert record.ran and record.decision == "verified" and [v.name for v in record.validators] == ["a", "b"]
+    assert conf == pytest.approx((0.5 + 0.8) / 2)
+    revise = Fallback(validators=[Stub("a", "disagree", 0.1, "cat"), Stub("b", "disagree", 0.2, "cat")])
+    record, label, conf = revise.review(unsure, texts, space)
+    assert (record.decision, label, conf, record.original_label) == ("revised", "cat", pytest.approx(0.3), "dog")
+    split = Fallback(validators=[Stub("a", "agree"), Stub("b", "disagree", 0.1, "cat")])
+    assert split.review(unsure, texts, space)[0].decision == "rejected"
+    weak = Fallback(FallbackSettings(min_support=0.9), validators=[Stub("a", "agree", 0.6)])
+    assert weak.review(unsure, texts, space)[0].decision == "rejected"
+    broken = Fallback(validators=[Stub("x", "boom")]).review(unsure, texts, space)[0]
+    assert broken.decision == "rejected" and "validator crashed" in broken.validators[0].detail
+    higher = Fallback(FallbackSettings(threshold=0.95), validators=[Stub("a", "agree")])
+    assert higher.review(confident, texts, space)[0].ran
+
+
+def test_yes_no_verification_says_yes_near_the_class_and_no_near_its_negation(space):
+    texts = class_texts(space, LABELS, "text")
+    verifier = YesNoVerifier(YesNoSettings(scale=20))
+    yes = verifier.validate(_case(space, "a photo of a dog", [0.5, 0.3, 0.2]), texts, space)
+    assert yes.verdict == "agree" and yes.support > 0.5 and "not dog" in yes.detail
+    no = verifier.validate(_case(space, "something other than a dog", [0.5, 0.3, 0.2]), texts, space)
+    assert no.verdict == "disagree" and no.support < yes.support
+    rival = verifier.validate(_case(space, "a photo of a cat", [0.5, 0.3, 0.2]), texts, space)
+    assert rival.verdict == "disagree" and rival.label == "cat"
+
+
+def test_caption_agreement_finds_the_captioner_through_the_registry(space, registry, tmp_path):
+    texts = class_texts(space, LABELS, "text")
+    cat_file = tmp_path / "cat.txt"
+    cat_file.write_text("an animal")
+    validator = CaptionAgreement(registry=registry)
+    # predicted dog, barely; the captioner says "cat ...": fused probabilities turn to cat
+    record = validator.validate(_case(space, "an animal", [0.4, 0.35, 0.25], source=str(cat_file)), texts, space)
+    assert record.verdict == "disagree" and record.label == "cat" and "fake-captioner" in record.detail
+    agree = validator.validate(_case(space, "an animal", [0.4, 0.35, 0.25], source=str(tmp_path / "cat.txt")),
+                               texts, space)
+    assert agree.support == pytest.approx(record.support)
+    dog_file = tmp_path / "dog.txt"
+    dog_file.write_text("an animal")
+    assert validator.validate(_case(space, "an animal", [0.4, 0.35, 0.25], source=str(dog_file)),
+                              texts, space).verdict == "agree"
+    image_case = Case(str(cat_file), "image", LABELS, torch.tensor([0.4, 0.35, 0.25]), texts.centres[0, 0])
+    assert validator.validate(image_case, texts, space).verdict == "abstain"   # no captioner reads images
+
+
+def test_cross_modal_agreement_and_modality_shares(space):
+    texts = class_texts(space, LABELS, "text")
+    validator = CrossModalAgreement()
+    assert validator.validate(_case(space, "dog", [0.5, 0.4, 0.1]), texts, space).verdict == "abstain"
+    agree = validator.validate(_case(space, "dog", [0.5, 0.4, 0.1], {"audio": torch.tensor([0.8, 0.1, 0.1])}),
+                               texts, space)
+    assert agree.verdict == "agree" and agree.support == pytest.approx(0.65)
+    disagree = validator.validate(_case(space, "dog", [0.45, 0.4, 0.15], {"audio": torch.tensor([0.1, 0.8, 0.1])}),
+                                  texts, space)
+    assert disagree.verdict == "disagree" and disagree.label == "cat"
+    shares = modality_contributions({"image": torch.tensor([0.6, 0.4, 0.0]), "audio": torch.tensor([0.2, 0.8, 0.0])},
+                                    LABELS, 0)
+    assert [(s.modality, s.label, round(s.share, 3)) for s in shares] == [("image", "dog", 0.75), ("audio", "cat", 0.25)]
+
+
+def test_explanations_name_the_best_matching_description(space):
+    texts = ClassTexts(LABELS, [["a dog", "a barking dog"], ["a cat"], ["a truck", "a red truck"]],
+                       *_centres(space, [["a dog", "a barking dog"], ["a cat"], ["a truck", "a red truck"]]))
+    why = explain(_case(space, "a barking dog", [0.7, 0.2, 0.1]), texts, top_k=2)
+    assert [m.label for m in why.top] == ["dog", "cat"]
+    assert why.top[0].description == "a barking dog" and why.top[0].description_similarity == pytest.approx(1, abs=1e-5)
+    assert why.entropy == pytest.approx(float(-(torch.tensor([0.7, 0.2, 0.1]).log() * torch.tensor([0.7, 0.2, 0.1])).sum()))
+
+
+def _centres(space, groups):
+    from unibind.knowledge.centres import centre_tensor
+
+    return centre_tensor([space.embed_text(g) for g in groups])
+
+
+def test_classify_applies_a_space_calibrator_and_the_fallback(space, registry, tmp_path):
+    files = []
+    for name, text in [("a", "a photo of a dog"), ("b", "a photo of a cat dog truck"), ("c", "a truck")]:
+        files.append(tmp_path / f"{name}.txt")
+        files[-1].write_text(text)
+    hot = TemperatureScaler(TemperatureSettings(temperature=1000.0))      # flattens: everything below 0.6
+    fitted = FittedCalibrator(hot, CalibratorRecord(name="temperature", modality="text"))
+    fallback = Fallback(FallbackSettings(validators=["yes-no", "cross-modal"]), registry=registry)
+    predictions, failures = space.classify(files + [tmp_path / "missing.txt"], LABELS, calibrator={"text": fitted},
+                                           fallback=fallback, explain=True)
+    assert [f.source for f in failures] == [str(tmp_path / "missing.txt")]
+    assert all(p.calibrated and p.fallback.ran for p in predictions)
+    assert all(p.fallback.original_confidence < 0.6 for p in predictions)
+    by_file = {p.source: p for p in predictions}
+    assert by_file[str(files[0])].fallback.decision == "verified"
+    assert {v.name: v.verdict for v in by_file[str(files[0])].fallback.validators}["cross-modal"] == "abstain"
+    assert by_file[str(files[0])].explanation.top[0].label == "dog"
+    plain, _ = space.classify(files, LABELS)
+    assert plain[0].fallback is None and plain[0].explanation is None and not plain[0].calibrated
+
+
+def test_instances_review_each_modality_with_the_others(space, registry, tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("a dog")
+    b.write_text("a dog barking")
+    results, failures = classify_instances(space, [{"text": a}, {"text": b}], LABELS)
+    assert not failures and [r["text"].label for r in results] == ["dog", "dog"]
+    assert results[0]["text"].explanation.modalities == []

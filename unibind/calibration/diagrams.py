@@ -1,0 +1,91 @@
+"""Reliability diagrams with confidence histograms, and risk-coverage curves, as PNG files.
+
+Figures are built with matplotlib's object API (no pyplot global state, no display
+needed) and written atomically. The HTML report embeds the PNGs these functions write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from unibind.calibration.metrics import DEFAULT_BINS, bin_confidences, ece
+
+
+def _save(fig, path: str | Path) -> Path:
+    from unibind.atomic import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    return path
+
+
+def _draw_reliability(ax_rel, ax_hist, probs: torch.Tensor, labels: torch.Tensor, n_bins: int, title: str) -> None:
+    probs, labels = torch.as_tensor(probs).double(), torch.as_tensor(labels).long()
+    confidence, predicted = probs.max(-1)
+    correct = (predicted == labels).double()
+    bins = bin_confidences(confidence, correct, n_bins, "width")
+    width = 1.0 / n_bins
+    centres = (np.arange(n_bins) + 0.5) * width
+    # the torchmetrics-compatible extra slot holds confidences of exactly 1.0: draw it with the last bin
+    count, acc, conf = bins.count.copy(), bins.accuracy.copy(), bins.confidence.copy()
+    if count[-1] > 0:
+        merged = count[-2] + count[-1]
+        acc[-2] = (acc[-2] * count[-2] + acc[-1] * count[-1]) / merged
+        conf[-2] = (conf[-2] * count[-2] + conf[-1] * count[-1]) / merged
+        count[-2] = merged
+    count, acc, conf = count[:n_bins], acc[:n_bins], conf[:n_bins]
+    filled = count > 0
+    ax_rel.bar(centres[filled], acc[filled], width=width, edgecolor="black", color="#4c72b0", label="accuracy")
+    ax_rel.bar(centres[filled], conf[filled] - acc[filled], bottom=acc[filled], width=width, color="#dd8452",
+               alpha=0.5, edgecolor="#dd8452", hatch="//", label="gap to confidence")
+    ax_rel.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+    ax_rel.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy",
+               title=f"{title}\nECE {ece(probs, labels, n_bins):.3f}, accuracy {correct.mean():.3f}, n={len(labels)}")
+    ax_rel.legend(loc="upper left", fontsize=8)
+    ax_hist.bar(centres, count / count.sum(), width=width, edgecolor="black", color="#55a868")
+    ax_hist.axvline(float(confidence.mean()), color="#c44e52", linestyle="--", label="mean confidence")
+    ax_hist.axvline(float(correct.mean()), color="black", linestyle=":", label="accuracy")
+    ax_hist.set(xlim=(0, 1), xlabel="confidence", ylabel="share of samples")
+    ax_hist.legend(loc="upper left", fontsize=8)
+
+
+def reliability_diagram(probs, labels, path: str | Path, *, n_bins: int = DEFAULT_BINS, title: str = "") -> Path:
+    """One reliability diagram (accuracy per confidence bin) over its confidence histogram."""
+    return reliability_diagrams({title: probs}, labels, path, n_bins=n_bins)
+
+
+def reliability_diagrams(panels: Mapping[str, torch.Tensor], labels, path: str | Path, *,
+                         n_bins: int = DEFAULT_BINS) -> Path:
+    """Side-by-side diagrams of several probability sets for the same labels (e.g. before / after)."""
+    from matplotlib.figure import Figure
+
+    if not panels:
+        raise ValueError("no probabilities to draw")
+    fig = Figure(figsize=(4.6 * len(panels), 6.2))
+    axes = fig.subplots(2, len(panels), squeeze=False, sharex="col", gridspec_kw={"height_ratios": [3, 1.2]})
+    for column, (title, probs) in enumerate(panels.items()):
+        _draw_reliability(axes[0, column], axes[1, column], probs, labels, n_bins, title)
+    return _save(fig, path)
+
+
+def risk_coverage_plot(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: str | Path, *,
+                       points: Mapping[str, tuple[float, float]] | None = None, title: str = "") -> Path:
+    """Selective risk against coverage for each named curve; ``points`` marks operating points (coverage, risk)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.6, 4.2))
+    ax = fig.subplots()
+    for name, (coverage, risk) in curves.items():
+        ax.step(coverage, risk, where="post", label=name)
+    for name, (coverage, risk) in (points or {}).items():
+        ax.plot([coverage], [risk], "o", label=name)
+    ax.set(xlim=(0, 1), ylim=(0, None), xlabel="coverage (share of predictions accepted)",
+           ylabel="risk (error rate of the accepted)", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)

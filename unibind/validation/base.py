@@ -1,0 +1,157 @@
+"""What a validator sees (:class:`Case`, :class:`ClassTexts`) and the policy that runs them (:class:`Fallback`).
+
+A validator is any object with a ``name`` and ``validate(case, texts, space) -> ValidatorRecord``;
+``support`` is its probability that the predicted label is right and ``label`` the label it
+prefers. It abstains when it has nothing to go on (no captioner installed, a single modality).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+from pydantic import BaseModel, Field
+
+from unibind.results import FallbackRecord, ValidatorRecord
+
+
+@dataclass
+class Case:
+    """One prediction to re-check."""
+
+    source: str
+    modality: str
+    labels: list[str]
+    probs: torch.Tensor                       # [C] calibrated
+    embedding: torch.Tensor                   # [d] unit norm, in the space
+    others: dict[str, torch.Tensor] = field(default_factory=dict)   # other modalities of the instance: [C] probs
+
+    @property
+    def predicted(self) -> int:
+        return int(self.probs.argmax())
+
+    @property
+    def path(self) -> Path | None:
+        path = Path(self.source)
+        return path if path.is_file() else None
+
+
+@dataclass
+class ClassTexts:
+    """Each class's centre texts and their unit embeddings ``[C, K, d]`` (``mask`` marks real slots)."""
+
+    labels: list[str]
+    texts: list[list[str]]
+    centres: torch.Tensor
+    mask: torch.Tensor
+
+    def scores(self, queries: torch.Tensor) -> torch.Tensor:
+        """Max cosine ``[N, C]`` of unit queries over each class's centres."""
+        sims = torch.einsum("nd,ckd->nck", queries.float(), self.centres)
+        return sims.masked_fill(~self.mask, float("-inf")).amax(-1)
+
+    def best_text(self, query: torch.Tensor, index: int) -> tuple[str, float]:
+        """The description of class ``index`` nearest to ``query``, and its cosine."""
+        sims = self.centres[index] @ query.float()
+        sims = sims.masked_fill(~self.mask[index], float("-inf"))
+        slot = int(sims.argmax())
+        return self.texts[index][slot], float(sims[slot])
+
+
+def class_texts(space: Any, labels: Sequence[str], modality: str, centre_set: Any = None) -> ClassTexts:
+    """Centre texts from knowledge-base centres when given, else the prompt templates embedded in ``space``."""
+    from unibind.knowledge.centres import centre_tensor
+
+    if centre_set is not None:
+        chosen = centre_set.select(list(labels))
+        texts = [[t.text for t in c.texts] for c in chosen.meta.classes]
+        return ClassTexts(list(labels), texts, chosen.centres.float(), chosen.mask)
+    source = space.registry.get("description_source", "templates").build()
+    texts = [source.class_descriptions(label, modality) for label in labels]
+    embedded = space.embed_text([t for group in texts for t in group])
+    groups, start = [], 0
+    for group in texts:
+        groups.append(embedded[start:start + len(group)])
+        start += len(group)
+    centres, mask = centre_tensor(groups)
+    return ClassTexts(list(labels), texts, centres, mask)
+
+
+@runtime_checkable
+class Validator(Protocol):
+    name: str
+
+    def validate(self, case: Case, texts: ClassTexts, space: Any) -> ValidatorRecord: ...
+
+
+def softmax_support(scores: torch.Tensor, scale: float) -> torch.Tensor:
+    return torch.softmax(scale * scores.float(), dim=-1)
+
+
+def agreement_record(name: str, case: Case, probs: torch.Tensor, detail: str) -> ValidatorRecord:
+    """A record from a validator's own probabilities over the labels: agree if its top label is the prediction."""
+    best = int(probs.argmax())
+    return ValidatorRecord(name=name, verdict="agree" if best == case.predicted else "disagree",
+                           support=float(probs[case.predicted]), label=case.labels[best], detail=detail)
+
+
+class FallbackSettings(BaseModel):
+    """When the fallback runs and how it decides."""
+
+    threshold: float = Field(default=0.6, ge=0, le=1, description="Validators run below this calibrated confidence.")
+    validators: list[str] | None = Field(default=None, description="Registered validator names (None: all).")
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per-validator settings.")
+    min_support: float = Field(default=0.5, ge=0, le=1, description="Verified only if the validators' mean "
+                               "support for the prediction reaches this.")
+
+
+class Fallback:
+    """Runs validators on low-confidence predictions and decides: verified, revised or rejected."""
+
+    def __init__(self, settings: FallbackSettings | None = None, *, registry: Any = None,
+                 validators: Sequence[Validator] | None = None):
+        self.settings = settings or FallbackSettings()
+        if validators is None:
+            if registry is None:
+                from unibind.plugins import get_registry
+
+                registry = get_registry()
+            names = self.settings.validators or [s.name for s in registry.by_kind("validator")]
+            validators = [registry.get("validator", n).build(self.settings.settings.get(n), registry=registry)
+                          for n in names]
+        self.validators = list(validators)
+
+    def review(self, case: Case, texts: ClassTexts, space: Any) -> tuple[FallbackRecord, str, float]:
+        """(record, final label, final confidence) for one prediction."""
+        confidence = float(case.probs.max())
+        label = case.labels[case.predicted]
+        record = FallbackRecord(threshold=self.settings.threshold, ran=False, decision="accepted",
+                                original_label=label, original_confidence=confidence)
+        if confidence >= self.settings.threshold:
+            return record, label, confidence
+        record.ran = True
+        for validator in self.validators:
+            try:
+                record.validators.append(validator.validate(case, texts, space))
+            except Exception as exc:  # a broken validator is reported, the others still decide
+                record.validators.append(ValidatorRecord(name=validator.name, verdict="abstain",
+                                                         detail=f"failed: {type(exc).__name__}: {exc}"))
+        voters = [v for v in record.validators if v.verdict != "abstain"]
+        if not voters:
+            record.decision = "rejected"
+            return record, label, confidence
+        support = sum(v.support or 0.0 for v in voters) / len(voters)
+        fused = (confidence + sum(v.support or 0.0 for v in voters)) / (1 + len(voters))
+        if all(v.verdict == "agree" for v in voters) and support >= self.settings.min_support:
+            record.decision = "verified"
+            return record, label, fused
+        preferred = {v.label for v in voters if v.verdict == "disagree"}
+        if len(preferred) == 1 and all(v.verdict == "disagree" for v in voters):
+            record.decision = "revised"
+            new = preferred.pop()
+            return record, new, float(case.probs[case.labels.index(new)])
+        record.decision = "rejected"
+        return record, label, fused
