@@ -86,6 +86,82 @@ def build(kb_path: Path, classes: str, sources: tuple[str, ...], per_class: int,
         sys.exit(1)
 
 
+
+@kb.command()
+@KB_OPTION
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--source", required=True, metavar="NAME[:key=value,...]", help="Captioner and its settings.")
+@click.option("--label", help="Class of every input (default: the folder each file sits in, ImageFolder style).")
+@click.option("--classes", help="File or comma-separated list naming the classes (optional WordNet ids); "
+              "a folder named like a class's name or id gets that class.")
+@click.option("--per-sample", default=1, show_default=True, help="Captions to keep per sample.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--batch-size", default=8, show_default=True, help="Samples per captioner call and commit.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def caption(kb_path: Path, inputs: tuple[str, ...], source: str, label: str | None, classes: str | None,
+            per_sample: int, seed: int, batch_size: int, as_json: bool) -> None:
+    """Caption sample files (INPUTS: files or folders); resumable, captions stored under each file's class."""
+    from unibind.errors import UniBindError
+    from unibind.knowledge.builder import build_captions
+    from unibind.knowledge.sources import parse_source_arg
+    from unibind.plugins import get_registry
+
+    try:
+        parsed = parse_source_arg(source)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--source") from exc
+    registry = get_registry()
+    try:
+        modalities = registry.get("description_source", parsed[0]).modalities
+    except UniBindError as exc:
+        raise click.ClickException(str(exc)) from exc
+    known = {key: ref for ref in (_classes(classes) if classes else []) for key in (ref.key, ref.name)}
+    samples, skipped = _labelled_samples(inputs, registry, modalities, label, known)
+    for path, reason in skipped:
+        click.echo(f"skipped {path}: {reason}", err=True)
+    if not samples:
+        raise click.ClickException("no sample files to caption")
+    with _open(kb_path, create=True) as store:
+        try:
+            report = build_captions(store, samples, parsed, per_sample=per_sample, seed=seed,
+                                    batch_size=batch_size, registry=registry)
+        except (UniBindError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(report.model_dump_json(indent=2))
+    else:
+        _summary_table(report, len({s.label.key for s in samples}))  # type: ignore[union-attr]
+    if report.failed:
+        for error in report.sources[0].errors[:20]:
+            click.echo(f"{report.sources[0].source}: {error}", err=True)
+        sys.exit(1)
+
+
+def _labelled_samples(inputs, registry, modalities, label, known):
+    """Files given or inside folders given (those a wanted modality reads), each with its class."""
+    from unibind.knowledge.records import ClassRef, SampleRef
+
+    wanted = [s for s in registry.by_kind("modality") if not modalities or s.name in modalities]
+    suffixes = tuple(x for s in wanted for x in s.suffixes)
+    files: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            files += sorted(p for p in item.rglob("*") if p.is_file() and p.name.lower().endswith(suffixes))
+        else:
+            files.append(item)
+    samples, skipped = [], []
+    for path in files:
+        try:
+            modality = registry.modality_for_path(path).name
+            if modalities and modality not in modalities:
+                raise ValueError(f"the captioner reads {', '.join(modalities)}, not {modality}")
+            name = label or path.parent.name
+            ref = known.get(name) or ClassRef.parse(name)
+            samples.append(SampleRef.from_path(path, modality, label=ref))
+        except (OSError, ValueError, LookupError) as exc:
+            skipped.append((path, str(exc)))
+    return samples, skipped
+
 def _summary_table(report, n_classes: int) -> None:
     """Plain aligned columns: readable in a terminal of any width and in a log file."""
     from collections import Counter

@@ -247,3 +247,42 @@ def test_hf_missing_model_is_a_clear_error(tmp_path):
         HFCaptioner(HFCaptionerSettings(model=str(tmp_path / "nowhere")))
     with pytest.raises(UniBindError, match="hub models need a network"):  # HF_HUB_OFFLINE=1 (conftest)
         HFCaptioner(HFCaptionerSettings(model="Salesforce/blip-image-captioning-base"))
+
+
+# -- the command line: unibind kb caption --------------------------------------------------------
+
+@pytest.mark.slow
+def test_kb_caption_stores_captions_per_class_folder_and_resumes(tmp_path, bad_image):
+    import json
+    import shutil
+
+    from click.testing import CliRunner
+    from unibind_cli.kb import kb
+
+    from unibind.knowledge.store import KnowledgeBase
+
+    found = sklearn_photos()
+    (tmp_path / "samples" / "daisy").mkdir(parents=True)
+    (tmp_path / "samples" / "palace").mkdir()
+    shutil.copy(found["flower.jpg"], tmp_path / "samples" / "daisy" / "flower.jpg")
+    shutil.copy(found["china.jpg"], tmp_path / "samples" / "palace" / "china.jpg")
+    shutil.copy(bad_image.path, tmp_path / "samples" / "daisy" / "broken.png")
+    (tmp_path / "samples" / "daisy" / "notes.txt").write_text("not a picture, and not picked up")
+    path = str(tmp_path / "kb.sqlite")
+    args = ["caption", "--kb", path, str(tmp_path / "samples"), "--source", "imagenet-captioner:top_k=2",
+            "--per-sample", "2", "--classes", "n11939491 daisy,palace"]
+    done = CliRunner().invoke(kb, args)
+    assert done.exit_code == 0, done.output
+    assert "rejected by imagenet-captioner: unreadable 1" in done.output
+    with KnowledgeBase(path) as store:
+        captions = store.descriptions(kind="sample_caption")
+        by_file = {Path(c.sample_path).name: c for c in captions}
+        assert len(captions) == 4 and set(by_file) == {"flower.jpg", "china.jpg"}
+        assert by_file["flower.jpg"].class_id == "n11939491" and by_file["china.jpg"].class_name == "palace"
+        assert by_file["flower.jpg"].provenance.source == "imagenet-captioner"
+    again = CliRunner().invoke(kb, [*args, "--json"])
+    assert again.exit_code == 0, again.output
+    (summary,) = json.loads(again.output)["sources"]
+    assert summary["skipped"] == 3 and summary["kept"] == 4
+    with KnowledgeBase(path) as store:
+        assert len(store.descriptions(kind="sample_caption")) == 4  # nothing captioned twice
