@@ -94,6 +94,8 @@ def test_subject_as_class_or_lemma() -> None:
     assert as_class.startswith("A trouser is a garment")  # Fashion-MNIST's capital dropped
     as_lemma = drafts(WordNetSource(WordNetSettings(subject="lemma")), ClassRef(name="T-shirt/top"))[0].text
     assert as_lemma.startswith("A T-shirt is a close-fitting pullover shirt")
+    keeps_case = drafts(WordNetSource(), ClassRef(name="T-shirt/top"))[0].text
+    assert keeps_case.startswith("A T-shirt/top is a close-fitting pullover shirt")  # WordNet writes 'T-shirt'
     plural = drafts(WordNetSource(), ClassRef(name="trousers"))[0].text
     assert plural.startswith("Trousers are a garment")
 

@@ -97,17 +97,18 @@ class Subject:
         return "have" if self.plural else "has"
 
 
-def make_subject(name: str, synset: Any, wordnet: Any) -> Subject:
+def make_subject(name: str, synset: Any, wordnet: Any, matched: str | None = None) -> Subject:
     """The class name as a sentence subject: case, number and countability from WordNet.
 
-    'Trouser' -> 'trouser' when WordNet writes the lemma in lower case (its matching lemma, else
-    its first); a plural name ('mice') is plural when WordNet's morphology reduces its last word;
+    'Trouser' -> 'trouser' when WordNet writes the lemma the name matched in lower case (the
+    matched form, else the name, else the synset's first lemma; 'T-shirt/top' stays); a plural name ('mice') is plural when WordNet's morphology reduces its last word;
     substances take no article.
     """
     text = " ".join(name.replace("_", " ").split())
     first = text.split()[0]
     lemmas = [words(lemma) for lemma in synset.lemma_names()]
-    same = [lemma for lemma in lemmas if lemma.casefold() == text.casefold()] or lemmas[:1]
+    key = words(matched or text).casefold()
+    same = [lemma for lemma in lemmas if lemma.casefold() == key] or lemmas[:1]
     if first[:1].isupper() and first[1:] == first[1:].lower() and not same[0][:1].isupper():
         text = text[0].lower() + text[1:]
     last = text.split()[-1].lower()

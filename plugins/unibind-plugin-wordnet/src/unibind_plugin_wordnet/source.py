@@ -52,7 +52,7 @@ class WordNetSource:
             name = words(found.lemma or synset.lemma_names()[0])
         else:
             name = cls.text_name
-        subject = make_subject(name, synset, self.wn)
+        subject = make_subject(name, synset, self.wn, found.lemma)
         relations = Relations(self.wn, self.settings, synset, subject, exact=found.exact, own_lemma=found.lemma)
         base = {"synset": found.synset, "synset_id": found.synset_id, "rule": found.rule,
                 "ambiguous": found.ambiguous, "exact": found.exact}
