@@ -75,23 +75,15 @@ def build(kb_path: Path, classes: str, sources: tuple[str, ...], per_class: int,
                                           seed=seed, commit_every=commit_every)
         except (UniBindError, ValueError) as exc:
             raise click.ClickException(str(exc)) from exc
-    if as_json:
-        click.echo(report.model_dump_json(indent=2))
-    else:
-        _summary_table(report, len(refs))
-    if report.failed:
-        for summary in report.sources:
-            for error in summary.errors[:20]:
-                click.echo(f"{summary.source}: {error}", err=True)
-        sys.exit(1)
-
+    _print_report(report, len(refs), as_json)
 
 
 @kb.command()
 @KB_OPTION
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--source", required=True, metavar="NAME[:key=value,...]", help="Captioner and its settings.")
-@click.option("--label", help="Class of every input (default: the folder each file sits in, ImageFolder style).")
+@click.option("--label", help="Class of every input (default: the folder each file sits in, "
+              "ImageFolder style).")
 @click.option("--classes", help="File or comma-separated list naming the classes (optional WordNet ids); "
               "a folder named like a class's name or id gets that class.")
 @click.option("--per-sample", default=1, show_default=True, help="Captions to keep per sample.")
@@ -127,13 +119,19 @@ def caption(kb_path: Path, inputs: tuple[str, ...], source: str, label: str | No
                                     batch_size=batch_size, registry=registry)
         except (UniBindError, ValueError) as exc:
             raise click.ClickException(str(exc)) from exc
+    _print_report(report, len({s.label.key for s in samples}), as_json)  # type: ignore[union-attr]
+
+
+def _print_report(report, n_classes: int, as_json: bool) -> None:
+    """The build summary (table or JSON); errors on stderr and exit status 1 when a job failed."""
     if as_json:
         click.echo(report.model_dump_json(indent=2))
     else:
-        _summary_table(report, len({s.label.key for s in samples}))  # type: ignore[union-attr]
+        _summary_table(report, n_classes)
     if report.failed:
-        for error in report.sources[0].errors[:20]:
-            click.echo(f"{report.sources[0].source}: {error}", err=True)
+        for summary in report.sources:
+            for error in summary.errors[:20]:
+                click.echo(f"{summary.source}: {error}", err=True)
         sys.exit(1)
 
 

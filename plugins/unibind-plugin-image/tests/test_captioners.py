@@ -83,6 +83,7 @@ def test_settings_refuse_templates_without_a_slot_and_inverted_thresholds():
 
 # -- imagenet-captioner on real pictures --------------------------------------------------------
 
+@pytest.mark.slow
 def test_imagenet_captions_of_real_photos_say_what_they_show(imagenet_captioner, photos, minilm):
     pairs = check_captioner(imagenet_captioner, photos, n=1)
     drafts = _drafts(pairs)
@@ -122,7 +123,8 @@ def test_a_bad_file_is_rejected_by_name_and_the_rest_is_captioned(imagenet_capti
 
 
 def test_nothing_above_the_threshold_is_rejected_as_low_confidence(photos):
-    strict = ImageNetCaptioner(ImageNetCaptionerSettings(min_probability=0.99, alternative_min_probability=0.5))
+    settings = ImageNetCaptionerSettings(min_probability=0.99, alternative_min_probability=0.5)
+    strict = ImageNetCaptioner(settings)
     pairs = list(strict.caption(photos))
     assert len(pairs) == 2
     for (index, item), sample in zip(pairs, photos):
@@ -164,7 +166,8 @@ def tiny_blip_dir(tmp_path_factory, tiny_captioner_dir) -> Path:
     tower = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2}
     config = BlipConfig(vision_config={**tower, "image_size": 32, "patch_size": 8}, projection_dim=16,
                         text_config={**tower, "vocab_size": len(vocab), "max_position_embeddings": 32,
-                                     "bos_token_id": 2, "sep_token_id": 3, "eos_token_id": 3, "pad_token_id": 0})
+                                     "bos_token_id": 2, "sep_token_id": 3, "eos_token_id": 3,
+                                     "pad_token_id": 0})
     BlipForConditionalGeneration(config).save_pretrained(path)
     BlipProcessor(image_processor=BlipImageProcessor(size={"height": 32, "width": 32}),
                   tokenizer=BertTokenizerFast(vocab=vocab)).save_pretrained(path)
@@ -184,7 +187,8 @@ def _reference_beams(path: Path, picture, n: int, max_new_tokens: int) -> list[s
     from transformers import AutoImageProcessor, AutoModelForImageTextToText, AutoTokenizer
 
     model = AutoModelForImageTextToText.from_pretrained(path, local_files_only=True).eval()
-    pixels = AutoImageProcessor.from_pretrained(path, local_files_only=True)(images=picture, return_tensors="pt")
+    processor = AutoImageProcessor.from_pretrained(path, local_files_only=True)
+    pixels = processor(images=picture, return_tensors="pt")
     with torch.inference_mode():
         out = model.generate(pixel_values=pixels["pixel_values"], num_beams=max(3, n), num_return_sequences=n,
                              max_new_tokens=max_new_tokens, do_sample=False)
@@ -192,8 +196,10 @@ def _reference_beams(path: Path, picture, n: int, max_new_tokens: int) -> list[s
     return [" ".join(t.split()) for t in tokenizer.batch_decode(out, skip_special_tokens=True)]
 
 
+@pytest.mark.slow
 def test_hf_captioner_beams_match_transformers(tiny_captioner_dir, photos, bad_image):
-    captioner = HFCaptioner(HFCaptionerSettings(model=str(tiny_captioner_dir), max_new_tokens=6, batch_size=2))
+    settings = HFCaptionerSettings(model=str(tiny_captioner_dir), max_new_tokens=6, batch_size=2)
+    captioner = HFCaptioner(settings)
     assert captioner.model == str(tiny_captioner_dir) and captioner.prompt == ""
     pairs = check_captioner(captioner, [photos[1], bad_image, photos[0]], n=3)
     assert [item.reason for i, item in pairs if i == 1] == ["unreadable"]
@@ -222,8 +228,10 @@ def test_hf_sampling_is_seeded_per_picture_not_per_batch(tiny_captioner_dir, pho
     assert texts(photos, seed=1) != together
 
 
+@pytest.mark.slow
 def test_hf_prompts_prefix_the_caption(tiny_captioner_dir, tiny_blip_dir, photos):
-    for path in (tiny_captioner_dir, tiny_blip_dir):  # decoder prefix (VisionEncoderDecoder), processor (BLIP)
+    # the prompt goes in as the decoder prefix (VisionEncoderDecoder) or through the processor (BLIP)
+    for path in (tiny_captioner_dir, tiny_blip_dir):
         captioner = HFCaptioner(HFCaptionerSettings(model=str(path), prompt="a photo of", max_new_tokens=5))
         drafts = _drafts(check_captioner(captioner, photos, n=2))
         assert drafts and all(d.text.startswith("a photo of") for ds in drafts.values() for d in ds), path

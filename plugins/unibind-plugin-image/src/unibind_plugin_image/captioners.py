@@ -63,7 +63,8 @@ class HFCaptionerSettings(BaseModel):
     )
     max_new_tokens: int = Field(default=30, ge=1, le=512, description="Longest caption, in tokens.")
     num_beams: int = Field(
-        default=3, ge=1, description="Beam width without sampling (raised to n when n captions are asked for).",
+        default=3, ge=1,
+        description="Beam width without sampling (raised to n when n captions are asked for).",
     )
     do_sample: bool = Field(
         default=False, description="Sample instead of beam search; each sample gets its own seed derived "
@@ -177,7 +178,8 @@ class HFCaptioner:
         self.prompt = settings.prompt
         offline = _offline(settings.model, settings.local_files_only)
         try:
-            self.network = AutoModelForImageTextToText.from_pretrained(settings.model, local_files_only=offline)
+            self.network = AutoModelForImageTextToText.from_pretrained(settings.model,
+                                                                       local_files_only=offline)
         except (OSError, ValueError) as exc:
             path = Path(settings.model)
             if (path.is_absolute() or settings.model.startswith(".")) and not path.exists():
@@ -196,7 +198,8 @@ class HFCaptioner:
             texts = [prompt] * len(pictures) if prompt else None
             inputs = dict(self.processor(images=pictures, text=texts, return_tensors="pt"))
         else:
-            inputs = {"pixel_values": self.image_processor(images=pictures, return_tensors="pt")["pixel_values"]}
+            pixels = self.image_processor(images=pictures, return_tensors="pt")["pixel_values"]
+            inputs = {"pixel_values": pixels}
             if prompt:
                 start = self.network.generation_config.decoder_start_token_id
                 ids = [start, *self.tokenizer(prompt, add_special_tokens=False)["input_ids"]]
@@ -211,7 +214,8 @@ class HFCaptioner:
         s = self.settings
         kwargs: dict[str, Any] = {"max_new_tokens": s.max_new_tokens, "num_return_sequences": n}
         if s.do_sample:
-            kwargs.update(do_sample=True, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k, num_beams=1)
+            kwargs.update(do_sample=True, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
+                          num_beams=1)
         else:
             kwargs.update(do_sample=False, num_beams=max(s.num_beams, n))
         inputs = self._inputs(pictures)
@@ -223,7 +227,8 @@ class HFCaptioner:
         eos = self.network.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         texts = self.tokenizer.batch_decode(sequences, skip_special_tokens=True)
-        pairs = [(" ".join(t.split()), not eos_ids.intersection(seq.tolist())) for t, seq in zip(texts, sequences)]
+        pairs = [(" ".join(text.split()), not eos_ids.intersection(seq.tolist()))
+                 for text, seq in zip(texts, sequences)]
         return [pairs[i * n:(i + 1) * n] for i in range(len(pictures))]
 
     def caption(self, samples: Sequence[SampleRef], *, n: int = 1, seed: int = 0) -> Iterator[Pair]:
@@ -272,7 +277,8 @@ def _processors(model: str, offline: bool) -> tuple[Any, Any, Any]:
         image_processor = AutoImageProcessor.from_pretrained(model, local_files_only=offline)
         tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=offline)
     except (OSError, ValueError) as exc:
-        raise UniBindError(f"hf-captioner: {model!r} needs an image processor and a tokenizer: {exc}") from exc
+        raise UniBindError(f"hf-captioner: {model!r} needs an image processor and a tokenizer: "
+                           f"{exc}") from exc
     return None, image_processor, tokenizer
 
 
@@ -287,7 +293,7 @@ def _with_article(name: str) -> str:
 
 
 def name_classes(names: Sequence[str], hedge: str = "perhaps") -> str:
-    """``["daisy"]`` -> "a daisy"; ``["daisy", "bee", "mushroom"]`` -> "a daisy, perhaps a bee or a mushroom"."""
+    """``["daisy"]`` -> "a daisy"; ``["daisy", "bee", "moth"]`` -> "a daisy, perhaps a bee or a moth"."""
     first, *rest = [_with_article(n) for n in names]
     if not rest:
         return first
@@ -344,7 +350,8 @@ class ImageNetCaptioner:
             if p_best < s.min_probability:
                 yield index, Rejected(reason="low_confidence", text=self.class_names[best],
                                       detail=f"{samples[index].path}: likeliest class "
-                                             f"{self.class_names[best]!r} at {p_best:.3f} < {s.min_probability}")
+                                             f"{self.class_names[best]!r} at {p_best:.3f} "
+                                             f"< {s.min_probability}")
                 continue
             named = [top[0]] + [(c, p) for c, p in top[1:] if p >= s.alternative_min_probability]
             phrase = name_classes([self.class_names[c] for c, _ in named], s.hedge)
@@ -356,5 +363,6 @@ class ImageNetCaptioner:
                                               modality=samples[index].modality, meta=meta)
 
 
-def build_imagenet_captioner(settings: ImageNetCaptionerSettings | None = None, **context: Any) -> ImageNetCaptioner:
+def build_imagenet_captioner(settings: ImageNetCaptionerSettings | None = None,
+                             **context: Any) -> ImageNetCaptioner:
     return ImageNetCaptioner(settings or ImageNetCaptionerSettings(), registry=context.get("registry"))
