@@ -1,4 +1,4 @@
-"""``unibind embed``, ``unibind classify`` and ``unibind demo``."""
+"""``unibind embed`` and ``unibind classify``."""
 
 from __future__ import annotations
 
@@ -89,18 +89,35 @@ def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: 
 @click.option("--top-k", default=3, show_default=True)
 @click.option("--modality", help="Force a modality instead of inferring it from the suffix.")
 @click.option("--json", "as_json", is_flag=True, help="Print predictions as JSON lines.")
+@click.option("--space", "space_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Space directory: its encoders, adapters, centres and fitted calibrators.")
+@click.option("--calibrator", "calibrator_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A fitted calibrator file (SPACE/calibrators/<modality>.safetensors).")
+@click.option("--threshold", type=float, help="Run the fallback validators below this calibrated confidence "
+              "(e.g. 0.6; default: no fallback).")
+@click.option("--explain", is_flag=True, help="Add why: best-matching descriptions, entropy (JSON output).")
 def classify(files: tuple[Path, ...], labels: str | None, centres: Path | None, reduce: str | None,
-             top_k: int, modality: str | None, as_json: bool) -> None:
+             top_k: int, modality: str | None, as_json: bool, space_dir: Path | None = None,
+             calibrator_file: Path | None = None, threshold: float | None = None, explain: bool = False) -> None:
     """Zero-shot classify FILES against --labels and/or knowledge-base --centres."""
     from unibind.errors import UniBindError
     from unibind.space import Space
 
-    if not labels and centres is None:
+    from unibind_cli.calibrate import load_for_classify
+
+    if not labels and centres is None and space_dir is None:
         raise click.UsageError("give --labels, --centres, or both")
     try:
         names = labels.split(",") if labels else None
-        predictions, failures = Space().classify(files, names, modality=modality, top_k=top_k,
-                                                 centres=centres, reduce=reduce)
+        space, calibrators = load_for_classify(space_dir, calibrator_file)
+        fallback = None
+        if threshold is not None:
+            from unibind.validation.base import Fallback, FallbackSettings
+
+            fallback = Fallback(FallbackSettings(threshold=threshold), registry=space.registry)
+        predictions, failures = space.classify(files, names, modality=modality, top_k=top_k, centres=centres,
+                                               reduce=reduce, calibrator=calibrators or None,
+                                               fallback=fallback, explain=explain)
     except UniBindError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -108,6 +125,10 @@ def classify(files: tuple[Path, ...], labels: str | None, centres: Path | None, 
             click.echo(p.model_dump_json())
     else:
         _print_predictions(predictions)
+        for p in predictions:
+            if p.fallback is not None and p.fallback.ran:
+                said = ", ".join(f"{v.name} {v.verdict}" for v in p.fallback.validators)
+                click.echo(f"{Path(p.source).name}: {p.fallback.decision} ({said})")
     _report_failures(failures)
     if failures:
         sys.exit(1)
@@ -134,24 +155,3 @@ def _print_predictions(predictions, truth: dict[str, str] | None = None) -> None
                 ", ".join(f"{s.label} {s.probability:.2f}" for s in p.top[1:])]
         table.add_row(*row)
     Console().print(table)
-
-
-@click.command()
-@click.option("--labels", default=None, help="Comma-separated labels (default: the demo's ten).")
-def demo(labels: str | None) -> None:
-    """The main job: zero-shot classify real photos with the embedded default."""
-    from unibind.demo import DEMO_LABELS, demo_photos
-    from unibind.space import Space
-
-    photos = demo_photos()
-    if not photos:
-        raise click.ClickException("no demo photos found (install scikit-learn / tuxpaint-stamps-default)")
-    label_list = labels.split(",") if labels else list(DEMO_LABELS)
-    click.echo(f"zero-shot: {len(photos)} real photos against {len(label_list)} labels "
-               "(image encoder + ImageNet bridge, prompt-template centres, uncalibrated)")
-    predictions, failures = Space().classify([p for p, _ in photos], label_list, top_k=3)
-    truth = {str(p): t for p, t in photos}
-    _print_predictions(predictions, truth)
-    right = sum(truth[p.source] == p.label for p in predictions)
-    click.echo(f"top-1 accuracy: {right}/{len(predictions)}")
-    _report_failures(failures)

@@ -10,6 +10,7 @@ import click
 
 from unibind import __version__
 from unibind_cli.bench import bench
+from unibind_cli.calibrate import calibrate
 from unibind_cli.demo import demo
 from unibind_cli.embed import classify, embed
 from unibind_cli.evaluate import evaluate
@@ -24,7 +25,7 @@ def cli() -> None:
     """UniBind: one language-anchored embedding space for every modality."""
 
 
-for command in (list_plugins, embed, classify, demo, bench, kb, train, evaluate):
+for command in (list_plugins, embed, classify, demo, bench, kb, train, evaluate, calibrate):
     cli.add_command(command)
 bench.add_command(bench_centres)
 

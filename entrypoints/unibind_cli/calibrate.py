@@ -1,0 +1,113 @@
+"""``unibind calibrate fit`` (fit calibrators into a space directory) and ``unibind calibrate report``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+def open_space(space_dir: Path | None):
+    """The space in ``space_dir`` (with ``space.json``), else the embedded default."""
+    from unibind.space import Space
+
+    if space_dir is not None and (space_dir / "space.json").is_file():
+        return Space.from_dir(space_dir)
+    return Space()
+
+
+@click.group()
+def calibrate() -> None:
+    """Calibrated confidence: fit calibrators on held-out data, measure them."""
+
+
+@calibrate.command("fit")
+@click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--space", "space_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Space directory: calibrators are saved in SPACE/calibrators/<modality>.safetensors.")
+@click.option("--modality", required=True, help="Modality of the files in DATA.")
+@click.option("--method", default="temperature", show_default=True, help="Registered calibrator name.")
+@click.option("--labels", help="Comma-separated class names in classify order (default: DATA's sub-folders, sorted).")
+@click.option("--centres", type=click.Path(dir_okay=False, path_type=Path), help="Knowledge-base centres file.")
+def fit(data: Path, space_dir: Path, modality: str, method: str, labels: str | None, centres: Path | None) -> None:
+    """Fit a calibrator on held-out labelled files: DATA/<class name>/<file>."""
+    from unibind.calibration.metrics import calibration_report
+    from unibind.calibration.scoring import score_files
+    from unibind.calibration.store import CalibratorRecord, FittedCalibrator, calibrator_entries, save_calibrator
+    from unibind.errors import UniBindError
+
+    import torch
+
+    space = open_space(space_dir)
+    folders = sorted(p.name for p in data.iterdir() if p.is_dir())
+    names = [n.strip() for n in labels.split(",")] if labels else folders
+    missing = [n for n in folders if n not in names]
+    if missing:
+        raise click.UsageError(f"{data}: folders {missing} are not among --labels")
+    suffixes = tuple(space.registry.get("modality", modality).suffixes)
+    paths, targets = [], []
+    for folder in folders:
+        for path in sorted((data / folder).rglob("*")):
+            if path.is_file() and path.name.lower().endswith(suffixes):
+                paths.append(path)
+                targets.append(names.index(folder))
+    if len(paths) < 2:
+        raise click.ClickException(f"{data}: fewer than two {modality} files in class folders")
+    try:
+        scored = score_files(space, paths, names, modality, centres=centres or getattr(space, "centres", None))
+        target_of = dict(zip(map(str, paths), targets))
+        y = torch.tensor([target_of[s] for s in scored.embedded.sources])
+        calibrator = space.registry.get("calibrator", method).build().fit(scored.logits, y)
+    except UniBindError as exc:
+        raise click.ClickException(str(exc)) from exc
+    before = calibration_report(torch.softmax(scored.logits, -1), y).as_dict()
+    after = calibration_report(calibrator(scored.logits), y).as_dict()
+    record = CalibratorRecord(name=method, modality=modality, labels=scored.labels,
+                              class_specific=calibrator.class_specific, fitted_on=len(y),
+                              logit_scale=space.logit_scale, metrics={"before": before, "after": after})
+    path = save_calibrator(space_dir, FittedCalibrator(calibrator, record))
+    if (space_dir / "space.json").is_file():
+        from unibind.spacedir import read_record, write_record
+
+        space_record = read_record(space_dir)
+        space_record.calibrators = calibrator_entries(space_dir)
+        write_record(space_dir, space_record)
+    for failure in scored.embedded.failures:
+        click.echo(f"skipped {failure.source}: {failure.reason}", err=True)
+    click.echo(f"{method} fitted on {len(y)} {modality} files ({len(names)} classes) -> {path}")
+    click.echo(f"ECE {before['ece']:.3f} -> {after['ece']:.3f}, NLL {before['nll']:.3f} -> {after['nll']:.3f} "
+               "(on the fitting data; measure on held-out data with `unibind calibrate report`)")
+
+
+@calibrate.command("report")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for report.json, reliability diagrams, risk-coverage curves and cached scores.")
+@click.option("--dataset", "datasets", multiple=True,
+              type=click.Choice(["fashion-mnist", "tuxpaint-photos", "tuxpaint-sounds"]),
+              help="Real datasets to measure (default: all three).")
+@click.option("--fashion", default=300, show_default=True, help="Fashion-MNIST test images to use.")
+@click.option("--threshold", default=0.6, show_default=True, help="Fallback threshold on calibrated confidence.")
+@click.option("--space", "space_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Space directory (default: the embedded default).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the calibration / held-out split.")
+def report(out: Path, datasets: tuple[str, ...], fashion: int, threshold: float, space_dir: Path | None,
+           seed: int) -> None:
+    """ECE before/after calibration, reliability diagrams and the fallback's effect, on real held-out data."""
+    from unibind.calibration.report import format_report, run_report
+
+    results = run_report(open_space(space_dir), out, fashion=fashion, threshold=threshold, seed=seed,
+                         **({"datasets": datasets} if datasets else {}))
+    click.echo(format_report(results))
+    click.echo(f"figures as JSON: {out / 'report.json'}")
+
+
+def load_for_classify(space_dir: Path | None, calibrator_file: Path | None):
+    """(space, calibrators) for ``unibind classify --space/--calibrator``."""
+    from unibind.calibration.store import load_calibrator, load_calibrators
+
+    space = open_space(space_dir)
+    calibrators = dict(load_calibrators(space_dir, space.registry)) if space_dir is not None else {}
+    if calibrator_file is not None:
+        fitted = load_calibrator(calibrator_file, space.registry)
+        calibrators[fitted.record.modality] = fitted
+    return space, calibrators

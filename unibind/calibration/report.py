@@ -1,0 +1,262 @@
+"""Measure calibration and fallback on real held-out data (``unibind calibrate report``).
+
+Per dataset: score every file once (cached in ``OUT/scores-<name>.safetensors``, so a
+killed run resumes without re-encoding), split into a calibration half and a held-out
+half (stratified, seeded), fit each calibrator on the first half, and on the held-out
+half report every metric before and after, draw reliability diagrams, and compare the
+accuracy and coverage of accepted predictions with and without the fallback validators.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from unibind.calibration.diagrams import reliability_diagrams, risk_coverage_plot
+from unibind.calibration.metrics import calibration_report, risk_coverage, selective
+from unibind.calibration.scoring import score_files
+
+
+@dataclass
+class LabelledFiles:
+    """Files of one modality with class indices; ``partners`` maps a file to its instance's other files."""
+
+    name: str
+    modality: str
+    paths: list[Path]
+    targets: list[int]
+    classes: list[str]
+    partners: dict[str, dict[str, Path]] = field(default_factory=dict)
+    note: str = ""
+
+
+def fashion_mnist_files(folder: Path, limit: int = 300) -> LabelledFiles:
+    """The first ``limit`` Fashion-MNIST test images as PNGs (dark garment on white), written once."""
+    from unibind.atomic import atomic_path
+    from unibind.datasets import FASHION_MNIST_CLASSES, fashion_mnist_images
+
+    images, labels = fashion_mnist_images("test", limit, invert=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, image in enumerate(images):
+        path = folder / f"fashion-{i:05d}.png"
+        if not path.is_file():
+            with atomic_path(path) as tmp:
+                image.save(tmp, format="PNG")
+        paths.append(path)
+    return LabelledFiles("fashion-mnist", "image", paths, labels.tolist(), list(FASHION_MNIST_CLASSES),
+                         note=f"Fashion-MNIST test, first {limit} (real)")
+
+
+def tuxpaint_photo_files() -> LabelledFiles:
+    from unibind.datasets import tuxpaint_selection
+
+    chosen = tuxpaint_selection()
+    classes = sorted({label for _, label in chosen})
+    return LabelledFiles("tuxpaint-photos", "image", [s.image for s, _ in chosen],
+                         [classes.index(label) for _, label in chosen], classes,
+                         note="Tux Paint photo stamps, 10 classes (real)")
+
+
+#: Sound-effect folders of Tux Paint grouped into classes the sounds can tell apart.
+SOUND_CATEGORIES = {"bird": ("animals/birds",), "mammal": ("animals/mammals",), "insect": ("animals/insects",),
+                    "musical instrument": ("hobbies/music",)}
+
+
+def tuxpaint_sound_files() -> LabelledFiles:
+    """Tux Paint sound effects by category; each sound's stamp photo is its partner (cross-modal)."""
+    from unibind.datasets import tuxpaint_selection
+
+    chosen = tuxpaint_selection(SOUND_CATEGORIES, with_sound=True)
+    classes = list(SOUND_CATEGORIES)
+    return LabelledFiles("tuxpaint-sounds", "audio", [s.sound for s, _ in chosen],
+                         [classes.index(label) for _, label in chosen], classes,
+                         partners={str(s.sound): {"image": s.image} for s, _ in chosen},
+                         note="Tux Paint sound effects, 4 classes (real); partner: the stamp's photo")
+
+
+def split_halves(targets: Sequence[int], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified halves (calibration, held-out) of the indices."""
+    rng = np.random.default_rng(seed)
+    targets = np.asarray(targets)
+    first, second = [], []
+    for c in np.unique(targets):
+        idx = rng.permutation(np.flatnonzero(targets == c))
+        first += idx[: len(idx) // 2].tolist()
+        second += idx[len(idx) // 2:].tolist()
+    return np.sort(first), np.sort(second)
+
+
+def cached_scores(space: Any, data: LabelledFiles, out: Path, tag: str = "") -> tuple[torch.Tensor, torch.Tensor,
+                                                                                        list[str], list[str]]:
+    """(vectors, cosine scores, sources that loaded, failures) for ``data``, from the cache when present."""
+    from safetensors import safe_open
+
+    from unibind.atomic import save_tensors
+
+    path = out / f"scores-{data.name}{tag}.safetensors"
+    if path.is_file():
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata()
+            if json.loads(meta["classes"]) == data.classes:
+                return (fh.get_tensor("vectors"), fh.get_tensor("sims"), json.loads(meta["sources"]),
+                        json.loads(meta["failures"]))
+    scored = score_files(space, data.paths, data.classes, data.modality)
+    failures = [f"{f.source}: {f.reason}" for f in scored.embedded.failures]
+    save_tensors({"vectors": scored.embedded.vectors, "sims": scored.sims}, path,
+                 metadata={"classes": json.dumps(data.classes), "sources": json.dumps(scored.embedded.sources),
+                           "failures": json.dumps(failures)})
+    return scored.embedded.vectors, scored.sims, scored.embedded.sources, failures
+
+
+def measure(space: Any, data: LabelledFiles, out: Path, *, calibrators: Sequence[str] = ("temperature", "vector",
+            "isotonic"), threshold: float = 0.6, validators: Sequence[str] | None = None, seed: int = 0,
+            registry: Any = None) -> dict[str, Any]:
+    """Calibration before/after and the fallback's effect on one dataset; writes PNGs into ``out``."""
+    from unibind.explain import review
+    from unibind.space import Embeddings, _predictions
+    from unibind.validation.base import Fallback, FallbackSettings
+
+    registry = registry or space.registry
+    out.mkdir(parents=True, exist_ok=True)
+    vectors, sims, sources, failures = cached_scores(space, data, out)
+    target_of = {str(p): t for p, t in zip(data.paths, data.targets)}
+    targets = torch.tensor([target_of[s] for s in sources])
+    logits = space.logit_scale * sims
+    fit, held = (torch.from_numpy(i) for i in split_halves(targets.tolist(), seed))
+    result: dict[str, Any] = {"dataset": data.name, "note": data.note, "modality": data.modality,
+                              "classes": data.classes, "files": len(data.paths), "skipped": failures,
+                              "calibration_half": len(fit), "held_out": len(held), "calibrators": {}}
+    before = torch.softmax(logits[held], -1)
+    result["before"] = calibration_report(before, targets[held]).as_dict()
+    panels = {"uncalibrated (softmax of 100 x cos)": before}
+    fitted = {}
+    for name in calibrators:
+        calibrator = registry.get("calibrator", name).build().fit(logits[fit], targets[fit])
+        fitted[name] = calibrator
+        after = calibrator(logits[held])
+        entry = calibration_report(after, targets[held]).as_dict()
+        if name == "temperature":
+            entry["temperature"] = calibrator.temperature
+        result["calibrators"][name] = entry
+        panels[name] = after
+    diagram = reliability_diagrams(panels, targets[held], out / f"reliability-{data.name}.png")
+    result["reliability_png"] = str(diagram)
+
+    # fallback on the held-out half, on temperature-scaled probabilities
+    probs = fitted["temperature"](logits[held]) if "temperature" in fitted else before
+    held_sources = [sources[i] for i in held.tolist()]
+    others = _partner_probs(space, data, held_sources, out, seed) if data.partners else None
+    subset = Embeddings(vectors[held], held_sources, data.modality)
+    found = _predictions(subset, data.classes, sims[held], probs, 3, True)
+    fallback = Fallback(FallbackSettings(threshold=threshold, validators=list(validators) if validators else None),
+                        registry=registry)
+    reviewed = review(space, found, vectors[held], data.classes, probs, data.modality, fallback=fallback,
+                      others=others)
+    truth = [data.classes[t] for t in targets[held].tolist()]
+    confidence = probs.max(-1).values.numpy()
+    original_right = np.array([p.fallback.original_label == t for p, t in zip(reviewed, truth)])
+    final_right = np.array([p.label == t for p, t in zip(reviewed, truth)])
+    accepted = np.array([p.fallback.decision != "rejected" for p in reviewed])
+    cov0, acc0 = selective(confidence >= threshold, original_right)
+    cov1, acc1 = selective(accepted, final_right)
+    decisions: dict[str, int] = {}
+    verdicts: dict[str, dict[str, int]] = {}
+    for p in reviewed:
+        decisions[p.fallback.decision] = decisions.get(p.fallback.decision, 0) + 1
+        for v in p.fallback.validators:
+            verdicts.setdefault(v.name, {}).setdefault(v.verdict, 0)
+            verdicts[v.name][v.verdict] += 1
+    # risk-coverage: rank by calibrated confidence vs by the fallback's final confidence (rejected last)
+    final_score = np.array([p.confidence if p.fallback.decision != "rejected" else p.confidence - 1
+                            for p in reviewed])
+    curves = {"calibrated confidence": risk_coverage(confidence, original_right),
+              "with fallback": risk_coverage(final_score, final_right)}
+    points = {f"threshold {threshold}": (cov0, 1 - acc0 if not math.isnan(acc0) else 0.0),
+              f"threshold {threshold} + fallback": (cov1, 1 - acc1 if not math.isnan(acc1) else 0.0)}
+    rc = risk_coverage_plot(curves, out / f"risk-coverage-{data.name}.png", points=points,
+                            title=f"{data.name}: held-out n={len(held)}")
+    result["fallback"] = {
+        "threshold": threshold, "accuracy_all": float(original_right.mean()),
+        "without": {"coverage": cov0, "accuracy": acc0},
+        "with": {"coverage": cov1, "accuracy": acc1},
+        "decisions": decisions, "verdicts": verdicts, "risk_coverage_png": str(rc),
+        "aurc_without": float(np.trapezoid(*curves["calibrated confidence"][::-1])),
+        "aurc_with": float(np.trapezoid(*curves["with fallback"][::-1])),
+    }
+    return result
+
+
+def _partner_probs(space: Any, data: LabelledFiles, held_sources: list[str], out: Path,
+                   seed: int) -> list[dict[str, torch.Tensor]]:
+    """Calibrated probabilities of each held-out file's partner files (temperature fitted on the other half)."""
+    from unibind.calibration.temperature import TemperatureScaler
+
+    per_modality: dict[str, list[tuple[str, Path]]] = {}
+    for source, partners in data.partners.items():
+        for modality, path in partners.items():
+            per_modality.setdefault(modality, []).append((source, path))
+    found: dict[str, dict[str, torch.Tensor]] = {}
+    target_of = {str(p): t for p, t in zip(data.paths, data.targets)}
+    for modality, pairs in per_modality.items():
+        partner = LabelledFiles(f"{data.name}-{modality}", modality, [p for _, p in pairs],
+                                [target_of[s] for s, _ in pairs], data.classes)
+        _, sims, sources, _ = cached_scores(space, partner, out)
+        owner = {str(p): s for s, p in pairs}
+        held = set(held_sources)
+        logits = space.logit_scale * sims
+        targets = torch.tensor([target_of[owner[s]] for s in sources])
+        fit_rows = [i for i, s in enumerate(sources) if owner[s] not in held]
+        scaler = TemperatureScaler().fit(logits[fit_rows], targets[fit_rows])
+        probs = scaler(logits)
+        for i, s in enumerate(sources):
+            found.setdefault(owner[s], {})[modality] = probs[i]
+    return [found.get(s, {}) for s in held_sources]
+
+
+def format_report(results: Sequence[dict[str, Any]]) -> str:
+    """A plain-text table of the figures (what the command prints)."""
+    lines = []
+    for r in results:
+        lines.append(f"{r['dataset']} ({r['note']}): {r['files']} files, calibration half {r['calibration_half']}, "
+                     f"held-out {r['held_out']}, skipped {len(r['skipped'])}")
+        lines.append(f"  {'':<14}{'acc':>7}{'ECE':>7}{'ECE-m':>7}{'MCE':>7}{'ACE':>7}{'Brier':>7}{'NLL':>7}"
+                     f"{'AUROC':>7}")
+        rows = [("uncalibrated", r["before"])] + list(r["calibrators"].items())
+        for name, m in rows:
+            lines.append(f"  {name:<14}{m['accuracy']:7.3f}{m['ece']:7.3f}{m['ece_equal_mass']:7.3f}{m['mce']:7.3f}"
+                         f"{m['adaptive_ece']:7.3f}{m['brier']:7.3f}{m['nll']:7.3f}{m['mistake_auroc']:7.3f}")
+        if "temperature" in r["calibrators"]:
+            lines.append(f"  fitted temperature: {r['calibrators']['temperature']['temperature']:.2f}")
+        f = r["fallback"]
+        lines.append(f"  threshold {f['threshold']}: without fallback coverage {f['without']['coverage']:.3f} "
+                     f"accuracy {f['without']['accuracy']:.3f}; with fallback coverage {f['with']['coverage']:.3f} "
+                     f"accuracy {f['with']['accuracy']:.3f} (all predictions: accuracy {f['accuracy_all']:.3f})")
+        lines.append(f"  decisions {f['decisions']}; validators {f['verdicts']}")
+        lines.append(f"  area under risk-coverage: {f['aurc_without']:.3f} -> {f['aurc_with']:.3f}")
+        lines.append(f"  {r['reliability_png']}\n  {f['risk_coverage_png']}")
+    return "\n".join(lines)
+
+
+def run_report(space: Any, out: str | Path, *, fashion: int = 300, datasets: Sequence[str] = (
+        "fashion-mnist", "tuxpaint-photos", "tuxpaint-sounds"), **options: Any) -> list[dict[str, Any]]:
+    """Measure every dataset, write ``OUT/report.json`` (atomically) and the PNGs; returns the results."""
+    from unibind.atomic import atomic_open
+
+    out = Path(out)
+    makers = {"fashion-mnist": lambda: fashion_mnist_files(out / "fashion-mnist", fashion),
+              "tuxpaint-photos": tuxpaint_photo_files, "tuxpaint-sounds": tuxpaint_sound_files}
+    unknown = set(datasets) - set(makers)
+    if unknown:
+        raise ValueError(f"unknown datasets {sorted(unknown)} (known: {', '.join(makers)})")
+    results = [measure(space, makers[name](), out, **options) for name in datasets]
+    with atomic_open(out / "report.json") as fh:
+        json.dump(results, fh, indent=2, default=float)
+    return results
