@@ -83,6 +83,11 @@ def unibind_calibrators(register):
         settings="unibind.calibration.isotonic:IsotonicSettings",
         summary="one-vs-rest isotonic regression, renormalised (tied to the label order)",
     ))
+    register(CalibratorSpec(
+        name="per-class-temperature", factory="unibind.calibration.multilabel:PerClassTemperature",
+        settings="unibind.calibration.multilabel:PerClassTemperatureSettings",
+        summary="multi-label: a sigmoid per class with its own temperature and bias, fitted by BCE",
+    ))
 
 
 @hookimpl

@@ -88,3 +88,11 @@ def test_report_matches_sklearn_and_ece_matches_a_direct_computation():
     assert perfect == 0.0
     with pytest.raises(ValueError, match="same shape|one shape"):
         multilabel_report(torch.zeros(3, 2), torch.zeros(3, 3))
+
+
+def test_multilabel_calibrator_is_registered_and_builds_from_its_spec():
+    from unibind.plugins import get_registry
+
+    spec = get_registry().get("calibrator", "per-class-temperature")
+    calibrator = spec.build({"mode": "shared"})
+    assert isinstance(calibrator, PerClassTemperature) and calibrator.settings.mode == "shared"
