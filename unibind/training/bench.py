@@ -132,7 +132,9 @@ def main(argv: list[str] | None = None) -> None:
         if "temperature" in args.what:
             results = bench_temperature(manifest, cache, epochs=args.epochs, seeds=args.seeds)
             first = next(iter(results.values()))
-            print(f"temperature, image adapters on real Tux Paint photos ({first['samples']}), best val accuracy "
+            n = first["samples"]
+            print(f"temperature, image adapters on real Tux Paint photos ({n['train']} train / {n['val']} val), "
+                  "best val accuracy "
                   f"against prompt-template class centres, mean of {args.seeds} seeds:")
             for name, r in results.items():
                 print(f"  {name:24s}: {r['val_accuracy']:.3f}  (final tau {r['tau']:.3f}; "
