@@ -30,7 +30,8 @@ def test_list_plugins_json_lists_builtins_only_with_all():
     core = everything[0]
     assert core["name"] == "unibind" and core["builtin"] and core["version"] == __version__
     assert core["registers"]["encoder"] == ["minilm", "hf-text"]
-    assert set(core["registers"]) == {"modality", "encoder", "adapter", "description_source", "calibrator"}
+    assert set(core["registers"]) == {"modality", "encoder", "adapter", "description_source", "calibrator",
+                                      "validator"}
 
 
 def test_a_broken_plugin_is_reported_not_fatal(make_plugin, monkeypatch):

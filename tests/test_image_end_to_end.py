@@ -12,7 +12,7 @@ from safetensors import safe_open
 from sklearn.datasets import __file__ as sklearn_datasets
 
 from unibind import Space
-from unibind.demo import demo_photos
+from unibind.demo import quick_photos
 from unibind_cli.main import cli
 
 PHOTOS = Path(sklearn_datasets).parent / "images"
@@ -83,9 +83,9 @@ def test_classify_command_prints_json_predictions():
 
 @pytest.mark.slow
 def test_demo_runs_on_real_photos():
-    photos = demo_photos()
+    photos = quick_photos()
     assert len(photos) >= 2
-    result = CliRunner().invoke(cli, ["demo"], terminal_width=160)
+    result = CliRunner().invoke(cli, ["demo", "--quick"], terminal_width=160)
     assert result.exit_code == 0, result.output
     assert f"top-1 accuracy: " in result.output
     right, total = result.output.split("top-1 accuracy: ")[1].split()[0].split("/")

@@ -1,0 +1,62 @@
+"""``unibind demo``: the main job on the embedded default (see :mod:`unibind.demo`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("unibind-demo"),
+              show_default=True, help="Work directory: knowledge base, feature cache, space, report. "
+              "A second run reuses what is there.")
+@click.option("--epochs", type=int, default=60, show_default=True, help="Adapter training epochs (at most).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--quick", is_flag=True, help="Only zero-shot classify a few real photos (no training).")
+@click.option("--labels", default=None, help="--quick: comma-separated labels (default: the quick check's ten).")
+def demo(out: Path, epochs: int, seed: int, quick: bool, labels: str | None) -> None:
+    """The main job: knowledge base, centres, features, adapters, held-out evaluation, report."""
+    if quick:
+        _quick(labels)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from unibind.demo import DemoConfig, run_demo
+
+    console = Console()
+    result = run_demo(DemoConfig(out=out, epochs=epochs, seed=seed), say=console.print)
+    table = Table(title="held-out top-1 accuracy (real Tux Paint stamps)")
+    for column in ("modality", "stage", "centres", "top-1", "test samples"):
+        table.add_column(column, justify="right" if column in ("top-1", "test samples") else "left")
+    for modality, stage, method, value, n in result.table():
+        table.add_row(modality, stage, method, f"{value:.3f}", str(n))
+    console.print(table)
+    for key, recall in result.retrieval.items():
+        if recall:
+            console.print(f"retrieval {key}: " + ", ".join(
+                f"{k} {v:.2f}" for k, v in recall.items() if k.startswith("R@")) + f" ({int(recall['queries'])} queries)")
+    for note in result.notes:
+        console.print(f"note: {note}")
+    if result.report is not None:
+        console.print(f"report: {result.report}")
+
+
+def _quick(labels: str | None) -> None:
+    from unibind.demo import QUICK_LABELS, quick_photos
+    from unibind.space import Space
+    from unibind_cli.embed import _print_predictions, _report_failures
+
+    photos = quick_photos()
+    if not photos:
+        raise click.ClickException("no demo photos found (install scikit-learn / tuxpaint-stamps-default)")
+    label_list = labels.split(",") if labels else list(QUICK_LABELS)
+    click.echo(f"zero-shot: {len(photos)} real photos against {len(label_list)} labels "
+               "(image encoder + ImageNet bridge, prompt-template centres, uncalibrated)")
+    predictions, failures = Space().classify([p for p, _ in photos], label_list, top_k=3)
+    truth = {str(p): t for p, t in photos}
+    _print_predictions(predictions, truth)
+    right = sum(truth[p.source] == p.label for p in predictions)
+    click.echo(f"top-1 accuracy: {right}/{len(predictions)}")
+    _report_failures(failures)
