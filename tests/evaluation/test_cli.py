@@ -1,0 +1,56 @@
+"""``unibind eval`` end to end on real packaged data with the embedded default (small slices)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from unibind_cli.main import cli
+
+pytestmark = pytest.mark.slow
+
+
+def test_eval_zeroshot_on_fashion_mnist_and_tuxpaint(tmp_path):
+    out = tmp_path / "out"
+    args = ["eval", "zeroshot", "--data", "fashion-mnist:24", "--data", "tuxpaint:10", "--kb",
+            str(tmp_path / "kb.sqlite"), "--source", "templates", "--source", "not-a-source", "--k", "5", "--k", "50",
+            "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "not-a-source: not installed" in result.output
+    tables = json.loads((out / "zeroshot.json").read_text())
+    assert [t["dataset"] for t in tables] == ["Fashion-MNIST test", "Tux Paint photo stamps"]
+    fashion = {r["title"]: r for r in tables[0]["rows"]}
+    assert fashion["WordNet mean"]["status"] == "not in KB"
+    assert fashion["ECL k=5"]["centres_per_class"] == [5, 5] and fashion["ECL k=5"]["total"] == 24
+    assert 0.0 <= fashion["template mean"]["accuracy"] <= 1.0
+    assert tables[1]["items"] == 10
+    markdown = (out / "zeroshot.md").read_text()
+    assert "| template mean | 1 |" in markdown and "Reproduce: `unibind eval zeroshot" in markdown
+    # a rerun is served from the feature cache and gives the same table
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0, again.output
+    assert json.loads((out / "zeroshot.json").read_text())[0]["rows"] == tables[0]["rows"]
+
+
+def test_eval_report_on_tuxpaint_pairs(tmp_path):
+    out = tmp_path / "report"
+    result = CliRunner().invoke(cli, ["eval", "report", "--data", "tuxpaint-pairs:6", "--kb",
+                                      str(tmp_path / "kb.sqlite"), "--source", "templates", "--k", "10",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    html = (out / "report.html").read_text()
+    assert "before training" in html and "text → audio" in html and "image → audio" in html
+    assert "ECL k=10" in html and html.count("data:image/png;base64,") == 2
+    assert sorted(p.name for p in out.glob("*.png")) == [
+        "before-training--default-space--imagenet-bridge-grid.png",
+        "before-training--default-space--imagenet-bridge-tsne.png"]
+
+
+def test_eval_report_usage_errors(tmp_path):
+    result = CliRunner().invoke(cli, ["eval", "report", "--no-default", "--out", str(tmp_path)])
+    assert result.exit_code != 0 and "--no-default needs --space" in result.output
+    result = CliRunner().invoke(cli, ["eval", "report", "--data", "imagenet", "--out", str(tmp_path)])
+    assert result.exit_code != 0 and "unknown data" in result.output

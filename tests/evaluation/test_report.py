@@ -1,0 +1,74 @@
+"""A stage of synthetic embeddings (made up here, named as such): metrics, pictures and the HTML report."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from unibind.evaluation.report import Report, stage_slug, write_report
+from unibind.evaluation.stage import EmbeddedSet, Stage, draw_stage, evaluate_stage
+
+CLASSES = ["cat", "dog", "owl"]
+
+
+def _synthetic_stage() -> Stage:
+    """Class directions e0, e1, e2; images sit on them, sounds sit on them shifted along e3 (a modality gap)."""
+    eye = torch.eye(6)
+    images = F.normalize(eye[[0, 1, 2, 0, 1, 2]] + 0.1 * eye[4], dim=-1)
+    sounds = F.normalize(eye[[0, 1, 2, 0, 1, 2]] + 1.5 * eye[3], dim=-1)
+    labels = [CLASSES[i] for i in (0, 1, 2, 0, 1, 2)]
+    names = [f"s{i}" for i in range(6)]
+    centres = eye[:3]
+    return Stage("synthetic", [
+        EmbeddedSet("image", images, labels, names, items=None, pair_ids=list(range(6))),
+        EmbeddedSet("audio", sounds, labels, names, items=None, pair_ids=list(range(6))),
+    ], CLASSES, {"prompt": lambda x: x @ centres.T}, prompts=centres)
+
+
+def test_evaluate_stage_metrics():
+    result = evaluate_stage(_synthetic_stage(), recall_ks=(1, 2), balance_ks=(2, 4))
+    acc = {(r.modality, r.method): r.accuracy for r in result.accuracy}
+    assert acc == {("image", "prompt"): 1.0, ("audio", "prompt"): 1.0}
+    rows = {(r.query, r.gallery, r.relevance): r.recall for r in result.retrieval}
+    assert rows[("text", "image", "class")] == {1: 1.0, 2: 1.0}
+    assert rows[("image", "audio", "class")] == {1: 1.0, 2: 1.0}
+    # each sound has two same-class images tied at the top; the stable sort picks the lower index,
+    # so the pair partner (same index) is first for the first three sounds and second for the rest
+    assert rows[("audio", "image", "pair")] == {1: 0.5, 2: 1.0}
+    # text queries: images score cos 0.995 with their class, sounds 0.55: the top 2 are images only
+    balance = {(b.k): b.shares for b in result.balance}
+    assert balance[2] == pytest.approx({"audio": 0.0, "image": 1.0})
+    assert balance[4] == pytest.approx({"audio": 0.5, "image": 0.5})
+    assert result.gallery_shares == {"audio": 0.5, "image": 0.5}
+
+
+@pytest.mark.slow   # importing scikit-learn's t-SNE takes ~20 s on a busy machine
+def test_report_html_has_tables_and_pictures(tmp_path):
+    stage = _synthetic_stage()
+    result = evaluate_stage(stage)
+    result.pictures = draw_stage(stage, tmp_path, stage_slug(stage.title))
+    assert (tmp_path / result.pictures["tsne"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / result.pictures["grid"]).stat().st_size > 1000
+    calibration = tmp_path / "reliability.png"
+    calibration.write_bytes((tmp_path / result.pictures["tsne"]).read_bytes())
+    path = write_report(Report(stages=[result], figures=[("reliability diagram", str(calibration))],
+                               notes=["synthetic embeddings"]), tmp_path)
+    html = path.read_text()
+    assert "Retrieval recall@K" in html and "audio → image" in html and "same stamp" in html
+    assert "Balance: share of each modality" in html
+    assert html.count('src="data:image/png;base64,') == 3
+    assert "<h2>Calibration</h2>" in html and "synthetic embeddings" in html
+    assert Report.model_validate_json((tmp_path / "report.json").read_text()).stages[0].title == "synthetic"
+
+
+def test_missing_figure_is_a_clear_error(tmp_path):
+    from unibind.errors import InputError
+
+    with pytest.raises(InputError, match="nope.png: figure for the report not found"):
+        write_report(Report(figures=[("x", str(tmp_path / "nope.png"))]), tmp_path)
+
+
+def test_stage_slug_is_unique():
+    assert stage_slug("After training (x/y)") == "after-training--x-y"
+    assert stage_slug("a", ["a", "a-2"]) == "a-3"
