@@ -17,25 +17,11 @@ from PIL import Image
 from unibind.calibration.diagrams import reliability_diagram, reliability_diagrams, risk_coverage_plot
 from unibind.calibration.metrics import risk_coverage
 from unibind.calibration.report import LabelledFiles, format_report, measure, split_halves
-from unibind.plugins import reset_plugin_manager
 from unibind.space import Space
-from unibind.specs import EncoderSpec
 from unibind_cli.main import cli
 
 LABELS = ["dog", "cat", "truck"]
 WORDS = ["small", "red", "loud", "old", "wet", "shiny"]
-
-
-@pytest.fixture
-def registry(make_plugin, manager_with):
-    def encoders(register):
-        register(EncoderSpec(name="hashing", modality="text", default=True, priority=100,
-                             factory="unibind.knowledge.testing:build_hashing_encoder",
-                             settings="unibind.knowledge.testing:HashingSettings"))
-
-    manager = manager_with({"fakes": make_plugin("fakes", unibind_encoders=encoders)})
-    reset_plugin_manager(manager)
-    return manager.registry
 
 
 def _write_texts(root, per_class=8, seed=0, folders=True):

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from unibind.calibration.store import CalibratorRecord, FittedCalibrator
 from unibind.calibration.temperature import TemperatureScaler, TemperatureSettings
 from unibind.explain import explain, modality_contributions
-from unibind.plugins import reset_plugin_manager
 from unibind.results import ValidatorRecord
 from unibind.space import Space
-from unibind.specs import DescriptionSourceSpec, EncoderSpec
 from unibind.validation.base import Case, ClassTexts, Fallback, FallbackSettings, class_texts
 from unibind.validation.captions import CaptionAgreement
 from unibind.validation.crossmodal import CrossModalAgreement
@@ -24,23 +21,6 @@ from unibind.validation.instances import classify_instances
 from unibind.validation.yesno import YesNoSettings, YesNoVerifier
 
 LABELS = ["dog", "cat", "truck"]
-
-
-@pytest.fixture
-def registry(make_plugin, manager_with):
-    def encoders(register):
-        register(EncoderSpec(name="hashing", modality="text", default=True, priority=100,
-                             factory="unibind.knowledge.testing:build_hashing_encoder",
-                             settings="unibind.knowledge.testing:HashingSettings"))
-
-    def captioners(register):   # captions a file with its stem: "dog.txt" -> "dog <word> view 0"
-        register(DescriptionSourceSpec(name="fake-captioner", factory="unibind.knowledge.testing:ScriptedCaptioner",
-                                       produces=("sample_captions",), modalities=("text",)))
-
-    manager = manager_with({"fakes": make_plugin("fakes", unibind_encoders=encoders,
-                                                 unibind_description_sources=captioners)})
-    reset_plugin_manager(manager)
-    return manager.registry
 
 
 @pytest.fixture

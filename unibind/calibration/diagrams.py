@@ -51,7 +51,7 @@ def _draw_reliability(ax_rel, ax_hist, probs: torch.Tensor, labels: torch.Tensor
     ax_hist.axvline(float(confidence.mean()), color="#c44e52", linestyle="--", label="mean confidence")
     ax_hist.axvline(float(correct.mean()), color="black", linestyle=":", label="accuracy")
     ax_hist.set(xlim=(0, 1), xlabel="confidence", ylabel="share of samples")
-    ax_hist.legend(loc="upper left", fontsize=8)
+    ax_hist.legend(loc="best", fontsize=7)
 
 
 def reliability_diagram(probs, labels, path: str | Path, *, n_bins: int = DEFAULT_BINS, title: str = "") -> Path:

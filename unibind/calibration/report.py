@@ -96,7 +96,8 @@ def split_halves(targets: Sequence[int], seed: int = 0) -> tuple[np.ndarray, np.
 
 def cached_scores(space: Any, data: LabelledFiles, out: Path, tag: str = "") -> tuple[torch.Tensor, torch.Tensor,
                                                                                         list[str], list[str]]:
-    """(vectors, cosine scores, sources that loaded, failures) for ``data``, from the cache when present."""
+    """(vectors, cosine scores, sources that loaded, failures) for ``data``, from the cache when it holds the
+    same files and classes (a killed run resumes without re-encoding what it finished)."""
     from safetensors import safe_open
 
     from unibind.atomic import save_tensors
@@ -105,13 +106,15 @@ def cached_scores(space: Any, data: LabelledFiles, out: Path, tag: str = "") -> 
     if path.is_file():
         with safe_open(str(path), framework="pt") as fh:
             meta = fh.metadata()
-            if json.loads(meta["classes"]) == data.classes:
+            if (json.loads(meta["classes"]) == data.classes
+                    and json.loads(meta.get("paths", "[]")) == [str(p) for p in data.paths]):
                 return (fh.get_tensor("vectors"), fh.get_tensor("sims"), json.loads(meta["sources"]),
                         json.loads(meta["failures"]))
     scored = score_files(space, data.paths, data.classes, data.modality)
     failures = [f"{f.source}: {f.reason}" for f in scored.embedded.failures]
     save_tensors({"vectors": scored.embedded.vectors, "sims": scored.sims}, path,
-                 metadata={"classes": json.dumps(data.classes), "sources": json.dumps(scored.embedded.sources),
+                 metadata={"classes": json.dumps(data.classes), "paths": json.dumps([str(p) for p in data.paths]),
+                           "sources": json.dumps(scored.embedded.sources),
                            "failures": json.dumps(failures)})
     return scored.embedded.vectors, scored.sims, scored.embedded.sources, failures
 
