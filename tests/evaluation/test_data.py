@@ -32,7 +32,7 @@ def test_tuxpaint_selection_one_photo_per_stamp():
 
 def test_tuxpaint_pairs_are_aligned():
     photo, sound = parse_data("tuxpaint-pairs:8")
-    assert photo.paired and sound.paired and len(photo.items) == len(sound.items) == 8
+    assert photo.pair_keys == sound.pair_keys and len(photo.items) == len(sound.items) == 8
     assert [p.stem for p in photo.items] == [s.stem for s in sound.items]
     assert (photo.labels == sound.labels).all() and photo.modality == "image" and sound.modality == "audio"
 
@@ -55,3 +55,24 @@ def test_bad_data_specs_are_clear_errors(tmp_path):
     (tmp_path / "only").mkdir()
     with pytest.raises(InputError, match="at least two class folders"):
         folder_sets(tmp_path)
+
+
+def test_manifest_sets_pair_by_instance(tmp_path):
+    import json
+
+    lines = []
+    for n, cls in enumerate(["cat", "dog", "cat"]):
+        Image.new("RGB", (8, 8), (n, 0, 0)).save(tmp_path / f"{n}.png")
+        (tmp_path / f"{n}.txt").write_text(f"a {cls}")
+        lines.append({"path": str(tmp_path / f"{n}.png"), "label": cls, "instance": f"i{n}"})
+        if n < 2:   # only two of the three have a text partner
+            lines.append({"path": str(tmp_path / f"{n}.txt"), "label": cls, "modality": "text", "instance": f"i{n}"})
+    manifest = tmp_path / "test.jsonl"
+    manifest.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    sets = {s.modality: s for s in parse_data(str(manifest))}
+    assert sets["image"].class_names == sets["text"].class_names == ["cat", "dog"]
+    assert sets["image"].labels.tolist() == [0, 1, 0] and sets["image"].pair_keys == ["i0", "i1", "i2"]
+    assert sets["text"].pair_keys == ["i0", "i1"]
+    manifest.write_text('{"path": "x.png"}\n')
+    with pytest.raises(InputError, match="line 1: needs a JSON object with 'path' and 'label'"):
+        parse_data(str(manifest))

@@ -62,6 +62,15 @@ def test_report_html_has_tables_and_pictures(tmp_path):
     assert Report.model_validate_json((tmp_path / "report.json").read_text()).stages[0].title == "synthetic"
 
 
+def test_pair_recall_counts_only_queries_with_a_partner():
+    stage = _synthetic_stage()
+    stage.sets[1].pair_ids = [0, 1, 2, 3, 4, 99]     # the last sound's photo is missing
+    result = evaluate_stage(stage, recall_ks=(1, 2))
+    pair = {(r.query, r.gallery): r for r in result.retrieval if r.relevance == "pair"}
+    assert pair[("audio", "image")].queries == 5 and pair[("image", "audio")].queries == 5
+    assert pair[("audio", "image")].recall == {1: pytest.approx(3 / 5), 2: 1.0}
+
+
 def test_missing_figure_is_a_clear_error(tmp_path):
     from unibind.errors import InputError
 

@@ -3,7 +3,8 @@
 An :class:`EvalSet` is one modality's items (in-memory samples, or file
 paths the modality's loader reads), their class indices and a fingerprint
 of the data for the feature cache. Tux Paint stamps with sounds give two
-sets of the same stamps (photo and sound), i.e. real paired cross-modal data.
+sets of the same stamps (photo and sound), i.e. real paired cross-modal data;
+items of different sets with the same ``pair_keys`` entry are one instance.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class EvalSet:
     data_key: str
     paths: bool = False
     note: str = ""
-    paired: bool = False  # item i of each paired set is the same thing
+    pair_keys: list[str] | None = None  # same key in two sets: the same instance (e.g. one stamp)
     names: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -77,7 +78,7 @@ def tuxpaint_pairs(categories: dict[str, tuple[str, ...]] | None = None) -> list
     sets = [_from_stamps("Tux Paint stamps (photo)", "image", [(s.image, label) for s, label in chosen]),
             _from_stamps("Tux Paint stamps (sound)", "audio", [(s.sound, label) for s, label in chosen])]
     for s in sets:
-        s.paired = True
+        s.pair_keys = [str(p.with_suffix("")) for p in s.items]
     return sets
 
 
@@ -108,8 +109,47 @@ def folder_sets(root: str | Path, registry: Any = None) -> list[EvalSet]:
             for m, pairs in sorted(by_modality.items())]
 
 
+def manifest_sets(path: str | Path, registry: Any = None) -> list[EvalSet]:
+    """A JSONL manifest as ``unibind train`` reads it (``path``, ``label``, optional ``modality`` and
+    ``instance``): one set per modality; a shared ``instance`` pairs items across modalities."""
+    import json
+
+    path = Path(path)
+    rows: dict[str, list[tuple[Path, str, str | None]]] = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            file, label = Path(record["path"]), str(record["label"])
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise InputError(path, f"line {n}: needs a JSON object with 'path' and 'label' ({exc})") from exc
+        modality = record.get("modality") or _modality_of(file, registry)
+        rows.setdefault(modality, []).append((file, label, record.get("instance")))
+    if not rows:
+        raise InputError(path, "empty manifest")
+    classes = sorted({label for group in rows.values() for _, label, _ in group})
+    sets = []
+    for modality, group in sorted(rows.items()):
+        s = _from_stamps(f"{path.name} ({modality})", modality, [(f, label) for f, label, _ in group], classes,
+                         note=f"manifest {path}")
+        if all(instance is not None for _, _, instance in group):
+            s.pair_keys = [str(instance) for _, _, instance in group]
+        sets.append(s)
+    return sets
+
+
+def _modality_of(file: Path, registry: Any) -> str:
+    if registry is None:
+        from unibind.plugins import get_registry
+
+        registry = get_registry()
+    return registry.modality_for_path(file).name
+
+
 def parse_data(spec: str) -> list[EvalSet]:
-    """``fashion-mnist[:N]``, ``fashion-mnist-inverted[:N]``, ``tuxpaint``, ``tuxpaint-pairs`` or a folder."""
+    """``fashion-mnist[:N]``, ``fashion-mnist-inverted[:N]``, ``tuxpaint``, ``tuxpaint-pairs``, a folder
+    of class folders, or a ``.jsonl`` manifest."""
     name, _, count = spec.partition(":")
     limit = int(count) if count else None
     if name == "fashion-mnist":
@@ -122,8 +162,10 @@ def parse_data(spec: str) -> list[EvalSet]:
         return [_limit(s, limit) for s in tuxpaint_pairs()]
     if Path(spec).is_dir():
         return folder_sets(spec)
+    if Path(spec).is_file() and spec.endswith(".jsonl"):
+        return manifest_sets(spec)
     raise InputError(spec, "unknown data: give fashion-mnist[:N], fashion-mnist-inverted[:N], tuxpaint[:N], "
-                           "tuxpaint-pairs[:N] or a folder of class folders")
+                           "tuxpaint-pairs[:N], a folder of class folders or a .jsonl manifest")
 
 
 def _limit(s: EvalSet, limit: int | None) -> EvalSet:
@@ -133,7 +175,8 @@ def _limit(s: EvalSet, limit: int | None) -> EvalSet:
     keep = np.linspace(0, len(s.items) - 1, limit).round().astype(int)
     items = [s.items[i] for i in keep]
     return EvalSet(s.name, s.modality, items, s.labels[keep], s.classes, files_fingerprint(items) if s.paths
-                   else f"{s.data_key}-{limit}", s.paths, s.note, s.paired)
+                   else f"{s.data_key}-{limit}", s.paths, s.note,
+                   [s.pair_keys[i] for i in keep] if s.pair_keys is not None else None)
 
 
 def _from_stamps(name: str, modality: str, pairs: Sequence[tuple[Path, str]],

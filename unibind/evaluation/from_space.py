@@ -54,21 +54,11 @@ def stage_from_space(space: Any, sets: Sequence[EvalSet], title: str, *, kb_path
             modality=data.modality, vectors=feats.vectors,
             labels=[data.classes[int(data.labels[i])].name for i in feats.index],
             names=[data.names[i] for i in feats.index], items=[data.items[i] for i in feats.index],
-            pair_ids=list(feats.index) if data.paired else None))
-    if all(s.pair_ids is not None for s in embedded):   # pairs survive only where every side loaded
-        common = set.intersection(*(set(s.pair_ids or []) for s in embedded))
-        embedded = [_only(s, common) for s in embedded]
+            pair_ids=[data.pair_keys[i] for i in feats.index] if data.pair_keys is not None else None))
     settings = CentreSettings(modality="image")
     prompts = TextEmbedder.from_space(space)([canonical_prompt(c, settings) for c in classes])
     scorers = class_scorers(space, classes, kb_path=kb_path, k=k)
     return Stage(title, embedded, [c.name for c in classes], scorers, prompts), skipped
-
-
-def _only(s: EmbeddedSet, keep: set[int]) -> EmbeddedSet:
-    rows = [n for n, p in enumerate(s.pair_ids or []) if p in keep]
-    return EmbeddedSet(s.modality, s.vectors[rows], [s.labels[n] for n in rows], [s.names[n] for n in rows],
-                       [s.items[n] for n in rows] if s.items is not None else None,
-                       [s.pair_ids[n] for n in rows] if s.pair_ids is not None else None)
 
 
 def report_for_spaces(spaces: Sequence[tuple[str, Any]], sets: Sequence[EvalSet], out_dir: str | Path, *,

@@ -31,7 +31,7 @@ class EmbeddedSet:
     labels: list[str]
     names: list[str]
     items: list[Any] | None = None
-    pair_ids: list[int] | None = None
+    pair_ids: list[Any] | None = None   # same id in two sets: the same instance
 
 
 @dataclass
@@ -99,9 +99,13 @@ def evaluate_stage(stage: Stage, *, recall_ks: Sequence[int] = DEFAULT_RECALL_KS
             retrieval.append(RecallRow(query=a.modality, gallery=b.modality, relevance="class",
                                        recall=recall_at_k(sims, a.labels, b.labels, recall_ks), queries=len(a.labels)))
             if a.pair_ids is not None and b.pair_ids is not None:
-                retrieval.append(RecallRow(query=a.modality, gallery=b.modality, relevance="pair",
-                                           recall=recall_at_k(sims, a.pair_ids, b.pair_ids, recall_ks),
-                                           queries=len(a.labels)))
+                # only queries whose partner is in the gallery (224 photos, 54 with a sound)
+                partners = set(b.pair_ids)
+                rows = [n for n, p in enumerate(a.pair_ids) if p in partners]
+                if rows:
+                    retrieval.append(RecallRow(
+                        query=a.modality, gallery=b.modality, relevance="pair", queries=len(rows),
+                        recall=recall_at_k(sims[rows], [a.pair_ids[n] for n in rows], b.pair_ids, recall_ks)))
     gallery, modalities = _gallery(stage)
     if len(set(modalities)) > 1:
         for method, scorer in stage.scorers.items():
