@@ -13,10 +13,11 @@ Protocol: repeated stratified k-fold (default 5 folds x 2 repeats). In every
 fold each fusion head (mean, concat, attention) is trained twice from the same
 seed, without and with the pre-fusion calibration module, identically
 otherwise (features z-scored with the training fold's statistics, AdamW,
-modality dropout 0.2). Each model is tested on the held-out
+modality dropout 0.2, and with ``--conflict p`` one modality of a share p of
+training instances swapped for another instance's). Each model is tested on the held-out
 fold clean, with the image removed, with the audio removed, with Gaussian
 noise on the image features (``--noise``: noise norm / feature norm, default 4), and with the audio
-swapped for another test instance's. Reported: accuracy mean +- std over folds.
+swapped for another test instance's. Reported: accuracy mean +- std over folds, and the paired per-fold difference.
 
     .venv/bin/python examples/fusion_report.py [--features space|encoder] [--folds 5] [--repeats 2]
 
@@ -34,7 +35,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import RepeatedStratifiedKFold
 
-from feature_cache import encoder_features, to_space
+from feature_cache import space_features
 from unibind import Space
 from unibind.atomic import atomic_open
 from unibind.calibration.prefusion import PreFusionSettings
@@ -71,10 +72,8 @@ def paired_features(kind: str, cache: Path) -> tuple[dict[str, torch.Tensor], to
     space = Space()
     feats, kept = {}, {}
     for modality, files in (("image", [s.image for s in stamps]), ("audio", [s.sound for s in stamps])):
-        x, ok, failures = encoder_features(space, modality, files, cache)
-        for failure in failures:
-            print(f"skipped {failure.source}: {failure.reason}")
-        feats[modality] = to_space(space, modality, x) if kind == "space" else x
+        raw, embedded, ok = space_features(space, modality, files, cache)
+        feats[modality] = embedded if kind == "space" else raw
         kept[modality] = {str(p): i for i, p in enumerate(ok)}
     both = [s for s in stamps if str(s.image) in kept["image"] and str(s.sound) in kept["audio"]]
     out = {"image": feats["image"][[kept["image"][str(s.image)] for s in both]],
@@ -115,7 +114,7 @@ def run(args: argparse.Namespace) -> dict:
         p_test = torch.ones(len(test_idx), 2, dtype=torch.bool)
         for head in args.heads:
             for variant in ("without", "with"):
-                settings = FusionSettings(head=head, epochs=args.epochs, seed=fold,
+                settings = FusionSettings(head=head, epochs=args.epochs, seed=fold, conflict=args.conflict,
                                           prefusion=PreFusionSettings(enabled=variant == "with"))
                 model = train_fusion(FusionClassifier(dims, len(CLASSES), settings), train, p_train,
                                      labels[train_idx])
@@ -143,6 +142,9 @@ def table(result: dict, heads: list[str]) -> str:
             cells = [f"{np.mean(acc[head, variant, c]):.3f} ± {np.std(acc[head, variant, c]):.3f}"
                      for c in CONDITIONS]
             lines.append(f"| {head} | {variant} | " + " | ".join(cells) + " |")
+        deltas = [np.subtract(acc[head, "with", c], acc[head, "without", c]) for c in CONDITIONS]
+        lines.append(f"| {head} | **with − without** (paired) | "
+                     + " | ".join(f"{d.mean():+.3f} ± {d.std():.3f}" for d in deltas) + " |")
     lines += ["", "Share of each modality's feature norm the trained module keeps (mean over folds):", "",
               "| head | modality | " + " | ".join(CONDITIONS) + " |", "|---|---|" + "---|" * len(CONDITIONS)]
     for head in heads:
@@ -160,6 +162,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--noise", type=float, default=4.0, help="Image noise norm / feature norm.")
+    parser.add_argument("--conflict", type=float, default=0.0,
+                        help="Training: share of instances with one modality swapped for another's.")
     parser.add_argument("--heads", nargs="+", default=["mean", "concat", "attention"])
     parser.add_argument("--cache", default="/tmp/unibind-fusion-cache")
     parser.add_argument("--out", default=None, help="Write the table (markdown) and raw accuracies (json) here.")

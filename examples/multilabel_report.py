@@ -8,7 +8,7 @@ scenes) are made from the validation half and from the test half, so no stamp
 is seen on both sides.
 
 Scores: cosine of each composite's embedding (default image pipeline: EfficientNet-Lite0
-and the ImageNet bridge) to each class's centre (the mean of its prompt-template
+and the ImageNet bridge; or trained adapters with ``--space``) to each class's centre (the mean of its prompt-template
 embeddings, or a knowledge-base centre set with ``--centres``, scored by max).
 Probabilities, compared on the test composites:
 
@@ -20,7 +20,8 @@ Each at threshold 0.5 and at per-class thresholds maximising validation F1.
 Figures: mAP, micro/macro F1, multi-label ECE (15 bins over all class
 probabilities), Brier; +- is the std over 200 bootstrap resamples of the test composites.
 
-    .venv/bin/python examples/multilabel_report.py [--count 200] [--centres centres.safetensors] [--out DIR]
+    .venv/bin/python examples/multilabel_report.py [--count 200] [--centres centres.safetensors]
+        [--space TRAINED_SPACE_DIR] [--out DIR]
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from feature_cache import encoder_features, to_space
+from feature_cache import space_features
 from unibind import Space
 from unibind.atomic import atomic_open
 from unibind.calibration.multilabel import (
@@ -41,6 +42,7 @@ from unibind.calibration.multilabel import (
     fit_thresholds,
     multilabel_report,
 )
+from unibind.calibration.metrics import bin_confidences
 from unibind.composites import Part, make_composites
 from unibind.datasets import tuxpaint_stamps
 
@@ -82,10 +84,7 @@ def scores_and_targets(space: Space, parts: list[Part], folder: Path, count: int
     made, failures = make_composites(parts, folder, count, seed=seed)
     for failure in failures:
         print(f"skipped {failure.source}: {failure.reason}")
-    features, kept, bad = encoder_features(space, "image", [c.path for c in made], cache)
-    for failure in bad:
-        print(f"skipped {failure.source}: {failure.reason}")
-    vectors = to_space(space, "image", features)
+    _, vectors, kept = space_features(space, "image", [c.path for c in made], cache)
     sims = centres.score(vectors) if hasattr(centres, "score") else vectors @ centres.T
     by_path = {c.path: c for c in made}
     targets = torch.tensor([[float(label in by_path[p].labels) for label in labels] for p in kept])
@@ -110,15 +109,11 @@ def reliability_plot(curves: dict[str, torch.Tensor], targets: torch.Tensor, pat
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    edges = np.linspace(0, 1, 16)
-    y = targets.flatten().numpy()
     for name, probs in curves.items():
-        p = probs.flatten().numpy()
-        which = np.minimum((p * 15).astype(int), 14)
-        xs = [p[which == b].mean() for b in range(15) if (which == b).any()]
-        ys = [y[which == b].mean() for b in range(15) if (which == b).any()]
-        ax.plot(xs, ys, marker="o", label=name)
-    ax.plot(edges, edges, "k--", lw=0.8, label="perfect")
+        found = bin_confidences(probs.flatten(), targets.flatten())
+        used = found.count > 0
+        ax.plot(found.confidence[used], found.accuracy[used], marker="o", label=name)
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="perfect")
     ax.set_xlabel("predicted probability (all classes)")
     ax.set_ylabel("fraction positive")
     ax.set_title("Multi-label reliability, test composites")
@@ -133,12 +128,14 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=200, help="Composites per split.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--centres", default=None, help="Knowledge-base centres (unibind kb centres).")
+    parser.add_argument("--space", default=None, help="A trained space directory (unibind train --out); "
+                        "default: the embedded default (ImageNet bridge).")
     parser.add_argument("--cache", default="/tmp/unibind-multilabel-cache")
     parser.add_argument("--out", default=None, help="Folder for the table, the figures (json) and a reliability plot.")
     args = parser.parse_args()
     torch.set_num_threads(1)
     cache = Path(args.cache)
-    space = Space(centres=args.centres)
+    space = Space.from_dir(args.space, centres=args.centres) if args.space else Space(centres=args.centres)
     labels = list(CLASSES)
     centres = space.centre_set(labels=labels) if args.centres else space.class_centres(labels, "image")
     val_parts, test_parts = split_parts(args.seed)

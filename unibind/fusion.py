@@ -43,6 +43,9 @@ class FusionSettings(BaseModel):
     modality_dropout: float = Field(default=0.2, ge=0, lt=1, description=(
         "While training, drop each modality of an instance with this probability (never all of them), "
         "so the model sees incomplete instances."))
+    conflict: float = Field(default=0.0, ge=0, lt=1, description=(
+        "While training, replace one modality of an instance with another instance's with this "
+        "probability (its label stays), so the model meets conflicting modalities."))
     seed: int = 0
 
 
@@ -112,6 +115,8 @@ def train_fusion(model: FusionClassifier, features: Mapping[str, torch.Tensor], 
             if s.modality_dropout > 0:
                 mask = _drop_some(mask, s.modality_dropout, generator)
             batch = {m: features[m][idx] for m in model.modalities}
+            if s.conflict > 0:
+                batch = _swap_some(batch, model.modalities, s.conflict, generator)
             loss = F.cross_entropy(model(batch, mask), labels[idx])
             if model.prefusion is not None and model.prefusion.settings.agreement_weight > 0:
                 loss = loss + model.prefusion.settings.agreement_weight * model.prefusion.agreement_loss()
@@ -128,6 +133,23 @@ def _drop_some(mask: torch.Tensor, p: float, generator: torch.Generator) -> torc
     empty = ~dropped.any(1)
     dropped[empty] = mask[empty]  # never drop every modality of an instance
     return dropped
+
+
+def _swap_some(batch: dict[str, torch.Tensor], modalities: list[str], p: float,
+               generator: torch.Generator) -> dict[str, torch.Tensor]:
+    n = next(iter(batch.values())).shape[0]
+    if n < 2:
+        return batch
+    hit = torch.rand(n, generator=generator) < p
+    which = torch.randint(len(modalities), (n,), generator=generator)
+    donor = (torch.arange(n) + torch.randint(1, n, (n,), generator=generator)) % n  # never itself
+    out = dict(batch)
+    for i, m in enumerate(modalities):
+        rows = hit & (which == i)
+        if rows.any():
+            out[m] = batch[m].clone()
+            out[m][rows] = batch[m][donor[rows]]
+    return out
 
 
 @torch.no_grad()

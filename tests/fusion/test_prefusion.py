@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
 
+from unibind.adapters.linear import LinearAdapter
 from unibind.calibration.prefusion import PreFusionCalibration, PreFusionSettings
 from unibind.fusion import (
     FusionClassifier,
@@ -86,12 +86,12 @@ def test_every_head_learns_and_ignores_what_is_absent(head):
 def test_calibration_is_off_by_default_and_adapters_train_with_the_module():
     assert FusionClassifier({"image": 4, "audio": 4}, 2).prefusion is None
     feats, presence, labels, _ = simulated_pairs(120, 5)
-    adapters = {"image": nn.Linear(16, 8), "audio": nn.Linear(12, 8)}
-    before = adapters["image"].weight.clone()
+    adapters = {"image": LinearAdapter(in_dim=16, out_dim=8), "audio": LinearAdapter(in_dim=12, out_dim=8)}
+    before = adapters["image"].linear.weight.clone()
     settings = FusionSettings(epochs=2, batch_size=60, prefusion=PreFusionSettings(enabled=True))
     model = train_fusion(FusionClassifier({"image": 16, "audio": 12}, 3, settings, adapters), feats, presence, labels)
     assert model.prefusion.dimension["image"][-1].out_features == 8  # gates act on the adapted features
-    assert not torch.equal(model.adapters["image"].weight, before)
+    assert not torch.equal(model.adapters["image"].linear.weight, before)
 
 
 def test_bad_inputs_get_clear_errors():
@@ -120,3 +120,15 @@ def test_test_conditions_do_what_they_say():
     assert torch.allclose(ratio, torch.full((50,), 2.0), atol=1e-4)
     _, dropped = drop_modality(feats, presence, MODS, "image")
     assert not bool(dropped[:, 0].any()) and bool(dropped[:, 1].all())
+
+
+def test_conflict_training_swaps_one_modality_of_some_instances_and_keeps_the_rest():
+    from unibind.fusion import _swap_some
+
+    feats, _, _, _ = simulated_pairs(400, 8)
+    out = _swap_some(feats, MODS, 0.5, torch.Generator().manual_seed(0))
+    changed = {m: ~(out[m] == feats[m]).all(1) for m in MODS}
+    assert not bool((changed["image"] & changed["audio"]).any())  # at most one modality per instance
+    share = float((changed["image"] | changed["audio"]).float().mean())
+    assert 0.4 < share < 0.6
+    assert torch.equal(feats["image"], simulated_pairs(400, 8)[0]["image"])  # inputs untouched

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, Field
 
+from unibind.calibration.metrics import bin_confidences
+
 
 class PerClassTemperatureSettings(BaseModel):
     """Settings of per-class temperature scaling for multi-label scores."""
@@ -149,17 +151,13 @@ def multilabel_ece(probs: torch.Tensor | np.ndarray, targets: torch.Tensor | np.
     """Expected calibration error over all N x C class probabilities.
 
     Every (example, class) pair is one binary prediction: in each of ``bins``
-    equal-width probability bins, compare the mean probability with the
-    fraction that are positive, weighted by the bin's share of pairs.
+    equal-width probability bins (the binning of :mod:`unibind.calibration.metrics`),
+    compare the mean probability with the fraction that are positive,
+    weighted by the bin's share of pairs.
     """
     probs, targets = _check_pair(probs, targets)
-    p, y = probs.flatten().double(), targets.flatten().double()
-    which = torch.clamp((p * bins).long(), max=bins - 1)
-    total = torch.zeros(bins, dtype=torch.float64).index_add_(0, which, torch.ones_like(p))
-    conf = torch.zeros(bins, dtype=torch.float64).index_add_(0, which, p)
-    hits = torch.zeros(bins, dtype=torch.float64).index_add_(0, which, y)
-    used = total > 0
-    return float(((conf[used] - hits[used]).abs()).sum() / p.numel())
+    found = bin_confidences(probs.flatten(), targets.flatten(), n_bins=bins)
+    return float((found.count * found.gaps).sum() / found.count.sum())
 
 
 def multilabel_report(probs: torch.Tensor | np.ndarray, targets: torch.Tensor | np.ndarray,
