@@ -154,3 +154,26 @@ def test_instances_review_each_modality_with_the_others(space, registry, tmp_pat
     results, failures = classify_instances(space, [{"text": a}, {"text": b}], LABELS)
     assert not failures and [r["text"].label for r in results] == ["dog", "dog"]
     assert results[0]["text"].explanation.modalities == []
+
+
+class FromSource(Stub):
+    """Agrees, with a support written in the case's source name (``"0.9"``)."""
+
+    def validate(self, case, texts, space):
+        return ValidatorRecord(name=self.name, verdict="agree", support=float(case.source),
+                               label=case.labels[case.predicted])
+
+
+def test_fit_chooses_the_lowest_cut_whose_accepted_predictions_reach_the_target(space):
+    texts = class_texts(space, LABELS, "text")
+    supports = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
+    cases = [_case(space, "a dog", [0.5, 0.3, 0.2], source=str(s)) for s in supports]
+    truth = [0, 0, 0, 1, 0, 1]          # right, right, right, wrong, right, wrong (predicted: dog = 0)
+    fallback = Fallback(validators=[FromSource("s", "agree")])
+    stats = fallback.fit(cases, texts, space, truth, target=0.75)
+    # sorted by fused confidence: cumulative accuracy 1, 1, 1, .75, .8, .67 -> lowest cut reaching .75 is at .5
+    assert stats["cut"] == pytest.approx((0.5 + 0.5) / 2) and stats["agreed"] == 6
+    decisions = [fallback.review(c, texts, space)[0].decision for c in cases]
+    assert decisions == ["verified"] * 5 + ["rejected"]
+    assert fallback.fit(cases, texts, space, [1] * 6)["cut"] == float("inf")   # never right: never verify
+    assert fallback.review(cases[0], texts, space)[0].decision == "rejected"

@@ -125,7 +125,7 @@ def measure(space: Any, data: LabelledFiles, out: Path, *, calibrators: Sequence
     """Calibration before/after and the fallback's effect on one dataset; writes PNGs into ``out``."""
     from unibind.explain import review
     from unibind.space import Embeddings, _predictions
-    from unibind.validation.base import Fallback, FallbackSettings
+    from unibind.validation.base import Case, Fallback, FallbackSettings, class_texts
 
     registry = registry or space.registry
     out.mkdir(parents=True, exist_ok=True)
@@ -153,16 +153,24 @@ def measure(space: Any, data: LabelledFiles, out: Path, *, calibrators: Sequence
     diagram = reliability_diagrams(panels, targets[held], out / f"reliability-{data.name}.png")
     result["reliability_png"] = str(diagram)
 
-    # fallback on the held-out half, on temperature-scaled probabilities
-    probs = fitted["temperature"](logits[held]) if "temperature" in fitted else before
+    # fallback on temperature-scaled probabilities: fitted on the calibration half, measured on the held-out half
+    scaler = fitted.get("temperature")
+    probs_all = scaler(logits) if scaler is not None else torch.softmax(logits, -1)
+    probs = probs_all[held]
+    others_all = _partner_probs(space, data, sources, out, held) if data.partners else [{} for _ in sources]
+    settings = FallbackSettings(threshold=threshold, validators=list(validators) if validators else None)
+    if scaler is not None:   # the yes/no softmax on the same (calibrated) footing as the class probabilities
+        settings.settings["yes-no"] = {"scale": space.logit_scale / scaler.temperature}
+    fallback = Fallback(settings, registry=registry)
+    texts = class_texts(space, data.classes, data.modality)
+    fit_cases = [Case(sources[i], data.modality, data.classes, probs_all[i], vectors[i], others_all[i])
+                 for i in fit.tolist()]
+    fit_stats = fallback.fit(fit_cases, texts, space, targets[fit].tolist())
     held_sources = [sources[i] for i in held.tolist()]
-    others = _partner_probs(space, data, held_sources, out, seed) if data.partners else None
     subset = Embeddings(vectors[held], held_sources, data.modality)
     found = _predictions(subset, data.classes, sims[held], probs, 3, True)
-    fallback = Fallback(FallbackSettings(threshold=threshold, validators=list(validators) if validators else None),
-                        registry=registry)
     reviewed = review(space, found, vectors[held], data.classes, probs, data.modality, fallback=fallback,
-                      others=others)
+                      others=[others_all[i] for i in held.tolist()])
     truth = [data.classes[t] for t in targets[held].tolist()]
     confidence = probs.max(-1).values.numpy()
     original_right = np.array([p.fallback.original_label == t for p, t in zip(reviewed, truth)])
@@ -187,7 +195,7 @@ def measure(space: Any, data: LabelledFiles, out: Path, *, calibrators: Sequence
     rc = risk_coverage_plot(curves, out / f"risk-coverage-{data.name}.png", points=points,
                             title=f"{data.name}: held-out n={len(held)}")
     result["fallback"] = {
-        "threshold": threshold, "accuracy_all": float(original_right.mean()),
+        "threshold": threshold, "accuracy_all": float(original_right.mean()), "fitted": fit_stats,
         "without": {"coverage": cov0, "accuracy": acc0},
         "with": {"coverage": cov1, "accuracy": acc1},
         "decisions": decisions, "verdicts": verdicts, "risk_coverage_png": str(rc),
@@ -197,31 +205,28 @@ def measure(space: Any, data: LabelledFiles, out: Path, *, calibrators: Sequence
     return result
 
 
-def _partner_probs(space: Any, data: LabelledFiles, held_sources: list[str], out: Path,
-                   seed: int) -> list[dict[str, torch.Tensor]]:
-    """Calibrated probabilities of each held-out file's partner files (temperature fitted on the other half)."""
+def _partner_probs(space: Any, data: LabelledFiles, sources: list[str], out: Path,
+                   held: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+    """Calibrated probabilities of each file's partner files (temperature fitted on the calibration half's)."""
     from unibind.calibration.temperature import TemperatureScaler
 
-    per_modality: dict[str, list[tuple[str, Path]]] = {}
-    for source, partners in data.partners.items():
-        for modality, path in partners.items():
-            per_modality.setdefault(modality, []).append((source, path))
-    found: dict[str, dict[str, torch.Tensor]] = {}
+    held_sources = {sources[i] for i in held.tolist()}
     target_of = {str(p): t for p, t in zip(data.paths, data.targets)}
-    for modality, pairs in per_modality.items():
+    found: dict[str, dict[str, torch.Tensor]] = {}
+    modalities = sorted({m for partners in data.partners.values() for m in partners})
+    for modality in modalities:
+        pairs = [(s, partners[modality]) for s, partners in data.partners.items() if modality in partners]
         partner = LabelledFiles(f"{data.name}-{modality}", modality, [p for _, p in pairs],
                                 [target_of[s] for s, _ in pairs], data.classes)
-        _, sims, sources, _ = cached_scores(space, partner, out)
+        _, sims, loaded, _ = cached_scores(space, partner, out)
         owner = {str(p): s for s, p in pairs}
-        held = set(held_sources)
         logits = space.logit_scale * sims
-        targets = torch.tensor([target_of[owner[s]] for s in sources])
-        fit_rows = [i for i, s in enumerate(sources) if owner[s] not in held]
-        scaler = TemperatureScaler().fit(logits[fit_rows], targets[fit_rows])
-        probs = scaler(logits)
-        for i, s in enumerate(sources):
+        targets = torch.tensor([target_of[owner[s]] for s in loaded])
+        fit_rows = [i for i, s in enumerate(loaded) if owner[s] not in held_sources]
+        probs = TemperatureScaler().fit(logits[fit_rows], targets[fit_rows])(logits)
+        for i, s in enumerate(loaded):
             found.setdefault(owner[s], {})[modality] = probs[i]
-    return [found.get(s, {}) for s in held_sources]
+    return [found.get(s, {}) for s in sources]
 
 
 def format_report(results: Sequence[dict[str, Any]]) -> str:
@@ -243,6 +248,7 @@ def format_report(results: Sequence[dict[str, Any]]) -> str:
                      f"accuracy {f['without']['accuracy']:.3f}; with fallback coverage {f['with']['coverage']:.3f} "
                      f"accuracy {f['with']['accuracy']:.3f} (all predictions: accuracy {f['accuracy_all']:.3f})")
         lines.append(f"  decisions {f['decisions']}; validators {f['verdicts']}")
+        lines.append(f"  fallback fitted on the calibration half: {f['fitted']}")
         lines.append(f"  area under risk-coverage: {f['aurc_without']:.3f} -> {f['aurc_with']:.3f}")
         lines.append(f"  {r['reliability_png']}\n  {f['risk_coverage_png']}")
     return "\n".join(lines)

@@ -104,12 +104,18 @@ class FallbackSettings(BaseModel):
     threshold: float = Field(default=0.6, ge=0, le=1, description="Validators run below this calibrated confidence.")
     validators: list[str] | None = Field(default=None, description="Registered validator names (None: all).")
     settings: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per-validator settings.")
-    min_support: float = Field(default=0.5, ge=0, le=1, description="Verified only if the validators' mean "
-                               "support for the prediction reaches this.")
+    min_support: float = Field(default=0.5, ge=0, le=1, description="Verified only if the fused confidence (mean "
+                               "of the calibrated confidence and the validators' supports) reaches this; "
+                               ":meth:`Fallback.fit` replaces it with a cut fitted on held-out data.")
 
 
 class Fallback:
-    """Runs validators on low-confidence predictions and decides: verified, revised or rejected."""
+    """Runs validators on low-confidence predictions and decides: verified, revised or rejected.
+
+    Validators' supports are not calibrated probabilities; :meth:`fit` chooses, on held-out
+    data, the fused-confidence cut above which agreed predictions are as often right as the
+    threshold promises, and whether revisions are right often enough to keep.
+    """
 
     def __init__(self, settings: FallbackSettings | None = None, *, registry: Any = None,
                  validators: Sequence[Validator] | None = None):
@@ -123,15 +129,14 @@ class Fallback:
             validators = [registry.get("validator", n).build(self.settings.settings.get(n), registry=registry)
                           for n in names]
         self.validators = list(validators)
+        self.cut = self.settings.min_support
+        self.revise = True
 
-    def review(self, case: Case, texts: ClassTexts, space: Any) -> tuple[FallbackRecord, str, float]:
-        """(record, final label, final confidence) for one prediction."""
-        confidence = float(case.probs.max())
-        label = case.labels[case.predicted]
+    def _run(self, case: Case, texts: ClassTexts, space: Any) -> FallbackRecord:
         record = FallbackRecord(threshold=self.settings.threshold, ran=False, decision="accepted",
-                                original_label=label, original_confidence=confidence)
-        if confidence >= self.settings.threshold:
-            return record, label, confidence
+                                original_label=case.labels[case.predicted], original_confidence=float(case.probs.max()))
+        if record.original_confidence >= self.settings.threshold:
+            return record
         record.ran = True
         for validator in self.validators:
             try:
@@ -139,19 +144,58 @@ class Fallback:
             except Exception as exc:  # a broken validator is reported, the others still decide
                 record.validators.append(ValidatorRecord(name=validator.name, verdict="abstain",
                                                          detail=f"failed: {type(exc).__name__}: {exc}"))
+        return record
+
+    @staticmethod
+    def _proposal(case: Case, record: FallbackRecord) -> tuple[str, str, float]:
+        """(what the validators propose, label, fused confidence) before any cut."""
+        confidence, label = record.original_confidence, record.original_label
         voters = [v for v in record.validators if v.verdict != "abstain"]
+        if not record.ran:
+            return "accepted", label, confidence
         if not voters:
-            record.decision = "rejected"
-            return record, label, confidence
-        support = sum(v.support or 0.0 for v in voters) / len(voters)
+            return "rejected", label, confidence
         fused = (confidence + sum(v.support or 0.0 for v in voters)) / (1 + len(voters))
-        if all(v.verdict == "agree" for v in voters) and support >= self.settings.min_support:
-            record.decision = "verified"
-            return record, label, fused
+        if all(v.verdict == "agree" for v in voters):
+            return "verified", label, fused
         preferred = {v.label for v in voters if v.verdict == "disagree"}
-        if len(preferred) == 1 and all(v.verdict == "disagree" for v in voters):
-            record.decision = "revised"
+        if len(preferred) == 1 and all(v.verdict == "disagree" for v in voters) and None not in preferred:
             new = preferred.pop()
-            return record, new, float(case.probs[case.labels.index(new)])
-        record.decision = "rejected"
-        return record, label, fused
+            return "revised", new, float(case.probs[case.labels.index(new)])
+        return "rejected", label, fused
+
+    def review(self, case: Case, texts: ClassTexts, space: Any) -> tuple[FallbackRecord, str, float]:
+        """(record, final label, final confidence) for one prediction."""
+        record = self._run(case, texts, space)
+        decision, label, confidence = self._proposal(case, record)
+        if (decision == "verified" and confidence < self.cut) or (decision == "revised" and not self.revise):
+            decision, label = "rejected", record.original_label
+        record.decision = decision  # type: ignore[assignment]
+        return record, label, confidence
+
+    def fit(self, cases: Sequence[Case], texts: ClassTexts, space: Any, truth: Sequence[int],
+            target: float | None = None) -> dict[str, Any]:
+        """Choose the cut and whether to revise on held-out ``cases`` with true label indices ``truth``.
+
+        The cut is the lowest fused confidence at which the agreed predictions at or above it are
+        right at least ``target`` of the time (default: the threshold); none reaching it: never verify.
+        """
+        target = self.settings.threshold if target is None else target
+        agreed: list[tuple[float, bool]] = []
+        revised: list[bool] = []
+        for case, true in zip(cases, truth):
+            record = self._run(case, texts, space)
+            decision, label, fused = self._proposal(case, record)
+            if decision == "verified":
+                agreed.append((fused, label == case.labels[true]))
+            elif decision == "revised":
+                revised.append(label == case.labels[true])
+        self.cut = float("inf")
+        right = 0
+        for n, (fused, ok) in enumerate(sorted(agreed, key=lambda a: -a[0]), start=1):
+            right += ok
+            if right / n >= target:
+                self.cut = fused
+        self.revise = bool(revised) and sum(revised) / len(revised) >= target
+        return {"cut": self.cut, "revise": self.revise, "agreed": len(agreed),
+                "agreed_right": sum(ok for _, ok in agreed), "revised": len(revised), "revised_right": sum(revised)}

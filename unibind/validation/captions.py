@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from pydantic import BaseModel, Field
 
+from unibind.errors import SettingsError
 from unibind.results import ValidatorRecord
 from unibind.validation.base import Case, ClassTexts, agreement_record, softmax_support
 
@@ -41,9 +42,14 @@ class CaptionAgreement:
                      and (not s.modalities or modality in s.modalities)]
             if self.settings.captioner:
                 specs = [s for s in specs if s.name == self.settings.captioner]
-            spec = min(specs, key=lambda s: s.name) if specs else None
-            self._captioners[modality] = (spec.name, spec.build(self.settings.captioner_settings or None)) \
-                if spec else None
+            self._captioners[modality] = None
+            for spec in sorted(specs, key=lambda s: s.name):
+                try:    # the first that builds: one that needs a model named (hf-captioner) is passed over
+                    self._captioners[modality] = (spec.name, spec.build(self.settings.captioner_settings or None))
+                    break
+                except SettingsError:
+                    if self.settings.captioner:
+                        raise
         return self._captioners[modality]
 
     def validate(self, case: Case, texts: ClassTexts, space: Any) -> ValidatorRecord:
