@@ -74,3 +74,19 @@ def test_a_missing_model_directory_is_a_clear_error(tmp_path) -> None:
         load_causal_lm(str(tmp_path / "empty"))
     with pytest.raises(InputError, match="no such GGUF file"):
         load_causal_lm(str(tmp_path / "empty"), "model.gguf")
+
+
+def test_the_shared_prompt_cache_changes_nothing(tiny_settings: dict) -> None:
+    """Greedy replies from the once-run prompt equal those of running the prompt for every row."""
+    import torch
+
+    from unibind_plugin_llm_transformers.generation import shared_prompt_cache
+
+    lm, tokenizer = load_causal_lm(tiny_settings["model"])
+    ids = tokenizer([_source(tiny_settings).prompt_for("dog")], return_tensors="pt")["input_ids"]
+    kwargs = {"input_ids": ids.expand(2, -1), "attention_mask": torch.ones(2, ids.shape[1], dtype=torch.long),
+              "do_sample": False, "max_new_tokens": 12, "pad_token_id": tokenizer.pad_token_id}
+    with torch.inference_mode():
+        plain = lm.generate(**kwargs)
+        shared = lm.generate(**kwargs, past_key_values=shared_prompt_cache(lm, ids, 2))
+    assert torch.equal(plain, shared)

