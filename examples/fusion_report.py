@@ -115,7 +115,8 @@ def run(args: argparse.Namespace) -> dict:
         for head in args.heads:
             for variant in ("without", "with"):
                 settings = FusionSettings(head=head, epochs=args.epochs, seed=fold, conflict=args.conflict,
-                                          prefusion=PreFusionSettings(enabled=variant == "with"))
+                                          prefusion=PreFusionSettings(enabled=variant == "with",
+                                                                      hidden=args.prefusion_hidden))
                 model = train_fusion(FusionClassifier(dims, len(CLASSES), settings), train, p_train,
                                      labels[train_idx])
                 for name, x, presence in conditions(test, p_test, 1000 + fold, args.noise):
@@ -164,6 +165,7 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=4.0, help="Image noise norm / feature norm.")
     parser.add_argument("--conflict", type=float, default=0.0,
                         help="Training: share of instances with one modality swapped for another's.")
+    parser.add_argument("--prefusion-hidden", type=int, default=64, help="Summary width of the module.")
     parser.add_argument("--heads", nargs="+", default=["mean", "concat", "attention"])
     parser.add_argument("--cache", default="/tmp/unibind-fusion-cache")
     parser.add_argument("--out", default=None, help="Write the table (markdown) and raw accuracies (json) here.")

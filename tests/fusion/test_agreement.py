@@ -24,7 +24,7 @@ def test_agreement_loss_falls_and_paired_summaries_end_up_closer_than_swapped_on
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-    assert float(loss) < 0.5 * first
+    assert loss.item() < 0.5 * first
     unit, _ = module._last
     paired = (unit[:, 0] * unit[:, 1]).sum(-1)
     swapped = (unit[:, 0] * unit[:, 1].roll(1, 0)).sum(-1)
