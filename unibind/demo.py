@@ -57,6 +57,11 @@ DEMO_CLASSES: dict[str, tuple[str, ...]] = {
 
 MODALITIES = ("image", "audio")
 
+#: (title in the report, centre method): the paper's ECL against the two baselines it beats.
+CENTRE_METHODS = (("ECL", "ecl"), ("template mean", "templates"), ("class name", "name"))
+STAGE_TITLES = {"before": "before training (ImageNet bridge, no adapters trained)",
+                "after": "after training (contrastive adapters)"}
+
 
 def demo_class(category: str) -> str | None:
     """The demo class of a stamp folder, by the longest matching prefix (None: not in the demo)."""
@@ -115,6 +120,7 @@ class DemoConfig:
     k: int = 50
     epochs: int = 60
     sources: tuple[str, ...] = ("templates", "wordnet")
+    classes: tuple[str, ...] | None = None  # a subset of DEMO_CLASSES (tests use a few)
     stamps_root: Path = TUXPAINT_STAMPS
     progress: bool | None = None
 
@@ -133,6 +139,8 @@ class DemoResult:
     report: Path | None = None
     notes: list[str] = field(default_factory=list)
     embeddings: dict[str, Any] = field(default_factory=dict)  # "image/after" -> (vectors, labels)
+    encoded: dict[str, int] = field(default_factory=dict)  # samples the frozen encoders ran on (0: all cached)
+    kb_reused: int = 0  # knowledge-base jobs an earlier run had finished
 
     def table(self) -> list[tuple[str, str, str, float, int]]:
         """(modality, stage, centres, top-1, test samples) rows."""
@@ -146,7 +154,7 @@ class DemoResult:
 
 def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry: Any = None) -> DemoResult:
     """Run the demo end to end into ``config.out`` (reusing what an earlier run left there)."""
-    from unibind.knowledge.centres import CentreSettings, localize
+    from unibind.knowledge.centres import CentreSettings, canonical_prompt, localize
     from unibind.knowledge.records import ClassRef
     from unibind.knowledge.store import KnowledgeBase
     from unibind.knowledge.textcache import TextEmbedder
@@ -164,6 +172,11 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
     result = DemoResult()
 
     rows = demo_rows(tuxpaint_stamps(config.stamps_root))
+    if config.classes is not None:
+        unknown = sorted(set(config.classes) - set(DEMO_CLASSES))
+        if unknown:
+            raise ValueError(f"not demo classes: {', '.join(unknown)} (choose from {', '.join(DEMO_CLASSES)})")
+        rows = [r for r in rows if r["label"] in config.classes]
     train_rows, test_rows = split_rows(rows, config.test_fraction, config.seed)
     write_manifest(out / "train.jsonl", train_rows)
     write_manifest(out / "test.jsonl", test_rows)
@@ -189,6 +202,7 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
     with KnowledgeBase(out / "kb.sqlite") as kb:
         report = build_knowledge_base(kb, refs, [(s, None) for s in sources], per_class=config.per_class,
                                       registry=registry, progress=config.progress)
+        result.kb_reused = sum(s.skipped for s in report.sources)
         for s in report.sources:
             say(f"knowledge base: {s.source}: {s.kept} kept, {sum(s.rejected.values())} rejected, "
                 f"{s.skipped}/{s.jobs} classes reused")
@@ -201,63 +215,60 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
         train=TrainSettings(epochs=config.epochs, seed=config.seed))
     trained = train_space(train_config, registry=registry)
     result.parameters = trained.parameters
+    result.encoded = dict(trained.encoded)
     result.space_dir = trained.space_dir
     say(f"trained adapters: {trained.parameters['trainable']:,} trainable parameters, "
         f"{trained.parameters['frozen']:,} frozen; best epoch {trained.fit.best_epoch}")
 
-    # 4. held-out evaluation, before and after training, from cached features
+    # 4. held-out evaluation, before and after training, from cached features; the report
+    from unibind.evaluation.report import Report, stage_slug, write_report
+    from unibind.evaluation.stage import EmbeddedSet, Stage, draw_stage, evaluate_stage
+
     before = Space(registry=registry)
     after = Space.from_dir(trained.space_dir, registry=registry)
     embedder = TextEmbedder.from_space(before)
-    test_features: dict[str, tuple[torch.Tensor, list[str], list[str]]] = {}
+    row_of = {r["path"]: r for r in test_rows}
+    test_features = {}
     for m in MODALITIES:
         frozen = FrozenEncoder.from_registry(m, registry=registry)
         paths = [r["path"] for r in test_rows if r["modality"] == m]
-        feats = extract_features(paths, frozen, FeatureCache(cache_root, frozen.identity), progress=config.progress)
-        label_of = {r["path"]: r["label"] for r in test_rows}
-        instance_of = {r["path"]: r["instance"] for r in test_rows}
-        test_features[m] = (feats.vectors, [label_of[s] for s in feats.sources],
-                            [instance_of[s] for s in feats.sources])
+        test_features[m] = extract_features(paths, frozen, FeatureCache(cache_root, frozen.identity),
+                                            progress=config.progress)
+        result.encoded[m] = result.encoded.get(m, 0) + test_features[m].encoded
     with KnowledgeBase(out / "kb.sqlite", create=False) as kb:
-        centre_sets = {
-            (m, method): localize(refs, embedder, CentreSettings(method=method, k=config.k, modality=m,
-                                                                 on_empty="prompt"), kb=kb)
-            for m in MODALITIES for method in ("name", "templates", "ecl")
-        }
-    adapted: dict[str, torch.Tensor] = {}
-    for stage, space in (("before", before), ("after", after)):
+        scorers = {title: localize(refs, embedder, CentreSettings(method=method, k=config.k, on_empty="prompt"),
+                                   kb=kb, progress=False).score for title, method in CENTRE_METHODS}
+    prompts = embedder([canonical_prompt(ref, CentreSettings()) for ref in refs])
+    report = Report(title="UniBind demo: real Tux Paint photos and sounds", command="unibind demo",
+                    notes=[f"{len(classes)} classes: " + ", ".join(classes),
+                           f"description sources: {', '.join(sources)}", *result.notes])
+    for stage_name, space in (("before", before), ("after", after)):
+        sets = []
         for m in MODALITIES:
-            vectors, labels, _ = test_features[m]
+            feats = test_features[m]
             with torch.inference_mode():
-                embedded = F.normalize(space.pipeline(m).adapter(vectors).float(), dim=-1)
-            adapted[f"{m}/{stage}"] = embedded
-            result.embeddings[f"{m}/{stage}"] = (embedded, labels)
-            truth = torch.tensor([classes.index(label) for label in labels])
-            result.accuracy[f"{m}/{stage}"] = {
-                method: float((centre_sets[(m, method)].score(embedded).argmax(1) == truth).float().mean())
-                for method in ("name", "templates", "ecl")
-            }
-        result.retrieval[f"audio->image/{stage}"] = paired_recall(
-            adapted[f"audio/{stage}"], test_features["audio"][2], adapted[f"image/{stage}"],
-            test_features["image"][2])
+                vectors = F.normalize(space.pipeline(m).adapter(feats.vectors).float(), dim=-1)
+            rows_m = [row_of[src] for src in feats.sources]
+            sets.append(EmbeddedSet(m, vectors, [r["label"] for r in rows_m], [Path(src).name for src in feats.sources],
+                                    items=list(feats.sources), pair_ids=[r["instance"] for r in rows_m]))
+            result.embeddings[f"{m}/{stage_name}"] = (vectors, [r["label"] for r in rows_m])
+        title = STAGE_TITLES[stage_name]
+        stage = Stage(title, sets, classes, scorers, prompts)
+        evaluated = evaluate_stage(stage)
+        evaluated.pictures = draw_stage(stage, out, stage_slug(title))
+        report.stages.append(evaluated)
+        for row in evaluated.accuracy:
+            result.accuracy.setdefault(f"{row.modality}/{stage_name}", {})[row.method] = row.accuracy
+        for row in evaluated.retrieval:
+            if row.relevance == "pair":
+                result.retrieval[f"{row.query}->{row.gallery}/{stage_name}"] = {
+                    **{f"R@{k}": v for k, v in row.recall.items()}, "queries": float(row.queries)}
+    result.report = write_report(report, out)
     with atomic_open(out / "results.json") as f:
         json.dump({"accuracy": result.accuracy, "counts": result.counts, "retrieval": result.retrieval,
                    "classes": classes, "sources": sources, "parameters": result.parameters,
                    "notes": result.notes}, f, indent=2)
     return result
-
-
-def paired_recall(queries: torch.Tensor, query_ids: Sequence[str], gallery: torch.Tensor,
-                  gallery_ids: Sequence[str], ks: Sequence[int] = (1, 5, 10)) -> dict[str, float]:
-    """Recall@k of retrieving the gallery item of the same instance (queries without a pair are skipped)."""
-    where = {g: i for i, g in enumerate(gallery_ids)}
-    keep = [i for i, q in enumerate(query_ids) if q in where]
-    if not keep:
-        return {}
-    sims = F.normalize(queries[keep], dim=-1) @ F.normalize(gallery, dim=-1).T
-    target = torch.tensor([where[query_ids[i]] for i in keep])
-    rank = (sims > sims.gather(1, target[:, None])).sum(1)
-    return {f"R@{k}": float((rank < k).float().mean()) for k in ks} | {"queries": float(len(keep))}
 
 
 # -- the quick check: zero-shot photos, no training ------------------------------------------
