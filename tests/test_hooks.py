@@ -67,9 +67,10 @@ def test_hook_unibind_calibrators(make_plugin, manager_with):
 
 def test_hook_unibind_validators(make_plugin, manager_with):
     plugin = make_plugin("p", unibind_validators=lambda register: register(
-        ValidatorSpec(name="yes-no", factory="unibind.knowledge.templates:TemplateSource")))
+        ValidatorSpec(name="second-encoder", factory="unibind.knowledge.templates:TemplateSource")))
     registry = manager_with({"p": plugin}).registry
-    assert [s.name for s in registry.by_kind("validator")] == ["yes-no"]
+    assert registry.get("validator", "second-encoder").plugin == "p"
+    assert {"yes-no", "caption-agreement", "cross-modal"} <= {s.name for s in registry.by_kind("validator")}
 
 
 def test_hook_unibind_commands(make_plugin, manager_with):
