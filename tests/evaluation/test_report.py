@@ -71,6 +71,15 @@ def test_pair_recall_counts_only_queries_with_a_partner():
     assert pair[("audio", "image")].recall == {1: pytest.approx(3 / 5), 2: 1.0}
 
 
+def test_text_queries_count_only_classes_present_in_the_gallery():
+    stage = _synthetic_stage()
+    stage.class_names = [*CLASSES, "emu"]                 # a class with no items in either set
+    centres = torch.eye(6)[[0, 1, 2, 5]]
+    stage.scorers = {"prompt": lambda x: x @ centres.T}
+    text_rows = [r for r in evaluate_stage(stage, recall_ks=(1,)).retrieval if r.query == "text"]
+    assert [(r.queries, r.recall[1]) for r in text_rows] == [(3, 1.0), (3, 1.0)]
+
+
 def test_missing_figure_is_a_clear_error(tmp_path):
     from unibind.errors import InputError
 

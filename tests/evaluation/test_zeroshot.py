@@ -63,6 +63,19 @@ def test_evaluate_methods_rows(kb_path, embedder):
     assert "| WordNet mean | – | not in KB |" in markdown
 
 
+def test_a_source_covering_only_some_classes_is_not_in_kb(tmp_path, registry, embedder):
+    from unibind.knowledge.builder import build_knowledge_base
+
+    with KnowledgeBase(tmp_path / "kb.sqlite") as kb:
+        build_knowledge_base(kb, CLASSES, [("templates", None)], per_class=5, modality="image", registry=registry)
+        build_knowledge_base(kb, CLASSES[:1], [("scripted", {"items": 4})], per_class=5, registry=registry)
+        rows = {r.title: r for r in evaluate_methods(embedder(["a dog", "a cat"]), [0, 1], CLASSES,
+                                                     embedder=embedder, kb=kb, ks=(5,))}
+    assert rows["scripted mean"].status == "not in KB"
+    assert rows["scripted mean"].detail == "scripted texts for 1 of 3 classes"
+    assert rows["template mean"].status == "ok"
+
+
 def test_evaluate_methods_checks_lengths(kb_path, embedder):
     with KnowledgeBase(kb_path, create=False) as kb, pytest.raises(ValueError, match="3 embeddings but 2 labels"):
         evaluate_methods(torch.zeros(3, 64), [0, 1], CLASSES, embedder=embedder, kb=kb)

@@ -85,9 +85,10 @@ def evaluate_stage(stage: Stage, *, recall_ks: Sequence[int] = DEFAULT_RECALL_KS
             truth = torch.tensor([classes.index(label) for label in s.labels])
             accuracy.append(AccuracyRow(modality=s.modality, method=method, items=len(s.labels),
                                         accuracy=float((scores.argmax(1) == truth).float().mean())))
+            present = [c for c, name in enumerate(classes) if name in set(s.labels)]  # classes with items here
             retrieval.append(RecallRow(query="text", gallery=s.modality, relevance="class", method=method,
-                                       recall=recall_at_k(scores.T, classes, s.labels, recall_ks),
-                                       queries=len(classes)))
+                                       recall=recall_at_k(scores.T[present], [classes[c] for c in present],
+                                                          s.labels, recall_ks), queries=len(present)))
             retrieval.append(RecallRow(query=s.modality, gallery="text", relevance="class", method=method,
                                        recall=recall_at_k(scores, s.labels, classes, recall_ks),
                                        queries=len(s.labels)))

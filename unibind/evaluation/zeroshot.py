@@ -89,11 +89,21 @@ def plan_methods(kb_sources: Iterable[str], ks: Sequence[int] = DEFAULT_KS,
 
 def kb_source_counts(kb: Any, classes: Sequence[ClassRef], modality: str) -> dict[str, int]:
     """Class descriptions per source that these classes have in ``kb``."""
-    counts: dict[str, int] = {}
+    return {source: sum(per_class.values()) for source, per_class in _per_source(kb, classes, modality).items()}
+
+
+def kb_source_coverage(kb: Any, classes: Sequence[ClassRef], modality: str) -> dict[str, int]:
+    """How many of ``classes`` have at least one description from each source."""
+    return {source: len(per_class) for source, per_class in _per_source(kb, classes, modality).items()}
+
+
+def _per_source(kb: Any, classes: Sequence[ClassRef], modality: str) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
     refs = [kb.resolve(c) for c in classes]
     for d in kb.descriptions(refs, kind="class_description", modality=modality):
-        counts[d.provenance.source] = counts.get(d.provenance.source, 0) + 1
-    return counts
+        per_class = out.setdefault(d.provenance.source, {})
+        per_class[d.class_ref.key] = per_class.get(d.class_ref.key, 0) + 1
+    return out
 
 
 def accuracy(scores: torch.Tensor, labels: torch.Tensor) -> tuple[float, float, int]:
@@ -111,20 +121,21 @@ def evaluate_methods(embeddings: torch.Tensor, labels: Sequence[int] | torch.Ten
 
     ``labels`` index into ``classes``; ``embedder`` is the space's
     :class:`~unibind.knowledge.textcache.TextEmbedder`. A method whose source
-    has no texts for every class is reported "not in KB"; one that fails
+    lacks texts for any of the classes is reported "not in KB"; one that fails
     otherwise is reported "failed" with its error, and the others still run.
     """
     labels = torch.as_tensor(labels, dtype=torch.long)
     if embeddings.shape[0] != labels.shape[0]:
         raise ValueError(f"{embeddings.shape[0]} embeddings but {labels.shape[0]} labels")
-    counts = kb_source_counts(kb, classes, modality)
-    methods = list(methods) if methods is not None else plan_methods(counts, ks)
+    coverage = kb_source_coverage(kb, classes, modality)
+    methods = list(methods) if methods is not None else plan_methods(coverage, ks)
     rows = []
     for m in methods:
         row = ZeroShotRow(title=m.title, method=m.method, k=m.k, sources=m.sources, total=len(labels))
-        missing = [s for s in m.sources if not counts.get(s)]
+        missing = [s for s in m.sources if coverage.get(s, 0) < len(classes)]
         if missing:
-            row.status, row.detail = "not in KB", f"no {', '.join(missing)} texts for these classes"
+            row.status = "not in KB"
+            row.detail = "; ".join(f"{s} texts for {coverage.get(s, 0)} of {len(classes)} classes" for s in missing)
             rows.append(row)
             continue
         settings = CentreSettings(method=m.method, k=m.k or 50, sources=m.sources, modality=modality,
