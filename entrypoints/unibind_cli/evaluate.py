@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 
 import click
@@ -14,7 +13,19 @@ KS = (5, 10, 20, 50, 100)
 
 
 def _command() -> str:
-    return "unibind " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    """The command as typed, rebuilt from click's parsed options (what a report says reproduces it)."""
+    ctx = click.get_current_context()
+    parts = ["unibind", *ctx.command_path.split()[1:]]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if not isinstance(param, click.Option) or value in (None, False, ()) or value == param.default:
+            continue
+        if param.is_flag:
+            parts.append(param.opts[0])
+            continue
+        for v in value if param.multiple else (value,):
+            parts += [param.opts[0], shlex.quote(str(v))]
+    return " ".join(parts)
 
 
 def _sets(specs: tuple[str, ...]):

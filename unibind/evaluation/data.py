@@ -53,7 +53,7 @@ def fashion_mnist_set(split: str = "test", limit: int | None = None, *, invert: 
 
     raw, _ = fashion_mnist(split)
     images, labels = fashion_mnist_images(split, limit, invert=invert)
-    key = array_fingerprint(raw[:len(images)], invert=invert, split=split)
+    key = array_fingerprint(raw[:len(images)], invert=invert)   # the bytes already differ by split
     name = f"Fashion-MNIST {split}" + (" (inverted)" if invert else "")
     return EvalSet(name, "image", images, labels, [ClassRef(name=c) for c in FASHION_MNIST_CLASSES], key,
                    note="real data; 28x28 greyscale drawn as RGB")
