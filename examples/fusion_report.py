@@ -17,7 +17,8 @@ modality dropout 0.2, and with ``--conflict p`` one modality of a share p of
 training instances swapped for another instance's). Each model is tested on the held-out
 fold clean, with the image removed, with the audio removed, with Gaussian
 noise on the image features (``--noise``: noise norm / feature norm, default 4), and with the audio
-swapped for another test instance's. Reported: accuracy mean +- std over folds, and the paired per-fold difference.
+swapped for another test instance's. Reported: accuracy mean +- std over
+folds, and the paired per-fold difference.
 
     .venv/bin/python examples/fusion_report.py [--features space|encoder] [--folds 5] [--repeats 2]
 
@@ -117,6 +118,7 @@ def run(args: argparse.Namespace) -> dict:
                 settings = FusionSettings(head=head, epochs=args.epochs, seed=fold, conflict=args.conflict,
                                           prefusion=PreFusionSettings(enabled=variant == "with",
                                                                       hidden=args.prefusion_hidden))
+                torch.manual_seed(fold)  # same initial head for both variants, whatever ran before
                 model = train_fusion(FusionClassifier(dims, len(CLASSES), settings), train, p_train,
                                      labels[train_idx])
                 for name, x, presence in conditions(test, p_test, 1000 + fold, args.noise):
@@ -168,7 +170,8 @@ def main() -> None:
     parser.add_argument("--prefusion-hidden", type=int, default=64, help="Summary width of the module.")
     parser.add_argument("--heads", nargs="+", default=["mean", "concat", "attention"])
     parser.add_argument("--cache", default="/tmp/unibind-fusion-cache")
-    parser.add_argument("--out", default=None, help="Write the table (markdown) and raw accuracies (json) here.")
+    parser.add_argument("--out", default=None,
+                        help="Write the table (markdown) and raw accuracies (json) here.")
     args = parser.parse_args()
     result = run(args)
     text = table(result, args.heads)

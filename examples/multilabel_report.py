@@ -8,8 +8,9 @@ scenes) are made from the validation half and from the test half, so no stamp
 is seen on both sides.
 
 Scores: cosine of each composite's embedding (default image pipeline: EfficientNet-Lite0
-and the ImageNet bridge; or trained adapters with ``--space``) to each class's centre (the mean of its prompt-template
-embeddings, or a knowledge-base centre set with ``--centres``, scored by max).
+and the ImageNet bridge; or trained adapters with ``--space``) to each class's centre
+(the mean of its prompt-template embeddings, or a knowledge-base centre set with
+``--centres``, scored by max).
 Probabilities, compared on the test composites:
 
 - ``softmax``: the space's current output (softmax over 100 x cosine), as if it were multi-label;
@@ -131,7 +132,8 @@ def main() -> None:
     parser.add_argument("--space", default=None, help="A trained space directory (unibind train --out); "
                         "default: the embedded default (ImageNet bridge).")
     parser.add_argument("--cache", default="/tmp/unibind-multilabel-cache")
-    parser.add_argument("--out", default=None, help="Folder for the table, the figures (json) and a reliability plot.")
+    parser.add_argument("--out", default=None,
+                        help="Folder for the table, the figures (json) and a reliability plot.")
     args = parser.parse_args()
     torch.set_num_threads(1)
     cache = Path(args.cache)
@@ -159,7 +161,8 @@ def main() -> None:
         for rule, th in (("0.5", 0.5), ("per-class (val F1)", fit_thresholds(p_val, y_val))):
             result = bootstrap(p_test, y_test, th)
             figures[f"{name} / {rule}"] = result
-            rows.append(f"| {name} | {rule} | " + " | ".join(f"{v:.3f} ± {e:.3f}" for v, e in result.values()) + " |")
+            cells = " | ".join(f"{v:.3f} ± {e:.3f}" for v, e in result.values())
+            rows.append(f"| {name} | {rule} | {cells} |")
     text = "\n".join([f"{len(y_test)} test composites, {len(labels)} classes, "
                       f"{y_test.sum(1).mean():.2f} labels per composite",
                       "", "| probabilities | threshold | " + " | ".join(METRICS) + " |",

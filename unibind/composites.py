@@ -11,7 +11,7 @@ written, so a killed run resumes where it stopped.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,8 +92,7 @@ def draw_groups(parts: Sequence[Part], count: int, *, per_image: Sequence[int] =
 
 def make_composites(parts: Sequence[Part], out_dir: str | Path, count: int, *,
                     per_image: Sequence[int] = (2, 3), size: int = 448, seed: int = 0,
-                    prefix: str = "composite",
-                    progress: Callable[[int], None] | None = None) -> tuple[list[Composite], list[Failure]]:
+                    prefix: str = "composite") -> tuple[list[Composite], list[Failure]]:
     """Write ``count`` composites to ``out_dir`` (resumable) and return them with any skipped ones.
 
     The draw depends only on ``parts``, ``count``, ``per_image`` and ``seed``,
@@ -117,8 +116,6 @@ def make_composites(parts: Sequence[Part], out_dir: str | Path, count: int, *,
             with atomic_path(path) as tmp:
                 picture.save(tmp, format="PNG")
         made.append(composite)
-        if progress is not None:
-            progress(index)
     _write_manifest(out_dir / f"{prefix}s.json", made)
     return made, failures
 

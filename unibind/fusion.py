@@ -59,8 +59,6 @@ class FusionClassifier(nn.Module):
         self.modalities = list(dims)
         self.adapters = nn.ModuleDict(dict(adapters or {}))
         dims = {m: _out_dim(self.adapters[m], d) if m in self.adapters else d for m, d in dims.items()}
-        self.prefusion = PreFusionCalibration(dims, self.settings.prefusion) \
-            if self.settings.prefusion.enabled else None
         h, head = self.settings.hidden, self.settings.head
         if head == "concat":
             self.head = nn.Sequential(nn.Linear(sum(dims.values()), h), nn.GELU(), nn.Linear(h, classes))
@@ -71,6 +69,9 @@ class FusionClassifier(nn.Module):
                 self.kind = nn.Parameter(torch.zeros(len(dims), h))
                 self.attend = nn.MultiheadAttention(h, num_heads=4 if h % 4 == 0 else 1, batch_first=True)
             self.head = nn.Sequential(nn.GELU(), nn.Linear(h, classes))
+        # built after the head, so that from one seed the head starts the same with or without it
+        self.prefusion = PreFusionCalibration(dims, self.settings.prefusion) \
+            if self.settings.prefusion.enabled else None
 
     def forward(self, features: Mapping[str, torch.Tensor], presence: torch.Tensor) -> torch.Tensor:
         check_inputs(features, presence, self.modalities)
@@ -153,7 +154,8 @@ def _swap_some(batch: dict[str, torch.Tensor], modalities: list[str], p: float,
 
 
 @torch.no_grad()
-def predict(model: FusionClassifier, features: Mapping[str, torch.Tensor], presence: torch.Tensor) -> torch.Tensor:
+def predict(model: FusionClassifier, features: Mapping[str, torch.Tensor],
+            presence: torch.Tensor) -> torch.Tensor:
     """Class probabilities [B, C] (eval mode)."""
     model.eval()
     return torch.softmax(model(features, presence), -1)

@@ -12,7 +12,8 @@ def test_agreement_loss_falls_and_paired_summaries_end_up_closer_than_swapped_on
     # simulated pairs: both modalities are different linear views of one latent vector per instance
     g = torch.Generator().manual_seed(0)
     latent = torch.randn(128, 8, generator=g)
-    feats = {"image": latent @ torch.randn(8, 20, generator=g), "audio": latent @ torch.randn(8, 10, generator=g)}
+    feats = {"image": latent @ torch.randn(8, 20, generator=g),
+             "audio": latent @ torch.randn(8, 10, generator=g)}
     presence = torch.ones(128, 2, dtype=torch.bool)
     module = PreFusionCalibration({"image": 20, "audio": 10}, PreFusionSettings(enabled=True, dropout=0.0))
     optimiser = torch.optim.Adam(module.parameters(), lr=1e-2)

@@ -73,13 +73,15 @@ def test_trained_gates_damp_a_corrupted_modality():
 @pytest.mark.parametrize("head", ["mean", "concat", "attention"])
 def test_every_head_learns_and_ignores_what_is_absent(head):
     feats, presence, labels, _ = simulated_pairs(300, 3)
-    settings = FusionSettings(head=head, epochs=40, batch_size=300, lr=1e-2, prefusion=PreFusionSettings(enabled=head == "attention"))
+    settings = FusionSettings(head=head, epochs=40, batch_size=300, lr=1e-2,
+                              prefusion=PreFusionSettings(enabled=head == "attention"))
     model = train_fusion(FusionClassifier({"image": 16, "audio": 12}, 3, settings), feats, presence, labels)
     test, presence_t, labels_t, _ = simulated_pairs(200, 4)
     assert (predict(model, test, presence_t).argmax(1) == labels_t).float().mean() > 0.9
     dropped, presence_d = drop_modality(test, presence_t, MODS, "audio")
-    scrambled = {**dropped, "audio": torch.randn_like(test["audio"]) * 50}  # absent: its values must not matter
-    assert torch.allclose(predict(model, dropped, presence_d), predict(model, scrambled, presence_d), atol=1e-6)
+    scrambled = {**dropped, "audio": torch.randn_like(test["audio"]) * 50}  # absent: values must not matter
+    expected = predict(model, dropped, presence_d)
+    assert torch.allclose(expected, predict(model, scrambled, presence_d), atol=1e-6)
     assert (predict(model, dropped, presence_d).argmax(1) == labels_t).float().mean() > 0.8
 
 
@@ -89,7 +91,8 @@ def test_calibration_is_off_by_default_and_adapters_train_with_the_module():
     adapters = {"image": LinearAdapter(in_dim=16, out_dim=8), "audio": LinearAdapter(in_dim=12, out_dim=8)}
     before = adapters["image"].linear.weight.clone()
     settings = FusionSettings(epochs=2, batch_size=60, prefusion=PreFusionSettings(enabled=True))
-    model = train_fusion(FusionClassifier({"image": 16, "audio": 12}, 3, settings, adapters), feats, presence, labels)
+    model = FusionClassifier({"image": 16, "audio": 12}, 3, settings, adapters)
+    model = train_fusion(model, feats, presence, labels)
     assert model.prefusion.dimension["image"][-1].out_features == 8  # gates act on the adapted features
     assert not torch.equal(model.adapters["image"].linear.weight, before)
 
@@ -132,3 +135,14 @@ def test_conflict_training_swaps_one_modality_of_some_instances_and_keeps_the_re
     share = float((changed["image"] | changed["audio"]).float().mean())
     assert 0.4 < share < 0.6
     assert torch.equal(feats["image"], simulated_pairs(400, 8)[0]["image"])  # inputs untouched
+
+
+def test_one_seed_gives_the_same_head_with_and_without_the_module():
+    heads = []
+    for enabled in (False, True):
+        torch.manual_seed(0)
+        settings = FusionSettings(head="attention", prefusion=PreFusionSettings(enabled=enabled))
+        heads.append(FusionClassifier({"image": 16, "audio": 12}, 3, settings))
+    plain, gated = heads
+    assert all(torch.equal(a, b) for a, b in zip(plain.head.parameters(), gated.head.parameters()))
+    assert torch.equal(plain.project["image"].weight, gated.project["image"].weight)

@@ -30,7 +30,8 @@ class PerClassTemperatureSettings(BaseModel):
     """Settings of per-class temperature scaling for multi-label scores."""
 
     mode: Literal["per-class", "shared"] = Field(
-        default="per-class", description="per-class: a temperature and bias per class; shared: one pair for all.")
+        default="per-class",
+        description="per-class: a temperature and bias per class; shared: one pair for all.")
     shrinkage: float = Field(default=1.0, ge=0, description=(
         "Pull of each class's (log T, bias) towards the shared pair, in units of validation examples: "
         "larger trusts the per-class fit less (0: no pull)."))

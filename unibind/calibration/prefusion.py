@@ -57,7 +57,8 @@ class PreFusionCalibration(nn.Module):
         self.settings = settings or PreFusionSettings()
         self.modalities = list(dims)
         h = self.settings.hidden
-        self.summarise = nn.ModuleDict({m: nn.Sequential(nn.Linear(d, h), nn.LayerNorm(h)) for m, d in dims.items()})
+        self.summarise = nn.ModuleDict({m: nn.Sequential(nn.Linear(d, h), nn.LayerNorm(h))
+                                        for m, d in dims.items()})
         self.drop = nn.Dropout(self.settings.dropout)
         self.instance = nn.ModuleDict({m: _zero_last(nn.Sequential(
             nn.Linear(SCALAR_CUES, 16), nn.GELU(), nn.Linear(16, 1))) for m in dims})
@@ -66,11 +67,13 @@ class PreFusionCalibration(nn.Module):
         self.last_gates: dict[str, dict[str, torch.Tensor]] = {}
         self._last: tuple[torch.Tensor, torch.Tensor] | None = None
 
-    def forward(self, features: Mapping[str, torch.Tensor], presence: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Calibrated copies of ``features``; ``presence`` is a [B, M] 0/1 mask in ``self.modalities`` order."""
+    def forward(self, features: Mapping[str, torch.Tensor],
+                presence: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Calibrated copies of ``features``; ``presence``: a [B, M] 0/1 mask, ``self.modalities`` order."""
         check_inputs(features, presence, self.modalities)
         present = presence.float()
-        summaries = torch.stack([self.drop(self.summarise[m](_pool(features[m]))) for m in self.modalities], 1)
+        summaries = torch.stack([self.drop(self.summarise[m](_pool(features[m])))
+                                 for m in self.modalities], 1)
         unit = F.normalize(summaries, dim=-1)
         cosine = unit @ unit.transpose(1, 2)                       # [B, M, M]
         others = present[:, None, :] * (1 - torch.eye(len(self.modalities), device=present.device))
@@ -118,7 +121,8 @@ class PreFusionCalibration(nn.Module):
         return torch.stack(losses).mean() if losses else unit.new_zeros(())
 
 
-def check_inputs(features: Mapping[str, torch.Tensor], presence: torch.Tensor, modalities: Sequence[str]) -> None:
+def check_inputs(features: Mapping[str, torch.Tensor], presence: torch.Tensor,
+                 modalities: Sequence[str]) -> None:
     """Clear errors for the mistakes a caller makes: missing modality, wrong mask, mixed batch sizes."""
     missing = [m for m in modalities if m not in features]
     if missing:
