@@ -102,7 +102,6 @@ class PreFusionCalibration(nn.Module):
         self.last_gates = {kind: {m: g.detach() for m, g in per.items()} for kind, per in gates.items()}
         return out
 
-
     def agreement_loss(self) -> torch.Tensor:
         """Symmetric InfoNCE between the last batch's summaries of each modality pair, over the
         instances where both are present (the other instances of the batch are the negatives)."""
