@@ -45,3 +45,14 @@ def manager_with():
         return manager
 
     return make
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for tiny models: on a shared 2-core machine a second thread only spins."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -43,8 +43,8 @@ def test_hook_unibind_adapters(make_plugin, manager_with):
                     default=True)))
     registry = manager_with({"p": plugin}).registry
     assert registry.default("adapter", "image").name == "bridge"
-    # adapters with no modalities (linear) serve every modality
-    assert {s.name for s in registry.by_modality("adapter", "image")} == {"bridge", "linear"}
+    # adapters with no modalities (linear, mlp) serve every modality
+    assert {s.name for s in registry.by_modality("adapter", "image")} == {"bridge", "linear", "mlp"}
 
 
 def test_hook_unibind_description_sources(make_plugin, manager_with):

@@ -1,14 +1,10 @@
-"""One torch thread for these tiny models: on a shared 2-core machine a second thread only spins."""
+"""The fusion tests train tiny models: one torch thread (see ``one_torch_thread`` in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(before)

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 sys.path.insert(0, str(Path(__file__).parent))  # the synthetic plugin's lazy "training_fakes:..." specs
 import training_fakes as fakes  # noqa: E402
@@ -14,11 +13,8 @@ from unibind.plugins import reset_plugin_manager
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture
