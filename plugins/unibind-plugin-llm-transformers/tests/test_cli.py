@@ -18,7 +18,7 @@ def test_kb_build_reports_kept_and_rejected_and_resumes(tiny_settings: dict, tmp
     args = ["kb", "build", "--kb", str(kb), "--classes", "dog", "--source", source, "--per-class", "2", "--json"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    (summary,) = json.loads(result.output)["sources"]
+    (summary,) = json.loads(result.stdout)["sources"]
     assert summary["kept"] == 2 and summary["failed"] == 0
     assert summary["generated"] == summary["kept"] + sum(summary["rejected"].values())
     with sqlite3.connect(kb) as db:
@@ -26,5 +26,5 @@ def test_kb_build_reports_kept_and_rejected_and_resumes(tiny_settings: dict, tmp
     assert len(texts) == 2 and all("dog" in t.lower() for t in texts)
 
     again = CliRunner().invoke(cli, args, catch_exceptions=False)
-    (resumed,) = json.loads(again.output)["sources"]
+    (resumed,) = json.loads(again.stdout)["sources"]
     assert resumed["skipped"] == 1 and resumed["generated"] == summary["generated"]
