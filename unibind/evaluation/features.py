@@ -94,6 +94,8 @@ def cached_features(space: Any, modality: str, items: Sequence[Any], data_key: s
     starts = list(range(0, len(items), part_size))
     todo = [s for s in starts if not _part_path(folder, s).is_file()]
     for start in track(todo, description=f"encoding {modality} (cached in parts)", enabled=progress):
+        if _part_path(folder, start).is_file():   # another process working on the same set wrote it
+            continue
         chunk = items[start:start + part_size]
         vectors, ok, failures = _encode_part(pipe.encoder, chunk, start, load, batch_size)
         _write_part(folder, start, vectors, ok, failures, identity)
