@@ -18,56 +18,8 @@ from unibind.evaluation.stage import StageResult
 from unibind.evaluation.zeroshot import ZeroShotResult, best_baseline
 from unibind.knowledge.records import now
 
-TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-table { border-collapse: collapse; margin: 0.6em 0 1.4em; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
-th:first-child, td:first-child, td.l { text-align: left; }
-caption { text-align: left; font-weight: 600; padding-bottom: 4px; }
-img { max-width: 100%; border: 1px solid #ddd; }
-.note { color: #666; font-size: 0.88em; }
-</style></head><body>
-<h1>{{ title }}</h1>
-<p class="note">Written {{ created_at }}{% if command %} by <code>{{ command }}</code>{% endif %}.</p>
-{% for n in notes %}<p class="note">{{ n }}</p>{% endfor %}
-
-{% if zeroshot %}<h2>Zero-shot accuracy by class centres</h2>
-{% for z in zeroshot %}
-<table><caption>{{ z.dataset }}: {{ z.items }} {{ z.modality }} items, {{ z.classes|length }} classes
- ({{ z.space.encoder }} + {{ z.space.adapter }}; scoring {{ z.reduce }})</caption>
-<tr><th>method</th><th>centres/class</th><th>top-1 %</th><th>balanced %</th><th>vs template mean</th></tr>
-{% for r in z.rows %}<tr><td>{{ r.title }}</td>
-{% if r.accuracy is none %}<td>–</td><td colspan="3" class="l">{{ r.status }}{% if r.detail %} ({{ r.detail }}){% endif %}</td>
-{% else %}<td>{{ r.centres_per_class[0] }}{% if r.centres_per_class[1] != r.centres_per_class[0] %}–{{ r.centres_per_class[1] }}{% endif %}</td>
-<td>{{ "%.1f"|format(100 * r.accuracy) }}</td><td>{{ "%.1f"|format(100 * r.balanced_accuracy) }}</td>
-<td>{% if z.baseline is not none %}{{ "%+.1f"|format(100 * (r.accuracy - z.baseline)) }}{% else %}–{% endif %}</td>{% endif %}</tr>
-{% endfor %}</table>
-{% endfor %}{% endif %}
-
-{% for s in stages %}<h2>{{ s.title }}</h2>
-<table><caption>Zero-shot accuracy</caption><tr><th>modality</th>{% for m in s.methods %}<th>{{ m }}</th>{% endfor %}<th>items</th></tr>
-{% for mod, row in s.accuracy_table.items() %}<tr><td>{{ mod }}</td>{% for m in s.methods %}<td>{{ "%.1f"|format(100 * row[m]) if m in row else "–" }}</td>{% endfor %}<td>{{ s.items[mod] }}</td></tr>{% endfor %}
-</table>
-<table><caption>Retrieval recall@K (%)</caption><tr><th>query → gallery</th><th>relevant if</th><th>text side</th>
-{% for k in s.ks %}<th>R@{{ k }}</th>{% endfor %}<th>queries</th></tr>
-{% for r in s.result.retrieval %}<tr><td>{{ r.query }} → {{ r.gallery }}</td><td class="l">{{ "same class" if r.relevance == "class" else "same stamp" }}</td>
-<td class="l">{{ r.method or "–" }}</td>{% for k in s.ks %}<td>{{ "%.1f"|format(100 * r.recall[k]) }}</td>{% endfor %}<td>{{ r.queries }}</td></tr>{% endfor %}
-</table>
-{% if s.result.balance %}<table><caption>Balance: share of each modality among the top k for text queries (%) —
- a balanced space matches the gallery's own shares</caption>
-<tr><th>text side</th><th>k</th>{% for m in s.result.gallery_shares %}<th>{{ m }}</th>{% endfor %}</tr>
-<tr><td class="l">gallery</td><td>all</td>{% for m, v in s.result.gallery_shares.items() %}<td>{{ "%.1f"|format(100 * v) }}</td>{% endfor %}</tr>
-{% for b in s.result.balance %}<tr><td class="l">{{ b.method }}</td><td>{{ b.k }}</td>{% for m in s.result.gallery_shares %}<td>{{ "%.1f"|format(100 * b.shares.get(m, 0)) }}</td>{% endfor %}</tr>{% endfor %}
-</table>{% endif %}
-{% for name, uri in s.images %}<h3>{{ name }}</h3><img alt="{{ name }}" src="{{ uri }}">{% endfor %}
-{% endfor %}
-
-{% if figures %}<h2>Calibration</h2>
-{% for name, uri in figures %}<h3>{{ name }}</h3><img alt="{{ name }}" src="{{ uri }}">{% endfor %}{% endif %}
-</body></html>
-"""
+#: The page template (jinja2, autoescaped), shipped beside this module.
+TEMPLATE = Path(__file__).with_name("report.html.j2")
 
 PICTURE_TITLES = {"tsne": "t-SNE map (colour: class, marker: modality, stars: class prompts)",
                   "grid": "Retrieval grid (green: right class, red: wrong)"}
@@ -108,8 +60,9 @@ def render_html(report: Report, out_dir: str | Path) -> str:
         zeroshot.append({**z.model_dump(), "baseline": base.accuracy if base is not None else None})
     figures = [(title, _data_uri(out_dir / path)) for title, path in report.figures]
     env = Environment(autoescape=True)
-    return env.from_string(TEMPLATE).render(title=report.title, created_at=report.created_at, command=report.command,
-                                            notes=report.notes, zeroshot=zeroshot, stages=stages, figures=figures)
+    template = env.from_string(TEMPLATE.read_text(encoding="utf-8"))
+    return template.render(title=report.title, created_at=report.created_at, command=report.command,
+                           notes=report.notes, zeroshot=zeroshot, stages=stages, figures=figures)
 
 
 def write_report(report: Report, out_dir: str | Path) -> Path:

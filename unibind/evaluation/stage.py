@@ -139,7 +139,7 @@ def draw_stage(stage: Stage, out_dir: str | Path, slug: str, *, grid_queries: in
     pictures["tsne"] = plot_projection(points, labels, modalities, out_dir / f"{slug}-tsne.png",
                                        title=f"t-SNE of the space: {stage.title}").name
     method, scorer = next(iter(stage.scorers.items()))
-    gallery, gallery_mods = _gallery(stage)
+    gallery, _ = _gallery(stage)
     items = [(s, i) for s in stage.sets for i in range(len(s.labels))]
     queries = stage.class_names[:grid_queries]
     top = ranking(scorer(gallery).T[:len(queries)], grid_k)

@@ -172,6 +172,6 @@ def to_markdown(result: ZeroShotResult) -> str:
         lo, hi = r.centres_per_class or (0, 0)
         span = f"{lo}" if lo == hi else f"{lo}–{hi}"
         delta = f"{100 * (r.accuracy - base.accuracy):+.1f}" if base and base.accuracy is not None else "–"
-        lines.append(f"| {r.title} | {span} | {100 * r.accuracy:.1f} | {100 * r.balanced_accuracy:.1f} "  # type: ignore[operator]
-                     f"| {delta} |")
+        balanced = 100 * (r.balanced_accuracy or 0.0)
+        lines.append(f"| {r.title} | {span} | {100 * r.accuracy:.1f} | {balanced:.1f} | {delta} |")
     return "\n".join(lines)
