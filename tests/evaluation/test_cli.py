@@ -44,10 +44,10 @@ def test_eval_report_on_tuxpaint_pairs(tmp_path):
     assert result.exit_code == 0, result.output
     html = (out / "report.html").read_text()
     assert "before training" in html and "text → audio" in html and "image → audio" in html
-    assert "ECL k=10" in html and html.count("data:image/png;base64,") == 2
-    assert sorted(p.name for p in out.glob("*.png")) == [
-        "before-training--default-space--imagenet-bridge-grid.png",
-        "before-training--default-space--imagenet-bridge-tsne.png"]
+    assert "ECL k=10" in html and html.count("data:image/png;base64,") == 4
+    assert sorted(p.name.removeprefix("before-training--default-space--imagenet-bridge-")
+                  for p in out.glob("*.png")) == ["audio-reliability.png", "grid.png", "image-reliability.png",
+                                                  "tsne.png"]
 
 
 def test_eval_report_usage_errors(tmp_path):

@@ -57,7 +57,8 @@ def test_report_html_has_tables_and_pictures(tmp_path):
     html = path.read_text()
     assert "Retrieval recall@K" in html and "audio → image" in html and "same stamp" in html
     assert "Balance: share of each modality" in html
-    assert html.count('src="data:image/png;base64,') == 3
+    assert sorted(result.pictures) == ["grid", "reliability diagram (audio)", "reliability diagram (image)", "tsne"]
+    assert html.count('src="data:image/png;base64,') == 5
     assert "<h2>Calibration</h2>" in html and "synthetic embeddings" in html
     assert Report.model_validate_json((tmp_path / "report.json").read_text()).stages[0].title == "synthetic"
 

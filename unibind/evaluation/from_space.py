@@ -58,7 +58,8 @@ def stage_from_space(space: Any, sets: Sequence[EvalSet], title: str, *, kb_path
     settings = CentreSettings(modality="image")
     prompts = TextEmbedder.from_space(space)([canonical_prompt(c, settings) for c in classes])
     scorers = class_scorers(space, classes, kb_path=kb_path, k=k)
-    return Stage(title, embedded, [c.name for c in classes], scorers, prompts), skipped
+    stage = Stage(title, embedded, [c.name for c in classes], scorers, prompts, float(space.logit_scale))
+    return stage, skipped
 
 
 def report_for_spaces(spaces: Sequence[tuple[str, Any]], sets: Sequence[EvalSet], out_dir: str | Path, *,

@@ -41,6 +41,7 @@ class Stage:
     class_names: list[str]
     scorers: dict[str, Scorer]
     prompts: torch.Tensor | None = None   # [C, d] canonical-prompt embeddings, drawn in the t-SNE map
+    logit_scale: float = 100.0            # probabilities = softmax(scale x cosine), as Space.classify does
 
 
 class AccuracyRow(BaseModel):
@@ -148,7 +149,23 @@ def draw_stage(stage: Stage, out_dir: str | Path, slug: str, *, grid_queries: in
             for q, row in zip(queries, top)]
     pictures["grid"] = plot_retrieval_grid([f"text: {q}" for q in queries], rows, out_dir / f"{slug}-grid.png",
                                            title=f"text -> any ({method}): {stage.title}").name
+    pictures.update(draw_reliability(stage, out_dir, slug))
     return pictures
+
+
+def draw_reliability(stage: Stage, out_dir: str | Path, slug: str) -> dict[str, str]:
+    """Reliability diagram of each set's uncalibrated class probabilities (first scorer), as PNG files."""
+    from unibind.calibration.diagrams import reliability_diagram
+
+    method, scorer = next(iter(stage.scorers.items()))
+    out = {}
+    for s in stage.sets:
+        probs = torch.softmax(stage.logit_scale * scorer(s.vectors), dim=-1)
+        truth = torch.tensor([stage.class_names.index(label) for label in s.labels])
+        path = Path(out_dir) / f"{slug}-{s.modality}-reliability.png"
+        title = f"{s.modality}, {method}: softmax({stage.logit_scale:g} x cosine), uncalibrated"
+        out[f"reliability diagram ({s.modality})"] = reliability_diagram(probs, truth, path, title=title).name
+    return out
 
 
 def _gallery(stage: Stage) -> tuple[torch.Tensor, list[str]]:
