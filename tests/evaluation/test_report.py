@@ -55,7 +55,8 @@ def test_report_html_has_tables_and_pictures(tmp_path):
     path = write_report(Report(stages=[result], figures=[("reliability diagram", str(calibration))],
                                notes=["synthetic embeddings"]), tmp_path)
     html = path.read_text()
-    assert "Retrieval recall@K" in html and "audio → image" in html and "same stamp" in html
+    assert "Retrieval recall@K" in html and "audio → image" in html and "same instance" in html
+    assert "<tr><td>image</td><td>100.0</td><td>6</td></tr>" in html      # accuracy, then the item count
     assert "Balance: share of each modality" in html
     assert sorted(result.pictures) == ["grid", "reliability diagram (audio)", "reliability diagram (image)", "tsne"]
     assert html.count('src="data:image/png;base64,') == 5

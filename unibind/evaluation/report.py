@@ -52,7 +52,7 @@ def render_html(report: Report, out_dir: str | Path) -> str:
             items[r.modality] = r.items
         ks = sorted({k for r in s.retrieval for k in r.recall})
         images = [(PICTURE_TITLES.get(name, name), _data_uri(out_dir / file)) for name, file in s.pictures.items()]
-        stages.append({"title": s.title, "result": s, "methods": methods, "accuracy_table": table, "items": items,
+        stages.append({"title": s.title, "result": s, "methods": methods, "accuracy_table": table, "counts": items,
                        "ks": ks, "images": images})
     zeroshot = []
     for z in report.zeroshot:

@@ -54,7 +54,7 @@ class AccuracyRow(BaseModel):
 class RecallRow(BaseModel):
     query: str
     gallery: str
-    relevance: str = Field(description="class: same class; pair: the paired item of the same stamp.")
+    relevance: str = Field(description="class: same class; pair: the paired item of the same instance.")
     method: str = ""
     recall: dict[int, float]
     queries: int
