@@ -10,6 +10,7 @@ import pytest
 from unibind.testing import PluginContract
 
 
+@pytest.mark.slow  # the description-source check samples 15 batches from the tiny model (minutes on a busy CPU)
 class TestContract(PluginContract):
     plugin = "llm-transformers"
 
