@@ -90,13 +90,14 @@ def fit(data: Path, space_dir: Path, modality: str, method: str, labels: str | N
 @click.option("--space", "space_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Space directory (default: the embedded default).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the calibration / held-out split.")
+@click.option("--validator", "validators", multiple=True, help="Fallback validators to run (default: all registered).")
 def report(out: Path, datasets: tuple[str, ...], fashion: int, threshold: float, space_dir: Path | None,
-           seed: int) -> None:
+           seed: int, validators: tuple[str, ...]) -> None:
     """ECE before/after calibration, reliability diagrams and the fallback's effect, on real held-out data."""
     from unibind.calibration.report import format_report, run_report
 
     results = run_report(open_space(space_dir), out, fashion=fashion, threshold=threshold, seed=seed,
-                         **({"datasets": datasets} if datasets else {}))
+                         validators=list(validators) or None, **({"datasets": datasets} if datasets else {}))
     click.echo(format_report(results))
     click.echo(f"figures as JSON: {out / 'report.json'}")
 
