@@ -43,6 +43,9 @@ def test_demo_end_to_end_then_reuses_its_work(tmp_path):
     assert first.parameters["trainable"] < first.parameters["frozen"]
     html = first.report.read_text()
     assert "after training" in html and "data:image/png;base64," in html
+    assert "image" in first.calibration and first.calibration["image"]["temperature"] > 0
+    assert (first.space_dir / "calibrators" / "image.safetensors").is_file()
+    assert "Reliability, image" in html
     saved = json.loads((tmp_path / "demo" / "results.json").read_text())
     assert saved["accuracy"] == first.accuracy
 

@@ -141,6 +141,7 @@ class DemoResult:
     embeddings: dict[str, Any] = field(default_factory=dict)  # "image/after" -> (vectors, labels)
     encoded: dict[str, int] = field(default_factory=dict)  # samples the frozen encoders ran on (0: all cached)
     kb_reused: int = 0  # knowledge-base jobs an earlier run had finished
+    calibration: dict[str, dict[str, float]] = field(default_factory=dict)  # modality -> ECE before/after, T
 
     def table(self) -> list[tuple[str, str, str, float, int]]:
         """(modality, stage, centres, top-1, test samples) rows."""
@@ -263,12 +264,55 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
             if row.relevance == "pair":
                 result.retrieval[f"{row.query}->{row.gallery}/{stage_name}"] = {
                     **{f"R@{k}": v for k, v in row.recall.items()}, "queries": float(row.queries)}
+    report.figures += calibrate_demo(result, scorers["ECL"], after.logit_scale, classes, trained.space_dir, out,
+                                     seed=config.seed)
+    for m, c in result.calibration.items():
+        say(f"calibration ({m}, held-out half): ECE {c['ece_before']:.3f} -> {c['ece_after']:.3f} "
+            f"with temperature {c['temperature']:.3f} (fitted on {c['fitted_on']}, measured on {c['measured_on']})")
     result.report = write_report(report, out)
     with atomic_open(out / "results.json") as f:
         json.dump({"accuracy": result.accuracy, "counts": result.counts, "retrieval": result.retrieval,
                    "classes": classes, "sources": sources, "parameters": result.parameters,
-                   "notes": result.notes}, f, indent=2)
+                   "calibration": result.calibration, "notes": result.notes}, f, indent=2)
     return result
+
+
+def calibrate_demo(result: DemoResult, scorer: Callable[[torch.Tensor], torch.Tensor], logit_scale: float,
+                   classes: Sequence[str], space_dir: Path, out: Path, *, seed: int = 0) -> list[tuple[str, str]]:
+    """Temperature scaling of the trained space, fitted on half of the held-out data, measured on the other.
+
+    The fitted calibrators are saved in the space directory, where
+    ``unibind classify --space`` applies them; returns the reliability
+    diagrams as (title, file) for the report.
+    """
+    from unibind.calibration.diagrams import reliability_diagrams
+    from unibind.calibration.metrics import ece
+    from unibind.calibration.report import split_halves
+    from unibind.calibration.store import CalibratorRecord, FittedCalibrator, save_calibrator
+    from unibind.calibration.temperature import TemperatureScaler
+
+    figures = []
+    for m in MODALITIES:
+        vectors, labels = result.embeddings[f"{m}/after"]
+        targets = torch.tensor([classes.index(label) for label in labels])
+        fit, held = (torch.from_numpy(i) for i in split_halves(targets.tolist(), seed))
+        if len(fit) < 2 or len(held) < 2:
+            continue
+        logits = logit_scale * scorer(vectors)
+        scaler = TemperatureScaler().fit(logits[fit], targets[fit])
+        before, after = torch.softmax(logits[held], dim=-1), scaler(logits[held])
+        numbers = {"ece_before": ece(before, targets[held]), "ece_after": ece(after, targets[held]),
+                   "temperature": scaler.temperature, "fitted_on": len(fit), "measured_on": len(held)}
+        result.calibration[m] = numbers
+        record = CalibratorRecord(name="temperature", modality=m, fitted_on=len(fit), logit_scale=logit_scale,
+                                  labels=list(classes), metrics={"before": {"ece": numbers["ece_before"]},
+                                                                 "after": {"ece": numbers["ece_after"]}})
+        save_calibrator(space_dir, FittedCalibrator(scaler, record))
+        path = reliability_diagrams({"softmax of 100 x cos (uncalibrated)": before,
+                                     f"temperature scaling (T = {scaler.temperature:.2f})": after},
+                                    targets[held], out / f"reliability-{m}.png")
+        figures.append((f"Reliability, {m} after training (held-out half, {len(held)} samples)", path.name))
+    return figures
 
 
 # -- the quick check: zero-shot photos, no training ------------------------------------------
