@@ -56,3 +56,22 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def fake_text_registry(make_plugin, manager_with):
+    """``install(*source_specs)``: built-ins + the hashing text encoder as default + those sources.
+
+    The hashing encoder (``unibind.knowledge.testing``) needs no model: texts that share words
+    are similar, so tests can reason about nearest centres.
+    """
+    from unibind.knowledge.testing import hashing_encoder_spec
+
+    def install(*sources):
+        plugin = make_plugin("fakes", unibind_encoders=lambda register: register(hashing_encoder_spec()),
+                             unibind_description_sources=lambda register: [register(s) for s in sources])
+        manager = manager_with({"fakes": plugin})
+        reset_plugin_manager(manager)
+        return manager.registry
+
+    return install

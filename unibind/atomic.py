@@ -42,3 +42,11 @@ def save_tensors(tensors: dict, target: str | Path, metadata: dict[str, str] | N
     with atomic_path(target) as tmp:
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
     return Path(target)
+
+
+def save_figure(fig, target: str | Path, *, dpi: int = 110) -> Path:
+    """Write a matplotlib figure as PNG atomically (a killed run leaves no half-drawn picture)."""
+    target = Path(target)
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+    return target

@@ -8,22 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from unibind.plugins import reset_plugin_manager
-from unibind.specs import DescriptionSourceSpec, EncoderSpec
+from unibind.knowledge.testing import scripted_captioner_spec
 
 
 @pytest.fixture
-def registry(make_plugin, manager_with):
-    def encoders(register):
-        register(EncoderSpec(name="hashing", modality="text", default=True, priority=100,
-                             factory="unibind.knowledge.testing:build_hashing_encoder",
-                             settings="unibind.knowledge.testing:HashingSettings"))
-
-    def captioners(register):   # "dog.txt" -> "dog <word> view 0"
-        register(DescriptionSourceSpec(name="fake-captioner", factory="unibind.knowledge.testing:ScriptedCaptioner",
-                                       produces=("sample_captions",), modalities=("text",)))
-
-    manager = manager_with({"fakes": make_plugin("fakes", unibind_encoders=encoders,
-                                                 unibind_description_sources=captioners)})
-    reset_plugin_manager(manager)
-    return manager.registry
+def registry(fake_text_registry):
+    return fake_text_registry(scripted_captioner_spec(("text",)))   # "dog.txt" -> "dog <word> view 0"

@@ -7,28 +7,15 @@ import pytest
 from unibind.knowledge.builder import build_knowledge_base
 from unibind.knowledge.records import ClassRef
 from unibind.knowledge.store import KnowledgeBase
+from unibind.knowledge.testing import scripted_source_spec
 from unibind.knowledge.textcache import TextEmbedder
-from unibind.plugins import reset_plugin_manager
-from unibind.specs import DescriptionSourceSpec, EncoderSpec
 
 CLASSES = [ClassRef(name="dog"), ClassRef(name="cat"), ClassRef(name="red_fox")]
 
 
 @pytest.fixture
-def registry(make_plugin, manager_with):
-    def encoders(register):
-        register(EncoderSpec(name="hashing", modality="text", default=True, priority=100,
-                             factory="unibind.knowledge.testing:build_hashing_encoder",
-                             settings="unibind.knowledge.testing:HashingSettings"))
-
-    def sources(register):
-        register(DescriptionSourceSpec(name="scripted", factory="unibind.knowledge.testing:ScriptedSource",
-                                       settings="unibind.knowledge.testing:ScriptedSettings"))
-
-    manager = manager_with({"fakes": make_plugin("fakes", unibind_encoders=encoders,
-                                                 unibind_description_sources=sources)})
-    reset_plugin_manager(manager)
-    return manager.registry
+def registry(fake_text_registry):
+    return fake_text_registry(scripted_source_spec())
 
 
 @pytest.fixture

@@ -12,16 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from unibind.atomic import save_figure
 from unibind.calibration.metrics import DEFAULT_BINS, bin_confidences, ece
-
-
-def _save(fig, path: str | Path) -> Path:
-    from unibind.atomic import atomic_path
-
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    return path
 
 
 def _draw_reliability(ax_rel, ax_hist, probs: torch.Tensor, labels: torch.Tensor, n_bins: int, title: str) -> None:
@@ -70,7 +62,7 @@ def reliability_diagrams(panels: Mapping[str, torch.Tensor], labels, path: str |
     axes = fig.subplots(2, len(panels), squeeze=False, sharex="col", gridspec_kw={"height_ratios": [3, 1.2]})
     for column, (title, probs) in enumerate(panels.items()):
         _draw_reliability(axes[0, column], axes[1, column], probs, labels, n_bins, title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def risk_coverage_plot(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: str | Path, *,
@@ -88,4 +80,4 @@ def risk_coverage_plot(curves: Mapping[str, tuple[Sequence[float], Sequence[floa
            ylabel="risk (error rate of the accepted)", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)

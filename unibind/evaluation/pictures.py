@@ -120,12 +120,10 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, path: str | Path) -> Path:
-    from unibind.atomic import atomic_path
+    from unibind.atomic import save_figure
 
-    plt = _pyplot()
-    path = Path(path)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", bbox_inches="tight")
-    plt.close(fig)
-    return path
+    try:
+        return save_figure(fig, path, dpi=fig.dpi)
+    finally:
+        _pyplot().close(fig)

@@ -121,3 +121,28 @@ def hashing_embed(text: str, dim: int, salt: str = "") -> np.ndarray:
     """Sum of per-word vectors of the lower-cased words of ``text``."""
     words = "".join(ch if ch.isalnum() else " " for ch in text.casefold()).split() or ["<empty>"]
     return np.sum([word_vector(w, dim, salt) for w in words], axis=0)
+
+
+def hashing_encoder_spec(**fields):
+    """The spec of the hashing text encoder, the text modality's default (for tests' fake plugins)."""
+    from unibind.specs import EncoderSpec
+
+    return EncoderSpec(**{"name": "hashing", "modality": "text", "default": True, "priority": 100,
+                          "factory": "unibind.knowledge.testing:build_hashing_encoder",
+                          "settings": "unibind.knowledge.testing:HashingSettings", **fields})
+
+
+def scripted_source_spec():
+    """The spec of :class:`ScriptedSource` as the description source ``scripted``."""
+    from unibind.specs import DescriptionSourceSpec
+
+    return DescriptionSourceSpec(name="scripted", factory="unibind.knowledge.testing:ScriptedSource",
+                                 settings="unibind.knowledge.testing:ScriptedSettings")
+
+
+def scripted_captioner_spec(modalities: Sequence[str] = ("text",)):
+    """The spec of :class:`ScriptedCaptioner` as the captioner ``fake-captioner``."""
+    from unibind.specs import DescriptionSourceSpec
+
+    return DescriptionSourceSpec(name="fake-captioner", factory="unibind.knowledge.testing:ScriptedCaptioner",
+                                 produces=("sample_captions",), modalities=tuple(modalities))
