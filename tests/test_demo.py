@@ -33,7 +33,8 @@ def test_split_keeps_a_stamps_photo_and_sound_together_and_tests_every_class():
 
 @pytest.mark.slow
 def test_demo_end_to_end_then_reuses_its_work(tmp_path):
-    config = DemoConfig(out=tmp_path / "demo", classes=("bird", "cattle", "insect"), epochs=4, per_class=12)
+    config = DemoConfig(out=tmp_path / "demo", classes=("bird", "cattle", "insect"), unseen=("insect",), epochs=4,
+                        per_class=12)
     first = run_demo(config, say=lambda _: None)
     assert first.classes == ["bird", "cattle", "insect"]
     for key in ("image/before", "image/after", "audio/before", "audio/after"):
@@ -43,6 +44,8 @@ def test_demo_end_to_end_then_reuses_its_work(tmp_path):
     assert first.parameters["trainable"] < first.parameters["frozen"]
     html = first.report.read_text()
     assert "after training" in html and "data:image/png;base64," in html
+    assert {"image/before", "image/after", "image/trained without them"} <= set(first.unseen)
+    assert (tmp_path / "demo" / "space-seen" / "space.json").is_file()
     assert "image" in first.calibration and first.calibration["image"]["temperature"] > 0
     assert (first.space_dir / "calibrators" / "image.safetensors").is_file()
     assert "Reliability, image" in html

@@ -57,6 +57,9 @@ DEMO_CLASSES: dict[str, tuple[str, ...]] = {
 
 MODALITIES = ("image", "audio")
 
+#: Classes a second space never trains on, to measure zero-shot accuracy on classes unseen in training.
+UNSEEN_CLASSES = ("fish", "tree", "coin", "musical instrument")
+
 #: (title in the report, centre method): the paper's ECL against the two baselines it beats.
 CENTRE_METHODS = (("ECL", "ecl"), ("template mean", "templates"), ("class name", "name"))
 STAGE_TITLES = {"before": "before training (ImageNet bridge, no adapters trained)",
@@ -121,6 +124,7 @@ class DemoConfig:
     epochs: int = 60
     sources: tuple[str, ...] = ("templates", "wordnet")
     classes: tuple[str, ...] | None = None  # a subset of DEMO_CLASSES (tests use a few)
+    unseen: tuple[str, ...] = UNSEEN_CLASSES  # left out of a second training: zero-shot after training
     stamps_root: Path = TUXPAINT_STAMPS
     progress: bool | None = None
 
@@ -142,6 +146,7 @@ class DemoResult:
     encoded: dict[str, int] = field(default_factory=dict)  # samples the frozen encoders ran on (0: all cached)
     kb_reused: int = 0  # knowledge-base jobs an earlier run had finished
     calibration: dict[str, dict[str, float]] = field(default_factory=dict)  # modality -> ECE before/after, T
+    unseen: dict[str, dict[str, float]] = field(default_factory=dict)  # "image/trained without them" -> top-1
 
     def table(self) -> list[tuple[str, str, str, float, int]]:
         """(modality, stage, centres, top-1, test samples) rows."""
@@ -264,6 +269,19 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
             if row.relevance == "pair":
                 result.retrieval[f"{row.query}->{row.gallery}/{stage_name}"] = {
                     **{f"R@{k}": v for k, v in row.recall.items()}, "queries": float(row.queries)}
+    unseen = [c for c in config.unseen if c in classes]
+    if unseen and len(unseen) < len(classes):
+        seen_rows = [r for r in train_rows if r["label"] not in unseen]
+        write_manifest(out / "train-seen.jsonl", seen_rows)
+        seen_space = train_space(train_config.model_copy(update={
+            "data": out / "train-seen.jsonl", "out": out / "space-seen"}), registry=registry).space_dir
+        result.unseen = unseen_accuracy(
+            {"before": before, "after": after, "trained without them": Space.from_dir(seen_space, registry=registry)},
+            test_features, row_of, unseen, classes, scorers)
+        report.notes.append(f"classes never seen in training (second space, {seen_space.name}): {', '.join(unseen)}; "
+                            "accuracy on their test items, against all classes: " + "; ".join(
+                                f"{key}: " + ", ".join(f"{k} {v:.3f}" for k, v in by.items())
+                                for key, by in result.unseen.items()))
     report.figures += calibrate_demo(result, scorers["ECL"], after.logit_scale, classes, trained.space_dir, out,
                                      seed=config.seed)
     for m, c in result.calibration.items():
@@ -273,8 +291,30 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
     with atomic_open(out / "results.json") as f:
         json.dump({"accuracy": result.accuracy, "counts": result.counts, "retrieval": result.retrieval,
                    "classes": classes, "sources": sources, "parameters": result.parameters,
-                   "calibration": result.calibration, "notes": result.notes}, f, indent=2)
+                   "calibration": result.calibration, "unseen": result.unseen, "notes": result.notes}, f, indent=2)
     return result
+
+
+def unseen_accuracy(spaces: dict[str, Any], features: dict[str, Any], row_of: dict[str, dict[str, Any]],
+                    unseen: Sequence[str], classes: Sequence[str], scorers: dict[str, Callable[..., torch.Tensor]]
+                    ) -> dict[str, dict[str, float]]:
+    """Top-1 on the test items of ``unseen`` classes (among all classes) in each space: the zero-shot setting.
+
+    A space trained without those classes shows whether the adapters learned
+    the language space or only the training classes.
+    """
+    out: dict[str, dict[str, float]] = {}
+    for m, feats in features.items():
+        keep = [i for i, src in enumerate(feats.sources) if row_of[src]["label"] in unseen]
+        if not keep:
+            continue
+        truth = torch.tensor([classes.index(row_of[feats.sources[i]]["label"]) for i in keep])
+        for name, space in spaces.items():
+            with torch.inference_mode():
+                vectors = F.normalize(space.pipeline(m).adapter(feats.vectors[keep]).float(), dim=-1)
+            out[f"{m}/{name}"] = {title: float((scorer(vectors).argmax(1) == truth).float().mean())
+                                  for title, scorer in scorers.items()} | {"items": float(len(keep))}
+    return out
 
 
 def calibrate_demo(result: DemoResult, scorer: Callable[[torch.Tensor], torch.Tensor], logit_scale: float,

@@ -37,6 +37,10 @@ def demo(out: Path, epochs: int, seed: int, quick: bool, labels: str | None) -> 
         if recall:
             console.print(f"retrieval {key}: " + ", ".join(
                 f"{k} {v:.2f}" for k, v in recall.items() if k.startswith("R@")) + f" ({int(recall['queries'])} queries)")
+    for key, by in result.unseen.items():
+        modality, space = key.split("/", 1)
+        console.print(f"unseen classes ({', '.join(DemoConfig.unseen)}), {modality} {space}: "
+                      + ", ".join(f"{k} {v:.3f}" for k, v in by.items() if k != "items") + f" ({int(by['items'])} items)")
     for note in result.notes:
         console.print(f"note: {note}")
     if result.report is not None:
