@@ -102,6 +102,16 @@ def test_per_class_stops_early_and_a_larger_rerun_continues(tmp_path, registry):
         assert all(j.exhausted and j.cursor == 40 for j in kb.jobs())
 
 
+def test_a_class_named_in_another_case_is_the_same_class(tmp_path, registry):
+    with KnowledgeBase(tmp_path / "kb.sqlite") as kb:
+        build_knowledge_base(kb, [ClassRef(name="Red fox")], [("scripted", None)], per_class=5, registry=registry)
+        again = build_knowledge_base(kb, [ClassRef(name="red fox")], [("scripted", None)], per_class=5,
+                                     registry=registry)
+        build_knowledge_base(kb, [ClassRef(name="RED FOX")], [("templates", None)], per_class=5, registry=registry)
+        assert again.sources[0].skipped == 1
+        assert [(c.name, c.descriptions) for c in kb.classes()] == [("Red fox", 10)]
+
+
 def test_a_failing_source_is_recorded_and_a_rerun_finishes_the_job(tmp_path, registry):
     flag = tmp_path / "fail-now"
     flag.touch()

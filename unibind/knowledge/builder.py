@@ -198,6 +198,7 @@ def build_knowledge_base(
         summaries.append(summary)
         settings_json = run.settings.model_dump(mode="json") if run.settings is not None else {}
         for ref in track(classes, description=f"{run.name}", enabled=progress):
+            ref = kb.resolve(ref)  # "trouser" joins a stored "Trouser": one class, whatever the case
             key = {"class_key": ref.key, "kind": "class_description", "sample": "", "source": run.name,
                    "settings_hash": run.hash, "modality": modality or "", "seed": seed}
             state = kb.job(key) or JobState(**key)
