@@ -125,6 +125,7 @@ class DemoConfig:
     sources: tuple[str, ...] = ("templates", "wordnet")
     classes: tuple[str, ...] | None = None  # a subset of DEMO_CLASSES (tests use a few)
     unseen: tuple[str, ...] = UNSEEN_CLASSES  # left out of a second training: zero-shot after training
+    init: str = "text-bridge"  # adapter initialisation: the ImageNet bridge's linear part (keeps unseen classes)
     stamps_root: Path = TUXPAINT_STAMPS
     progress: bool | None = None
 
@@ -218,6 +219,7 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
     train_config = TrainConfig(
         data=out / "train.jsonl", out=out / "space", modalities=list(MODALITIES), kb=out / "kb.sqlite",
         centres_k=config.k, cache_dir=cache_root, val_fraction=0.2, progress=config.progress,
+        adapter_settings={m: {"init": config.init} for m in MODALITIES},
         train=TrainSettings(epochs=config.epochs, seed=config.seed))
     trained = train_space(train_config, registry=registry)
     result.parameters = trained.parameters

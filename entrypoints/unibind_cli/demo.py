@@ -13,9 +13,11 @@ import click
               "A second run reuses what is there.")
 @click.option("--epochs", type=int, default=60, show_default=True, help="Adapter training epochs (at most).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--init", type=click.Choice(["xavier", "orthogonal", "zeros", "text-bridge"]), default="text-bridge",
+              show_default=True, help="Adapter initialisation (text-bridge: the ImageNet bridge's linear part).")
 @click.option("--quick", is_flag=True, help="Only zero-shot classify a few real photos (no training).")
 @click.option("--labels", default=None, help="--quick: comma-separated labels (default: the quick check's ten).")
-def demo(out: Path, epochs: int, seed: int, quick: bool, labels: str | None) -> None:
+def demo(out: Path, epochs: int, seed: int, init: str, quick: bool, labels: str | None) -> None:
     """The main job: knowledge base, centres, features, adapters, held-out evaluation, report."""
     if quick:
         _quick(labels)
@@ -26,7 +28,7 @@ def demo(out: Path, epochs: int, seed: int, quick: bool, labels: str | None) -> 
     from unibind.demo import DemoConfig, run_demo
 
     console = Console()
-    result = run_demo(DemoConfig(out=out, epochs=epochs, seed=seed), say=console.print)
+    result = run_demo(DemoConfig(out=out, epochs=epochs, seed=seed, init=init), say=console.print)
     table = Table(title="held-out top-1 accuracy (real Tux Paint stamps)")
     for column in ("modality", "stage", "centres", "top-1", "test samples"):
         table.add_column(column, justify="right" if column in ("top-1", "test samples") else "left")
