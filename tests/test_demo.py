@@ -6,27 +6,28 @@ import json
 
 import pytest
 
-from unibind.datasets import MissingDataError, tuxpaint_stamps
-from unibind.demo import DEMO_CLASSES, DemoConfig, demo_class, demo_rows, run_demo, split_rows
+from unibind.datasets import MissingDataError, category_label, tuxpaint_selection
+from unibind.demo import DEMO_CLASSES, DemoConfig, demo_rows, run_demo, split_rows
 
 
 def test_demo_class_takes_the_longest_matching_folder():
-    assert demo_class("animals/mammals/bovines") == "cattle"
-    assert demo_class("animals/mammals/dogs") == "mammal"
-    assert demo_class("animals/mammalsaurus") is None
-    assert demo_class("symbols/alphabets/asl") is None
-    assert demo_class("hobbies/music/string") == "musical instrument"
+    assert category_label("animals/mammals/bovines", DEMO_CLASSES) == "cattle"
+    assert category_label("animals/mammals/dogs", DEMO_CLASSES) == "mammal"
+    assert category_label("animals/mammalsaurus", DEMO_CLASSES) is None
+    assert category_label("symbols/alphabets/asl", DEMO_CLASSES) is None
+    assert category_label("hobbies/music/string", DEMO_CLASSES) == "musical instrument"
 
 
 def test_split_keeps_a_stamps_photo_and_sound_together_and_tests_every_class():
     try:
-        rows = demo_rows(tuxpaint_stamps())
+        rows = demo_rows(tuxpaint_selection(DEMO_CLASSES))
     except MissingDataError:
         pytest.fail("tuxpaint-stamps-default is installed by ./setup.sh")
     train, test = split_rows(rows, 0.3, seed=0)
     assert {r["instance"] for r in train}.isdisjoint({r["instance"] for r in test})
     assert {r["label"] for r in test} == {r["label"] for r in rows} == set(DEMO_CLASSES)
     assert {r["modality"] for r in rows} == {"image", "audio"}
+    assert not any(r["path"].endswith("_mirror.png") for r in rows)   # a flipped copy would leak across the split
     assert split_rows(rows, 0.3, seed=0) == (train, test)
     assert split_rows(rows, 0.3, seed=1) != (train, test)
 

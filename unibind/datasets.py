@@ -138,8 +138,21 @@ def tuxpaint_selection(categories: dict[str, tuple[str, ...]] | None = None, *, 
     for stamp in stamps:
         if stamp.name.endswith("_mirror") and (stamp.category, stamp.name.removesuffix("_mirror")) in stems:
             continue
-        for label, folders in categories.items():
-            if any(stamp.category == f or stamp.category.startswith(f + "/") for f in folders):
-                chosen.append((stamp, label))
-                break
+        label = category_label(stamp.category, categories)
+        if label is not None:
+            chosen.append((stamp, label))
     return chosen
+
+
+def category_label(category: str, categories: dict[str, tuple[str, ...]]) -> str | None:
+    """The class of a stamp folder: the label whose folder is the longest prefix of it (None: not chosen).
+
+    Longest wins, so ``{"cattle": ("animals/mammals/bovines",), "mammal": ("animals/mammals",)}``
+    sends a cow to cattle and a dog to mammal, whatever the dict's order.
+    """
+    best: tuple[int, str | None] = (0, None)
+    for label, folders in categories.items():
+        for folder in folders:
+            if (category == folder or category.startswith(folder + "/")) and len(folder) > best[0]:
+                best = (len(folder), label)
+    return best[1]

@@ -32,9 +32,9 @@ import torch
 import torch.nn.functional as F
 
 from unibind.atomic import atomic_open
-from unibind.datasets import TUXPAINT_STAMPS, Stamp, tuxpaint_stamps
+from unibind.datasets import TUXPAINT_STAMPS, Stamp, tuxpaint_selection
 
-#: Demo class -> the Tux Paint stamp folders it holds (the longest matching prefix wins).
+#: Demo class -> the Tux Paint stamp folders it holds (the longest matching prefix wins: cattle before mammal).
 DEMO_CLASSES: dict[str, tuple[str, ...]] = {
     "bird": ("animals/birds",),
     "cattle": ("animals/mammals/bovines",),
@@ -66,23 +66,10 @@ STAGE_TITLES = {"before": "before training (ImageNet bridge, no adapters trained
                 "after": "after training (contrastive adapters)"}
 
 
-def demo_class(category: str) -> str | None:
-    """The demo class of a stamp folder, by the longest matching prefix (None: not in the demo)."""
-    best: tuple[int, str | None] = (0, None)
-    for label, prefixes in DEMO_CLASSES.items():
-        for prefix in prefixes:
-            if (category == prefix or category.startswith(prefix + "/")) and len(prefix) > best[0]:
-                best = (len(prefix), label)
-    return best[1]
-
-
-def demo_rows(stamps: Sequence[Stamp]) -> list[dict[str, Any]]:
+def demo_rows(stamps: Sequence[tuple[Stamp, str]]) -> list[dict[str, Any]]:
     """Manifest rows (path, modality, label, description, instance): a photo and, where there is one, a sound."""
     rows = []
-    for stamp in stamps:
-        label = demo_class(stamp.category)
-        if label is None:
-            continue
+    for stamp, label in stamps:
         instance = f"{stamp.category}/{stamp.name}"
         base = {"label": label, "description": stamp.description or None, "instance": instance}
         rows.append({"path": str(stamp.image), "modality": "image", **base})
@@ -178,7 +165,7 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
     out.mkdir(parents=True, exist_ok=True)
     result = DemoResult()
 
-    rows = demo_rows(tuxpaint_stamps(config.stamps_root))
+    rows = demo_rows(tuxpaint_selection(DEMO_CLASSES, root=config.stamps_root))  # mirrored copies dropped
     if config.classes is not None:
         unknown = sorted(set(config.classes) - set(DEMO_CLASSES))
         if unknown:
