@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from unibind.knowledge._hashing import HashingTextEncoder
-from unibind.knowledge.textcache import TextEmbedder, TextEmbeddingCache, _fingerprint, module_digest
+from unibind.identity import files_identity, module_digest
+from unibind.knowledge.textcache import TextEmbedder, TextEmbeddingCache
 from unibind.specs import EncoderSpec
 
 
@@ -58,9 +59,9 @@ def test_identity_covers_model_files_and_adapter_weights(tmp_path):
     model = tmp_path / "model"
     model.mkdir()
     (model / "weights.safetensors").write_bytes(b"0" * 10)
-    before = _fingerprint(model)
+    before = files_identity(model)
     (model / "weights.safetensors").write_bytes(b"0" * 11)
-    assert _fingerprint(model) != before
+    assert files_identity(model) != before
     layer = torch.nn.Linear(4, 4)
     digest = module_digest(layer)
     with torch.no_grad():

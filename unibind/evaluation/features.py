@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from unibind.errors import InputError
-from unibind.knowledge.textcache import identity_hash, module_digest
+from unibind.identity import identity_hash, module_digest, portable
 from unibind.progress import track
 from unibind.results import Failure
 
@@ -49,7 +49,7 @@ def encoder_identity(space: Any, modality: str) -> dict[str, Any]:
     return {
         "encoder": pipe.encoder_name,
         "encoder_class": f"{type(pipe.encoder).__module__}.{type(pipe.encoder).__qualname__}",
-        "settings": settings.model_dump(mode="json") if settings is not None else None,
+        "settings": portable(settings.model_dump(mode="json")) if settings is not None else None,
         "weights": module_digest(pipe.encoder),
         "dim": int(pipe.encoder.dim),
     }

@@ -256,7 +256,30 @@ class CentreSet:
             raise InputError(self.path or "centres",
                              f"made with text encoder {self.meta.encoder.get('encoder')!r} "
                              f"(identity {self.meta.encoder_hash}), but this space's text encoder has "
-                             f"identity {identity_hash}; rebuild them with `unibind kb centres`")
+                             f"identity {identity_hash} (different weights or settings); rebuild them "
+                             f"with `{self.rebuild_command()}`")
+
+    def rebuild_command(self) -> str:
+        """The ``unibind kb centres`` command that makes these centres again with today's encoder."""
+        import shlex
+
+        s = self.meta.settings
+        words = ["unibind", "kb", "centres"]
+        if self.meta.knowledge_base:
+            words += ["--kb", self.meta.knowledge_base]
+        words += ["--classes", ",".join(c.name for c in self.meta.classes), "--method", s.method,
+                  "--modality", s.modality, "--reduce", s.reduce]
+        if s.method == "ecl":
+            words += ["--k", str(s.k)]
+        if s.prompt:
+            words += ["--prompt", s.prompt]
+        for source in s.sources:
+            words += ["--source", source]
+        encoder = self.meta.encoder.get("encoder")
+        if encoder:
+            words += ["--text-encoder", str(encoder)]
+        words += ["--out", str(self.path or "centres.safetensors")]
+        return shlex.join(words)
 
     def save(self, path: str | Path) -> Path:
         """One safetensors file, written atomically: tensors plus the JSON metadata in its header."""

@@ -3,8 +3,8 @@
 The cache is one SQLite file (by default ``<cache dir>/text-embeddings.sqlite``,
 shared by every knowledge base) holding float32 vectors keyed by the
 SHA-256 of the text and a hash of the encoder's identity: its registered
-name, class, model source (path or hub name) with a fingerprint of the files
-there, output dimension, validated settings, and the text adapter with a
+name, class, model source (path or hub name) with the SHA-256 of the files
+there (content, never paths or times: see unibind.identity), output dimension, validated settings, and the text adapter with a
 digest of its weights. Change any of those and the hash changes, so stale
 vectors are never served; they simply stop being looked up (``prune``
 removes them).
@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from unibind.identity import identity_hash, portable, source_identity, module_digest  # noqa: F401 (re-exported)
 from unibind.knowledge.records import now
 from unibind.progress import track
 
@@ -33,10 +34,6 @@ _SCHEMA = (
      " vector BLOB NOT NULL, PRIMARY KEY (encoder, text_hash)) WITHOUT ROWID"),
 )
 _LOOKUP_CHUNK = 500
-
-
-def identity_hash(identity: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
 def _text_hash(text: str) -> bytes:
@@ -179,38 +176,10 @@ def space_text_identity(space: Any) -> dict[str, Any]:
     return {
         "encoder": pipe.encoder_name,
         "encoder_class": f"{type(pipe.encoder).__module__}.{type(pipe.encoder).__qualname__}",
-        "source": str(source) if source is not None else None,
-        "files": _fingerprint(source),
-        "encoder_settings": enc_settings.model_dump(mode="json") if enc_settings is not None else None,
+        **source_identity(source),
+        "encoder_settings": portable(enc_settings.model_dump(mode="json")) if enc_settings is not None else None,
         "adapter": pipe.adapter_name,
-        "adapter_settings": ad_settings.model_dump(mode="json") if ad_settings is not None else None,
+        "adapter_settings": portable(ad_settings.model_dump(mode="json")) if ad_settings is not None else None,
         "adapter_weights": module_digest(pipe.adapter),
         "dim": int(space.dim),
     }
-
-
-def _fingerprint(source: Any) -> list[tuple[str, int, int]] | None:
-    """Names, sizes and modification times of the model files: new weights, new identity."""
-    if source is None or not Path(str(source)).exists():
-        return None
-    root = Path(str(source))
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file()
-                                                 and len(p.relative_to(root).parts) <= 3)
-    return [(str(p.relative_to(root)) if p != root else p.name, p.stat().st_size, p.stat().st_mtime_ns)
-            for p in files[:200]]
-
-
-def module_digest(module: Any) -> str | None:
-    """SHA-256 of a module's parameters and buffers (None when it has none)."""
-    state = getattr(module, "state_dict", None)
-    if state is None:
-        return None
-    tensors = state()
-    if not tensors:
-        return None
-    digest = hashlib.sha256()
-    for name in sorted(tensors):
-        digest.update(name.encode())
-        raw = tensors[name].detach().cpu().contiguous().reshape(-1).view(torch.uint8)
-        digest.update(raw.numpy().tobytes())
-    return digest.hexdigest()[:24]

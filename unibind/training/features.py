@@ -32,7 +32,7 @@ import torch
 from unibind.atomic import atomic_open, atomic_path
 from unibind.batching import prepared_batches
 from unibind.errors import InputError
-from unibind.knowledge.textcache import _fingerprint, identity_hash
+from unibind.identity import identity_hash, portable, source_identity
 from unibind.progress import track
 from unibind.results import Failure
 
@@ -88,12 +88,11 @@ class FrozenEncoder:
         identity = {
             "format": FORMAT_VERSION,
             "modality": modality,
-            "loader_settings": loader_settings.model_dump(mode="json") if loader_settings is not None else None,
+            "loader_settings": portable(loader_settings.model_dump(mode="json")) if loader_settings is not None else None,
             "encoder": enc_spec.name,
             "encoder_class": f"{type(model).__module__}.{type(model).__qualname__}",
-            "encoder_settings": enc_settings.model_dump(mode="json") if enc_settings is not None else None,
-            "source": str(source) if source is not None else None,
-            "files": _fingerprint(source),
+            "encoder_settings": portable(enc_settings.model_dump(mode="json")) if enc_settings is not None else None,
+            **source_identity(source),
             "dim": int(model.dim),
         }
         return cls(modality, loader, model, enc_spec.name, identity)
