@@ -71,3 +71,44 @@ def test_looks_english_short_and_long():
     assert looks_english("Golden retriever.")
     assert looks_english("A sneaker is a shoe for sport.")
     assert not looks_english("Zapatilla deportiva blanca muy cómoda para correr")
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("Dresses come in many lengths and fabrics.", "dress"),
+    ("Butterflies have four scaled wings.", "butterfly"),
+    ("Boxes are made of cardboard or wood.", "box"),
+    ("Buses carry many passengers through a city.", "bus"),
+    ("Cherries are small round red fruits.", "cherry"),
+    ("Wolves hunt in packs across the tundra.", "wolf"),
+    ("Mice are small rodents with long tails.", "mouse"),
+    ("Sneakers have rubber soles and laces.", "sneaker"),
+    ("A pair of glasses sits on the nose.", "glasses"),
+])
+def test_mentions_knows_regular_and_irregular_plurals(text, name):
+    assert mentions(text, name)
+
+
+def test_mentions_still_rejects_other_words():
+    assert not mentions("Dressing a salad takes oil and vinegar.", "dress shoe")
+    assert not mentions("A bush grows in the garden.", "bus")
+    assert not mentions("Mice are small rodents.", "rice")
+
+
+@pytest.mark.parametrize("text", [
+    "Een jurk is een kledingstuk dat vooral door vrouwen wordt gedragen.",
+    "Ein Kleid ist ein Kleidungsstück, das meistens von Frauen getragen wird.",
+    "Un vestito è un indumento che copre il corpo dalle spalle alle gambe.",
+    "Une robe est un vêtement porté surtout par les femmes et les filles.",
+    "Un vestido es una prenda de vestir que cubre el cuerpo.",
+])
+def test_looks_english_rejects_other_languages(text):
+    assert not looks_english(text)
+
+
+@pytest.mark.parametrize("text", [
+    "A dress is a one-piece garment worn over the body.",
+    "Trousers cover both legs from the waist down.",
+    "The pullover is knitted from soft wool.",
+])
+def test_looks_english_keeps_english(text):
+    assert looks_english(text)

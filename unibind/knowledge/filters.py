@@ -10,9 +10,11 @@ generated / kept / rejected-and-why per source.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -51,12 +53,29 @@ def clean_candidate(text: str) -> str:
     return " ".join(text.split())
 
 
-def _stem(word: str) -> str:
+@functools.lru_cache(maxsize=1)
+def _language_tools() -> tuple[Any, Any]:
+    """inflect's engine (irregular plurals) and the Snowball stemmer, built once."""
+    import inflect
+    from nltk.stem.snowball import SnowballStemmer
+
+    return inflect.engine(), SnowballStemmer("english")
+
+
+@functools.lru_cache(maxsize=65536)
+def _stems(word: str) -> frozenset[str]:
+    """Snowball stems of the word and of its singular ("mice" -> "mouse", "wolves" -> "wolf").
+
+    Both are kept because inflect also singularises words that are not
+    plural ("bus" -> "bu"); two words match when their stem sets meet.
+    """
+    plural, stemmer = _language_tools()
     word = word.casefold()
-    for suffix in ("es", "s"):
-        if len(word) > 3 + len(suffix) and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+    singular = plural.singular_noun(word) if word.isascii() else False
+    stems = {stemmer.stem(word)}
+    if isinstance(singular, str) and singular:
+        stems.add(stemmer.stem(singular))
+    return frozenset(stems)
 
 
 def words(text: str) -> list[str]:
@@ -65,21 +84,42 @@ def words(text: str) -> list[str]:
 
 
 def mentions(text: str, name: str) -> bool:
-    """Whether ``text`` names ``name``: all of the name's words, compared by a crude stem.
+    """Whether ``text`` names ``name``: all of the name's words, compared singularised and stemmed.
 
     "Ankle boots are ..." mentions "ankle boot"; "T-shirts ..." mentions
     "T-shirt/top" through its first alternative.
     """
-    stems = {_stem(w) for w in words(text)}
+    found = frozenset().union(*(_stems(w) for w in words(text)))
     for alternative in re.split(r"[/,]| or ", name):
-        wanted = [_stem(w) for w in words(alternative)]
-        if wanted and all(w in stems for w in wanted):
+        wanted = [_stems(w) for w in words(alternative)]
+        if wanted and all(w & found for w in wanted):
             return True
     return False
 
 
+#: Languages a language model drifts into when asked for English descriptions; the detector
+#: chooses among these and English only, which keeps it fast and its answers stable.
+_CONFUSABLE = ("GERMAN", "FRENCH", "DUTCH", "ITALIAN", "SPANISH", "PORTUGUESE", "SWEDISH", "DANISH",
+               "BOKMAL", "AFRIKAANS", "LATIN", "INDONESIAN", "TAGALOG")
+
+
+_SURE_OF_ANOTHER_LANGUAGE = 0.5
+
+
+@functools.lru_cache(maxsize=1)
+def _language_detector() -> Any:
+    from lingua import Language, LanguageDetectorBuilder
+
+    languages = [Language.ENGLISH, *(getattr(Language, name) for name in _CONFUSABLE)]
+    return LanguageDetectorBuilder.from_languages(*languages).build()
+
+
 def looks_english(text: str) -> bool:
-    """A cheap language check: mostly Latin letters and at least one common English function word."""
+    """Whether ``text`` is English: Latin script, and not confidently another language (lingua).
+
+    Fewer than four words cannot be told apart reliably and pass (the
+    ``min_words`` rule judges them).
+    """
     letters = [c for c in text if c.isalpha()]
     if not letters:
         return False
@@ -87,7 +127,15 @@ def looks_english(text: str) -> bool:
     if latin / len(letters) < 0.9:
         return False
     tokens = [w.casefold() for w in words(text)]
-    return len(tokens) < 4 or any(t in _ENGLISH for t in tokens)
+    if len(tokens) < 4:
+        return True
+    from lingua import Language
+
+    ranked = _language_detector().compute_language_confidence_values(text)
+    top = ranked[0] if ranked else None
+    # Short English sentences spread their confidence thinly ("A dog is a loyal pet": Danish 0.16,
+    # English 0.11); another language is only called when the identifier is sure of it.
+    return top is None or top.language == Language.ENGLISH or top.value < _SURE_OF_ANOTHER_LANGUAGE
 
 
 def has_degenerate_repetition(text: str, n: int = 3, times: int = 3) -> bool:
