@@ -47,11 +47,15 @@ def evaluate() -> None:
 @click.option("--data", "data", multiple=True, default=("fashion-mnist", "tuxpaint"), show_default=True,
               help=DATA_HELP)
 @click.option("--kb", "kb_path", type=click.Path(dir_okay=False, path_type=Path), default="eval-kb.sqlite",
-              show_default=True, help="Knowledge base for the classes (built or resumed here).")
+              show_default=True, help="Knowledge base for the classes: read if it exists (never changed "
+              "without --update-kb), built here if it does not.")
 @click.option("--source", "sources", multiple=True, default=("templates", "wordnet"), show_default=True,
               metavar="NAME[:key=value,...]", help="Description sources to build with (uninstalled ones are "
               "reported and skipped); LLM sources are slow, add them explicitly, e.g. --source llm-transformers.")
-@click.option("--per-class", default=100, show_default=True, help="Descriptions per class and source.")
+@click.option("--per-class", default=100, show_default=True,
+              help="Descriptions per class and source, for a source the knowledge base has none of.")
+@click.option("--update-kb", is_flag=True, help="Add what the knowledge base lacks to it (default: it is only "
+              "read, and additions go to OUT/kb-with-additions.sqlite).")
 @click.option("--k", "ks", multiple=True, type=int, default=KS, show_default=True, help="ECL k values.")
 @click.option("--reduce", type=click.Choice(["max", "mean", "softmax"]), default="max", show_default=True,
               help="Scoring over a class's centre set (max: the paper).")
@@ -59,21 +63,22 @@ def evaluate() -> None:
               help="A trained SPACE directory (default: the embedded default, image encoder + ImageNet bridge).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default="eval-out",
               show_default=True, help="Writes zeroshot.md and zeroshot.json here.")
-def zeroshot(data: tuple[str, ...], kb_path: Path, sources: tuple[str, ...], per_class: int, ks: tuple[int, ...],
-             reduce: str, space_dir: Path | None, out_dir: Path) -> None:
+def zeroshot(data: tuple[str, ...], kb_path: Path, sources: tuple[str, ...], per_class: int, update_kb: bool,
+             ks: tuple[int, ...], reduce: str, space_dir: Path | None, out_dir: Path) -> None:
     """Zero-shot top-1 accuracy for class name, template mean, per-source means, all-mean and ECL at each k."""
     from unibind.errors import UniBindError
-    from unibind.evaluation.runner import ensure_kb, write_results, zero_shot
+    from unibind.evaluation.runner import knowledge_for, write_results, zero_shot
 
     sets = _sets(data)
     space = _space(space_dir)
     results = []
     try:
         for s in sets:
-            status = ensure_kb(kb_path, s.classes, sources, per_class=per_class, modality=s.modality)
-            for name, what in status.items():
-                click.echo(f"{s.name}: source {name}: {what}", err=True)
-            result = zero_shot(space, s, kb_path, ks=ks, reduce=reduce, command=_command())
+            plan = knowledge_for(kb_path, s.classes, sources, per_class=per_class, modality=s.modality,
+                                 update=update_kb, scratch=out_dir / "kb-with-additions.sqlite")
+            for line in plan.messages(kb_path):
+                click.echo(f"{s.name}: {line}", err=True)
+            result = zero_shot(space, s, plan.path, ks=ks, reduce=reduce, command=_command())
             results.append(result)
             _print_table(result)
             for f in result.skipped:
@@ -89,9 +94,12 @@ def zeroshot(data: tuple[str, ...], kb_path: Path, sources: tuple[str, ...], per
 @click.option("--space", "space_dir", type=click.Path(file_okay=False, path_type=Path),
               help="A trained SPACE directory: evaluated after the default space (before/after training).")
 @click.option("--kb", "kb_path", type=click.Path(dir_okay=False, path_type=Path), default="eval-kb.sqlite",
-              show_default=True, help="Knowledge base for ECL centres (built with --source where missing).")
+              show_default=True, help="Knowledge base for ECL centres: read if it exists (never changed without "
+              "--update-kb), built here with --source if it does not.")
 @click.option("--source", "sources", multiple=True, default=("templates", "wordnet"), show_default=True,
               metavar="NAME[:key=value,...]")
+@click.option("--update-kb", is_flag=True, help="Add what the knowledge base lacks to it (default: additions go "
+              "to OUT/kb-with-additions.sqlite).")
 @click.option("--k", "k", default=50, show_default=True, help="ECL k.")
 @click.option("--zeroshot", "zeroshot_json", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="A zeroshot.json from `unibind eval zeroshot` to include.")
@@ -100,14 +108,15 @@ def zeroshot(data: tuple[str, ...], kb_path: Path, sources: tuple[str, ...], per
 @click.option("--no-default", is_flag=True, help="Evaluate only the --space, not the default space before it.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default="eval-report",
               show_default=True)
-def report(data: tuple[str, ...], space_dir: Path | None, kb_path: Path, sources: tuple[str, ...], k: int,
+def report(data: tuple[str, ...], space_dir: Path | None, kb_path: Path, sources: tuple[str, ...], update_kb: bool,
+           k: int,
            zeroshot_json: Path | None, figures: tuple[Path, ...], no_default: bool, out_dir: Path) -> None:
     """HTML report: accuracy, recall@1/5/10/20 both ways, modality balance, t-SNE and retrieval grids."""
     import json
 
     from unibind.errors import UniBindError
     from unibind.evaluation.from_space import report_for_spaces
-    from unibind.evaluation.runner import ensure_kb
+    from unibind.evaluation.runner import knowledge_for
     from unibind.evaluation.zeroshot import ZeroShotResult
 
     sets = _sets(data)
@@ -121,9 +130,11 @@ def report(data: tuple[str, ...], space_dir: Path | None, kb_path: Path, sources
         tables = [ZeroShotResult.model_validate(r) for r in json.loads(zeroshot_json.read_text())]
     try:
         classes = list(dict.fromkeys(c for s in sets for c in s.classes))
-        for name, what in ensure_kb(kb_path, classes, sources, modality="image").items():
-            click.echo(f"source {name}: {what}", err=True)
-        path = report_for_spaces(spaces, sets, out_dir, kb_path=kb_path, k=k, zeroshot=tables,
+        plan = knowledge_for(kb_path, classes, sources, modality="image", update=update_kb,
+                             scratch=out_dir / "kb-with-additions.sqlite")
+        for line in plan.messages(kb_path):
+            click.echo(line, err=True)
+        path = report_for_spaces(spaces, sets, out_dir, kb_path=plan.path, k=k, zeroshot=tables,
                                  figures=[(f.stem, str(f.resolve())) for f in figures], command=_command())
     except (UniBindError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc

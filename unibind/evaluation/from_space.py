@@ -27,7 +27,7 @@ def class_scorers(space: Any, classes: Sequence[ClassRef], *, kb_path: str | Pat
     embedder = TextEmbedder.from_space(space)
     plans = [(f"ECL k={k}", "ecl"), ("template mean", "templates"), ("class name", "name")]
     scorers: dict[str, Scorer] = {}
-    kb = KnowledgeBase(kb_path, create=False) if kb_path is not None else None
+    kb = KnowledgeBase(kb_path, read_only=True) if kb_path is not None else None
     try:
         for title, method in plans:
             if method == "ecl" and kb is None:

@@ -100,12 +100,22 @@ class ClassSummary(BaseModel):
 class KnowledgeBase:
     """A knowledge-base file. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, path: str | Path, *, create: bool = True):
+    def __init__(self, path: str | Path, *, create: bool = True, read_only: bool = False):
+        """Open (or, with ``create``, make) the file; ``read_only`` opens it so nothing can change it.
+
+        Commands that were only given a knowledge base to read (evaluation,
+        training, centres) open it ``read_only``: SQLite then refuses every
+        write, so a bug cannot quietly edit the user's data.
+        """
         self.path = Path(path)
-        if not create and not self.path.is_file():
+        self.read_only = read_only
+        if (read_only or not create) and not self.path.is_file():
             raise InputError(self.path, "no knowledge base here (build one with `unibind kb build`)")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._depth = 0
+        if read_only:
+            self._open_read_only()
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=60)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -121,7 +131,22 @@ class KnowledgeBase:
                                 (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
             raise InputError(self.path, f"not a knowledge base: {exc}") from exc
-        version = int(self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+        self._check_version()
+
+    def _open_read_only(self) -> None:
+        from urllib.parse import quote
+
+        try:
+            self.db = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?mode=ro", uri=True,
+                                      isolation_level=None, timeout=60)
+            self.db.execute("PRAGMA query_only=ON")
+            self._check_version()
+        except sqlite3.DatabaseError as exc:
+            raise InputError(self.path, f"not a knowledge base: {exc}") from exc
+
+    def _check_version(self) -> None:
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        version = int(row[0]) if row else -1
         if version != SCHEMA_VERSION:
             raise InputError(self.path, f"knowledge base schema {version}, "
                                         f"this UniBind reads {SCHEMA_VERSION}")

@@ -158,7 +158,7 @@ def _centres(config: TrainConfig, labels: list[str], embedder: Any, modality: st
         return localize(refs, embedder, CentreSettings(method="templates", modality=modality))
     from unibind.knowledge.store import KnowledgeBase
 
-    with KnowledgeBase(config.kb, create=False) as kb:
+    with KnowledgeBase(config.kb, read_only=True) as kb:
         return localize(refs, embedder, CentreSettings(k=config.centres_k, modality=modality), kb=kb)
 
 
