@@ -291,3 +291,28 @@ def test_bench_centres_command_prints_the_figures():
     done = CliRunner().invoke(command, ["--classes", "20", "--k", "5", "--dim", "16", "--queries", "500"])
     assert done.exit_code == 0, done.output
     assert "ratio" in done.output and "agrees with masked reference  : True" in done.output
+
+
+def test_no_centres_error_says_what_the_kb_holds_and_why_it_did_not_count(tmp_path):
+    from unibind.errors import InputError
+    from unibind.knowledge.centres import CentreSettings, localize
+    from unibind.knowledge.records import ClassRef, Description
+    from unibind.knowledge.store import KnowledgeBase
+
+    with KnowledgeBase(tmp_path / "audio.sqlite") as kb:
+        for i in range(3):
+            kb.add(Description.model_validate({
+                "class_name": "dog", "kind": "class_description", "text": f"A dog barks loudly, take {i}.",
+                "modality": "audio", "provenance": {"plugin": "test", "source": "templates", "settings_hash": "t"}}))
+
+        class NoEmbedder:
+            identity, hash = {}, "x"
+
+            def __call__(self, texts):   # the canonical prompt is embedded; descriptions are not
+                return torch.ones(len(texts), 4)
+
+        with pytest.raises(InputError) as refused:
+            localize([ClassRef(name="dog")], NoEmbedder(), CentreSettings(modality="image"), kb=kb)
+    message = str(refused.value)
+    assert "3 class_description from templates for audio" in message
+    assert "centres for image use texts for image or for any modality" in message

@@ -343,26 +343,45 @@ def localize(classes: Sequence[ClassRef], embedder: Any, settings: CentreSetting
         classes = [kb.resolve(ref) for ref in classes]
     groups: list[torch.Tensor] = []
     records: list[CentreClass] = []
-    empty: list[str] = []
+    empty: list[ClassRef] = []
     batches = [list(classes[i:i + group]) for i in range(0, len(classes), group)]
     for batch in track(batches, description=f"centres ({settings.method})", enabled=progress):
         for ref, (vectors, record) in zip(batch, _localize_group(batch, embedder, settings, kb)):
             if vectors is None:
-                empty.append(ref.name)
+                empty.append(ref)
                 continue
             groups.append(vectors)
             records.append(record)
     if empty:
         raise InputError(getattr(kb, "path", "knowledge base"),
                          f"no {'/'.join(settings.kinds)} texts for {len(empty)} class(es): "
-                         f"{', '.join(empty[:10])}{' ...' if len(empty) > 10 else ''}"
+                         f"{', '.join(r.name for r in empty[:10])}{' ...' if len(empty) > 10 else ''}"
                          + (f" from sources {settings.sources}" if settings.sources else "")
+                         + f" for {settings.modality} centres" + _what_was_found(kb, empty, settings)
                          + " (run `unibind kb build`, or set on_empty='prompt')")
     centres, mask = centre_tensor(groups)
     meta = CentreMeta(settings=settings, encoder=embedder.identity, encoder_hash=embedder.hash,
                       dim=centres.shape[-1], knowledge_base=str(kb.path) if kb is not None else None,
                       classes=records)
     return CentreSet(centres, mask, meta)
+
+
+def _what_was_found(kb: Any, refs: Sequence[ClassRef], settings: CentreSettings) -> str:
+    """What the knowledge base does hold for classes that got no centres, and why it did not count."""
+    if kb is None:
+        return ""
+    held: dict[tuple[str, str, str], int] = {}
+    for d in kb.descriptions(refs):
+        key = (d.kind, d.provenance.source, d.modality or "any modality")
+        held[key] = held.get(key, 0) + 1
+    if not held:
+        return "; the knowledge base holds no texts of them at all"
+    parts = [f"{n} {kind} from {source} for {modality}" for (kind, source, modality), n in sorted(held.items())]
+    why = [f"centres for {settings.modality} use texts for {settings.modality} or for any modality"]
+    if settings.sources:
+        why.append(f"only from {', '.join(settings.sources)}")
+    why.append(f"of kind {'/'.join(settings.kinds)}")
+    return f"; it holds {', '.join(parts)}, which do not count: {', '.join(why)}"
 
 
 def _localize_group(batch: list[ClassRef], embedder: Any, settings: CentreSettings,
