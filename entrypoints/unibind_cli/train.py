@@ -40,7 +40,8 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 @click.option("--learn-temperature", is_flag=True, help="Learn tau, starting from --temperature.")
 @click.option("--symmetric", is_flag=True, help="Add the text-to-sample direction to the loss.")
 @click.option("--patience", default=5, show_default=True, help="Early stopping on the val loss.")
-@click.option("--val-fraction", default=0.2, show_default=True)
+@click.option("--val-fraction", default=0.2, show_default=True,
+              help="Held out for early stopping; 0, or too few items per class, trains a fixed schedule.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--workers", default=0, show_default=True, help="Decoding processes for feature extraction.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Feature cache directory.")
@@ -102,6 +103,10 @@ def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centre
     p = result.parameters
     click.echo(f"space written to {result.space_dir} (best epoch {result.fit.best_epoch} of "
                f"{len(result.fit.history)}{', stopped early' if result.fit.stopped_early else ''})")
+    if val_fraction > 0 and result.samples and all(n["val"] == 0 for n in result.samples.values()):
+        click.echo(f"no validation: too few items to hold out {config.min_val_per_class} per class (and keep as "
+                   f"many for training), so all trained for the fixed schedule of {epochs} epochs, with no "
+                   "early stopping", err=True)
     click.echo(f"parameters: {p['trainable']:,} trainable, {p['frozen']:,} frozen "
                f"({100 * p['trainable'] / max(1, p['trainable'] + p['frozen']):.2f}% trained)")
     for f in result.failures:

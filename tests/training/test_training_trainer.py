@@ -142,3 +142,29 @@ def test_described_rows_use_their_own_text_and_class_rows_draw_from_real_centre_
     for row in (1, 2):
         assert any(torch.equal(out[row], centres[1, k]) for k in range(2))
     assert math.isfinite(float(contrastive_loss(torch.randn(4, D), out, groups)))
+
+
+def test_without_validation_every_epoch_runs_and_the_last_weights_are_returned():
+    train, _, positives = synthetic()
+    # the same too-high rate that stops early with a val set: without one, nothing may stop on the train loss
+    settings = TrainSettings(epochs=6, batch_size=32, lr=3.0, warmup_steps=0, patience=1, clip_norm=None)
+    result = fit_adapters(adapters(), train, {}, positives, settings)
+    assert not result.stopped_early and len(result.history) == 6 and result.best_epoch == 6
+    again = fit_adapters(adapters(), train, {}, positives, settings.model_copy(update={"epochs": 6}))
+    for m in result.adapters:
+        for p, q in zip(result.adapters[m].parameters(), again.adapters[m].parameters()):
+            assert torch.equal(p, q)
+
+
+def test_split_holds_out_nothing_when_a_class_is_too_small_to_validate():
+    from unibind.training.data import Item, split_instances
+
+    def items(per_class):
+        return [Item(path=f"{c}{i}.png", label=c, modality="image") for c, n in per_class.items() for i in range(n)]
+
+    few = items({"a": 5, "b": 6, "c": 11})             # 22 items: 0.2 gives a and b a single val item each
+    train, val = split_instances(few, 0.2, 0, min_val_per_class=3)
+    assert val == set() and len(train) == 22
+    many = items({"a": 15, "b": 20})
+    train, val = split_instances(many, 0.2, 0, min_val_per_class=3)
+    assert len(val) == 7 and len(train) == 28 and not train & val

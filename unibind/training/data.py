@@ -115,8 +115,15 @@ def _share_instance_descriptions(items: list[Item]) -> None:
             items[i] = item.model_copy(update={"description": by_instance[item.instance]})
 
 
-def split_instances(items: Sequence[Item], fraction: float, seed: int) -> tuple[set[str], set[str]]:
-    """Train and val instance keys, stratified by label; one instance never straddles the split."""
+def split_instances(items: Sequence[Item], fraction: float, seed: int, *,
+                    min_val_per_class: int = 1) -> tuple[set[str], set[str]]:
+    """Train and val instance keys, stratified by label; one instance never straddles the split.
+
+    With too little data to validate on (some class would get fewer than
+    ``min_val_per_class`` val instances, or keep fewer than that many for
+    training), everything trains and the val set is empty: early stopping
+    on a handful of items stops at random.
+    """
     by_label: dict[str, list[str]] = defaultdict(list)
     seen: set[str] = set()
     for item in items:
@@ -125,6 +132,10 @@ def split_instances(items: Sequence[Item], fraction: float, seed: int) -> tuple[
             by_label[item.label or ""].append(item.key)
     generator = torch.Generator().manual_seed(seed)
     train, val = set(), set()
+    takes = {label: round(fraction * len(keys)) if len(keys) > 1 else 0 for label, keys in by_label.items()}
+    if fraction > 0 and any(take < min_val_per_class or len(by_label[label]) - take < min_val_per_class
+                            for label, take in takes.items()):
+        return set(seen), set()
     for label in sorted(by_label):
         keys = sorted(by_label[label])
         order = torch.randperm(len(keys), generator=generator).tolist()

@@ -47,6 +47,9 @@ class TrainConfig(BaseModel):
                                                 "name (encoders, loaders), as for Space.")
     cache_dir: Path | None = Field(default=None, description="Feature cache (default: <cache dir>/features).")
     val_fraction: float = Field(default=0.2, ge=0.0, lt=1.0)
+    min_val_per_class: int = Field(default=2, ge=1, description=(
+        "Validate (and stop early) only when every class gets at least this many val items and keeps as many "
+        "for training; otherwise all items train for the fixed schedule of `epochs`."))
     train: TrainSettings = Field(default_factory=TrainSettings)
     workers: int = Field(default=0, ge=0, description="Decoding worker processes for feature extraction.")
     extract_batch_size: int = Field(default=32, ge=1)
@@ -118,7 +121,8 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
     centre_set = _centres(config, labels, embedder, modalities[0]) if labels else None
     positives = Positives(texts, centre_set.centres if centre_set else None, centre_set.mask if centre_set else None)
 
-    train_keys, val_keys = split_instances(all_items, config.val_fraction, config.train.seed)
+    train_keys, val_keys = split_instances(all_items, config.val_fraction, config.train.seed,
+                                           min_val_per_class=config.min_val_per_class)
     train, val, samples = {}, {}, {}
     for m in modalities:
         data = ModalityData(features[m],

@@ -38,7 +38,8 @@ class TrainSettings(BaseModel):
     weight_decay: float = Field(default=0.01, ge=0)
     warmup_steps: int = Field(default=20, ge=0, description="Linear warm-up, then cosine decay to 10%.")
     clip_norm: float | None = Field(default=1.0, gt=0, description="Gradient-norm clipping (None: off).")
-    patience: int = Field(default=5, ge=1, description="Stop after this many epochs without a better val loss.")
+    patience: int = Field(default=5, ge=1, description="Stop after this many epochs without a better val loss "
+                          "(with no validation data every epoch runs: a fixed schedule).")
     min_delta: float = Field(default=1e-4, ge=0)
     temperature: float = Field(default=1.0, gt=0, description="tau; the paper uses none, i.e. 1.")
     learn_temperature: bool = Field(default=False, description="Learn tau (from `temperature`), CLIP-style.")
@@ -264,9 +265,13 @@ def fit_adapters(adapters: dict[str, nn.Module], train: dict[str, ModalityData],
         record = EpochRecord(epoch, running / steps, val_loss, accuracy, lr, bundle.temperature.value,
                              time.perf_counter() - started)
         history.append(record)
-        watched = val_loss if val_loss is not None else record.train_loss
-        if watched < state["best_val"] - settings.min_delta:
-            state.update(best_val=watched, best_epoch=epoch, bad_epochs=0)
+        if val_loss is None:
+            # No validation data: a fixed schedule. The training loss falls while the adapter overfits,
+            # so it cannot say when to stop; the last epoch's weights are the result.
+            state.update(best_epoch=epoch, bad_epochs=0)
+            best_state = {k: v.detach().clone() for k, v in bundle.state_dict().items()}
+        elif val_loss < state["best_val"] - settings.min_delta:
+            state.update(best_val=val_loss, best_epoch=epoch, bad_epochs=0)
             best_state = {k: v.detach().clone() for k, v in bundle.state_dict().items()}
         else:
             state["bad_epochs"] += 1
