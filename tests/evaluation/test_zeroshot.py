@@ -63,7 +63,7 @@ def test_evaluate_methods_rows(kb_path, embedder):
     assert "| WordNet mean | – | not in KB |" in markdown
 
 
-def test_a_source_covering_only_some_classes_is_not_in_kb(tmp_path, registry, embedder):
+def test_a_source_covering_only_some_classes_still_runs_with_the_prompt_standing_in(tmp_path, registry, embedder):
     from unibind.knowledge.builder import build_knowledge_base
 
     with KnowledgeBase(tmp_path / "kb.sqlite") as kb:
@@ -71,9 +71,11 @@ def test_a_source_covering_only_some_classes_is_not_in_kb(tmp_path, registry, em
         build_knowledge_base(kb, CLASSES[:1], [("scripted", {"items": 4})], per_class=5, registry=registry)
         rows = {r.title: r for r in evaluate_methods(embedder(["a dog", "a cat"]), [0, 1], CLASSES,
                                                      embedder=embedder, kb=kb, ks=(5,))}
-    assert rows["scripted mean"].status == "not in KB"
-    assert rows["scripted mean"].detail == "scripted texts for 1 of 3 classes"
-    assert rows["template mean"].status == "ok"
+    scripted = rows["scripted mean"]
+    assert scripted.status == "ok" and scripted.accuracy is not None and scripted.total == 2
+    assert scripted.detail == "scripted texts for 1 of 3 classes; the canonical prompt stands in for the others"
+    assert rows["template mean"].status == "ok" and rows["template mean"].detail in (None, "")
+    assert rows["WordNet mean"].status == "not in KB"
 
 
 def test_evaluate_methods_checks_lengths(kb_path, embedder):

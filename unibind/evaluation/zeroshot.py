@@ -121,8 +121,10 @@ def evaluate_methods(embeddings: torch.Tensor, labels: Sequence[int] | torch.Ten
 
     ``labels`` index into ``classes``; ``embedder`` is the space's
     :class:`~unibind.knowledge.textcache.TextEmbedder`. A method whose source
-    lacks texts for any of the classes is reported "not in KB"; one that fails
-    otherwise is reported "failed" with its error, and the others still run.
+    has no texts for any of the classes is reported "not in KB"; one that
+    lacks some classes runs with the canonical prompt standing in for them
+    (said in the row's detail); one that fails otherwise is reported
+    "failed" with its error, and the others still run.
     """
     labels = torch.as_tensor(labels, dtype=torch.long)
     if embeddings.shape[0] != labels.shape[0]:
@@ -132,14 +134,18 @@ def evaluate_methods(embeddings: torch.Tensor, labels: Sequence[int] | torch.Ten
     rows = []
     for m in methods:
         row = ZeroShotRow(title=m.title, method=m.method, k=m.k, sources=m.sources, total=len(labels))
-        missing = [s for s in m.sources if coverage.get(s, 0) < len(classes)]
-        if missing:
+        absent = [s for s in m.sources if coverage.get(s, 0) == 0]
+        if absent:
             row.status = "not in KB"
-            row.detail = "; ".join(f"{s} texts for {coverage.get(s, 0)} of {len(classes)} classes" for s in missing)
+            row.detail = "; ".join(f"no {s} texts for these classes" for s in absent)
             rows.append(row)
             continue
+        partial = [s for s in m.sources if coverage.get(s, 0) < len(classes)]
+        if partial:   # a class a source could not describe (e.g. unresolved in WordNet) does not sink the row
+            row.detail = "; ".join(f"{s} texts for {coverage.get(s, 0)} of {len(classes)} classes" for s in partial) \
+                + "; the canonical prompt stands in for the others"
         settings = CentreSettings(method=m.method, k=m.k or 50, sources=m.sources, modality=modality,
-                                  reduce=reduce)  # type: ignore[arg-type]
+                                  reduce=reduce, on_empty="prompt" if partial else "error")  # type: ignore[arg-type]
         try:
             centres = localize(classes, embedder, settings, kb=kb, progress=False)
         except (UniBindError, ValueError) as exc:

@@ -33,7 +33,11 @@ def test_imagenet_id_resolves_directly(source) -> None:
     ("golden retriever", "golden_retriever.n.01", "golden retriever"),
     ("T-shirt/top", "jersey.n.03", "T-shirt"),        # first alternative with a noun sense
     ("t shirt", "jersey.n.03", "t shirt"),            # space read as the hyphen WordNet writes
-    ("tshirt", None, None),                           # nothing to split: not a WordNet spelling
+    ("tshirt", "jersey.n.03", "t-shirt"),             # the same letters as the lemma "t-shirt"
+    ("hi-hat", "high-hat_cymbal.n.01", "high_hat"),    # no such lemma: the one it shortens
+    ("three", "three.n.01", "three"),                 # the number, not the playing card (trey.n.02)
+    ("seven", "seven.n.01", "seven"),                 # not the seven-spot card
+    ("xqzvbnm", None, None),                          # nothing spelled alike: unresolved
     ("Sneaker", "gym_shoe.n.01", "Sneaker"),          # case-insensitive, synonym lemma
     ("mice", "mouse.n.04", "mice"),                   # plural through WordNet's morphology
 ])
@@ -107,3 +111,11 @@ def test_bad_imagenet_list_is_an_error_naming_the_file(tmp_path: Path) -> None:
     good = tmp_path / "two.txt"
     good.write_text("n01440764\nn02084071\n")
     assert read_imagenet_ids(good) == {"n01440764", "n02084071"}
+
+
+def test_spelling_variants_are_stated_and_numbers_are_numbers(source) -> None:
+    hihat = source.resolve("hi-hat")
+    assert "short spelling" in hihat.detail and "high_hat" in hihat.detail
+    assert source.resolve("three").rule == "number"
+    digit = source.resolve("the digit 3")
+    assert digit.synset == "three.n.01" and digit.exact   # the number itself, not "a kind of three"

@@ -109,3 +109,17 @@ def test_article(phrase, expected) -> None:
 
 def test_class_descriptions_lists_the_drafts(source) -> None:
     assert source.class_descriptions("n02084071 dog") == [d.text for d in drafts(source, DOG)]
+
+
+def test_noun_phrase_classes_read_as_english(source) -> None:
+    texts = source.class_descriptions("the digit 3")
+    assert texts and not any("A the" in t or "a the" in t or "kind of three" in t for t in texts)
+    assert texts[0].startswith("The digit 3 is ")
+
+
+def test_an_unresolved_class_does_not_sink_the_others(source) -> None:
+    from unibind.knowledge.records import Rejected
+
+    assert source.class_descriptions("snare drum") and source.class_descriptions("hi-hat")
+    items = list(source.describe(ClassRef(name="xqzvbnm"), 5))
+    assert len(items) == 1 and isinstance(items[0], Rejected) and "spelled alike" in items[0].detail

@@ -84,8 +84,8 @@ class Subject:
 
     @property
     def phrase(self) -> str:
-        if self.plural or self.mass or is_proper(self.text):
-            return self.text
+        if self.plural or self.mass or is_proper(self.text) or starts_with_determiner(self.text):
+            return self.text   # "the digit 3 is ...", never "a the digit 3"
         return f"{article(self.text)} {self.text}"
 
     @property

@@ -10,7 +10,14 @@ Resolution, in order:
    plurals through WordNet's morphology ("mice" -> "mouse"); the first alternative with any noun
    sense gives the candidates, in WordNet's sense order (most frequent first);
 4. with ``head_noun_fallback``, a multi-word name WordNet lacks takes its last word ("ankle boot"
-   -> "boot"); the class is then described as a *kind of* that synset (``exact=False``).
+   -> "boot"); the class is then described as a *kind of* that synset (``exact=False``);
+5. a lemma spelled with the same letters once spaces, hyphens and underscores go ("tshirt" ->
+   "t-shirt"), else the one lemma the name is with one or two letters left out ("hi-hat" ->
+   "high_hat"), stated in the detail.
+   A class still unresolved is reported and skipped; the other classes are described.
+
+A number word or digit ("three", "7") resolves to the number (noun.quantity), not the
+playing card or domino that shares the word.
 
 The ambiguity rule, when a name has several noun senses (``rule`` setting):
 
@@ -51,8 +58,8 @@ class Resolution(BaseModel):
     synset_id: str | None = Field(default=None, description="Its ImageNet-style id, e.g. 'n02084071'.")
     lemma: str | None = Field(default=None, description="The form of the name that matched.")
     candidates: list[str] = Field(default_factory=list, description="Noun senses considered, most frequent first.")
-    rule: str = Field(description="What chose: override, id, unique, imagenet-1k, physical, most-frequent, "
-                                  "unresolved.")
+    rule: str = Field(description="What chose: override, id, unique, number, imagenet-1k, physical, "
+                                  "most-frequent, unresolved.")
     exact: bool = Field(default=True, description="False: resolved by the head noun; the class is a kind of it.")
     detail: str = ""
 
@@ -104,6 +111,38 @@ def name_forms(text: str) -> list[str]:
     return list(dict.fromkeys(f for f in forms if f))
 
 
+_LEFT_OUT = 2
+_NUMBER_WORDS = frozenset("zero one two three four five six seven eight nine ten eleven twelve".split())
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\s_\-]+", "", text).casefold()
+
+
+def _is_subsequence(short: str, long: str) -> bool:
+    letters = iter(long)
+    return all(c in letters for c in short)
+
+
+def _is_numeral(name: str) -> bool:
+    word = name.strip().casefold()
+    return word.isdigit() or word in _NUMBER_WORDS
+
+
+_SQUASHED: dict[int, dict[str, str]] = {}
+
+
+def _squashed_lemmas(wordnet: Any) -> dict[str, str]:
+    """Every noun lemma by its squashed spelling (first one wins), built once per loaded WordNet."""
+    table = _SQUASHED.get(id(wordnet))
+    if table is None:
+        table = {}
+        for lemma in wordnet.all_lemma_names(pos="n"):
+            table.setdefault(_squash(lemma), lemma)
+        _SQUASHED[id(wordnet)] = table
+    return table
+
+
 class Resolver:
     """Resolves classes on one loaded WordNet with one rule (see the module docstring)."""
 
@@ -142,14 +181,43 @@ class Resolver:
                     return alternative, found
         return None, []
 
+    def spelling_variant(self, name: str) -> tuple[str | None, str]:
+        """A WordNet noun lemma spelled like ``name``, and how it matched.
+
+        First the same letters once spaces, hyphens and underscores go
+        ("tshirt" -> "t-shirt"); else the one lemma that is the name with one
+        or two letters left out of it, as short spellings write it ("hihat"
+        -> "high_hat"). Two such lemmas, or none, and the name stays unresolved:
+        a guess between them would be a silent wrong answer.
+        """
+        wanted = _squash(_ALTERNATIVES.split(name.strip())[0])
+        if len(wanted) < 4:
+            return None, ""
+        lemmas = _squashed_lemmas(self.wn)
+        if wanted in lemmas:
+            return lemmas[wanted], "same letters"
+        longer = [key for key in lemmas if 0 < len(key) - len(wanted) <= _LEFT_OUT and key[0] == wanted[0]
+                  and _is_subsequence(wanted, key)]
+        if len(longer) == 1:
+            return lemmas[longer[0]], "short spelling"
+        return None, ""
+
     def is_physical(self, synset: Any) -> bool:
         return not synset.instance_hypernyms() and any(self._physical in path for path in synset.hypernym_paths())
 
     # -- the rule ---------------------------------------------------------------------------
-    def choose(self, candidates: list[Any]) -> tuple[Any, str]:
-        """The chosen synset and the rule that chose it."""
+    def choose(self, candidates: list[Any], *, numeral: bool = False) -> tuple[Any, str]:
+        """The chosen synset and the rule that chose it.
+
+        A number word or digit ("three", "7") means the number (noun.quantity),
+        not the playing card or domino that shares the word.
+        """
         if len(candidates) == 1:
             return candidates[0], "unique"
+        if numeral:
+            for s in candidates:
+                if s.lexname() == "noun.quantity":
+                    return s, "number"
         if self.rule == "imagenet":
             for s in candidates:
                 if synset_id(s) in self.imagenet_ids:
@@ -177,12 +245,20 @@ class Resolver:
             words = re.split(r"[\s_]+", _ALTERNATIVES.split(ref.text_name.strip())[0])
             if len(words) > 1:
                 lemma, candidates = self.noun_senses(words[-1])
-                exact = False
+                exact = _is_numeral(words[-1])   # "the digit 3" is the number 3 itself, not a kind of it
+        spelled = ""
         if not candidates:
-            return Resolution(query=query, rule="unresolved", detail=f"WordNet has no noun {ref.text_name!r}")
-        chosen, rule = self.choose(candidates)
+            variant, spelled = self.spelling_variant(ref.text_name)
+            if variant is not None:
+                lemma, candidates = variant, list(dict.fromkeys(self.wn.synsets(variant, pos="n")))
+                exact = True
+        if not candidates:
+            return Resolution(query=query, rule="unresolved", detail=f"WordNet has no noun {ref.text_name!r} "
+                              "(nor one spelled alike); give its WordNet id or a sense in the settings")
+        chosen, rule = self.choose(candidates, numeral=_is_numeral(ref.text_name))
         return Resolution(query=query, synset=chosen.name(), synset_id=synset_id(chosen), lemma=lemma,
-                          candidates=[s.name() for s in candidates], rule=rule, exact=exact)
+                          candidates=[s.name() for s in candidates], rule=rule, exact=exact,
+                          detail=f"read as {lemma!r} ({spelled})" if spelled else "")
 
     def _direct(self, query: str, key: str, rule: str) -> Resolution:
         synset = self.synset_by_key(key)
