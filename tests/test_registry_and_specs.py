@@ -69,7 +69,7 @@ def test_spec_settings_are_validated_and_errors_name_the_component():
                        settings="unibind.encoders.text:HFTextSettings")
     made = spec.make_settings({"model": "some/model", "max_length": 32})
     assert made.max_length == 32 and made.pooling == "auto"
-    with pytest.raises(SettingsError, match="encoder:hf"):
+    with pytest.raises(SettingsError, match="encoder 'hf'"):
         spec.make_settings({"model": "x", "max_length": -1})
     bare = AdapterSpec(name="id", factory="unibind.adapters.base:IdentityAdapter")
     with pytest.raises(SettingsError, match="takes no settings"):

@@ -41,7 +41,7 @@ class Spec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: ClassVar[str] = "component"
 
-    name: str = Field(pattern=NAME_PATTERN, description="Unique name within its kind.")
+    name: str = Field(pattern=NAME_PATTERN, description="Name within its kind; 'plugin:name' is always unique.")
     factory: str = Field(description="'module:attr' of the callable that builds the component.")
     settings: str | None = Field(
         default=None, description="'module:attr' of the pydantic settings model, if any."
@@ -54,7 +54,13 @@ class Spec(BaseModel):
 
     @property
     def qualified_name(self) -> str:
-        return f"{self.kind}:{self.name}"
+        """``plugin:name``: resolves even when another plugin claims the same bare name."""
+        return f"{self.plugin}:{self.name}" if self.plugin else self.name
+
+    @property
+    def label(self) -> str:
+        """How messages name this component: ``encoder 'image:efficientnet-lite0'``."""
+        return f"{self.kind} {self.qualified_name!r}"
 
     def settings_model(self) -> type[BaseModel] | None:
         return import_object(self.settings) if self.settings else None
@@ -64,7 +70,7 @@ class Spec(BaseModel):
         model = self.settings_model()
         if model is None:
             if values:
-                raise SettingsError(f"{self.qualified_name} takes no settings, got {values!r}")
+                raise SettingsError(f"{self.label} takes no settings, got {values!r}")
             return None
         if isinstance(values, model):
             return values
@@ -73,7 +79,7 @@ class Spec(BaseModel):
         try:
             return model.model_validate(values or {})
         except ValidationError as exc:
-            raise SettingsError(f"invalid settings for {self.qualified_name}: {exc}") from exc
+            raise SettingsError(f"invalid settings for {self.label}: {exc}") from exc
 
     def build(self, settings: BaseModel | dict[str, Any] | None = None, **context: Any) -> Any:
         """Import the factory and call it with validated settings and any context."""
