@@ -305,3 +305,25 @@ def test_a_half_registered_plugin_is_rolled_back(make_plugin, manager_with):
     with pytest.raises(NotRegisteredError):
         manager.registry.get("modality", "half")
     assert manager.registry.get("encoder", "second").plugin == "other"
+
+
+def test_a_space_uses_a_qualified_choice_end_to_end(make_plugin, manager_with, monkeypatch, tmp_path):
+    """Names the space hands on (pipeline, text-cache identity) resolve back to the chosen plugin's spec."""
+    from unibind.knowledge.testing import hashing_encoder_spec, hashing_embed
+    from unibind.knowledge.textcache import TextEmbedder
+    from unibind.space import Space
+
+    monkeypatch.setenv("UNIBIND_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("UNIBIND_CONFIG", "/nonexistent/unibind-config.toml")
+    registry = manager_with({
+        name: make_plugin(name, unibind_encoders=lambda register: register(hashing_encoder_spec()))
+        for name in ("a", "b")}).registry
+    with pytest.raises(NameConflictError, match="'a' and 'b'"):
+        Space(registry=registry).pipeline("text")
+    space = Space(registry=registry, text_encoder="b:hashing", settings={"hashing": {"salt": "b"}})
+    assert space.pipeline("text").encoder_name == "b:hashing"
+    embedder = TextEmbedder.from_space(space)
+    assert embedder.identity["encoder"] == "b:hashing"
+    expected = hashing_embed("a dog", 64, "b")
+    got = embedder(["a dog"])[0].numpy()
+    assert abs(float(got @ expected) / float((expected**2).sum() ** 0.5) - 1) < 1e-4

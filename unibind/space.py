@@ -126,7 +126,9 @@ class Space:
             adapter = ad_spec.build(self.settings.get(ad_spec.name), encoder=encoder, text_encoder=text_encoder,
                                     in_dim=encoder.dim, out_dim=text_encoder.dim)
         adapter.eval()
-        pipe = Pipeline(modality, loader, encoder, adapter, enc_spec.name, ad_spec.name)
+        # names that resolve back to these specs even where two plugins claim the bare name
+        pipe = Pipeline(modality, loader, encoder, adapter, self.registry.reference(enc_spec),
+                        self.registry.reference(ad_spec))
         self._pipelines[modality] = pipe
         return pipe
 
