@@ -223,7 +223,7 @@ class PluginManager:
         if isinstance(plugin, str):
             plugin = importlib.import_module(plugin)
         if builtin and distribution is None:
-            from unibind import __version__
+            from unibind.version import __version__
 
             distribution, version = "unibind", __version__
         info = PluginInfo(name=name, distribution=distribution, version=version, builtin=builtin)

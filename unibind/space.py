@@ -88,7 +88,7 @@ class Space:
         """The space trained into directory ``path`` (``unibind train --out``): see :mod:`unibind.spacedir`."""
         from unibind.spacedir import load_space_dir
 
-        return load_space_dir(path, **kwargs)
+        return load_space_dir(path, space_class=cls, **kwargs)
 
     # -- building ---------------------------------------------------------------------
     def _pick(self, kind: str, modality: str, choice: dict[str, str]) -> Any:
