@@ -205,7 +205,8 @@ def test_errors_keep_their_brackets_and_name_the_hook(make_plugin, manager_with)
     manager = manager_with({"v": make_plugin("v", unibind_adapters=bad)})
     reset_plugin_manager(manager)
     error = manager.plugins["v"].error
-    assert error.startswith("unibind_adapters raised ValidationError:") and "'^[a-z0-9][a-z0-9._-]*$'" in error
+    assert error.startswith("unibind_adapters raised ValueError: AdapterSpec.name: 'Bad Name'")
+    assert "'^[a-z0-9][a-z0-9._-]*$'" in error
     result = CliRunner().invoke(cli, ["list-plugins"])
     assert "'^[a-z0-9][a-z0-9._-]*$'" in result.output.replace("\n      ", " ")
 

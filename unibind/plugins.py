@@ -289,7 +289,7 @@ class PluginManager:
             if not isinstance(spec, expected):
                 raise _HookError(f"{hook_name}: register() expected a {expected.__name__}, "
                                  f"got {type(spec).__name__}")
-            staged.append((hook_name, spec.model_copy(update={"plugin": info.name})))
+            staged.append((hook_name, spec.replace(plugin=info.name)))
 
         try:
             returned = impl.function(register=register)
