@@ -119,10 +119,13 @@ def test_the_config_file_settles_it_and_the_variable_wins(two_claimants, monkeyp
 
 
 @pytest.mark.parametrize(("prefer", "config", "expected"), [
-    ("encoder:efficientnet-lite0=imuu", None, "names plugin 'imuu', which is not loaded"),
+    ("encoder:efficientnet-lite0=imuu", None, "prefers 'imuu' for encoder 'efficientnet-lite0', but plugin "
+                                               "'imuu' is not loaded (loaded plugins: image, imu, unibind); "
+                                               "encoder 'efficientnet-lite0' is registered by: image, imu"),
     ("encoder:efficientnet-lite0", None, "expected 'kind:name=plugin'"),
     ("encoders:efficientnet-lite0=imu", None, "unknown kind 'encoders'"),
-    ("encoder:photo-enc=imu", None, "plugin 'imu' registers no encoder 'photo-enc' (registered by: image)"),
+    ("encoder:photo-enc=imu", None, "but plugin 'imu' registers no encoder 'photo-enc'; encoder 'photo-enc' is "
+                                    "registered by: image"),
     ("", "[prefer\n", "cannot read the config file"),
     ("", '[prefer]\n"encoder:x" = 3\n', "[prefer] must map"),
 ])
@@ -138,6 +141,15 @@ def test_a_preference_that_cannot_be_honoured_is_an_error(two_claimants, monkeyp
     result = CliRunner().invoke(cli, ["list-plugins"])
     assert result.exit_code != 0 and result.stderr.startswith("Error: ") and expected in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+
+
+def test_a_preference_about_a_name_nothing_loaded_claims_is_shown_not_fatal(two_claimants, monkeypatch):
+    monkeypatch.setenv("UNIBIND_PREFER", "encoder:gone=unibind-plugin-gone")
+    manager = PluginManager().load()
+    assert manager.unused_preferences == [
+        "UNIBIND_PREFER: encoder 'gone'=unibind-plugin-gone (nothing loaded registers encoder 'gone')"]
+    result = CliRunner().invoke(cli, ["list-plugins"])
+    assert result.exit_code == 0 and "unused preference: UNIBIND_PREFER: encoder 'gone'" in result.output
 
 
 def test_strict_mode_refuses_an_unsettled_conflict_naming_both(two_claimants, monkeypatch):

@@ -164,6 +164,8 @@ class PluginManager:
         self.pm.add_hookspecs(hookspecs)
         self.registry = Registry(settle_hint=f"or under [prefer] in {config_file()}")
         self.plugins: dict[str, PluginInfo] = {}
+        #: Preferences about names nothing loaded registers (shown by list-plugins, not fatal).
+        self.unused_preferences: list[str] = []
 
     # -- loading ----------------------------------------------------------------
     def load(self, entry_point_list: list[EntryPoint] | None = None) -> PluginManager:
@@ -310,28 +312,39 @@ class PluginManager:
         return [impl for impl in hook.get_hookimpls() if impl.plugin_name == plugin_name]
 
     def _apply_preferences(self) -> None:
-        """Turn the user's preference entries into registry preferences, or say why not."""
+        """Turn the user's preference entries into registry preferences, or say why not.
+
+        A preference that cannot be honoured while some loaded plugin claims the name is an
+        error (using the other plugin's component would be a silent wrong choice); one about
+        a name nothing loaded claims is kept in :attr:`unused_preferences` and shown.
+        """
+        self.unused_preferences = []
         for kind, name, plugin, source in self._preference_entries:
-            owner = self._plugin_named(plugin, source)
-            if owner.status == "broken":
-                raise PluginConfigError(f"{source} prefers plugin {owner.name!r} for {name!r}, but it is "
-                                        f"broken: {owner.error}")
+            claimed_by = sorted({s.plugin for k in ([kind] if kind else SPEC_TYPES)
+                                 for s in self.registry.claimants(k, name)})
+            what = f"{kind} {name!r}" if kind else repr(name)
+            owner = self._plugin_named(plugin)
+            if owner is None or owner.status == "broken" or owner.name not in claimed_by:
+                if not claimed_by:
+                    self.unused_preferences.append(f"{source}: {what}={plugin} (nothing loaded registers {what})")
+                    continue
+                if owner is None:
+                    why = f"plugin {plugin!r} is not loaded (loaded plugins: {', '.join(sorted(self.plugins))})"
+                elif owner.status == "broken":
+                    why = f"plugin {owner.name!r} is broken: {owner.error}"
+                else:
+                    why = f"plugin {owner.name!r} registers no {what}"
+                raise PluginConfigError(f"{source} prefers {plugin!r} for {what}, but {why}; "
+                                        f"{what} is registered by: {', '.join(claimed_by)}")
             kinds = [kind] if kind else sorted({s.kind for s in owner.specs if s.name == name})
-            if not kinds or not any(s.kind == k and s.name == name for s in owner.specs for k in kinds):
-                what = f"{kind} {name!r}" if kind else repr(name)
-                theirs = sorted({s.plugin for k in (kinds or SPEC_TYPES) for s in self.registry.claimants(k, name)})
-                hint = f" (registered by: {', '.join(theirs)})" if theirs else ""
-                raise PluginConfigError(f"{source}: plugin {owner.name!r} registers no {what}{hint}")
             for k in kinds:
                 self.registry.prefer(Preference(k, name, owner.name, source))
 
-    def _plugin_named(self, name: str, source: str) -> PluginInfo:
+    def _plugin_named(self, name: str) -> PluginInfo | None:
         for info in self.plugins.values():
             if name in (info.name, info.distribution):
                 return info
-        installed = ", ".join(sorted(self.plugins)) or "none"
-        raise PluginConfigError(f"{source} names plugin {name!r}, which is not loaded "
-                                f"(loaded plugins: {installed})")
+        return None
 
     def add_commands(self, cli: Any) -> None:
         """Let each plugin add its sub-commands; a failing plugin is marked broken."""

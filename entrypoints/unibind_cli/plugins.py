@@ -76,6 +76,8 @@ def list_plugins(as_json: bool, show_all: bool) -> None:
     blocks = [_block(info.as_dict()) for info in infos]
     if conflicts:
         blocks.append(_conflict_block(conflicts))
+    if manager.unused_preferences:
+        blocks.append("\n".join(_wrap("unused preference:", p) for p in manager.unused_preferences))
     click.echo("\n\n".join(blocks) if blocks else "no plugins installed (core built-ins are shown with --all)")
 
 
