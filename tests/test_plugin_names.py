@@ -152,6 +152,13 @@ def test_a_preference_about_a_name_nothing_loaded_claims_is_shown_not_fatal(two_
     assert result.exit_code == 0 and "unused preference: UNIBIND_PREFER: encoder 'gone'" in result.output
 
 
+def test_a_preference_without_a_conflict_is_still_shown(two_claimants, monkeypatch):
+    monkeypatch.setenv("UNIBIND_PREFER", "encoder:imu-enc=imu")
+    result = CliRunner().invoke(cli, ["list-plugins"])
+    assert "preference: encoder 'imu-enc' = 'imu' (by UNIBIND_PREFER; no other plugin claims it now)" in " ".join(
+        result.output.split())
+
+
 def test_strict_mode_refuses_an_unsettled_conflict_naming_both(two_claimants, monkeypatch):
     monkeypatch.setenv("UNIBIND_STRICT", "1")
     with pytest.raises(PluginError, match="'image' and 'imu'"):

@@ -76,6 +76,11 @@ def list_plugins(as_json: bool, show_all: bool) -> None:
     blocks = [_block(info.as_dict()) for info in infos]
     if conflicts:
         blocks.append(_conflict_block(conflicts))
+    quiet_choices = [p for p in manager.registry.preferences()
+                     if not any((c.kind, c.name) == (p.kind, p.name) for c in conflicts)]
+    if quiet_choices:
+        blocks.append("\n".join(_wrap("preference:", f"{p.kind} {p.name!r} = {p.plugin!r} (by {p.source}; "
+                                       "no other plugin claims it now)") for p in quiet_choices))
     if manager.unused_preferences:
         blocks.append("\n".join(_wrap("unused preference:", p) for p in manager.unused_preferences))
     click.echo("\n\n".join(blocks) if blocks else "no plugins installed (core built-ins are shown with --all)")
