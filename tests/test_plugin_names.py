@@ -347,3 +347,27 @@ def test_a_space_uses_a_qualified_choice_end_to_end(make_plugin, manager_with, m
     expected = hashing_embed("a dog", 64, "b")
     got = embedder(["a dog"])[0].numpy()
     assert abs(float(got @ expected) / float((expected**2).sum() ** 0.5) - 1) < 1e-4
+
+
+def test_a_default_is_chosen_by_flags_and_a_tie_between_same_names_is_a_conflict(make_plugin, manager_with,
+                                                                                  monkeypatch):
+    monkeypatch.setenv("UNIBIND_CONFIG", "/nonexistent/unibind-config.toml")
+    monkeypatch.delenv("UNIBIND_PREFER", raising=False)
+
+    def offers(default, priority=1):
+        return make_plugin("x", unibind_encoders=lambda register: register(EncoderSpec(
+            name="lite", modality="image", factory="m:f", default=default, priority=priority)))
+
+    # only one of them offers itself as the default: the flags decide, and it stays reachable
+    registry = manager_with({"a": offers(True), "b": offers(False)}).registry
+    chosen = registry.default("encoder", "image")
+    assert chosen.plugin == "a" and registry.reference(chosen) == "a:lite"
+    # a higher priority decides too
+    assert manager_with({"a": offers(True, 1), "b": offers(True, 5)}).registry.default("encoder", "image").plugin == "b"
+    # same name, same priority: a conflict until settled
+    with pytest.raises(NameConflictError, match="'a' and 'b'"):
+        manager_with({"a": offers(True), "b": offers(True)}).registry.default("encoder", "image")
+    monkeypatch.setenv("UNIBIND_PREFER", "encoder:lite=b")
+    settled = manager_with({"a": offers(True), "b": offers(True)}).registry
+    assert settled.default("encoder", "image").plugin == "b"
+    assert [s.plugin for s in settled.defaults("encoder", "image")] == ["b"]

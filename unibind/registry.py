@@ -163,27 +163,28 @@ class Registry:
     def defaults(self, kind: str, modality: str | None = None) -> list[Spec]:
         """Candidate defaults of ``kind`` for ``modality``, best first (priority, name, plugin).
 
-        A spec that a preference passed over is not a candidate: its bare name means
-        the preferred plugin's component.
+        Where several plugins offer the same name at the same priority, a preference keeps
+        only the preferred one (unsettled, all stay; :meth:`default` refuses to pick).
         """
         pool = self.by_kind(kind) if modality is None else self.by_modality(kind, modality)
-        candidates = [s for s in pool if getattr(s, "default", False) and not self._passed_over(s)]
-        return sorted(candidates, key=lambda s: (-getattr(s, "priority", 0), s.name, s.plugin))
+        candidates = [s for s in pool if getattr(s, "default", False)]
+        ranked = sorted(candidates, key=lambda s: (-getattr(s, "priority", 0), s.name, s.plugin))
+        return [s for s in ranked if not (self._passed_over(s) and self._ties(s, ranked))]
 
     def default(self, kind: str, modality: str | None = None) -> Spec:
         """The default of ``kind`` for ``modality``: highest priority, then name order.
 
-        If the winner's bare name is claimed by another plugin and nobody settled it,
-        that is the conflict error: the default would depend on which plugin it is.
+        Two plugins offering the same name at the top priority is the conflict error until
+        a preference settles it: the default would otherwise depend on which plugin it is.
         """
         candidates = self.defaults(kind, modality)
         if not candidates:
             where = f" for modality {modality!r}" if modality else ""
             raise NotRegisteredError(f"no default {kind}{where}; is its plugin installed?")
         best = candidates[0]
-        owners = self.claimants(kind, best.name)
-        if len(owners) > 1:
-            return self._settled(kind, best.name, owners)
+        tied = self._ties(best, candidates)
+        if tied:
+            return self._settled(kind, best.name, [best, *tied])
         return best
 
     def encoder_for(self, modality: str, name: str | None = None, *, needed_by: str) -> Spec:
@@ -249,6 +250,12 @@ class Registry:
         owners = sorted({s.plugin for s in self.claimants(kind, bare)})
         hint = f"; {kind} {bare!r} comes from {_both(owners)}" if owners else ""
         raise NotRegisteredError(f"no {kind} {qualified!r}: plugin {plugin!r} registers no {kind}s{hint}")
+
+    @staticmethod
+    def _ties(spec: Spec, ranked: list[Spec]) -> list[Spec]:
+        """Other plugins' specs of the same name and priority as ``spec`` among ``ranked``."""
+        rank = getattr(spec, "priority", 0)
+        return [s for s in ranked if s is not spec and s.name == spec.name and getattr(s, "priority", 0) == rank]
 
     def _passed_over(self, spec: Spec) -> bool:
         chosen = self._preferences.get((spec.kind, spec.name))
