@@ -121,9 +121,9 @@ def _parse_preference_entry(entry: str, source: str) -> tuple[str | None, str, s
     if not sep or not key or not plugin:
         raise PluginConfigError(f"{source}: expected 'kind:name=plugin', got {entry.strip()!r}")
     kind, _, name = key.rpartition(":")
-    if kind and kind not in SPEC_TYPES:
+    if kind and kind not in (*SPEC_TYPES, "command"):
         raise PluginConfigError(f"{source}: {entry.strip()!r}: unknown kind {kind!r} "
-                                f"(kinds: {', '.join(SPEC_TYPES)})")
+                                f"(kinds: {', '.join(SPEC_TYPES)}, command)")
     return (kind or None), name, plugin
 
 
@@ -166,6 +166,8 @@ class PluginManager:
         self.plugins: dict[str, PluginInfo] = {}
         #: Preferences about names nothing loaded registers (shown by list-plugins, not fatal).
         self.unused_preferences: list[str] = []
+        #: Sub-command names several plugins add (see :meth:`add_commands`).
+        self.command_conflicts: list[Conflict] = []
 
     # -- loading ----------------------------------------------------------------
     def load(self, entry_point_list: list[EntryPoint] | None = None) -> PluginManager:
@@ -320,6 +322,8 @@ class PluginManager:
         """
         self.unused_preferences = []
         for kind, name, plugin, source in self._preference_entries:
+            if kind == "command":  # settled in add_commands
+                continue
             claimed_by = sorted({s.plugin for k in ([kind] if kind else SPEC_TYPES)
                                  for s in self.registry.claimants(k, name)})
             what = f"{kind} {name!r}" if kind else repr(name)
@@ -347,17 +351,62 @@ class PluginManager:
         return None
 
     def add_commands(self, cli: Any) -> None:
-        """Let each plugin add its sub-commands; a failing plugin is marked broken."""
+        """Let each plugin add its sub-commands; a failing plugin is marked broken.
+
+        Command names follow the component rules: a plugin never replaces the core's
+        command; a name two plugins add is a conflict (both reachable as ``plugin:name``,
+        the bare name says so when used, ``command:name=plugin`` settles it).
+        """
+        offered: dict[tuple[int, str], list[tuple[str, Any]]] = {}
+        groups: dict[int, Any] = {}
         for info in list(self.plugins.values()):
             if info.status == "broken":
                 continue
             for impl in self._impls("unibind_commands", info.name):
+                before = {id(g): (g, dict(g.commands)) for g in _groups(cli)}
                 try:
                     impl.function(cli=cli)
                 except BaseException as exc:  # noqa: BLE001
                     if not _isolated(exc):
                         raise
+                    for group, commands in before.values():
+                        group.commands.clear()
+                        group.commands.update(commands)
                     self._fail(info, f"unibind_commands raised {_one_line(exc)}", exc)
+                    continue
+                for key, (group, commands) in before.items():
+                    for name, command in list(group.commands.items()):
+                        if commands.get(name) is command:
+                            continue
+                        # plugins' commands wait here until all have spoken, so none sees another's
+                        if name in commands:  # the core's: never replaced
+                            group.commands[name] = commands[name]
+                            info.warnings.append(f"unibind_commands: command {name!r} is the core's; "
+                                                 "not replaced")
+                            continue
+                        del group.commands[name]
+                        groups[key] = group
+                        offered.setdefault((key, name), []).append((info.name, command))
+        chosen = {(p.name, p.plugin): p for p in self._command_preferences()}
+        for (key, name), offers in offered.items():
+            group = groups[key]
+            if len(offers) == 1:
+                group.add_command(offers[0][1], name)
+                continue
+            plugins = tuple(sorted(p for p, _ in offers))
+            preference = next((chosen[(name, p)] for p in plugins if (name, p) in chosen), None)
+            self.command_conflicts.append(Conflict("command", name, plugins, preference))
+            for plugin, command in offers:
+                group.add_command(command, f"{plugin}:{name}")
+                if preference is not None and plugin == preference.plugin:
+                    group.add_command(command, name)
+            if preference is None:
+                group.add_command(_conflict_command(name, list(plugins), self.registry.settle_hint), name)
+
+    def _command_preferences(self) -> list[Preference]:
+        return [Preference("command", name, self._plugin_named(plugin).name if self._plugin_named(plugin) else plugin,
+                           source)
+                for kind, name, plugin, source in self._preference_entries if kind == "command"]
 
     def _fail(self, info: PluginInfo, message: str, exc: BaseException) -> None:
         info.status = "broken"
@@ -372,11 +421,36 @@ class PluginManager:
         return [p for p in self.plugins.values() if p.status == "broken"]
 
     def conflicts(self) -> list[Conflict]:
-        return self.registry.conflicts()
+        return self.registry.conflicts() + self.command_conflicts
 
 
 class _HookError(PluginError):
     """A registration hook went wrong; the message already names the hook."""
+
+
+def _groups(cli: Any) -> list[Any]:
+    """``cli`` and every sub-group in it (plugins may add to ``bench`` and the like)."""
+    found, todo = [], [cli]
+    while todo:
+        group = todo.pop()
+        found.append(group)
+        todo.extend(c for c in getattr(group, "commands", {}).values() if hasattr(c, "commands"))
+    return found
+
+
+def _conflict_command(name: str, plugins: list[str], settle_hint: str) -> Any:
+    """Stands in for a command name two plugins add: using it says so, in one line."""
+    import click
+
+    message = conflict_message("command", name, plugins, settle_hint)
+
+    @click.command(name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                           "help_option_names": []},
+                   help=f"Provided by {' and '.join(plugins)}: use " + " or ".join(f"{p}:{name}" for p in plugins))
+    def conflicted() -> None:
+        raise click.UsageError(message)
+
+    return conflicted
 
 
 def _specs_in(returned: Any) -> list[Spec]:
