@@ -344,6 +344,7 @@ def test_a_space_uses_a_qualified_choice_end_to_end(make_plugin, manager_with, m
     assert space.pipeline("text").encoder_name == "b:hashing"
     embedder = TextEmbedder.from_space(space)
     assert embedder.identity["encoder"] == "b:hashing"
+    assert embedder.identity["encoder_settings"]["salt"] == "b"  # the settings it was built with
     expected = hashing_embed("a dog", 64, "b")
     got = embedder(["a dog"])[0].numpy()
     assert abs(float(got @ expected) / float((expected**2).sum() ** 0.5) - 1) < 1e-4
@@ -371,3 +372,16 @@ def test_a_default_is_chosen_by_flags_and_a_tie_between_same_names_is_a_conflict
     settled = manager_with({"a": offers(True), "b": offers(True)}).registry
     assert settled.default("encoder", "image").plugin == "b"
     assert [s.plugin for s in settled.defaults("encoder", "image")] == ["b"]
+
+
+def test_list_plugins_starts_without_pydantic_or_rich():
+    """What keeps its start-up small (benchmarks/startup_vs_llm.py has the figure)."""
+    import subprocess
+
+    probe = ("import sys, io, contextlib\nsys.argv = ['unibind', 'list-plugins', '--all']\n"
+             "from unibind_cli.main import main\nwith contextlib.redirect_stdout(io.StringIO()):\n"
+             "    try:\n        main()\n    except SystemExit:\n        pass\n"
+             "print(sorted(m for m in ('pydantic', 'rich', 'torch', 'numpy') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
