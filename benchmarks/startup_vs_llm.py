@@ -38,18 +38,22 @@ def main() -> None:
     parser.add_argument("--llm", required=True, help="the llm executable of its own venv")
     parser.add_argument("--unibind", default=str(Path(sys.executable).with_name("unibind")),
                         help="the unibind executable (default: next to this Python)")
+    parser.add_argument("--before", help="another unibind executable (e.g. an older checkout) timed alongside")
     parser.add_argument("--rounds", type=int, default=21)
     args = parser.parse_args()
-    for exe in (args.llm, args.unibind):
-        if not shutil.which(exe):
+    for exe in (args.llm, args.unibind, args.before):
+        if exe and not shutil.which(exe):
             parser.error(f"not an executable: {exe}")
     commands = {"unibind list-plugins": [args.unibind, "list-plugins"], "llm plugins": [args.llm, "plugins"]}
+    if args.before:
+        commands["before: list-plugins"] = [args.before, "list-plugins"]
     for command in commands.values():  # untimed: writes .pyc files, warms the file cache
         _wall(command)
         _wall(command)
     times: dict[str, list[float]] = {name: [] for name in commands}
     for round_ in range(args.rounds):
-        order = list(commands) if round_ % 2 == 0 else list(reversed(commands))
+        names = list(commands)
+        order = names[round_ % len(names):] + names[:round_ % len(names)]  # each goes first in turn
         for name in order:
             times[name].append(_wall(commands[name]))
     medians = {name: statistics.median(values) for name, values in times.items()}
@@ -57,6 +61,8 @@ def main() -> None:
         spread = f"{min(times[name]):.3f}-{max(times[name]):.3f}"
         print(f"{name:<22} median {median:.3f} s  (range {spread} s, {args.rounds} runs)")
     print(f"ratio unibind/llm      {medians['unibind list-plugins'] / medians['llm plugins']:.2f}")
+    if args.before:
+        print(f"ratio before/llm       {medians['before: list-plugins'] / medians['llm plugins']:.2f}")
 
 
 if __name__ == "__main__":
