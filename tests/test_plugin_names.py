@@ -385,3 +385,15 @@ def test_list_plugins_starts_without_pydantic_or_rich():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_two_distributions_with_one_entry_point_name_keep_the_first_and_report_the_other(make_plugin, monkeypatch):
+    monkeypatch.setitem(sys.modules, "fake_image_one", make_plugin("fake_image_one", **_image_like("one")))
+    monkeypatch.setitem(sys.modules, "fake_image_two", make_plugin("fake_image_two", **_image_like("two")))
+    eps = [FakeEntryPoint("image", "fake_image_two", "zz-image"), FakeEntryPoint("image", "fake_image_one", "aa-image")]
+    for order in (eps, list(reversed(eps))):  # by distribution name, not by install order
+        manager = PluginManager(strict=False, enabled=None, preferences=[]).load(order)
+        assert manager.plugins["image"].distribution == "aa-image"
+        assert manager.registry.get("modality", "one").plugin == "image"
+        other = manager.plugins["image@zz-image"]
+        assert other.status == "broken" and "entry point name 'image' is also used by 'aa-image'" in other.error

@@ -176,7 +176,7 @@ class PluginManager:
 
         self.add_plugin(builtins, CORE_PLUGIN, builtin=True)
         eps = entry_point_list if entry_point_list is not None else entry_points(group=ENTRY_POINT_GROUP)
-        eps = sorted(eps, key=lambda e: e.name)
+        eps = sorted(eps, key=lambda e: (e.name, _dist_name(e) or ""))
         self._check_allow_list(eps)
         for ep in eps:
             dist = getattr(ep, "dist", None)
@@ -204,6 +204,14 @@ class PluginManager:
             distribution=dist.name if dist else None,
             version=dist.version if dist else None,
         )
+        if info.name in self.plugins:  # plugin names qualify components: they must be unique
+            first = self.plugins[info.name]
+            info.name = f"{ep.name}@{info.distribution}"
+            self.plugins[info.name] = info
+            self._fail(info, f"entry point name {ep.name!r} is also used by {first.distribution!r}; "
+                             "rename one of them (plugin names must be unique)",
+                       PluginError(ep.name))
+            return
         self.plugins[info.name] = info
         try:
             module = ep.load()
@@ -426,6 +434,11 @@ class PluginManager:
 
 class _HookError(PluginError):
     """A registration hook went wrong; the message already names the hook."""
+
+
+def _dist_name(ep: Any) -> str | None:
+    dist = getattr(ep, "dist", None)
+    return dist.name if dist else None
 
 
 def _groups(cli: Any) -> list[Any]:
