@@ -97,3 +97,45 @@ def test_every_hook_has_a_test():
     tests = {name for name in dir(sys.modules[__name__]) if name.startswith("test_hook_")}
     missing = [h for h in hooks if f"test_hook_{h}" not in tests]
     assert not missing, f"hooks without a test: {missing}"
+
+
+def test_two_plugins_adding_one_command_name_are_both_reachable(make_plugin, manager_with, monkeypatch):
+    """The command-name rules: qualified names work, the bare name says who, the core's is never replaced."""
+    monkeypatch.setenv("UNIBIND_CONFIG", "/nonexistent/unibind-config.toml")
+
+    def adds(said, name="hello"):
+        def add(cli):
+            @cli.command(name)
+            def hello():
+                click.echo(said)
+        return add
+
+    def fresh_cli():
+        @click.group()
+        def cli():
+            pass
+
+        @cli.command("embed")
+        def embed():
+            click.echo("the core's embed")
+
+        return cli
+
+    plugins = {"a": make_plugin("a", unibind_commands=adds("from a")),
+               "b": make_plugin("b", unibind_commands=adds("from b")),
+               "c": make_plugin("c", unibind_commands=adds("from c", "embed"))}
+    cli = fresh_cli()
+    manager = manager_with(plugins)
+    manager.add_commands(cli)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["a:hello"]).output == "from a\n"
+    assert runner.invoke(cli, ["b:hello"]).output == "from b\n"
+    bare = runner.invoke(cli, ["hello", "--x"])
+    assert bare.exit_code != 0 and "command 'hello' is registered by 'a' and 'b'" in bare.output
+    assert runner.invoke(cli, ["embed"]).output == "the core's embed\n"
+    assert manager.plugins["c"].warnings == ["unibind_commands: command 'embed' is the core's; not replaced"]
+    assert [(c.kind, c.name, c.plugins) for c in manager.conflicts()] == [("command", "hello", ("a", "b"))]
+    monkeypatch.setenv("UNIBIND_PREFER", "command:hello=b")
+    cli = fresh_cli()
+    manager_with(plugins).add_commands(cli)
+    assert runner.invoke(cli, ["hello"]).output == "from b\n"

@@ -15,7 +15,7 @@ from unibind.specs import EncoderSpec
 def registry(make_plugin, manager_with):
     def encoders(register):
         register(EncoderSpec(name="hashing", modality="text",
-                             factory="unibind.knowledge.testing:build_hashing_encoder",
+                             factory="unibind.knowledge._hashing:HashingTextEncoder",
                              settings="unibind.knowledge.testing:HashingSettings"))
 
     return manager_with({"fakes": make_plugin("fakes", unibind_encoders=encoders)}).registry

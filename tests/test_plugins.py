@@ -7,7 +7,7 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from unibind.errors import DuplicateRegistrationError, PluginError
+from unibind.errors import PluginError
 from unibind.plugins import PluginManager
 from unibind.specs import EncoderSpec, ModalitySpec
 
@@ -79,15 +79,13 @@ def test_unset_environment_loads_every_plugin(entry_points, monkeypatch):
     assert {"good", "missing", "raises"} <= set(manager.plugins)
 
 
-def test_two_plugins_with_one_name_get_an_error_naming_both(make_plugin, manager_with):
+def test_two_plugins_with_one_name_both_stay_and_strict_mode_names_both(make_plugin, manager_with):
     first = make_plugin("a", unibind_encoders=_encoder("same"))
     second = make_plugin("b", unibind_encoders=_encoder("same"))
     manager = manager_with({"first": first, "second": second})
-    info = manager.plugins["second"]
-    assert info.status == "broken"
-    assert "'first'" in info.error and "'second'" in info.error
-    assert manager.registry.get("encoder", "same").plugin == "first"
-    with pytest.raises(DuplicateRegistrationError, match="'first'.*'second'"):
+    assert manager.plugins["first"].status == manager.plugins["second"].status == "ok"
+    assert manager.registry.get("encoder", "second:same").plugin == "second"
+    with pytest.raises(PluginError, match="'first' and 'second'"):
         manager_with({"first": first, "second": second}, strict=True)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from unibind.errors import NotRegisteredError, SettingsError
 from unibind.registry import Registry
-from unibind.specs import AdapterSpec, EncoderSpec, ModalitySpec, import_object
+from unibind.specs import AdapterSpec, DescriptionSourceSpec, EncoderSpec, ModalitySpec, import_object
 
 
 def _enc(name, modality="image", **kw):
@@ -60,8 +60,14 @@ def test_specs_validate_names_and_references():
         _enc("Has Spaces")
     with pytest.raises(ValueError, match="module:attribute"):
         EncoderSpec(name="x", modality="image", factory="no_colon_here")
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError, match="unknown_field"):
         EncoderSpec(name="x", modality="image", factory="m:f", unknown_field=1)
+    with pytest.raises(ValueError, match=r"EncoderSpec.dim: '3' is not int \| None"):
+        EncoderSpec(name="x", modality="image", factory="m:f", dim="3")
+    with pytest.raises(ValueError, match="one of 'class_descriptions', 'sample_captions'"):
+        DescriptionSourceSpec(name="x", factory="m:f", produces=("captions",))
+    # lists (as JSON gives them) become tuples; suffixes are lower-cased and dotted
+    assert ModalitySpec(name="x", factory="m:f", suffixes=["PNG", ".Jpg"]).suffixes == (".png", ".jpg")
 
 
 def test_spec_settings_are_validated_and_errors_name_the_component():
@@ -69,7 +75,7 @@ def test_spec_settings_are_validated_and_errors_name_the_component():
                        settings="unibind.encoders.text:HFTextSettings")
     made = spec.make_settings({"model": "some/model", "max_length": 32})
     assert made.max_length == 32 and made.pooling == "auto"
-    with pytest.raises(SettingsError, match="encoder:hf"):
+    with pytest.raises(SettingsError, match="encoder 'hf'"):
         spec.make_settings({"model": "x", "max_length": -1})
     bare = AdapterSpec(name="id", factory="unibind.adapters.base:IdentityAdapter")
     with pytest.raises(SettingsError, match="takes no settings"):

@@ -17,7 +17,7 @@ from unibind.specs import (
     ValidatorSpec,
 )
 
-__version__ = "0.1.0"
+from unibind.version import __version__
 
 __all__ = [
     "AdapterSpec",

@@ -23,7 +23,15 @@ class PluginError(UniBindError):
 
 
 class DuplicateRegistrationError(PluginError):
-    """Two plugins registered a component of the same kind under the same name."""
+    """One plugin registered two components of the same kind under the same name."""
+
+
+class PluginConfigError(PluginError):
+    """The user's plugin settings (allow-list, preferences, config file) cannot be honoured."""
+
+
+class NameConflictError(UniBindError, LookupError):
+    """A bare component name is claimed by several plugins and no preference settles it."""
 
 
 class NotRegisteredError(UniBindError, LookupError):

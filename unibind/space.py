@@ -88,7 +88,7 @@ class Space:
         """The space trained into directory ``path`` (``unibind train --out``): see :mod:`unibind.spacedir`."""
         from unibind.spacedir import load_space_dir
 
-        return load_space_dir(path, **kwargs)
+        return load_space_dir(path, space_class=cls, **kwargs)
 
     # -- building ---------------------------------------------------------------------
     def _pick(self, kind: str, modality: str, choice: dict[str, str]) -> Any:
@@ -107,13 +107,23 @@ class Space:
             f"no default adapter fits the {modality} encoder {type(encoder).__name__}; "
             "name one (e.g. a trained 'linear' adapter)")
 
+    def _settings_of(self, spec: Any) -> Any:
+        """The settings given for ``spec`` as ``plugin:name`` or by bare name, also filed under the
+        name its pipeline records, so later look-ups (identities, caches) see the same settings."""
+        recorded = self.registry.reference(spec)
+        for key in (spec.qualified_name, recorded, spec.name):
+            if key in self.settings:
+                self.settings.setdefault(recorded, self.settings[key])
+                return self.settings[key]
+        return None
+
     def pipeline(self, modality: str) -> Pipeline:
         """Build (once) the loader, encoder and adapter of ``modality``."""
         if modality in self._pipelines:
             return self._pipelines[modality]
         loader = self.registry.get("modality", modality).build()
         enc_spec = self._pick("encoder", modality, self.encoder_choice)
-        encoder = enc_spec.build(self.settings.get(enc_spec.name))
+        encoder = enc_spec.build(self._settings_of(enc_spec))
         if modality == "text":
             text_encoder = encoder
         else:
@@ -123,10 +133,12 @@ class Space:
             ad_spec, adapter = trained.build(self.registry, enc_spec.name, encoder, text_encoder)
         else:
             ad_spec = self._pick_adapter(modality, encoder)
-            adapter = ad_spec.build(self.settings.get(ad_spec.name), encoder=encoder, text_encoder=text_encoder,
+            adapter = ad_spec.build(self._settings_of(ad_spec), encoder=encoder, text_encoder=text_encoder,
                                     in_dim=encoder.dim, out_dim=text_encoder.dim)
         adapter.eval()
-        pipe = Pipeline(modality, loader, encoder, adapter, enc_spec.name, ad_spec.name)
+        # names that resolve back to these specs even where two plugins claim the bare name
+        pipe = Pipeline(modality, loader, encoder, adapter, self.registry.reference(enc_spec),
+                        self.registry.reference(ad_spec))
         self._pipelines[modality] = pipe
         return pipe
 

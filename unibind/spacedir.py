@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from unibind import __version__
+from unibind.version import __version__
 from unibind.atomic import atomic_open
 from unibind.errors import InputError
 
@@ -125,10 +125,10 @@ def load_adapter_weights(adapter: Any, path: str | Path, *, encoder: str, in_dim
     return meta
 
 
-def load_space_dir(space_dir: str | Path, *, registry: Any = None, **space_kwargs: Any) -> Space:
-    """A :class:`~unibind.space.Space` with the recorded encoders, trained adapters and centres."""
-    from unibind.space import Space
-
+def load_space_dir(space_dir: str | Path, *, space_class: type[Space], registry: Any = None,
+                   **space_kwargs: Any) -> Space:
+    """A ``space_class`` (:class:`~unibind.space.Space`, via ``Space.from_dir``) with the recorded
+    encoders, trained adapters and centres. Handed the class so this module stays below ``space``."""
     space_dir = Path(space_dir)
     record = read_record(space_dir)
     settings: dict[str, dict[str, Any]] = {}
@@ -141,7 +141,7 @@ def load_space_dir(space_dir: str | Path, *, registry: Any = None, **space_kwarg
     centres = space_dir / record.centres if record.centres else None
     if centres is not None and not centres.is_file():
         raise InputError(centres, "centres file named in space.json is missing")
-    space = Space(registry=registry, text_encoder=record.text_encoder,
+    space = space_class(registry=registry, text_encoder=record.text_encoder,
                   encoders={m: r.encoder for m, r in record.modalities.items()},
                   settings=settings, centres=space_kwargs.pop("centres", centres), **space_kwargs)
     for modality, mod in record.modalities.items():

@@ -8,14 +8,20 @@ fast and free of torch.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
-from typing import Any, ClassVar, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+import re
+import typing
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from unibind.errors import SettingsError
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
+_NAME = re.compile(NAME_PATTERN)
 
 
 def import_object(reference: str) -> Any:
@@ -35,36 +41,105 @@ def _check_reference(value: str | None) -> str | None:
     return value
 
 
-class Spec(BaseModel):
-    """Fields every registered component has."""
+def _doc(text: str, default: Any = dataclasses.MISSING) -> Any:
+    """A field with its documentation in ``metadata["doc"]`` (for docs and list-plugins)."""
+    return field(default=default, metadata={"doc": text})
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+
+def _coerce(cls_name: str, name: str, hint: Any, value: Any) -> Any:
+    """Check ``value`` against a field's type; tuples also accept lists (as JSON gives them)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union or type(hint).__name__ == "UnionType":
+        for option in args:
+            try:
+                return _coerce(cls_name, name, option, value)
+            except ValueError:
+                continue
+        raise ValueError(f"{cls_name}.{name}: {value!r} is not {_type_name(hint)}")
+    if hint is type(None):
+        if value is None:
+            return None
+    elif origin is tuple:
+        if isinstance(value, (list, tuple)):
+            return tuple(_coerce(cls_name, f"{name}[{i}]", args[0], v) for i, v in enumerate(value))
+    elif origin is Literal:
+        if value in args:
+            return value
+    elif hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(hint, type) and isinstance(value, hint):
+        return value
+    raise ValueError(f"{cls_name}.{name}: {value!r} is not {_type_name(hint)}")
+
+
+def _type_name(hint: Any) -> str:
+    if typing.get_origin(hint) is Literal:
+        return "one of " + ", ".join(map(repr, typing.get_args(hint)))
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Spec:
+    """Fields every registered component has.
+
+    A frozen dataclass, validated when made (a ``ValueError`` naming the field): no
+    pydantic at registration, so ``unibind list-plugins`` starts fast.
+    """
+
     kind: ClassVar[str] = "component"
 
-    name: str = Field(pattern=NAME_PATTERN, description="Unique name within its kind.")
-    factory: str = Field(description="'module:attr' of the callable that builds the component.")
-    settings: str | None = Field(
-        default=None, description="'module:attr' of the pydantic settings model, if any."
-    )
-    summary: str = Field(default="", description="One line for list-plugins.")
-    plugin: str = Field(default="", description="Filled in by the plugin manager.")
+    name: str = _doc("Name within its kind; 'plugin:name' is always unique.")
+    factory: str = _doc("'module:attr' of the callable that builds the component.")
+    settings: str | None = _doc("'module:attr' of the pydantic settings model, if any.", None)
+    summary: str = _doc("One line for list-plugins.", "")
+    plugin: str = _doc("Filled in by the plugin manager.", "")
 
-    _check_factory = field_validator("factory")(_check_reference)
-    _check_settings = field_validator("settings")(_check_reference)
+    def __post_init__(self) -> None:
+        hints = _hints(type(self))
+        for f in dataclasses.fields(self):
+            value = _coerce(type(self).__name__, f.name, hints[f.name], getattr(self, f.name))
+            object.__setattr__(self, f.name, value)
+        if not _NAME.match(self.name):
+            raise ValueError(f"{type(self).__name__}.name: {self.name!r} does not match {NAME_PATTERN!r}")
+        try:
+            _check_reference(self.factory)
+            _check_reference(self.settings)
+        except ValueError as exc:
+            raise ValueError(f"{type(self).__name__}: {exc}") from None
+        self._normalise()
+
+    def _normalise(self) -> None:
+        """Subclasses tidy their fields here (after type checks)."""
 
     @property
     def qualified_name(self) -> str:
-        return f"{self.kind}:{self.name}"
+        """``plugin:name``: resolves even when another plugin claims the same bare name."""
+        return f"{self.plugin}:{self.name}" if self.plugin else self.name
+
+    @property
+    def label(self) -> str:
+        """How messages name this component: ``encoder 'image:efficientnet-lite0'``."""
+        return f"{self.kind} {self.qualified_name!r}"
+
+    def replace(self, **changes: Any) -> Spec:
+        """A copy with ``changes`` (validated again)."""
+        return dataclasses.replace(self, **changes)
 
     def settings_model(self) -> type[BaseModel] | None:
         return import_object(self.settings) if self.settings else None
 
     def make_settings(self, values: BaseModel | dict[str, Any] | None = None) -> BaseModel | None:
         """Validate ``values`` against the settings model (defaults when ``None``)."""
+        from pydantic import BaseModel, ValidationError
+
         model = self.settings_model()
         if model is None:
             if values:
-                raise SettingsError(f"{self.qualified_name} takes no settings, got {values!r}")
+                raise SettingsError(f"{self.label} takes no settings, got {values!r}")
             return None
         if isinstance(values, model):
             return values
@@ -73,7 +148,7 @@ class Spec(BaseModel):
         try:
             return model.model_validate(values or {})
         except ValidationError as exc:
-            raise SettingsError(f"invalid settings for {self.qualified_name}: {exc}") from exc
+            raise SettingsError(f"invalid settings for {self.label}: {exc}") from exc
 
     def build(self, settings: BaseModel | dict[str, Any] | None = None, **context: Any) -> Any:
         """Import the factory and call it with validated settings and any context."""
@@ -85,62 +160,75 @@ class Spec(BaseModel):
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready summary, used by list-plugins."""
-        data = self.model_dump(exclude={"factory", "settings", "plugin"})
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name not in {"factory", "settings", "plugin"}}
         data["kind"] = self.kind
         return data
 
 
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModalitySpec(Spec):
     """A kind of data: which files it reads and how one file becomes a sample."""
 
     kind: ClassVar[str] = "modality"
-    suffixes: tuple[str, ...] = Field(default=(), description="File suffixes, e.g. ('.png',).")
+    suffixes: tuple[str, ...] = _doc("File suffixes, e.g. ('.png',).", ())
     media_types: tuple[str, ...] = ()
 
-    @field_validator("suffixes")
-    @classmethod
-    def _lower_dotted(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(s.lower() if s.startswith(".") else f".{s.lower()}" for s in value)
+    def _normalise(self) -> None:
+        object.__setattr__(self, "suffixes", tuple(s.lower() if s.startswith(".") else f".{s.lower()}"
+                                                   for s in self.suffixes))
 
 
+@dataclass(frozen=True, kw_only=True)
 class _ForModality(Spec):
-    default: bool = Field(default=False, description="Candidate default for its modality.")
-    priority: int = Field(default=0, description="Higher wins among defaults.")
+    default: bool = _doc("Candidate default for its modality.", False)
+    priority: int = _doc("Higher wins among defaults.", 0)
 
 
+@dataclass(frozen=True, kw_only=True)
 class EncoderSpec(_ForModality):
     """A frozen (or trainable) encoder of one modality."""
 
     kind: ClassVar[str] = "encoder"
-    modality: str
-    dim: int | None = Field(default=None, description="Output dimension; None if set by the model.")
+    modality: str = _doc("The modality it encodes.")
+    dim: int | None = _doc("Output dimension; None if set by the model.", None)
     frozen: bool = True
-    pretrained: bool = Field(default=True, description="False: no weights ship, it must be trained.")
-    weights: str = Field(default="", description="Where the weights come from, and their licence.")
+    pretrained: bool = _doc("False: no weights ship, it must be trained.", True)
+    weights: str = _doc("Where the weights come from, and their licence.", "")
 
 
+@dataclass(frozen=True, kw_only=True)
 class AdapterSpec(_ForModality):
     """Maps an encoder's features into the language-anchored space."""
 
     kind: ClassVar[str] = "adapter"
-    modalities: tuple[str, ...] = Field(default=(), description="Empty: any modality.")
+    modalities: tuple[str, ...] = _doc("Empty: any modality.", ())
     trainable: bool = True
-    requires: str | None = Field(
-        default=None,
-        description="An encoder method the adapter needs (e.g. 'imagenet_head'); as a default it is "
-                    "only chosen for encoders whose method exists and returns something.",
-    )
+    requires: str | None = _doc(
+        "An encoder method the adapter needs (e.g. 'imagenet_head'); as a default it is "
+        "only chosen for encoders whose method exists and returns something.", None)
 
 
+@dataclass(frozen=True, kw_only=True)
 class DescriptionSourceSpec(Spec):
     """Writes class descriptions or sample captions for the knowledge base."""
 
     kind: ClassVar[str] = "description_source"
     produces: tuple[Literal["class_descriptions", "sample_captions"], ...] = ("class_descriptions",)
-    modalities: tuple[str, ...] = Field(default=(), description="Captioners: what they describe.")
+    modalities: tuple[str, ...] = _doc("Captioners: what they describe.", ())
     calls_service: bool = False
 
 
+@dataclass(frozen=True, kw_only=True)
 class CalibratorSpec(Spec):
     """Turns class scores into calibrated probabilities."""
 
@@ -149,6 +237,7 @@ class CalibratorSpec(Spec):
     priority: int = 0
 
 
+@dataclass(frozen=True, kw_only=True)
 class ValidatorSpec(Spec):
     """Re-checks a low-confidence prediction."""
 

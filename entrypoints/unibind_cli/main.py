@@ -15,14 +15,16 @@ from unibind_cli.demo import demo
 from unibind_cli.embed import classify, embed
 from unibind_cli.evaluate import evaluate
 from unibind_cli.kb import bench_centres, kb
-from unibind_cli.plugins import list_plugins
+from unibind_cli.plugins import add_plugin_commands, list_plugins, note_broken_plugins, quiet_option
 from unibind_cli.train import train
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="unibind")
+@quiet_option
 def cli() -> None:
     """UniBind: one language-anchored embedding space for every modality."""
+    note_broken_plugins()
 
 
 for command in (list_plugins, embed, classify, demo, bench, kb, train, evaluate, calibrate):
@@ -31,7 +33,5 @@ bench.add_command(bench_centres)
 
 
 def main() -> None:
-    from unibind.plugins import get_plugin_manager
-
-    get_plugin_manager().add_commands(cli)
+    add_plugin_commands(cli)
     cli()

@@ -70,7 +70,7 @@ def unibind_encoders(register):
                          factory="training_fakes:CountingEncoder",
                          settings="training_fakes:CountingSettings"))
     register(EncoderSpec(name="hashing", modality="text", default=True, priority=100,
-                         factory="unibind.knowledge.testing:build_hashing_encoder",
+                         factory="unibind.knowledge._hashing:HashingTextEncoder",
                          settings="unibind.knowledge.testing:HashingSettings"))
 
 

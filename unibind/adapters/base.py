@@ -22,6 +22,12 @@ class Adapter(nn.Module):
     def metadata(self) -> dict[str, Any]:
         return {"class": type(self).__name__, "in_dim": self.in_dim, "out_dim": self.out_dim}
 
+    def linear_form(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``(weight [out_dim, in_dim], bias [out_dim])`` of a linear map this adapter is or has,
+        up to normalisation; ``None`` if it has none. Trainable adapters start from it
+        (``init='text-bridge'``), so a bridge states its linear form here, not in its buffers."""
+        return None
+
     def save(self, path: str | Path, **extra: Any) -> Path:
         """Weights as safetensors, metadata as JSON inside the safetensors header."""
         meta = {**self.metadata(), **extra}

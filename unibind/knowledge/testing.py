@@ -3,9 +3,10 @@
 :class:`ScriptedSource` is also the smallest complete implementation of the
 description-source interface (:mod:`unibind.knowledge.sources`): a
 deterministic stream per (class, seed), ``start`` honoured, rejections with
-reasons, optional delay and failure. :class:`HashingTextEncoder` is a text
-encoder whose embeddings are sums of per-word random vectors (texts that
-share words are similar) and which counts what it encodes.
+reasons, optional delay and failure. The hashing text encoder
+(:mod:`unibind.knowledge._hashing`, apart because it imports torch; it builds on
+this module, never the other way) sums per-word random vectors (texts that share
+words are similar) and counts what it encodes.
 """
 
 from __future__ import annotations
@@ -105,13 +106,6 @@ class HashingSettings(BaseModel):
     salt: str = Field(default="", description="Changes every vector (a different 'model').")
 
 
-def build_hashing_encoder(settings: HashingSettings):
-    """Factory (kept apart so importing this module stays free of torch)."""
-    from unibind.knowledge._hashing import HashingTextEncoder
-
-    return HashingTextEncoder(settings)
-
-
 def word_vector(word: str, dim: int, salt: str = "") -> np.ndarray:
     seed = zlib.crc32(hashlib.sha256(f"{salt}:{word}".encode()).digest())
     return np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
@@ -128,7 +122,7 @@ def hashing_encoder_spec(**fields):
     from unibind.specs import EncoderSpec
 
     return EncoderSpec(**{"name": "hashing", "modality": "text", "default": True, "priority": 100,
-                          "factory": "unibind.knowledge.testing:build_hashing_encoder",
+                          "factory": "unibind.knowledge._hashing:HashingTextEncoder",
                           "settings": "unibind.knowledge.testing:HashingSettings", **fields})
 
 

@@ -4,10 +4,10 @@ The image plugin's bridge, in its linear form, maps features ``x`` to
 ``E^T (H x + h - mean_c(H x + h))``: the encoder's ImageNet head ``(H, h)``
 composed with the text embeddings ``E`` of the 1000 classes, logits centred.
 That is one linear layer, so a linear adapter can start exactly there and
-training only has to improve on zero-shot. The head comes from the
-encoder's ``imagenet_head()`` capability and ``E`` from whichever registered
-adapter requires that capability (its ``class_embeddings`` buffer): the core
-never imports the image plugin.
+training only has to improve on zero-shot. The registered adapter that
+requires the encoder's ``imagenet_head()`` capability states that layer through
+:meth:`~unibind.adapters.base.Adapter.linear_form`: the core never imports the
+image plugin nor reads its buffers.
 """
 
 from __future__ import annotations
@@ -39,12 +39,14 @@ def text_bridge_weights(encoder: Any, text_encoder: Any, registry: Any = None) -
     if not bridges:
         raise NotRegisteredError(f"init='text-bridge': no registered adapter bridges encoders with "
                                  f"{CAPABILITY}(); install the plugin that provides one (e.g. the image plugin)")
-    bridge = bridges[0].build(encoder=encoder, text_encoder=text_encoder)
-    class_embeddings = dict(bridge.named_buffers()).get("class_embeddings")
-    if class_embeddings is None or class_embeddings.shape[0] != head.out_features:
-        raise SettingsError(f"adapter {bridges[0].name!r} exposes no [{head.out_features}, d] "
-                            "'class_embeddings' buffer to initialise from")
-    weight = head.weight.detach().float()
-    bias = head.bias.detach().float() if head.bias is not None else torch.zeros(head.out_features)
-    text = class_embeddings.detach().float()
-    return text.T @ (weight - weight.mean(0)), text.T @ (bias - bias.mean())
+    # several bridges: the choice follows priority and name, never load order
+    spec = min(bridges, key=lambda s: (-s.priority, s.name, s.plugin))
+    bridge = spec.build(encoder=encoder, text_encoder=text_encoder)
+    form = bridge.linear_form()
+    if form is None:
+        raise SettingsError(f"{spec.label} states no linear form (Adapter.linear_form) to initialise from")
+    weight, bias = (t.detach().float() for t in form)
+    if weight.shape[1] != head.in_features or bias.shape != weight.shape[:1]:
+        raise SettingsError(f"{spec.label}: linear form is {tuple(weight.shape)} + {tuple(bias.shape)}, "
+                            f"not [d, {head.in_features}] + [d]")
+    return weight, bias

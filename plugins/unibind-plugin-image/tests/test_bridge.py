@@ -179,3 +179,12 @@ def test_real_bridge_puts_photos_near_the_right_words(lite0, minilm, flower, chi
         print(name, {w: round(s, 3) for w, s in zip(words, row)})
     assert scores[0].argmax().item() == words.index("flower")
     assert scores[1].argmax().item() == words.index("building")
+
+
+def test_linear_form_is_the_linear_bridge_as_one_layer():
+    bridge, classes, encoder = _bridge(form="linear")
+    weight, bias = bridge.linear_form()
+    features = torch.randn(4, 6)
+    unnormalised = bridge.class_weights(features) @ bridge.class_embeddings
+    assert weight.shape == (8, 6) and bias.shape == (8,)
+    assert torch.allclose(features @ weight.T + bias, unnormalised, atol=1e-5)

@@ -81,6 +81,13 @@ class ImageNetBridge(Adapter):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.class_weights(features) @ self.class_embeddings, dim=-1)
 
+    def linear_form(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``form='linear'`` bridge as one layer: ``E^T (H x + h - mean_c(H x + h))``,
+        i.e. weight ``E^T (H - mean_c H)`` and bias ``E^T (h - mean_c h)`` (before normalising)."""
+        text = self.class_embeddings
+        weight, bias = self.head_weight, self.head_bias
+        return text.T @ (weight - weight.mean(0)), text.T @ (bias - bias.mean())
+
     def metadata(self) -> dict[str, Any]:
         return {**super().metadata(), "settings": self.settings.model_dump()}
 
