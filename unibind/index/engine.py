@@ -25,7 +25,7 @@ def faiss():
 def kind_of(index: Any) -> str:
     f = faiss()
     if isinstance(index, f.IndexIDMap2):
-        return "hnsw" if isinstance(index.index, f.IndexHNSW) else "flat"
+        return "hnsw" if isinstance(f.downcast_index(index.index), f.IndexHNSW) else "flat"
     return "ivf"
 
 
@@ -80,7 +80,8 @@ def stored(index: Any) -> tuple[np.ndarray, np.ndarray]:
     f = faiss()
     if isinstance(index, f.IndexIDMap2):
         ids = f.vector_to_array(index.id_map).astype(np.int64)
-        vectors = index.index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d), "float32")
+        inner = f.downcast_index(index.index)
+        vectors = inner.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d), "float32")
         return ids, vectors
     ivf = f.extract_index_ivf(index)
     invlists = ivf.invlists
@@ -105,7 +106,7 @@ def remove(index: Any, ids: np.ndarray, settings: IndexSettings) -> Any:
         have, vectors = stored(index)
         keep = ~np.isin(have, ids)
         return make("hnsw", vectors[keep], have[keep], settings)
-    index.remove_ids(f.IDSelectorBatch(ids))
+    index.remove_ids(f.IDSelectorArray(ids) if kind_of(index) == "ivf" else f.IDSelectorBatch(ids))
     return index
 
 
@@ -116,7 +117,7 @@ def search(index: Any, queries: np.ndarray, k: int, settings: IndexSettings) -> 
     if kind == "ivf":
         f.extract_index_ivf(index).nprobe = settings.nprobe
     elif kind == "hnsw":
-        index.index.hnsw.efSearch = max(settings.ef_search, k)
+        faiss().downcast_index(index.index).hnsw.efSearch = max(settings.ef_search, k)
     index = on_gpu(index, settings)
     return index.search(_f32(queries), k)
 
