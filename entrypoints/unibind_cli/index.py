@@ -201,3 +201,49 @@ def search(index_path, query, modality, k, balanced, as_text, space_dir, pairs, 
     for hit in results.hits:
         p = f"  p={hit.probability:.3f}" if hit.probability is not None else ""
         click.echo(f"{hit.rank:>4}  {hit.modality:<10} cos={hit.cosine:+.4f}{p}  {hit.path}")
+
+
+@click.command("index")
+@click.option("--sizes", default="100000,1000000", show_default=True, help="Gallery sizes, comma-separated.")
+@click.option("--kinds", default="flat,ivf,hnsw", show_default=True, help="Index kinds to compare with flat.")
+@click.option("--queries", default=1000, show_default=True, type=click.IntRange(10))
+@click.option("--noise", default=0.5, show_default=True, type=click.FloatRange(0, min_open=True),
+              help="Noise norm of each copy, in median nearest-neighbour distances of the real vectors.")
+@click.option("--real-limit", type=click.IntRange(100), help="Embed only this many Fashion-MNIST test images.")
+@click.option("--set", "-s", "pairs", multiple=True, help=_SET_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print rows as JSON lines.")
+@_errors
+def bench_index(sizes, kinds, queries, noise, real_limit, pairs, as_json) -> None:
+    """Flat vs IVF vs HNSW: build time, size, queries/s, recall@10 (simulated from real embeddings)."""
+    from dataclasses import asdict
+
+    from unibind.index.bench import NAME, bench_index as run, real_embeddings
+    from unibind.space import Space
+
+    try:
+        size_list = [int(s) for s in sizes.split(",") if s.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{sizes!r} is not a comma-separated list of integers", param_hint="--sizes")
+    kind_list = [k.strip() for k in kinds.split(",") if k.strip()]
+    if not size_list or min(size_list) < 100 or not set(kind_list) <= {"flat", "ivf", "hnsw"}:
+        raise click.BadParameter("sizes >= 100, kinds among flat, ivf, hnsw", param_hint="--sizes/--kinds")
+    settings = _settings(pairs)
+    import faiss
+
+    real = real_embeddings(Space(), real_limit)
+    click.echo(f"gallery: {NAME}; {len(real)} real vectors, d={real.shape[1]}, noise {noise}; "
+               f"{queries} queries (noisy copies not in the gallery); faiss {faiss.__version__}, "
+               f"{faiss.omp_get_max_threads()} threads")
+    if not as_json:
+        click.echo(f"{'size':>9} {'kind':<5} {'search setting':<26} {'build s':>8} {'MB':>8} {'queries/s':>10} "
+                   f"{'recall@10':>9} {'x flat':>7}")
+
+    def show(row):
+        if as_json:
+            click.echo(json.dumps(asdict(row)))
+        else:
+            click.echo(f"{row.size:>9} {row.kind:<5} {row.search_setting:<26} {row.build_s:>8.1f} "
+                       f"{row.index_mb:>8.1f} {row.queries_per_s:>10.1f} {row.recall_at_10:>9.3f} "
+                       f"{row.speedup_vs_flat:>7.1f}")
+
+    run(real, size_list, kinds=kind_list, queries=queries, noise=noise, settings=settings, report=show)

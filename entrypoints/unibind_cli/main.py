@@ -14,7 +14,7 @@ from unibind_cli.calibrate import calibrate
 from unibind_cli.demo import demo
 from unibind_cli.embed import classify, embed
 from unibind_cli.evaluate import evaluate
-from unibind_cli.index import index, search
+from unibind_cli.index import bench_index, index, search
 from unibind_cli.kb import bench_centres, kb
 from unibind_cli.plugins import list_plugins
 from unibind_cli.train import train
@@ -29,6 +29,7 @@ def cli() -> None:
 for command in (list_plugins, embed, classify, demo, bench, kb, train, evaluate, calibrate, index, search):
     cli.add_command(command)
 bench.add_command(bench_centres)
+bench.add_command(bench_index)
 
 
 def main() -> None:
