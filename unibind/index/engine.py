@@ -72,6 +72,7 @@ def make(kind: str, vectors: np.ndarray, ids: np.ndarray, settings: IndexSetting
 
 
 def add(index: Any, vectors: np.ndarray, ids: np.ndarray) -> None:
+    _GPU_COPIES.pop(id(index), None)  # a GPU copy made before would miss these
     index.add_with_ids(_f32(vectors), np.ascontiguousarray(ids, dtype=np.int64))
 
 
@@ -101,6 +102,7 @@ def stored(index: Any) -> tuple[np.ndarray, np.ndarray]:
 def remove(index: Any, ids: np.ndarray, settings: IndexSettings) -> Any:
     """``index`` without ``ids``; HNSW cannot delete in place, so it is rebuilt from its own vectors."""
     f = faiss()
+    _GPU_COPIES.pop(id(index), None)  # a GPU copy made before would still return them
     ids = np.ascontiguousarray(ids, dtype=np.int64)
     if kind_of(index) == "hnsw":
         have, vectors = stored(index)
@@ -117,19 +119,30 @@ def search(index: Any, queries: np.ndarray, k: int, settings: IndexSettings) -> 
     if kind == "ivf":
         f.extract_index_ivf(index).nprobe = settings.nprobe
     elif kind == "hnsw":
-        faiss().downcast_index(index.index).hnsw.efSearch = max(settings.ef_search, k)
-    index = on_gpu(index, settings)
-    return index.search(_f32(queries), k)
+        f.downcast_index(index.index).hnsw.efSearch = max(settings.ef_search, k)
+    return on_gpu(index, settings).search(_f32(queries), k)
+
+
+#: GPU copies by id of the CPU index (the CPU index is kept with its copy, so the id stays its own).
+_GPU_COPIES: dict[int, tuple[Any, Any]] = {}
 
 
 def on_gpu(index: Any, settings: IndexSettings) -> Any:
-    """``index`` cloned onto every GPU faiss sees (flat and IVF; HNSW has no GPU version), else itself."""
+    """The copy of ``index`` on every GPU faiss sees (flat and IVF; HNSW has none), else ``index`` itself.
+
+    Only with faiss-gpu installed and a GPU present; made once per index and
+    given the current ``nprobe``. Not exercised on the CPU-only build machine.
+    """
     f = faiss()
-    if settings.gpu == "off" or kind_of(index) == "hnsw" or not hasattr(f, "get_num_gpus"):
+    if settings.gpu == "off" or kind_of(index) == "hnsw" or getattr(f, "get_num_gpus", lambda: 0)() < 1:
         return index
-    if f.get_num_gpus() < 1:
-        return index
-    return f.index_cpu_to_all_gpus(index)
+    if id(index) not in _GPU_COPIES:
+        _GPU_COPIES.clear()  # one index searched at a time: do not hold GPU memory for old ones
+        _GPU_COPIES[id(index)] = (index, f.index_cpu_to_all_gpus(index))
+    copy = _GPU_COPIES[id(index)][1]
+    if kind_of(index) == "ivf":
+        f.GpuParameterSpace().set_index_parameter(copy, "nprobe", settings.nprobe)
+    return copy
 
 
 def to_bytes(index: Any) -> np.ndarray:
