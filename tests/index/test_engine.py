@@ -78,3 +78,36 @@ def test_a_saved_index_loads_as_it_was(tmp_path):
     a = engine.search(index.indexes["audio"], vectors[:5], 3, index.settings)
     b = engine.search(loaded.indexes["audio"], vectors[:5], 3, loaded.settings)
     assert np.array_equal(a[1], b[1])
+
+
+def test_with_a_gpu_searches_go_to_one_gpu_copy_renewed_when_the_index_changes(monkeypatch):
+    """faiss-gpu's entry points replaced by recording fakes (no GPU here): the code path a GPU run takes."""
+    import faiss
+
+    copies, nprobes = [], []
+
+    class FakeParameterSpace:
+        def set_index_parameter(self, index, name, value):
+            nprobes.append((name, value))
+
+    def to_gpus(index):
+        copies.append(index)
+        return faiss.clone_index(index)
+
+    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1, raising=False)
+    monkeypatch.setattr(faiss, "index_cpu_to_all_gpus", to_gpus, raising=False)
+    monkeypatch.setattr(faiss, "GpuParameterSpace", FakeParameterSpace, raising=False)
+    settings = IndexSettings(kind="ivf", nlist=4, nprobe=3)
+    vectors = _unit(300)
+    index = engine.make("ivf", vectors[:200], np.arange(200), settings)
+    engine.search(index, vectors[:2], 1, settings)
+    engine.search(index, vectors[:2], 1, settings.model_copy(update={"nprobe": 4}))
+    assert copies == [index] and nprobes == [("nprobe", 3), ("nprobe", 4)]
+    engine.add(index, vectors[200:], np.arange(200, 300))
+    _, ids = engine.search(index, vectors[250:251], 1, settings)
+    assert len(copies) == 2 and ids[0, 0] == 250  # a fresh copy that holds the new vectors
+    hnsw = engine.make("hnsw", vectors, np.arange(300), settings)
+    engine.search(hnsw, vectors[:1], 1, settings)
+    assert len(copies) == 2  # HNSW has no GPU version: searched where it is
+    engine.search(index, vectors[:1], 1, settings.model_copy(update={"gpu": "off"}))
+    assert len(copies) == 2
