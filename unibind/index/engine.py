@@ -56,6 +56,7 @@ def make(kind: str, vectors: np.ndarray, ids: np.ndarray, settings: IndexSetting
         nlist = nlist_for(settings, len(vectors))
         index = f.IndexIVFFlat(f.IndexFlatIP(dim), dim, nlist, f.METRIC_INNER_PRODUCT)
         index.cp.seed = seed
+        index.cp.niter = settings.train_iterations
         sample = vectors
         most = nlist * settings.train_size
         if len(vectors) > most:

@@ -18,6 +18,7 @@ class IndexSettings(BaseModel):
     nlist: int | None = Field(None, ge=1, description="IVF cells; None: 4 x sqrt(items) when trained.")
     nprobe: int = Field(32, ge=1, description="IVF cells visited per query (recall against speed).")
     train_size: int = Field(64, ge=39, description="IVF k-means uses at most this many vectors per cell.")
+    train_iterations: int = Field(10, ge=1, le=100, description="IVF k-means iterations.")
     hnsw_m: int = Field(32, ge=4, le=256, description="HNSW links per node.")
     ef_construction: int = Field(40, ge=8, description="HNSW candidate list while building.")
     ef_search: int = Field(64, ge=1, description="HNSW candidate list while searching.")
