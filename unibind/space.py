@@ -128,6 +128,13 @@ class Space:
         adapter.eval()
         pipe = Pipeline(modality, loader, encoder, adapter, enc_spec.name, ad_spec.name)
         self._pipelines[modality] = pipe
+        if getattr(self, "record", None) is not None:  # a trained space: refuse models it was not made with
+            from unibind.spacedir import check_part, stale_error
+
+            stale = check_part(self, modality)
+            if stale is not None:
+                del self._pipelines[modality]
+                raise stale_error(self.space_dir, self.record, stale)
         return pipe
 
     @property
