@@ -19,6 +19,7 @@ import torch
 from test_training_pipeline import manifest
 
 from unibind.errors import InputError
+from unibind.inspect_space import inspect_space
 from unibind.space import Space
 from unibind.spacedir import feature_identity, read_record
 from unibind.training.features import FrozenEncoder
@@ -73,6 +74,8 @@ def test_a_space_copied_with_its_models_classifies_the_same_and_a_changed_weight
     shutil.rmtree(tmp_path / "gpu-box")
     monkeypatch.setenv("UNIBIND_CACHE_DIR", str(tmp_path / "laptop-cache"))  # no memo from the first machine
     assert _classify(moved_space, moved_model, fake_registry, files) == before
+    found = inspect_space(moved_space, registry=fake_registry, settings={"hf-text": {"model": str(moved_model)}})
+    assert found.usable and [e.matches for e in found.encoders] == [True, True]
 
     from safetensors.torch import load_file, save_file
 
@@ -87,6 +90,9 @@ def test_a_space_copied_with_its_models_classifies_the_same_and_a_changed_weight
     assert str(moved_space / "space.json") in message and "text encoder 'hf-text'" in message
     assert "unibind train --data " + str(tmp_path / "train.jsonl") in message
     assert "--text-encoder hf-text --epochs 3 --batch-size 8 --lr 0.02" in message
+    found = inspect_space(moved_space, registry=fake_registry, settings={"hf-text": {"model": str(moved_model)}})
+    assert found.usable is False and [e.matches for e in found.encoders] == [False, True]
+    assert found.centres[0].matches is False and "unibind train --data" in found.remedies[0]
 
 
 def test_the_recorded_feature_identity_is_the_training_cache_identity(tmp_path, fake_registry):
@@ -108,3 +114,28 @@ def test_a_space_whose_modality_encoder_changed_is_refused(tmp_path, fake_regist
     space = Space.from_dir(space_dir, registry=fake_registry, settings={"counting": {"scale": 3.0}})
     with pytest.raises(InputError, match="vec encoder 'counting' had identity .*`unibind train --data"):
         space.embed_files([tmp_path / "data" / "0.vec"])
+
+
+def test_space_inspect_shows_what_a_space_holds_and_that_it_is_stale(tmp_path, fake_registry):
+    from click.testing import CliRunner
+    from unibind_cli.main import cli
+
+    config = TrainConfig(data=manifest(tmp_path), out=tmp_path / "space", cache_dir=tmp_path / "features",
+                         train=TrainSettings(epochs=2, batch_size=8, warmup_steps=1), progress=False)
+    space_dir = train_space(config, registry=fake_registry).space_dir
+    shown = CliRunner().invoke(cli, ["space", "inspect", str(space_dir)])
+    assert shown.exit_code == 0, shown.output
+    record = read_record(space_dir)
+    assert f"identity {record.modalities['vec'].feature_identity}: matches this installation" in shown.output
+    assert "vec      linear 12 -> 64" in shown.output and "templates, 3 classes" in shown.output
+    assert "usable here: yes" in shown.output
+
+    record.modalities["vec"].encoder_settings = {"scale": 5.0}  # as if trained with another encoder
+    (space_dir / "space.json").write_text(record.model_dump_json())
+    shown = CliRunner().invoke(cli, ["space", "inspect", str(space_dir), "--json"])
+    assert shown.exit_code == 3
+    import json
+
+    found = json.loads(shown.output)
+    assert found["usable"] is False and [e["matches"] for e in found["encoders"]] == [True, False]
+    assert found["remedies"][0].startswith("train it again with `unibind train --data")
