@@ -13,6 +13,7 @@ from unibind_cli.bench import bench
 from unibind_cli.calibrate import calibrate
 from unibind_cli.demo import demo
 from unibind_cli.embed import classify, embed
+from unibind_cli.helptext import whole_summaries
 from unibind_cli.evaluate import evaluate
 from unibind_cli.kb import bench_centres, kb
 from unibind_cli.plugins import list_plugins
@@ -29,10 +30,12 @@ def cli() -> None:
 for command in (list_plugins, embed, classify, demo, bench, kb, train, evaluate, calibrate, space):
     cli.add_command(command)
 bench.add_command(bench_centres)
+whole_summaries(cli)
 
 
 def main() -> None:
     from unibind.plugins import get_plugin_manager
 
     get_plugin_manager().add_commands(cli)
+    whole_summaries(cli)
     cli()
