@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from pathlib import Path
+
+import pytest
 
 from unibind.evaluation.report import Report, write_report
 from unibind.evaluation.summary import (CalibrationRow, ClassRow, SummaryRow, UnseenRow, findings, per_class,
@@ -66,3 +69,97 @@ def test_findings_name_a_modality_that_did_not_improve_and_nothing_when_all_work
     flat = [SummaryRow(modality="audio", method="ECL", before=0.2, after=0.2, chance=0.1, items=50)]
     assert findings(flat, [], [], method="ECL") == [
         "audio did not improve with training (ECL top-1 20.0 % -> 20.0 %, chance 10.0 %, n = 50)."]
+
+
+# -- the page in a real browser ---------------------------------------------------------------
+
+#: Every element outside a horizontal scroller must fit the viewport; every image must have decoded.
+LAYOUT_CHECK = """() => {
+  const vw = document.documentElement.clientWidth;
+  const overflowing = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const scroller = el.parentElement && el.parentElement.closest('.scroll');
+    if (scroller) continue;                       // inside a scroller: it scrolls, the page does not
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && (r.right > vw + 0.5 || r.left < -0.5))
+      overflowing.push(`${el.tagName.toLowerCase()}.${el.className} right=${Math.round(r.right)}`);
+  }
+  const images = [...document.images].map(i => ({alt: i.alt, loaded: i.complete && i.naturalWidth > 0}));
+  return {viewport: vw, innerWidth: window.innerWidth, scrollWidth: document.documentElement.scrollWidth,
+          overflowing, images};
+}"""
+
+
+def render_in_chromium(html: Path, width: int, screenshot: Path | None = None) -> dict:
+    """Open ``html`` in Debian's headless chromium at ``width`` px (a phone below 500) and run LAYOUT_CHECK."""
+    import shutil
+
+    import pytest
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
+    chromium = shutil.which("chromium") or shutil.which("chromium-headless-shell")
+    assert chromium, "chromium is not installed: setup.sh installs Debian's chromium"
+    with sync_api.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 900}, is_mobile=width < 500,
+                                    has_touch=width < 500, device_scale_factor=1)
+            page.goto(html.resolve().as_uri(), wait_until="load")
+            if screenshot is not None:
+                page.screenshot(path=str(screenshot))
+            return page.evaluate(LAYOUT_CHECK)
+        finally:
+            browser.close()
+
+
+def _synthetic_stage(tmp_path: Path):
+    """Two simulated modalities over three classes; the 'photos' are simulated pictures (flat colours)."""
+    import torch
+    import torch.nn.functional as F
+    from PIL import Image
+
+    from unibind.evaluation.stage import EmbeddedSet, Stage
+
+    classes = ["cat", "dog", "owl"]
+    eye = torch.eye(6)
+    pictures = []
+    for i in range(6):
+        path = tmp_path / f"simulated-{i}.png"
+        Image.new("RGB", (200, 150), ((80 * i) % 255, 120, 200)).save(path)
+        pictures.append(path)
+    labels = [classes[i % 3] for i in range(6)]
+    images = F.normalize(eye[[0, 1, 2, 0, 1, 2]] + 0.1 * eye[4], dim=-1)
+    sounds = F.normalize(eye[[0, 1, 2, 0, 1, 2]] + 1.5 * eye[3], dim=-1)
+    return Stage("after training (simulated embeddings)", [
+        EmbeddedSet("image", images, labels, [p.name for p in pictures], items=pictures, pair_ids=list(range(6))),
+        EmbeddedSet("audio", sounds, labels, [f"a very long simulated sound name {i}.wav" for i in range(6)],
+                    items=None, pair_ids=list(range(6))),
+    ], classes, {"ECL": lambda x: x @ eye[:3].T}, prompts=eye[:3])
+
+
+@pytest.mark.slow  # t-SNE (scikit-learn) and a browser start: ~30 s on a busy machine
+def test_the_report_fits_a_phone_and_a_laptop_and_every_image_loads(tmp_path):
+    from unibind.evaluation.report import stage_slug
+    from unibind.evaluation.stage import draw_stage, evaluate_stage
+
+    stage = _synthetic_stage(tmp_path)
+    result = evaluate_stage(stage)
+    result.pictures = draw_stage(stage, tmp_path, stage_slug(stage.title))
+    assert result.pictures["grid"].endswith(".jpg")
+    page = write_report(synthetic_report(tmp_path, [result]), tmp_path)
+    assert page.read_text().count("data:image/jpeg;base64,") == 1
+    for width in (1280, 390):
+        shot = Path(os.environ.get("UNIBIND_SCREENSHOTS", tmp_path)) / f"report-{width}.png"
+        found = render_in_chromium(page, width, shot)
+        assert found["viewport"] == width and found["innerWidth"] == width, found
+        assert found["scrollWidth"] <= width, found
+        assert found["overflowing"] == [], found["overflowing"][:10]
+        assert len(found["images"]) == 4 and all(i["loaded"] for i in found["images"]), found["images"]
+        assert shot.stat().st_size > 5_000
+    # the check itself catches what the old page did: a wide table with no scroller, a broken picture
+    bad = tmp_path / "bad.html"
+    bad.write_text('<!doctype html><meta name="viewport" content="width=device-width, initial-scale=1">'
+                   '<table><tr><td style="white-space:nowrap">' + "wide " * 100 + '</td></tr></table>'
+                   '<img alt="gone" src="missing.png">')
+    found = render_in_chromium(bad, 390)
+    assert found["overflowing"] and found["images"] == [{"alt": "gone", "loaded": False}]
