@@ -205,6 +205,18 @@ def stale_error(space_dir: str | Path, record: SpaceRecord, stale: Stale) -> Inp
                       f"centres were made for the old one, so {remedy}")
 
 
+def _check_local_paths(space_dir: Path, settings: dict[str, dict[str, Any]]) -> None:
+    """A recorded local model folder missing here is named, not passed on to fail somewhere deep."""
+    import os
+
+    for component, values in settings.items():
+        for key, value in (values or {}).items():
+            if isinstance(value, str) and os.path.isabs(value) and not os.path.exists(value):
+                raise InputError(Path(space_dir) / RECORD, f"{component} setting {key}={value!r} names a path that "
+                                 f"does not exist on this machine; install the same files and pass their place "
+                                 f"(Space.from_dir(..., settings={{{component!r}: {{{key!r}: PATH}}}}))")
+
+
 def load_space_dir(space_dir: str | Path, *, registry: Any = None, **space_kwargs: Any) -> Space:
     """A :class:`~unibind.space.Space` with the recorded encoders, trained adapters and centres."""
     from unibind.space import Space
@@ -218,6 +230,7 @@ def load_space_dir(space_dir: str | Path, *, registry: Any = None, **space_kwarg
         if mod.encoder_settings:
             settings[mod.encoder] = mod.encoder_settings
     settings.update(space_kwargs.pop("settings", None) or {})
+    _check_local_paths(space_dir, settings)
     centres = space_dir / record.centres if record.centres else None
     if centres is not None and not centres.is_file():
         raise InputError(centres, "centres file named in space.json is missing")

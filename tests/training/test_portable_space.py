@@ -73,6 +73,8 @@ def test_a_space_copied_with_its_models_classifies_the_same_and_a_changed_weight
     moved_space = _copy_with_new_times(space_dir, tmp_path / "laptop" / "space")
     shutil.rmtree(tmp_path / "gpu-box")
     monkeypatch.setenv("UNIBIND_CACHE_DIR", str(tmp_path / "laptop-cache"))  # no memo from the first machine
+    with pytest.raises(InputError, match="hf-text setting model=.* does not exist on this machine"):
+        Space.from_dir(moved_space, registry=fake_registry)  # the recorded folder was on the first machine
     assert _classify(moved_space, moved_model, fake_registry, files) == before
     found = inspect_space(moved_space, registry=fake_registry, settings={"hf-text": {"model": str(moved_model)}})
     assert found.usable and [e.matches for e in found.encoders] == [True, True]
