@@ -170,7 +170,8 @@ def _say_calibration(predictions, space_dir: Path | None) -> None:
         click.echo(f"probabilities: uncalibrated for {', '.join(raw)} (softmax of scaled cosines, often over- or "
                    f"under-confident); for calibrated ones fit a calibrator on held-out labelled files with "
                    f"`unibind calibrate fit DATA --space {where} --modality {raw[0]}` and classify with "
-                   f"--space {where}", err=True)
+                   f"--space {where}" + ("" if space_dir is not None else " (SPACE: a trained space, or a new "
+                                         "folder for the default one)"), err=True)
 
 
 def _print_embedding_summary(result) -> None:
