@@ -328,8 +328,8 @@ def summarise(report: Any, result: DemoResult, config: DemoConfig, scorer: Calla
             "text encoder": record.text_encoder,
             **{f"{m} encoder / adapter": f"{r.encoder} / {r.adapter} ({r.in_dim} -> {r.out_dim})"
                for m, r in record.modalities.items()},
-            "epochs": f"{len(record.metrics.get('history', []))} run of at most {config.epochs} "
-                      f"(best {record.metrics.get('best_epoch')})",
+            "epochs": f"{len(record.metrics.get('history', []))} of at most {config.epochs} "
+                      f"(best: {record.metrics.get('best_epoch')}; early stopping on the validation loss)",
             "adapter init": config.init, "seed": str(config.seed),
             "classes": f"{len(classes)} (split by stamp, {int(100 * config.test_fraction)} % held out)",
             "unibind": __version__}
