@@ -11,6 +11,7 @@ DEBIAN_PACKAGES=(
   wordnet-base              # WordNet 3.0 (descriptions, ImageNet ids)
   wordnet-sense-index
   build-essential           # fpsample (point clouds) builds from source on some Pythons
+  chromium                  # headless browser: the report test renders the HTML at 1280 and 390 px (playwright)
 )
 
 if command -v apt-get >/dev/null 2>&1; then

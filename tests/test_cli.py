@@ -57,8 +57,9 @@ def test_embed_text_prints_and_saves(tmp_path):
     runner = CliRunner()
     result = runner.invoke(cli, ["embed", "text", "a dog barking", "rain on a roof"])
     assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 2 and lines[0].startswith("a dog barking") and "dim=384" in lines[0]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("a dog barking") and "dim  384" in lines[0]
+    assert "--out" in result.stderr
     out = tmp_path / "text.safetensors"
     result = runner.invoke(cli, ["embed", "text", "one", "two", "three", "--out", str(out)])
     assert result.exit_code == 0, result.output

@@ -225,5 +225,6 @@ def test_kb_cli_build_show_stats_export(tmp_path, registry):
     assert all(json.loads(line)["provenance"]["source"] == "scripted" for line in lines)
     missing = runner.invoke(kb, ["show", "--kb", path, "wolf"])
     assert missing.exit_code != 0 and "no class 'wolf'" in missing.output
+    assert "it has 2: " in missing.output  # the available classes are listed
     unknown = runner.invoke(kb, ["build", "--kb", path, "--classes", "dog", "--source", "nope"])
     assert unknown.exit_code != 0 and "no description_source named 'nope'" in unknown.output

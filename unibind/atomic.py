@@ -45,8 +45,13 @@ def save_tensors(tensors: dict, target: str | Path, metadata: dict[str, str] | N
 
 
 def save_figure(fig, target: str | Path, *, dpi: int = 110) -> Path:
-    """Write a matplotlib figure as PNG atomically (a killed run leaves no half-drawn picture)."""
+    """Write a matplotlib figure atomically (a killed run leaves no half-drawn picture).
+
+    PNG, or JPEG when ``target`` ends in ``.jpg`` (photos: a fraction of the size).
+    """
     target = Path(target)
+    jpeg = target.suffix.lower() in (".jpg", ".jpeg")
     with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+        fig.savefig(tmp, format="jpeg" if jpeg else "png", dpi=dpi, bbox_inches="tight",
+                    **({"pil_kwargs": {"quality": 85, "optimize": True}} if jpeg else {}))
     return target

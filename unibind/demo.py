@@ -267,21 +267,72 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
         result.unseen = unseen_accuracy(
             {"before": before, "after": after, "trained without them": Space.from_dir(seen_space, registry=registry)},
             test_features, row_of, unseen, classes, scorers)
-        report.notes.append(f"classes never seen in training (second space, {seen_space.name}): {', '.join(unseen)}; "
-                            "accuracy on their test items, against all classes: " + "; ".join(
-                                f"{key}: " + ", ".join(f"{k} {v:.3f}" for k, v in by.items())
-                                for key, by in result.unseen.items()))
     report.figures += calibrate_demo(result, scorers["ECL"], after.logit_scale, classes, trained.space_dir, out,
                                      seed=config.seed)
     for m, c in result.calibration.items():
         say(f"calibration ({m}, held-out half): ECE {c['ece_before']:.3f} -> {c['ece_after']:.3f} "
             f"with temperature {c['temperature']:.3f} (fitted on {c['fitted_on']}, measured on {c['measured_on']})")
+    summarise(report, result, config, scorers["ECL"], classes, unseen)
     result.report = write_report(report, out)
     with atomic_open(out / "results.json") as f:
         json.dump({"accuracy": result.accuracy, "counts": result.counts, "retrieval": result.retrieval,
                    "classes": classes, "sources": sources, "parameters": result.parameters,
                    "calibration": result.calibration, "unseen": result.unseen, "notes": result.notes}, f, indent=2)
     return result
+
+
+def summarise(report: Any, result: DemoResult, config: DemoConfig, scorer: Callable[[torch.Tensor], torch.Tensor],
+              classes: Sequence[str], unseen: Sequence[str]) -> None:
+    """Fill the report's first screen: the result per modality, what did not work, unseen classes, per class."""
+    from unibind.version import __version__
+    from unibind.evaluation.summary import CalibrationRow, UnseenRow, findings, per_class, summary_rows
+    from unibind.spacedir import read_record
+
+    split = {m: {k.split("/")[1]: v for k, v in result.accuracy.items() if k.startswith(m + "/")} for m in MODALITIES}
+    report.summary = summary_rows({m: by.get("before", {}) for m, by in split.items()},
+                                  {m: by.get("after", {}) for m, by in split.items()},
+                                  {m: result.counts.get(f"{m}/test", 0) for m in MODALITIES}, len(classes))
+    report.calibration = [CalibrationRow(modality=m, ece_raw=c["ece_before"], ece_calibrated=c["ece_after"],
+                                         temperature=c["temperature"], fitted_on=c["fitted_on"],
+                                         measured_on=c["measured_on"]) for m, c in result.calibration.items()]
+    names = {"before": "bridge only", "after": "trained with them", "trained without them": "trained without them"}
+    by_modality: dict[str, UnseenRow] = {}
+    for key, by in result.unseen.items():
+        modality, space = key.split("/", 1)
+        items = int(by["items"])
+        row = by_modality.setdefault(modality, UnseenRow(modality=modality, method="ECL", items=items, right={}))
+        row.right[names.get(space, space)] = round(by["ECL"] * items)
+    report.unseen, report.unseen_classes = list(by_modality.values()), list(unseen)
+    report.findings = findings(report.summary, report.unseen, report.calibration, method="ECL")
+    if result.calibration:
+        n = ", ".join(f"{m} {result.counts.get(m + '/test', 0)}" for m in result.calibration)
+        halves = ", ".join(f"{m} {c['fitted_on']} / {c['measured_on']}" for m, c in result.calibration.items())
+        report.ece_note = (
+            "ECE appears twice for each modality. The reliability diagrams in the 'after training' section show "
+            f"the uncalibrated ECL probabilities on every held-out item ({n}). The summary and the Calibration "
+            "section split those items in two halves (by class, seeded): the temperature is fitted on one half "
+            f"and ECE, raw and calibrated, is measured on the other ({halves} items); its raw ECE differs from "
+            "the diagram's only in which items are counted.")
+    report.per_class = {}
+    for m in MODALITIES:
+        if f"{m}/after" not in result.embeddings:
+            continue
+        vectors, truth = result.embeddings[f"{m}/after"]
+        predicted = [classes[i] for i in scorer(vectors).argmax(1).tolist()]
+        report.per_class[m] = per_class(truth, predicted, classes)
+    report.per_class_title = ("After training, ECL centres, held-out items (scikit-learn's precision, recall, F1; "
+                              "support: test items of the class).")
+    record = read_record(result.space_dir) if result.space_dir is not None else None
+    if record is not None:
+        report.settings = {
+            "text encoder": record.text_encoder,
+            **{f"{m} encoder / adapter": f"{r.encoder} / {r.adapter} ({r.in_dim} -> {r.out_dim})"
+               for m, r in record.modalities.items()},
+            "epochs": f"{len(record.metrics.get('history', []))} of at most {config.epochs} "
+                      f"(best: {record.metrics.get('best_epoch')}; early stopping on the validation loss)",
+            "adapter init": config.init, "seed": str(config.seed),
+            "classes": f"{len(classes)} (split by stamp, {int(100 * config.test_fraction)} % held out)",
+            "unibind": __version__}
 
 
 def unseen_accuracy(spaces: dict[str, Any], features: dict[str, Any], row_of: dict[str, dict[str, Any]],

@@ -186,3 +186,23 @@ def portable(value: Any) -> Any:
     if isinstance(value, str) and os.path.isabs(value) and os.path.exists(value):
         return {"local_files": identity_hash({"files": files_identity(value)})}
     return value
+
+
+def space_text_identity(space: Any) -> dict[str, Any]:
+    """What a space's text embeddings depend on (builds the text pipeline)."""
+    pipe = space.pipeline("text")
+    enc_spec = space.registry.get("encoder", pipe.encoder_name)
+    ad_spec = space.registry.get("adapter", pipe.adapter_name)
+    enc_settings = enc_spec.make_settings(space.settings.get(pipe.encoder_name))
+    ad_settings = ad_spec.make_settings(space.settings.get(pipe.adapter_name))
+    source = getattr(pipe.encoder, "source", None)
+    return {
+        "encoder": pipe.encoder_name,
+        "encoder_class": f"{type(pipe.encoder).__module__}.{type(pipe.encoder).__qualname__}",
+        **source_identity(source),
+        "encoder_settings": portable(enc_settings.model_dump(mode="json")) if enc_settings is not None else None,
+        "adapter": pipe.adapter_name,
+        "adapter_settings": portable(ad_settings.model_dump(mode="json")) if ad_settings is not None else None,
+        "adapter_weights": module_digest(pipe.adapter),
+        "dim": int(space.dim),
+    }

@@ -26,3 +26,16 @@ def track(items: Iterable[T], *, total: int | None = None, description: str = "w
 
     yield from rich_track(items, total=total, description=description,
                           console=Console(stderr=True), transient=True)
+
+
+def status(message: str) -> None:
+    """One line on stderr before slow work the user did not ask for by name (e.g. a first-run cache).
+
+    Silent when ``UNIBIND_QUIET`` is set; stdout stays for results.
+    """
+    import os
+    import sys
+
+    if os.environ.get("UNIBIND_QUIET"):
+        return
+    print(message, file=sys.stderr, flush=True)

@@ -140,6 +140,13 @@ class Space:
         pipe = Pipeline(modality, loader, encoder, adapter, self.registry.reference(enc_spec),
                         self.registry.reference(ad_spec))
         self._pipelines[modality] = pipe
+        if getattr(self, "record", None) is not None:  # a trained space: refuse models it was not made with
+            from unibind.spacedir import check_part, stale_error
+
+            stale = check_part(self, modality)
+            if stale is not None:
+                del self._pipelines[modality]
+                raise stale_error(self.space_dir, self.record, stale)
         return pipe
 
     @property
@@ -224,7 +231,7 @@ class Space:
         picks and orders classes among them (default: all).
         """
         from unibind.knowledge.centres import CentreSet
-        from unibind.knowledge.textcache import identity_hash, space_text_identity
+        from unibind.identity import identity_hash, space_text_identity
 
         centres = centres if centres is not None else self.centres
         if centres is None:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field, ValidationError
 from unibind.version import __version__
 from unibind.atomic import atomic_open
 from unibind.errors import InputError
+from unibind.identity import identity_hash, portable, source_identity
 
 if TYPE_CHECKING:
     from unibind.space import Space
@@ -61,6 +62,8 @@ class SpaceRecord(BaseModel):
     centres: str | None = Field(default=None, description="Centres file, relative to the space directory.")
     calibrators: dict[str, dict[str, Any]] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
+    made_from: dict[str, Any] | None = Field(default=None, description="Training data, knowledge base and the "
+                                             "`unibind train` command that makes this space again.")
 
 
 def write_record(space_dir: str | Path, record: SpaceRecord) -> Path:
@@ -125,6 +128,95 @@ def load_adapter_weights(adapter: Any, path: str | Path, *, encoder: str, in_dim
     return meta
 
 
+def text_identity(space: Any) -> str:
+    """Identity hash of a space's text side today (content of its files, settings, text adapter)."""
+    from unibind.identity import space_text_identity
+
+    return identity_hash(space_text_identity(space))
+
+
+def feature_identity(space: Any, modality: str) -> str:
+    """Identity hash of ``modality``'s frozen encoder today, as training records it.
+
+    The same record as ``unibind.training.features.FrozenEncoder.identity``
+    (a test keeps the two equal), built from the space's own pipeline so no
+    model is loaded twice. Content only: a copied model has the same identity.
+    """
+    from unibind.training.features import FORMAT_VERSION
+
+    pipe = space.pipeline(modality)
+    mod_spec = space.registry.get("modality", modality)
+    enc_spec = space.registry.get("encoder", pipe.encoder_name)
+    loader_settings = mod_spec.make_settings(space.settings.get(modality))
+    enc_settings = enc_spec.make_settings(space.settings.get(enc_spec.name))
+    return identity_hash({
+        "format": FORMAT_VERSION,
+        "modality": modality,
+        "loader_settings": portable(loader_settings.model_dump(mode="json")) if loader_settings is not None else None,
+        "encoder": enc_spec.name,
+        "encoder_class": f"{type(pipe.encoder).__module__}.{type(pipe.encoder).__qualname__}",
+        "encoder_settings": portable(enc_settings.model_dump(mode="json")) if enc_settings is not None else None,
+        **source_identity(getattr(pipe.encoder, "source", None)),
+        "dim": int(pipe.encoder.dim),
+    })
+
+
+@dataclass
+class Stale:
+    """One part of a space this installation's models no longer match."""
+
+    part: str  # "text" or a modality
+    encoder: str
+    recorded: str
+    current: str
+
+    def describe(self) -> str:
+        side = "text encoder" if self.part == "text" else f"{self.part} encoder"
+        return (f"its {side} {self.encoder!r} had identity {self.recorded}, this installation's has "
+                f"{self.current} (different weights or settings)")
+
+
+def check_part(space: Any, part: str) -> Stale | None:
+    """Compare one part of a loaded space with what it recorded; None when it matches or recorded nothing."""
+    record = getattr(space, "record", None)
+    if record is None:
+        return None
+    if part == "text":
+        recorded, encoder, current = record.text_identity, record.text_encoder, text_identity
+    else:
+        mod = record.modalities.get(part)
+        if mod is None or mod.feature_identity is None:
+            return None
+        recorded, encoder, current = mod.feature_identity, mod.encoder, lambda s: feature_identity(s, part)
+    now = current(space)
+    return None if now == recorded else Stale(part, encoder, recorded, now)
+
+
+def stale_error(space_dir: str | Path, record: SpaceRecord, stale: Stale) -> InputError:
+    """Refuse a stale space: what differs, and the command that trains it again."""
+    command = (record.made_from or {}).get("command")
+    remedy = (f"train it again with `{command}`" if command
+              else "train it again with `unibind train` on the data it was made from")
+    settings = {name: value for name, value in [(record.text_encoder, record.text_encoder_settings)] +
+                [(m.encoder, m.encoder_settings) for m in record.modalities.values()] if value}
+    if command and settings:
+        remedy += f" (with the component settings it recorded: {json.dumps(settings, default=str)})"
+    return InputError(Path(space_dir) / RECORD, f"this space is stale: {stale.describe()}; its adapters and "
+                      f"centres were made for the old one, so {remedy}")
+
+
+def _check_local_paths(space_dir: Path, settings: dict[str, dict[str, Any]]) -> None:
+    """A recorded local model folder missing here is named, not passed on to fail somewhere deep."""
+    import os
+
+    for component, values in settings.items():
+        for key, value in (values or {}).items():
+            if isinstance(value, str) and os.path.isabs(value) and not os.path.exists(value):
+                raise InputError(Path(space_dir) / RECORD, f"{component} setting {key}={value!r} names a path that "
+                                 f"does not exist on this machine; install the same files and pass their place "
+                                 f"(Space.from_dir(..., settings={{{component!r}: {{{key!r}: PATH}}}}))")
+
+
 def load_space_dir(space_dir: str | Path, *, space_class: type[Space], registry: Any = None,
                    **space_kwargs: Any) -> Space:
     """A ``space_class`` (:class:`~unibind.space.Space`, via ``Space.from_dir``) with the recorded
@@ -138,12 +230,13 @@ def load_space_dir(space_dir: str | Path, *, space_class: type[Space], registry:
         if mod.encoder_settings:
             settings[mod.encoder] = mod.encoder_settings
     settings.update(space_kwargs.pop("settings", None) or {})
+    _check_local_paths(space_dir, settings)
     centres = space_dir / record.centres if record.centres else None
     if centres is not None and not centres.is_file():
         raise InputError(centres, "centres file named in space.json is missing")
     space = space_class(registry=registry, text_encoder=record.text_encoder,
-                  encoders={m: r.encoder for m, r in record.modalities.items()},
-                  settings=settings, centres=space_kwargs.pop("centres", centres), **space_kwargs)
+                        encoders={m: r.encoder for m, r in record.modalities.items()},
+                        settings=settings, centres=space_kwargs.pop("centres", centres), **space_kwargs)
     for modality, mod in record.modalities.items():
         if mod.adapter_file is None:
             continue

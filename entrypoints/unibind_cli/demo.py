@@ -42,11 +42,18 @@ def demo(out: Path, epochs: int, seed: int, init: str, quick: bool, labels: str 
     for key, by in result.unseen.items():
         modality, space = key.split("/", 1)
         console.print(f"unseen classes ({', '.join(DemoConfig.unseen)}), {modality} {space}: "
-                      + ", ".join(f"{k} {v:.3f}" for k, v in by.items() if k != "items") + f" ({int(by['items'])} items)")
+                      + ", ".join(f"{k} {v:.3f}" for k, v in by.items() if k != "items") + f" ({int(by['items'])} items"
+                      + (", too few to judge)" if by["items"] < 20 else ")"))
     for note in result.notes:
         console.print(f"note: {note}")
     if result.report is not None:
         console.print(f"report: {result.report}")
+    if result.space_dir is not None:
+        from shlex import quote
+
+        console.print(f"next: classify your own files with the trained space:\n  unibind classify --space "
+                      f"{quote(str(result.space_dir))} FILE\n(and see what the space holds with "
+                      f"`unibind space inspect {quote(str(result.space_dir))}`)", highlight=False)
 
 
 def _quick(labels: str | None) -> None:

@@ -71,9 +71,7 @@ def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: 
         for source, vector in zip(result.sources, result.vectors.tolist()):
             click.echo(json.dumps({"source": source, "embedding": vector}))
     else:
-        for source, vector in zip(result.sources, result.vectors):
-            head = ", ".join(f"{v:+.4f}" for v in vector[:6].tolist())
-            click.echo(f"{source}\t[{head}, ...] dim={vector.numel()}")
+        _print_embedding_summary(result)
     _report_failures(result.failures)
     if result.failures:
         sys.exit(1)
@@ -125,6 +123,7 @@ def classify(files: tuple[Path, ...], labels: str | None, centres: Path | None, 
             click.echo(p.model_dump_json())
     else:
         _print_predictions(predictions)
+        _say_calibration(predictions, space_dir)
         for p in predictions:
             if p.fallback is not None and p.fallback.ran:
                 said = ", ".join(f"{v.name} {v.verdict}" for v in p.fallback.validators)
@@ -151,7 +150,40 @@ def _print_predictions(predictions, truth: dict[str, str] | None = None) -> None
         if truth:
             mark = " [green]✓[/]" if truth[p.source] == p.label else " [red]✗[/]"
         row = [Path(p.source).name] + ([truth[p.source]] if truth else [])
+        # non-breaking spaces inside a pair: a narrow terminal wraps between pairs, never inside one
         row += [p.label + mark, f"{p.confidence:.3f}", f"{p.entropy:.2f}",
-                ", ".join(f"{s.label} {s.probability:.2f}" for s in p.top[1:])]
+                ", ".join(f"{s.label}\u00a0{s.probability:.2f}".replace(" ", "\u00a0") for s in p.top[1:])]
         table.add_row(*row)
     Console().print(table)
+
+
+def _say_calibration(predictions, space_dir: Path | None) -> None:
+    """One line on stderr: are these probabilities calibrated, and how to get calibrated ones."""
+    if not predictions:
+        return
+    calibrated = sorted({p.modality for p in predictions if p.calibrated})
+    raw = sorted({p.modality for p in predictions if not p.calibrated})
+    if calibrated:
+        click.echo(f"probabilities: calibrated for {', '.join(calibrated)} (the space's fitted calibrator)", err=True)
+    if raw:
+        where = str(space_dir) if space_dir is not None else "SPACE"
+        click.echo(f"probabilities: uncalibrated for {', '.join(raw)} (softmax of scaled cosines, often over- or "
+                   f"under-confident); for calibrated ones fit a calibrator on held-out labelled files with "
+                   f"`unibind calibrate fit DATA --space {where} --modality {raw[0]}` and classify with "
+                   f"--space {where}" + ("" if space_dir is not None else " (SPACE: a trained space, or a new "
+                                         "folder for the default one)"), err=True)
+
+
+def _print_embedding_summary(result) -> None:
+    """One aligned line per input (path, dim, norm, first values) instead of a wrapped raw vector."""
+    if not len(result.sources):
+        return
+    width = min(48, max(len(str(s)) for s in result.sources))
+    for source, vector in zip(result.sources, result.vectors):
+        name = str(source)
+        if len(name) > width:
+            name = "..." + name[-(width - 3):]
+        head = " ".join(f"{v:+.3f}" for v in vector[:4].tolist())
+        click.echo(f"{name:<{width}}  dim {vector.numel():>4}  norm {float(vector.norm()):.3f}  [{head} ...]")
+    click.echo(f"{len(result.sources)} embeddings; save them with --out FILE.safetensors, or print every "
+               "value with --json", err=True)

@@ -194,7 +194,9 @@ def show(kb_path: Path, class_name: str, sources: tuple[str, ...], limit: int, a
     with _open(kb_path) as store:
         refs = store.find_classes(class_name)
         if not refs:
-            raise click.ClickException(f"no class {class_name!r} in {kb_path}")
+            names = sorted({c.name for c in store.classes()})
+            shown = ", ".join(names[:40]) + (f", ... ({len(names) - 40} more)" if len(names) > 40 else "")
+            raise click.ClickException(f"no class {class_name!r} in {kb_path}; it has {len(names)}: {shown}")
         records = store.descriptions(refs, sources=sources or None)
     shown = records[:limit] if limit else records
     if as_json:

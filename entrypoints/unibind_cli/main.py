@@ -13,10 +13,12 @@ from unibind_cli.bench import bench
 from unibind_cli.calibrate import calibrate
 from unibind_cli.demo import demo
 from unibind_cli.embed import classify, embed
+from unibind_cli.helptext import whole_summaries
 from unibind_cli.evaluate import evaluate
 from unibind_cli.index import bench_index, index, search
 from unibind_cli.kb import bench_centres, kb
 from unibind_cli.plugins import add_plugin_commands, list_plugins, note_broken_plugins, quiet_option
+from unibind_cli.space import space
 from unibind_cli.train import train
 
 
@@ -28,12 +30,14 @@ def cli() -> None:
     note_broken_plugins()
 
 
-for command in (list_plugins, embed, classify, demo, bench, kb, train, evaluate, calibrate, index, search):
+for command in (list_plugins, embed, classify, demo, bench, kb, train, evaluate, calibrate, index, search, space):
     cli.add_command(command)
 bench.add_command(bench_centres)
 bench.add_command(bench_index)
+whole_summaries(cli)
 
 
 def main() -> None:
     add_plugin_commands(cli)
+    whole_summaries(cli)
     cli()

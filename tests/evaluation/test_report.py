@@ -59,7 +59,7 @@ def test_report_html_has_tables_and_pictures(tmp_path):
     assert "<tr><td>image</td><td>100.0</td><td>6</td></tr>" in html      # accuracy, then the item count
     assert "Balance: share of each modality" in html
     assert sorted(result.pictures) == ["grid", "reliability diagram (audio)", "reliability diagram (image)", "tsne"]
-    assert html.count('src="data:image/png;base64,') == 5
+    assert html.count('src="data:image/png;base64,') == 4 and html.count('src="data:image/jpeg;base64,') == 1
     assert "<h2>Calibration</h2>" in html and "synthetic embeddings" in html
     assert Report.model_validate_json((tmp_path / "report.json").read_text()).stages[0].title == "synthetic"
 

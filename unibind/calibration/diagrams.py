@@ -33,12 +33,15 @@ def _draw_reliability(ax_rel, ax_hist, probs: torch.Tensor, labels: torch.Tensor
     count, acc, conf = count[:n_bins], acc[:n_bins], conf[:n_bins]
     filled = count > 0
     ax_rel.bar(centres[filled], acc[filled], width=width, edgecolor="black", color="#4c72b0", label="accuracy")
-    ax_rel.bar(centres[filled], conf[filled] - acc[filled], bottom=acc[filled], width=width, color="#dd8452",
-               alpha=0.5, edgecolor="#dd8452", hatch="//", label="gap to confidence")
+    # the gap to confidence, one colour per direction, both in the legend
+    over, under = filled & (conf > acc), filled & (conf < acc)
+    ax_rel.bar(centres[over], conf[over] - acc[over], bottom=acc[over], width=width, color="#dd8452",
+               alpha=0.6, edgecolor="#dd8452", hatch="//", label="over-confident (confidence > accuracy)")
+    ax_rel.bar(centres[under], acc[under] - conf[under], bottom=conf[under], width=width, color="#8172b3",
+               alpha=0.6, edgecolor="#8172b3", hatch="\\\\", label="under-confident (accuracy > confidence)")
     ax_rel.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
     ax_rel.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy",
                title=f"{title}\nECE {ece(probs, labels, n_bins):.3f}, accuracy {correct.mean():.3f}, n={len(labels)}")
-    ax_rel.legend(loc="upper left", fontsize=8)
     ax_hist.bar(centres, count / count.sum(), width=width, edgecolor="black", color="#55a868")
     ax_hist.axvline(float(confidence.mean()), color="#c44e52", linestyle="--", label="mean confidence")
     ax_hist.axvline(float(correct.mean()), color="black", linestyle=":", label="accuracy")
@@ -58,10 +61,23 @@ def reliability_diagrams(panels: Mapping[str, torch.Tensor], labels, path: str |
 
     if not panels:
         raise ValueError("no probabilities to draw")
-    fig = Figure(figsize=(4.6 * len(panels), 6.2))
+    fig = Figure(figsize=(4.6 * len(panels), 7.0), layout="constrained")
     axes = fig.subplots(2, len(panels), squeeze=False, sharex="col", gridspec_kw={"height_ratios": [3, 1.2]})
     for column, (title, probs) in enumerate(panels.items()):
         _draw_reliability(axes[0, column], axes[1, column], probs, labels, n_bins, title)
+    # one legend for every panel, below them: it never covers a bar, and lists both gap colours
+    # even when a panel has bins of only one kind
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor="#4c72b0", edgecolor="black", label="accuracy"),
+               Patch(facecolor="#dd8452", alpha=0.6, hatch="//", edgecolor="#dd8452",
+                     label="over-confident (confidence > accuracy)"),
+               Patch(facecolor="#8172b3", alpha=0.6, hatch="\\\\", edgecolor="#8172b3",
+                     label="under-confident (accuracy > confidence)")]
+    from matplotlib.lines import Line2D
+
+    handles.append(Line2D([], [], linestyle="--", color="grey", label="perfect calibration"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=8, frameon=False)
     return save_figure(fig, path)
 
 

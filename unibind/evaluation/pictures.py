@@ -1,7 +1,8 @@
 """Pictures of the space: a t-SNE map coloured by class and marked by modality, and retrieval grids.
 
-Both are written as PNG files (matplotlib, Agg backend, atomically) so the
-HTML report can embed them and a terminal user can open them.
+Both are written (matplotlib, Agg backend, atomically) so the HTML report can
+embed them and a terminal user can open them: PNG for the map, JPEG when the
+grid's name ends in ``.jpg`` (photos compress ~10x better).
 """
 
 from __future__ import annotations
@@ -49,6 +50,14 @@ def plot_projection(points: np.ndarray, labels: Sequence[str], modalities: Seque
                 ax.scatter(points[keep, 0], points[keep, 1], s=160 if modality == "text" else 14,
                            marker=MARKERS.get(modality, "o"), color=cmap(c % cmap.N),
                            edgecolors="black" if modality == "text" else "none", linewidths=0.6, alpha=0.85)
+    # 17+ colours are hard to tell apart: name each class at the middle of its points as well
+    import matplotlib.patheffects as effects
+
+    for c, name in enumerate(classes):
+        keep = labels_arr == name
+        x, y = np.median(points[keep, 0]), np.median(points[keep, 1])
+        ax.text(x, y, name, fontsize=7, ha="center", va="center", color=cmap(c % cmap.N), weight="bold",
+                path_effects=[effects.withStroke(linewidth=2.5, foreground="white")])
     handles = [plt.Line2D([], [], linestyle="", marker="s", color=cmap(c % cmap.N), label=n)
                for c, n in enumerate(classes)]
     handles += [plt.Line2D([], [], linestyle="", marker=MARKERS.get(m, "o"), color="grey", label=m)
@@ -69,7 +78,7 @@ def plot_retrieval_grid(queries: Sequence[str], results: Sequence[Sequence[dict[
     """
     plt = _pyplot()
     cols = max((len(r) for r in results), default=1)
-    fig, axes = plt.subplots(len(queries), cols, figsize=(1.7 * cols + 1.5, 1.9 * len(queries)), dpi=100,
+    fig, axes = plt.subplots(len(queries), cols, figsize=(1.9 * cols + 1.8, 2.2 * len(queries)), dpi=100,
                              squeeze=False)
     for row, (query, found) in enumerate(zip(queries, results)):
         for col in range(cols):
@@ -77,7 +86,7 @@ def plot_retrieval_grid(queries: Sequence[str], results: Sequence[Sequence[dict[
             ax.set_xticks([])
             ax.set_yticks([])
             if col == 0:
-                ax.set_ylabel(query, fontsize=8, rotation=0, ha="right", va="center")
+                ax.set_ylabel(query.replace(": ", ":\n", 1), fontsize=11, rotation=0, ha="right", va="center")
             if col >= len(found):
                 ax.axis("off")
                 continue
@@ -86,13 +95,13 @@ def plot_retrieval_grid(queries: Sequence[str], results: Sequence[Sequence[dict[
             if picture is not None:
                 ax.imshow(picture)
             else:
-                ax.text(0.5, 0.5, f"{hit['modality']}\n{hit['name'][:18]}", ha="center", va="center", fontsize=7)
+                ax.text(0.5, 0.5, f"{hit['modality']}\n{hit['name'][:14]}", ha="center", va="center", fontsize=10)
                 ax.set_facecolor("#eef")
             for spine in ax.spines.values():
                 spine.set_edgecolor("#2a2" if hit["hit"] else "#c22")
                 spine.set_linewidth(2.5)
-            ax.set_title(f"{hit['label']} ({hit['modality']})", fontsize=6)
-    fig.suptitle(title, fontsize=10)
+            ax.set_title(f"{hit['label']}\n({hit['modality']})", fontsize=10)
+    fig.suptitle(title, fontsize=12)
     return _save(fig, path)
 
 

@@ -58,6 +58,8 @@ class RecallRow(BaseModel):
     method: str = ""
     recall: dict[int, float]
     queries: int
+    gallery_size: int | None = Field(default=None, description="Items ranked per query: R@K with K >= this is "
+                                     "always 1 and not shown.")
 
 
 class BalanceRow(BaseModel):
@@ -89,17 +91,19 @@ def evaluate_stage(stage: Stage, *, recall_ks: Sequence[int] = DEFAULT_RECALL_KS
             present = [c for c, name in enumerate(classes) if name in set(s.labels)]  # classes with items here
             retrieval.append(RecallRow(query="text", gallery=s.modality, relevance="class", method=method,
                                        recall=recall_at_k(scores.T[present], [classes[c] for c in present],
-                                                          s.labels, recall_ks), queries=len(present)))
+                                                          s.labels, recall_ks), queries=len(present),
+                                       gallery_size=len(s.labels)))
             retrieval.append(RecallRow(query=s.modality, gallery="text", relevance="class", method=method,
                                        recall=recall_at_k(scores, s.labels, classes, recall_ks),
-                                       queries=len(s.labels)))
+                                       queries=len(s.labels), gallery_size=len(classes)))
     for a in stage.sets:
         for b in stage.sets:
             if a is b:
                 continue
             sims = a.vectors @ b.vectors.T
             retrieval.append(RecallRow(query=a.modality, gallery=b.modality, relevance="class",
-                                       recall=recall_at_k(sims, a.labels, b.labels, recall_ks), queries=len(a.labels)))
+                                       recall=recall_at_k(sims, a.labels, b.labels, recall_ks), queries=len(a.labels),
+                                       gallery_size=len(b.labels)))
             if a.pair_ids is not None and b.pair_ids is not None:
                 # only queries whose partner is in the gallery (224 photos, 54 with a sound)
                 partners = set(b.pair_ids)
@@ -107,6 +111,7 @@ def evaluate_stage(stage: Stage, *, recall_ks: Sequence[int] = DEFAULT_RECALL_KS
                 if rows:
                     retrieval.append(RecallRow(
                         query=a.modality, gallery=b.modality, relevance="pair", queries=len(rows),
+                        gallery_size=len(b.labels),
                         recall=recall_at_k(sims[rows], [a.pair_ids[n] for n in rows], b.pair_ids, recall_ks)))
     gallery, modalities = _gallery(stage)
     if len(set(modalities)) > 1:
@@ -147,7 +152,7 @@ def draw_stage(stage: Stage, out_dir: str | Path, slug: str, *, grid_queries: in
     rows = [[{"item": s.items[i] if s.items is not None else None, "modality": s.modality, "label": s.labels[i],
               "name": s.names[i], "hit": s.labels[i] == q} for s, i in (items[j] for j in row.tolist())]
             for q, row in zip(queries, top)]
-    pictures["grid"] = plot_retrieval_grid([f"text: {q}" for q in queries], rows, out_dir / f"{slug}-grid.png",
+    pictures["grid"] = plot_retrieval_grid([f"text: {q}" for q in queries], rows, out_dir / f"{slug}-grid.jpg",
                                            title=f"text -> any ({method}): {stage.title}").name
     pictures.update(draw_reliability(stage, out_dir, slug))
     return pictures

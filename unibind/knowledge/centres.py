@@ -244,8 +244,14 @@ class CentreSet:
         missing = [label for label in labels if label.strip().casefold() not in index
                    and label.strip() not in index]
         if missing:
-            raise InputError(self.path or "centres", f"no centres for {', '.join(map(repr, missing))} "
-                             f"(it has {len(self.meta.classes)} classes)")
+            import difflib
+
+            names = [c.name for c in self.meta.classes]
+            close = sorted({m for label in missing for m in difflib.get_close_matches(label, names, n=2)})
+            shown = ", ".join(names[:40]) + (f", ... ({len(names) - 40} more)" if len(names) > 40 else "")
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            raise InputError(self.path or "centres", f"no centres for {', '.join(map(repr, missing))}; "
+                             f"{hint}it has {len(names)} classes: {shown}")
         order = [index.get(label.strip(), index.get(label.strip().casefold())) for label in labels]
         meta = self.meta.model_copy(update={"classes": [self.meta.classes[i] for i in order]})
         return CentreSet(self.centres[order], self.mask[order], meta, self.path)

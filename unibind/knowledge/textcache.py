@@ -23,7 +23,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from unibind.identity import identity_hash, portable, source_identity, module_digest  # noqa: F401 (re-exported)
+from unibind.identity import (  # noqa: F401 (re-exported)
+    identity_hash,
+    module_digest,
+    space_text_identity,
+)
 from unibind.knowledge.records import now
 from unibind.progress import track
 
@@ -163,23 +167,3 @@ class TextEmbedder:
         if not texts:
             return torch.empty(0, self.dim)
         return torch.from_numpy(np.stack([found[t] for t in texts]).astype(np.float32, copy=False))
-
-
-def space_text_identity(space: Any) -> dict[str, Any]:
-    """What a space's text embeddings depend on (builds the text pipeline)."""
-    pipe = space.pipeline("text")
-    enc_spec = space.registry.get("encoder", pipe.encoder_name)
-    ad_spec = space.registry.get("adapter", pipe.adapter_name)
-    enc_settings = enc_spec.make_settings(space.settings.get(pipe.encoder_name))
-    ad_settings = ad_spec.make_settings(space.settings.get(pipe.adapter_name))
-    source = getattr(pipe.encoder, "source", None)
-    return {
-        "encoder": pipe.encoder_name,
-        "encoder_class": f"{type(pipe.encoder).__module__}.{type(pipe.encoder).__qualname__}",
-        **source_identity(source),
-        "encoder_settings": portable(enc_settings.model_dump(mode="json")) if enc_settings is not None else None,
-        "adapter": pipe.adapter_name,
-        "adapter_settings": portable(ad_settings.model_dump(mode="json")) if ad_settings is not None else None,
-        "adapter_weights": module_digest(pipe.adapter),
-        "dim": int(space.dim),
-    }

@@ -193,9 +193,41 @@ def _write_space(out: Path, config: TrainConfig, space: Any, frozen: dict[str, F
     metrics = {"best_epoch": fit.best_epoch, "stopped_early": fit.stopped_early, "temperature": fit.temperature,
                "parameters": parameters, "samples": samples, "train": config.train.model_dump(mode="json"),
                "history": [r.__dict__ for r in fit.history]}
+    made_from = {"data": str(config.data), "kb": str(config.kb) if config.kb else None,
+                 "command": train_command(config)}
     write_record(out, SpaceRecord(text_encoder=text_name, text_encoder_settings=config.settings.get(text_name),
                                   text_identity=text_identity, modalities=records,
-                                  centres=CENTRES if centre_set is not None else None, metrics=metrics))
+                                  centres=CENTRES if centre_set is not None else None, metrics=metrics,
+                                  made_from=made_from))
+
+
+def train_command(config: TrainConfig) -> str:
+    """The ``unibind train`` command that trains this space again (named when a space is stale).
+
+    Component settings (``config.settings``) have no command-line form; they
+    are recorded in ``space.json`` and reported beside the command.
+    """
+    import shlex
+
+    t = config.train
+    words = ["unibind", "train", "--data", str(config.data), "--out", str(config.out)]
+    if config.modalities:
+        words += ["--modalities", ",".join(config.modalities)]
+    if config.kb is not None:
+        words += ["--kb", str(config.kb), "--k", str(config.centres_k)]
+    if config.text_encoder:
+        words += ["--text-encoder", config.text_encoder]
+    for option, pairs in (("--encoder", config.encoders), ("--adapter", config.adapters)):
+        for modality, name in sorted(pairs.items()):
+            words += [option, f"{modality}={name}"]
+    for modality, settings in sorted(config.adapter_settings.items()):
+        if "init" in settings:
+            words += ["--init", f"{modality}={settings['init']}"]
+    words += ["--epochs", str(t.epochs), "--batch-size", str(t.batch_size), "--lr", str(t.lr),
+              "--temperature", str(t.temperature), "--patience", str(t.patience),
+              "--val-fraction", str(config.val_fraction), "--seed", str(t.seed)]
+    words += ["--learn-temperature"] * bool(t.learn_temperature) + ["--symmetric"] * bool(t.symmetric)
+    return shlex.join(words)
 
 
 def _count(module: Any) -> int:

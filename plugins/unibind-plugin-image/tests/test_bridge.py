@@ -188,3 +188,24 @@ def test_linear_form_is_the_linear_bridge_as_one_layer():
     unnormalised = bridge.class_weights(features) @ bridge.class_embeddings
     assert weight.shape == (8, 6) and bias.shape == (8,)
     assert torch.allclose(features @ weight.T + bias, unnormalised, atol=1e-5)
+
+
+def test_the_cache_key_follows_the_model_content_not_its_path(tmp_path, fake_text_encoder_class, capsys):
+    """A new venv (the same files elsewhere) reuses the bridge; changed files rebuild it (issue 15)."""
+    import os
+    import shutil
+
+    here = tmp_path / "a" / "model"
+    here.mkdir(parents=True)
+    (here / "weights.bin").write_bytes(b"\x00" * 64)
+    there = tmp_path / "b" / "venv" / "model"
+    shutil.copytree(here, there)
+    os.utime(there / "weights.bin", ns=(1_600_000_000_000_000_000,) * 2)
+    settings = ImageNetBridgeSettings()
+    key = cache_path(fake_text_encoder_class(source=str(here)), settings)
+    assert cache_path(fake_text_encoder_class(source=str(there)), settings) == key
+    (there / "weights.bin").write_bytes(b"\x01" + b"\x00" * 63)
+    assert cache_path(fake_text_encoder_class(source=str(there)), settings) != key
+
+    build_imagenet_bridge(settings, encoder=HeadOnly(), text_encoder=fake_text_encoder_class(source=str(here)))
+    assert "building the ImageNet bridge" in capsys.readouterr().err

@@ -28,6 +28,7 @@ from torch import nn
 from unibind.adapters.base import Adapter
 from unibind.atomic import save_tensors
 from unibind.errors import UniBindError
+from unibind.identity import source_identity
 from unibind.paths import cache_dir
 from unibind_plugin_image.settings import ImageNetBridgeSettings
 
@@ -136,7 +137,9 @@ def imagenet_class_texts(settings: ImageNetBridgeSettings | None = None) -> list
 def cache_key(text_encoder: Any, settings: ImageNetBridgeSettings) -> str:
     """Hash of what determines the class embeddings: the text encoder and the text recipe."""
     identity = {
-        "text_encoder": str(getattr(text_encoder, "source", type(text_encoder).__name__)),
+        # the model's content, never its path: a new venv reuses the bridge, a changed model rebuilds it
+        "text_encoder": source_identity(getattr(text_encoder, "source", None)) if getattr(
+            text_encoder, "source", None) else type(text_encoder).__name__,
         "dim": int(getattr(text_encoder, "dim", 0) or 0),
         "recipe": RECIPE_VERSION,
         "prompt": settings.prompt,
@@ -158,6 +161,9 @@ def class_text_embeddings(text_encoder: Any, settings: ImageNetBridgeSettings | 
     cached = _read_cache(path, getattr(text_encoder, "dim", None))
     if cached is not None:
         return cached
+    from unibind.progress import status
+
+    status("building the ImageNet bridge for this text encoder (first run only, about 30 s)...")
     texts = imagenet_class_texts(settings)
     flat = [t for group in texts for t in group]
     owner = torch.tensor([i for i, group in enumerate(texts) for _ in group])
