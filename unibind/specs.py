@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from unibind.errors import SettingsError
+from unibind.errors import SettingsError, validation_message
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 
@@ -64,7 +64,8 @@ class Spec(BaseModel):
         model = self.settings_model()
         if model is None:
             if values:
-                raise SettingsError(f"{self.qualified_name} takes no settings, got {values!r}")
+                given = ", ".join(map(str, values)) if isinstance(values, dict) else type(values).__name__
+                raise SettingsError(f"{self.qualified_name} takes no settings, got {given}")
             return None
         if isinstance(values, model):
             return values
@@ -73,7 +74,7 @@ class Spec(BaseModel):
         try:
             return model.model_validate(values or {})
         except ValidationError as exc:
-            raise SettingsError(f"invalid settings for {self.qualified_name}: {exc}") from exc
+            raise SettingsError(f"invalid settings for {self.qualified_name}: {validation_message(exc)}") from exc
 
     def build(self, settings: BaseModel | dict[str, Any] | None = None, **context: Any) -> Any:
         """Import the factory and call it with validated settings and any context."""

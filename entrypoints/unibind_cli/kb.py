@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from unibind_cli.validation import POSITIVE, POSITIVE_FLOAT
+
 KB_OPTION = click.option("--kb", "kb_path", default="knowledge-base.sqlite", show_default=True,
                          envvar="UNIBIND_KB", type=click.Path(dir_okay=False, path_type=Path),
                          help="Knowledge-base file (SQLite).")
@@ -51,10 +53,10 @@ def kb() -> None:
               "or a comma-separated list.")
 @click.option("--source", "sources", multiple=True, required=True, metavar="NAME[:key=value,...]",
               help="Description source and its settings; repeat for several.")
-@click.option("--per-class", default=50, show_default=True, help="Descriptions to keep per class and source.")
+@click.option("--per-class", default=50, show_default=True, type=POSITIVE, help="Descriptions to keep per class and source.")
 @click.option("--modality", help="Ask for descriptions of this modality (templates: its prompt set).")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--commit-every", default=32, show_default=True,
+@click.option("--commit-every", default=32, show_default=True, type=POSITIVE,
               help="Items per transaction (resume granularity).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def build(kb_path: Path, classes: str, sources: tuple[str, ...], per_class: int, modality: str | None,
@@ -86,9 +88,9 @@ def build(kb_path: Path, classes: str, sources: tuple[str, ...], per_class: int,
               "ImageFolder style).")
 @click.option("--classes", help="File or comma-separated list naming the classes (optional WordNet ids); "
               "a folder named like a class's name or id gets that class.")
-@click.option("--per-sample", default=1, show_default=True, help="Captions to keep per sample.")
+@click.option("--per-sample", default=1, show_default=True, type=POSITIVE, help="Captions to keep per sample.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--batch-size", default=8, show_default=True, help="Samples per captioner call and commit.")
+@click.option("--batch-size", default=8, show_default=True, type=POSITIVE, help="Samples per captioner call and commit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def caption(kb_path: Path, inputs: tuple[str, ...], source: str, label: str | None, classes: str | None,
             per_sample: int, seed: int, batch_size: int, as_json: bool) -> None:
@@ -267,14 +269,14 @@ def export(kb_path: Path, out: Path | None, classes: str | None, sources: tuple[
               help="Where to save them (.safetensors).")
 @click.option("--method", type=click.Choice(["ecl", "name", "templates", "mean"]), default="ecl",
               show_default=True, help="ecl (the paper) or a baseline.")
-@click.option("--k", default=50, show_default=True, help="Centres per class (ecl).")
+@click.option("--k", default=50, show_default=True, type=POSITIVE, help="Centres per class (ecl).")
 @click.option("--modality", default="image", show_default=True,
               help="Picks the canonical prompt and templates.")
 @click.option("--prompt", help="Canonical prompt with {} for the class name (default: the modality's).")
 @click.option("--source", "sources", multiple=True, help="Only descriptions from these sources.")
 @click.option("--reduce", type=click.Choice(["max", "mean", "softmax"]), default="max", show_default=True,
               help="Default scoring over a class's centres.")
-@click.option("--temperature", default=0.05, show_default=True, help="softmax scoring temperature.")
+@click.option("--temperature", default=0.05, show_default=True, type=POSITIVE_FLOAT, help="softmax scoring temperature.")
 @click.option("--on-empty", type=click.Choice(["error", "prompt"]), default="error", show_default=True,
               help="A class without descriptions: fail, or use its canonical prompt.")
 @click.option("--text-encoder", help="Text encoder name (default: the default text encoder).")

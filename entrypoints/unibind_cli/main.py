@@ -13,13 +13,14 @@ from unibind_cli.bench import bench
 from unibind_cli.calibrate import calibrate
 from unibind_cli.demo import demo
 from unibind_cli.embed import classify, embed
+from unibind_cli.errors import UserErrorGroup, run_or_exit
 from unibind_cli.evaluate import evaluate
 from unibind_cli.kb import bench_centres, kb
 from unibind_cli.plugins import list_plugins
 from unibind_cli.train import train
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=UserErrorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="unibind")
 def cli() -> None:
     """UniBind: one language-anchored embedding space for every modality."""
@@ -33,5 +34,5 @@ bench.add_command(bench_centres)
 def main() -> None:
     from unibind.plugins import get_plugin_manager
 
-    get_plugin_manager().add_commands(cli)
+    run_or_exit(lambda: get_plugin_manager().add_commands(cli))  # UNIBIND_STRICT=1: a broken plugin, one line
     cli()
