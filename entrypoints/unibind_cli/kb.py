@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from unibind_cli.errors import one_line
 from unibind_cli.validation import POSITIVE, POSITIVE_FLOAT
 
 KB_OPTION = click.option("--kb", "kb_path", default="knowledge-base.sqlite", show_default=True,
@@ -133,8 +134,14 @@ def _print_report(report, n_classes: int, as_json: bool) -> None:
     if report.failed:
         for summary in report.sources:
             for error in summary.errors[:20]:
-                click.echo(f"{summary.source}: {error}", err=True)
+                click.echo(f"{summary.source}: {one_line(error)}", err=True)
         sys.exit(1)
+    empty = [s for s in report.sources if s.empty]
+    if empty:  # e.g. a server answering HTML with status 200: every text rejected, nothing kept
+        said = "; ".join(f"{s.source} kept no description for {len(s.empty)} class(es) ({', '.join(s.empty[:5])}"
+                         f"{', ...' if len(s.empty) > 5 else ''}), rejected: "
+                         + (", ".join(f"{k} {v}" for k, v in s.rejected.items()) or "none") for s in empty)
+        raise click.ClickException(said)
 
 
 def _labelled_samples(inputs, registry, modalities, label, known):

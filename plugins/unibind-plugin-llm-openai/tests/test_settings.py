@@ -33,7 +33,7 @@ def test_missing_key_for_a_remote_server_names_the_variable(monkeypatch: pytest.
     assert api_key(OpenAISettings(base_url="http://localhost:11434/v1", api_key_env="MY_LLM_KEY")) is None
     with pytest.raises(MissingKeyError):
         api_key(OpenAISettings(base_url="http://localhost:8000/v1", api_key_env="MY_LLM_KEY",
-                               require_key=True))
+                               require_key=True, allow_http_key=True))
     monkeypatch.setenv("MY_LLM_KEY", "  sk-from-env ")
     assert api_key(remote) == "sk-from-env"
 
