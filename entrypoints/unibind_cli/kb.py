@@ -306,6 +306,9 @@ def centres(kb_path: Path, classes: str | None, out: Path, method: str, k: int, 
     store = _open(kb_path) if needs_kb or classes is None else None
     try:
         refs = _classes(classes, store)
+        if not refs:
+            raise click.ClickException(f"{kb_path}: no class has descriptions; build some with "
+                                       "`unibind kb build`, or name the classes with --classes")
         embedder = TextEmbedder.from_registry(text_encoder, cache=cache if cache else True)
         result = localize(refs, embedder, settings, kb=store)
         result.save(out)
