@@ -18,6 +18,18 @@ class InputError(UniBindError, ValueError):
         super().__init__(f"{self.source}: {problem}")
 
 
+class InputWarning(UserWarning):
+    """An input that can be used but whose result means little (silent audio): kept, warned, recorded.
+
+    Readers raise it with :func:`warnings.warn`; batch runs record it with the input's result.
+    """
+
+    def __init__(self, source: str | Path, problem: str):
+        self.source = str(source)
+        self.problem = problem
+        super().__init__(f"{self.source}: {problem}")
+
+
 class PluginError(UniBindError):
     """A plugin failed to import or its hook raised (reported, or raised in strict mode)."""
 

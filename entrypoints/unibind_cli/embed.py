@@ -32,6 +32,12 @@ def _expand(inputs: tuple[str, ...], space, modality: str) -> list[Path]:
     return paths
 
 
+def _report_warnings(noted) -> None:
+    """Inputs used although their result means little (e.g. silent audio); also in --json records."""
+    for w in noted:
+        click.echo(f"warning: {w.source}: {w.reason}", err=True)
+
+
 def _report_failures(failures) -> None:
     if failures:
         click.echo(f"skipped {len(failures)} input(s):", err=True)
@@ -76,6 +82,7 @@ def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: 
         for source, vector in zip(result.sources, result.vectors):
             head = ", ".join(f"{v:+.4f}" for v in vector[:6].tolist())
             click.echo(f"{source}\t[{head}, ...] dim={vector.numel()}")
+    _report_warnings(result.warnings)
     _report_failures(result.failures)
     if result.failures:
         sys.exit(1)
@@ -103,6 +110,7 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
              calibrator_file: Path | None = None, threshold: float | None = None, explain: bool = False) -> None:
     """Zero-shot classify FILES against --labels and/or knowledge-base --centres."""
     from unibind.errors import UniBindError
+    from unibind.results import Failure
     from unibind.space import Space
 
     from unibind_cli.calibrate import load_for_classify
@@ -131,6 +139,7 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
             if p.fallback is not None and p.fallback.ran:
                 said = ", ".join(f"{v.name} {v.verdict}" for v in p.fallback.validators)
                 click.echo(f"{Path(p.source).name}: {p.fallback.decision} ({said})")
+        _report_warnings(Failure(source=p.source, reason=w) for p in predictions for w in p.warnings)
     _report_failures(failures)
     if failures:
         sys.exit(1)
