@@ -14,7 +14,6 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-
 from unibind_cli.main import cli
 
 
@@ -151,8 +150,9 @@ def test_embed_a_folder_without_files_of_the_modality(tmp_path) -> None:
 
 
 def test_a_dangling_symlink_in_a_folder_is_reported_as_skipped(fake_text_registry, tmp_path) -> None:
-    from unibind.space import Space
     from unibind_cli.embed import _expand
+
+    from unibind.space import Space
 
     space = Space(registry=fake_text_registry())
     folder = tmp_path / "things"
@@ -195,10 +195,10 @@ def test_library_errors_become_one_line_without_secrets() -> None:
     """InputError with a newline, a pydantic ValidationError: one line each, input values not echoed."""
     import click
     from pydantic import BaseModel, Field
+    from unibind_cli.errors import UserErrorGroup
 
     from unibind.errors import InputError
     from unibind.secrets import register_secret
-    from unibind_cli.errors import UserErrorGroup
 
     register_secret("sk-planted-canary-42")
 
@@ -229,9 +229,10 @@ def test_library_errors_become_one_line_without_secrets() -> None:
 
 
 def test_strict_mode_with_a_broken_plugin_is_one_error_line(monkeypatch, capsys) -> None:
+    from unibind_cli.main import main
+
     import unibind.plugins
     from unibind.errors import PluginError
-    from unibind_cli.main import main
 
     def broken():
         raise PluginError("plugin 'fake_broken' failed to load: ZeroDivisionError: division by zero")

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from unibind_plugin_audio.loading import AudioModality
 
 from unibind.batching import prepared_batches
 from unibind.errors import InputWarning
 from unibind.space import Embeddings, _predictions
-from unibind_plugin_audio.loading import AudioModality
 
 RATE = 16000
 

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from pydantic import ValidationError
-
-from unibind.plugins import PluginManager, reset_plugin_manager
 from unibind_cli.main import cli
 from unibind_plugin_llm_openai.client import ChatClient, api_key
 from unibind_plugin_llm_openai.errors import ServiceError
 from unibind_plugin_llm_openai.settings import OpenAISettings
+
+from unibind.plugins import PluginManager, reset_plugin_manager
 
 CANARY = "sk-canary-7f3a9c1e5d2b8f60"
 
