@@ -77,3 +77,17 @@ def test_paths_inside_the_space_still_load(fake_text_registry, tmp_path) -> None
     (space / "adapters" / "text.safetensors").write_bytes(b"x")
     loaded = load_space_dir(space, registry=registry)
     assert loaded.trained_adapters["text"].path == space / "adapters" / "text.safetensors"
+
+
+def test_secrets_are_masked_in_log_records(caplog) -> None:
+    import logging
+
+    from unibind.secrets import install_log_redaction, redact, register_secret
+
+    register_secret("sk-log-canary-0451")
+    install_log_redaction()
+    install_log_redaction()  # once is enough; a second call must not wrap twice
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("httpx").info("POST %s -> %s", "https://u:pw@h/v1", "echo sk-log-canary-0451")
+    assert caplog.messages == ["POST https://***@h/v1 -> echo ***"]
+    assert redact("Authorization: Bearer abc.def-1") == "Authorization: Bearer ***"

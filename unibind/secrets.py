@@ -9,6 +9,7 @@ tokens are masked whether registered or not.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from typing import Any
@@ -55,3 +56,28 @@ def redact_data(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [redact_data(v) for v in value]
     return redact(value)
+
+
+def install_log_redaction() -> None:
+    """Redact every log record of this process as it is made (the command line installs it once).
+
+    A record factory rather than a handler filter: it covers every logger and handler,
+    including those of libraries (httpx, transformers) and ones added later.
+    """
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "unibind_redacts", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is logging's to report, not ours
+            return record
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return record
+
+    factory.unibind_redacts = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)

@@ -128,7 +128,9 @@ def caption(kb_path: Path, inputs: tuple[str, ...], source: str, label: str | No
 def _print_report(report, n_classes: int, as_json: bool) -> None:
     """The build summary (table or JSON); errors on stderr and exit status 1 when a job failed."""
     if as_json:
-        click.echo(report.model_dump_json(indent=2))
+        from unibind.secrets import redact
+
+        click.echo(redact(report.model_dump_json(indent=2)))
     else:
         _summary_table(report, n_classes)
     if report.failed:

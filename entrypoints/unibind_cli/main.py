@@ -33,6 +33,8 @@ bench.add_command(bench_centres)
 
 def main() -> None:
     from unibind.plugins import get_plugin_manager
+    from unibind.secrets import install_log_redaction
 
+    install_log_redaction()
     run_or_exit(lambda: get_plugin_manager().add_commands(cli))  # UNIBIND_STRICT=1: a broken plugin, one line
     cli()
