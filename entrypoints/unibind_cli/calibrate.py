@@ -97,8 +97,10 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str, method: str
 @click.option("--dataset", "datasets", multiple=True,
               type=click.Choice(["fashion-mnist", "tuxpaint-photos", "tuxpaint-sounds"]),
               help="Real datasets to measure (default: all three).")
-@click.option("--fashion", default=300, show_default=True, type=POSITIVE, help="Fashion-MNIST test images to use.")
-@click.option("--threshold", default=0.6, show_default=True, type=PROBABILITY, help="Fallback threshold on calibrated confidence.")
+@click.option("--fashion", default=300, show_default=True, type=POSITIVE,
+              help="Fashion-MNIST test images to use.")
+@click.option("--threshold", default=0.6, show_default=True, type=PROBABILITY,
+              help="Fallback threshold on calibrated confidence.")
 @click.option("--space", "space_dir", type=SpaceDir(), help="Space directory (default: the embedded default).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the calibration / held-out split.")
 @click.option("--validator", "validators", multiple=True, help="Fallback validators to run (default: all registered).")

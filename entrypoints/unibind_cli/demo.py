@@ -18,7 +18,8 @@ from unibind_cli.validation import POSITIVE, LabelList
 @click.option("--init", type=click.Choice(["xavier", "orthogonal", "zeros", "text-bridge"]), default="text-bridge",
               show_default=True, help="Adapter initialisation (text-bridge: the ImageNet bridge's linear part).")
 @click.option("--quick", is_flag=True, help="Only zero-shot classify a few real photos (no training).")
-@click.option("--labels", type=LabelList(), default=None, help="--quick: comma-separated labels (default: the quick check's ten).")
+@click.option("--labels", type=LabelList(), default=None,
+              help="--quick: comma-separated labels (default: the quick check's ten).")
 def demo(out: Path, epochs: int, seed: int, init: str, quick: bool, labels: list[str] | None) -> None:
     """The main job: knowledge base, centres, features, adapters, held-out evaluation, report."""
     if quick:

@@ -43,7 +43,10 @@ def _expand(inputs: tuple[str, ...], space, modality: str) -> list[Path]:
 
 
 def _report_warnings(noted) -> None:
-    """Inputs used although their result means little (e.g. silent audio); also in --json records."""
+    """Inputs used although their result means little (e.g. silent audio), on stderr.
+
+    ``classify --json`` records carry them too (``Prediction.warnings``).
+    """
     for w in noted:
         click.echo(f"warning: {w.source}: {w.reason}", err=True)
 
@@ -100,7 +103,8 @@ def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--labels", type=LabelList(), help="Comma-separated class names (with --centres: some of its classes).")
+@click.option("--labels", type=LabelList(),
+              help="Comma-separated class names (with --centres: some of its classes).")
 @click.option("--centres", type=click.Path(dir_okay=False, path_type=Path),
               help="Class centres from `unibind kb centres` (ECL); default: prompt-template means.")
 @click.option("--reduce", type=click.Choice(["max", "mean", "softmax"]),

@@ -54,7 +54,8 @@ def kb() -> None:
               "or a comma-separated list.")
 @click.option("--source", "sources", multiple=True, required=True, metavar="NAME[:key=value,...]",
               help="Description source and its settings; repeat for several.")
-@click.option("--per-class", default=50, show_default=True, type=POSITIVE, help="Descriptions to keep per class and source.")
+@click.option("--per-class", default=50, show_default=True, type=POSITIVE,
+              help="Descriptions to keep per class and source.")
 @click.option("--modality", help="Ask for descriptions of this modality (templates: its prompt set).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--commit-every", default=32, show_default=True, type=POSITIVE,

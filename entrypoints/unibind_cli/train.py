@@ -38,13 +38,15 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 @click.option("--epochs", default=30, show_default=True, type=POSITIVE)
 @click.option("--batch-size", default=64, show_default=True, type=POSITIVE, help="Global batch per modality.")
 @click.option("--lr", default=1e-3, show_default=True, type=POSITIVE_FLOAT)
-@click.option("--temperature", default=1.0, show_default=True, type=POSITIVE_FLOAT, help="tau (the paper: 1, i.e. none).")
+@click.option("--temperature", default=1.0, show_default=True, type=POSITIVE_FLOAT,
+              help="tau (the paper: 1, i.e. none).")
 @click.option("--learn-temperature", is_flag=True, help="Learn tau, starting from --temperature.")
 @click.option("--symmetric", is_flag=True, help="Add the text-to-sample direction to the loss.")
 @click.option("--patience", default=5, show_default=True, type=NON_NEGATIVE, help="Early stopping on the val loss.")
 @click.option("--val-fraction", default=0.2, show_default=True, type=OPEN_FRACTION)
 @click.option("--seed", default=0, show_default=True)
-@click.option("--workers", default=0, show_default=True, type=NON_NEGATIVE, help="Decoding processes for feature extraction.")
+@click.option("--workers", default=0, show_default=True, type=NON_NEGATIVE,
+              help="Decoding processes for feature extraction.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Feature cache directory.")
 @click.option("--threads", type=POSITIVE, help="torch threads per process (1 is fastest for small adapters).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
