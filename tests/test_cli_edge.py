@@ -244,3 +244,17 @@ def test_strict_mode_with_a_broken_plugin_is_one_error_line(monkeypatch, capsys)
     assert exited.value.code == 1
     err = capsys.readouterr().err
     assert err.splitlines() == ["Error: plugin 'fake_broken' failed to load: ZeroDivisionError: division by zero"]
+
+
+def test_the_library_refuses_duplicate_labels_too(fake_text_registry, text_file) -> None:
+    """Python callers get the same protection as the command line (InputError is a ValueError)."""
+    from unibind.errors import InputError
+    from unibind.space import Space
+
+    space = Space(registry=fake_text_registry())
+    with pytest.raises(InputError, match="duplicate label"):
+        space.classify([text_file], ["dog", "cat", "Dog"])
+    with pytest.raises(InputError, match="at least two labels"):
+        space.classify([text_file], ["dog", " "])
+    predictions, _ = space.classify([text_file], ["dog", "cat"])
+    assert [s.label for s in predictions[0].top] in (["dog", "cat"], ["cat", "dog"])

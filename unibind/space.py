@@ -6,7 +6,7 @@ with whatever plugins are installed and never names one.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,7 +249,11 @@ class Space:
         if centre_set is not None:
             labels = centre_set.labels
         if len(labels) < 2:
-            raise ValueError("give at least two labels")
+            raise InputError("labels", f"give at least two labels, got {labels}")
+        counts = Counter(label.casefold() for label in labels)
+        repeated = sorted({label for label in labels if counts[label.casefold()] > 1})
+        if repeated:  # they would split one class's probability between rows: a silently wrong answer
+            raise InputError("labels", f"duplicate label(s) {', '.join(repeated)}: give each class once")
         groups: dict[str, list[Path]] = defaultdict(list)
         failures: list[Failure] = []
         for path in map(Path, paths):
