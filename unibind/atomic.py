@@ -1,4 +1,8 @@
-"""Writes that survive a kill: write to a temporary file beside the target, then rename."""
+"""Writes that survive a kill: write to a temporary file beside the target, then rename.
+
+The file gets the mode an ordinary ``open(target, "w")`` would give it (0666 less the
+umask, e.g. 0644 under umask 022), not the 0600 of ``tempfile.mkstemp``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,17 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+
+def _umask() -> int:
+    """The process umask: from /proc on Linux (no race), else by setting it and putting it back."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -20,6 +35,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())  # after the writer: some (safetensors) recreate the file 0600
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, target)

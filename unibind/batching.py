@@ -8,14 +8,15 @@ exception that ends the run.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from torch.utils.data import DataLoader, Dataset
 
-from unibind.errors import InputError
+from unibind.errors import InputError, InputWarning
 from unibind.results import Failure
 
 
@@ -26,6 +27,7 @@ class PreparedBatch:
     batch: Any
     sources: list[str]
     failures: list[Failure]
+    warnings: list[Failure] = field(default_factory=list)  # used, but doubtful (e.g. silent audio)
 
 
 class _Prepare(Dataset):
@@ -37,6 +39,16 @@ class _Prepare(Dataset):
 
     def __getitem__(self, index: int) -> tuple[str, Any, str | None]:
         path = self.paths[index]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", InputWarning)
+            item = self._prepare(path)
+        noted = [w.message.problem for w in caught if isinstance(w.message, InputWarning)]
+        for w in caught:
+            if not isinstance(w.message, InputWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return (*item, noted)
+
+    def _prepare(self, path: Path) -> tuple[str, Any, str | None]:
         try:
             return str(path), self.encoder.preprocess(self.loader.load(path)), None
         except InputError as exc:
@@ -50,11 +62,12 @@ def prepared_batches(paths: Sequence[str | Path], loader: Any, encoder: Any, *, 
     """Yield preprocessed batches in input order; ``workers`` > 0 decodes in subprocesses."""
     dataset = _Prepare([Path(p) for p in paths], loader, encoder)
 
-    def collate(items: list[tuple[str, Any, str | None]]) -> PreparedBatch:
-        good = [(src, t) for src, t, err in items if err is None]
-        failures = [Failure(source=src, reason=err) for src, _, err in items if err is not None]
+    def collate(items: list[tuple[str, Any, str | None, list[str]]]) -> PreparedBatch:
+        good = [(src, t) for src, t, err, _ in items if err is None]
+        failures = [Failure(source=src, reason=err) for src, _, err, _ in items if err is not None]
+        noted = [Failure(source=src, reason=w) for src, _, err, ws in items if err is None for w in ws]
         batch = encoder.collate([t for _, t in good]) if good else None
-        return PreparedBatch(batch, [src for src, _ in good], failures)
+        return PreparedBatch(batch, [src for src, _ in good], failures, noted)
 
     yield from DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate,
                           persistent_workers=False, prefetch_factor=2 if workers else None)
@@ -67,5 +80,5 @@ def preprocess_all(paths: Sequence[str | Path], loader: Any, encoder: Any) -> tu
     """
     dataset = _Prepare([Path(p) for p in paths], loader, encoder)
     items = [dataset[i] for i in range(len(dataset))]
-    return ([t for _, t, err in items if err is None],
-            [Failure(source=src, reason=err) for src, _, err in items if err is not None])
+    return ([t for _, t, err, _ in items if err is None],
+            [Failure(source=src, reason=err) for src, _, err, _ in items if err is not None])

@@ -18,6 +18,18 @@ class InputError(UniBindError, ValueError):
         super().__init__(f"{self.source}: {problem}")
 
 
+class InputWarning(UserWarning):
+    """An input that can be used but whose result means little (silent audio): kept, warned, recorded.
+
+    Readers raise it with :func:`warnings.warn`; batch runs record it with the input's result.
+    """
+
+    def __init__(self, source: str | Path, problem: str):
+        self.source = str(source)
+        self.problem = problem
+        super().__init__(f"{self.source}: {problem}")
+
+
 class PluginError(UniBindError):
     """A plugin failed to import or its hook raised (reported, or raised in strict mode)."""
 
@@ -40,3 +52,19 @@ class NotRegisteredError(UniBindError, LookupError):
 
 class SettingsError(UniBindError, ValueError):
     """Settings given for a component do not validate against its settings model."""
+
+
+def validation_message(exc: Exception) -> str:
+    """A pydantic ``ValidationError`` as one line, ``field: problem; ...``, never quoting the input.
+
+    The input may hold a secret (``api_key=...``) or be huge; the field name and the problem suffice.
+    """
+    errors = getattr(exc, "errors", None)
+    if errors is None:
+        return " ".join(str(exc).split())
+    parts = []
+    for error in errors(include_url=False, include_input=False, include_context=False):
+        where = ".".join(str(part) for part in error.get("loc", ()))
+        message = error.get("msg", "invalid").removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)

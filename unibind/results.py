@@ -80,3 +80,5 @@ class Prediction(BaseModel):
     fallback: FallbackRecord | None = Field(default=None, description="Set when a fallback policy was given; "
                                             "label/confidence are then the final decision's.")
     explanation: Explanation | None = None
+    warnings: list[str] = Field(default_factory=list, description="Why this input's prediction means little "
+                                "(e.g. silent or constant audio), though it was classified.")

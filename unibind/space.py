@@ -6,7 +6,7 @@ with whatever plugins are installed and never names one.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +39,8 @@ class Embeddings:
     sources: list[str]
     modality: str
     failures: list[Failure] = field(default_factory=list)
+    #: Inputs embedded although their vector means little (silent or constant audio), and why.
+    warnings: list[Failure] = field(default_factory=list)
 
 
 @dataclass
@@ -193,17 +195,19 @@ class Space:
         vectors: list[torch.Tensor] = []
         sources: list[str] = []
         failures: list[Failure] = []
+        noted: list[Failure] = []
         batches = prepared_batches(paths, pipe.loader, pipe.encoder, batch_size=batch_size, workers=workers)
         total = -(-len(paths) // batch_size)
         for prepared in track(batches, total=total, description=f"embedding {modality}",
                               enabled=progress if progress is not None else len(paths) > batch_size):
             failures.extend(prepared.failures)
+            noted.extend(prepared.warnings)
             if prepared.sources:
                 features = pipe.encoder(prepared.batch).float()
                 vectors.append(F.normalize(pipe.adapter(features), dim=-1))
                 sources.extend(prepared.sources)
         out = torch.cat(vectors) if vectors else torch.empty(0, self.dim)
-        return Embeddings(out, sources, modality, failures)
+        return Embeddings(out, sources, modality, failures, noted)
 
     # -- classification ------------------------------------------------------------------
     @torch.inference_mode()
@@ -264,7 +268,11 @@ class Space:
         if centre_set is not None:
             labels = centre_set.labels
         if len(labels) < 2:
-            raise ValueError("give at least two labels")
+            raise InputError("labels", f"give at least two labels, got {labels}")
+        counts = Counter(label.casefold() for label in labels)
+        repeated = sorted({label for label in labels if counts[label.casefold()] > 1})
+        if repeated:  # they would split one class's probability between rows: a silently wrong answer
+            raise InputError("labels", f"duplicate label(s) {', '.join(repeated)}: give each class once")
         groups: dict[str, list[Path]] = defaultdict(list)
         failures: list[Failure] = []
         for path in map(Path, paths):
@@ -304,11 +312,14 @@ def _predictions(embedded: Embeddings, labels: Sequence[str], sims: torch.Tensor
     out = []
     ent = entropy(probs)
     k = min(top_k, len(labels))
+    noted: dict[str, list[str]] = {}
+    for w in embedded.warnings:
+        noted.setdefault(w.source, []).append(w.reason)
     for row, source in enumerate(embedded.sources):
         values, order = probs[row].topk(k)
         top = [ClassScore(label=labels[i], probability=float(v), similarity=float(sims[row, i]))
                for v, i in zip(values.tolist(), order.tolist())]
         out.append(Prediction(source=source, modality=embedded.modality, label=top[0].label,
                               confidence=top[0].probability, entropy=float(ent[row]), top=top,
-                              calibrated=calibrated))
+                              calibrated=calibrated, warnings=noted.get(source, [])))
     return out

@@ -128,6 +128,20 @@ def load_adapter_weights(adapter: Any, path: str | Path, *, encoder: str, in_dim
     return meta
 
 
+def inside(space_dir: Path, relative: str, what: str) -> Path:
+    """``space_dir / relative``, refused unless it stays inside the space directory (symlinks resolved).
+
+    A space is a self-contained folder: a path in ``space.json`` that climbs out of it
+    (``../x``, an absolute path, a symlink to elsewhere) would load a file nobody trained with it.
+    """
+    path = space_dir / relative
+    root = space_dir.resolve()
+    if Path(relative).is_absolute() or not path.resolve().is_relative_to(root):
+        raise InputError(space_dir / RECORD, f"{what} {relative!r} is outside the space directory "
+                         f"{space_dir}; paths in {RECORD} must stay inside it")
+    return path
+
+
 def text_identity(space: Any) -> str:
     """Identity hash of a space's text side today (content of its files, settings, text adapter)."""
     from unibind.identity import space_text_identity
@@ -231,7 +245,7 @@ def load_space_dir(space_dir: str | Path, *, space_class: type[Space], registry:
             settings[mod.encoder] = mod.encoder_settings
     settings.update(space_kwargs.pop("settings", None) or {})
     _check_local_paths(space_dir, settings)
-    centres = space_dir / record.centres if record.centres else None
+    centres = inside(space_dir, record.centres, "centres file") if record.centres else None
     if centres is not None and not centres.is_file():
         raise InputError(centres, "centres file named in space.json is missing")
     space = space_class(registry=registry, text_encoder=record.text_encoder,
@@ -240,7 +254,7 @@ def load_space_dir(space_dir: str | Path, *, space_class: type[Space], registry:
     for modality, mod in record.modalities.items():
         if mod.adapter_file is None:
             continue
-        path = space_dir / mod.adapter_file
+        path = inside(space_dir, mod.adapter_file, f"adapter file of {modality}")
         if not path.is_file():
             raise InputError(path, f"adapter file of {modality} named in space.json is missing")
         space.trained_adapters[modality] = TrainedAdapter(modality, mod.adapter, mod.adapter_settings, path,

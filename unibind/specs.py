@@ -15,7 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from unibind.errors import SettingsError
+from unibind.errors import SettingsError, validation_message
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -139,7 +139,8 @@ class Spec:
         model = self.settings_model()
         if model is None:
             if values:
-                raise SettingsError(f"{self.label} takes no settings, got {values!r}")
+                given = ", ".join(map(str, values)) if isinstance(values, dict) else type(values).__name__
+                raise SettingsError(f"{self.label} takes no settings, got {given}")
             return None
         if isinstance(values, model):
             return values
@@ -148,7 +149,7 @@ class Spec:
         try:
             return model.model_validate(values or {})
         except ValidationError as exc:
-            raise SettingsError(f"invalid settings for {self.label}: {exc}") from exc
+            raise SettingsError(f"invalid settings for {self.label}: {validation_message(exc)}") from exc
 
     def build(self, settings: BaseModel | dict[str, Any] | None = None, **context: Any) -> Any:
         """Import the factory and call it with validated settings and any context."""

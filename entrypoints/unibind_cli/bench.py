@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from unibind_cli.validation import POSITIVE
+
 
 @click.group()
 def bench() -> None:
@@ -11,7 +13,7 @@ def bench() -> None:
 
 
 @bench.command("startup")
-@click.option("--repeat", default=7, show_default=True, help="Runs of each command; the median is shown.")
+@click.option("--repeat", default=7, show_default=True, type=POSITIVE, help="Runs of each command; the median is shown.")
 def startup(repeat: int) -> None:
     """Wall time of `unibind list-plugins` next to `python -c pass`, as a ratio."""
     from unibind.bench import startup_figures
@@ -27,8 +29,9 @@ def startup(repeat: int) -> None:
 @bench.command("embed")
 @click.argument("modality")
 @click.argument("files", nargs=-1, required=True)
-@click.option("--workers", default=2, show_default=True, help="Decoding worker processes.")
-@click.option("--batch-size", default=16, show_default=True)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=0),
+              help="Decoding worker processes.")
+@click.option("--batch-size", default=16, show_default=True, type=POSITIVE)
 @click.option("--encoder", help="Encoder name (default: the modality's default).")
 def embed_bench(modality: str, files: tuple[str, ...], workers: int, batch_size: int,
                 encoder: str | None) -> None:

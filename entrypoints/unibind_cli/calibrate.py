@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from unibind_cli.validation import POSITIVE, PROBABILITY, LabelList, SpaceDir
+
 
 def open_space(space_dir: Path | None):
     """The space in ``space_dir`` (with ``space.json``), else the embedded default."""
@@ -25,11 +27,15 @@ def calibrate() -> None:
 @click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--space", "space_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Space directory: calibrators are saved in SPACE/calibrators/<modality>.safetensors.")
+@click.option("--new", "new_space", is_flag=True,
+              help="SPACE is a new folder for calibrators of the default space (no space.json).")
 @click.option("--modality", required=True, help="Modality of the files in DATA.")
 @click.option("--method", default="temperature", show_default=True, help="Registered calibrator name.")
-@click.option("--labels", help="Comma-separated class names in classify order (default: DATA's sub-folders, sorted).")
+@click.option("--labels", type=LabelList(), help="Comma-separated class names in classify order "
+              "(default: DATA's sub-folders, sorted).")
 @click.option("--centres", type=click.Path(dir_okay=False, path_type=Path), help="Knowledge-base centres file.")
-def fit(data: Path, space_dir: Path, modality: str, method: str, labels: str | None, centres: Path | None) -> None:
+def fit(data: Path, space_dir: Path, new_space: bool, modality: str, method: str, labels: list[str] | None,
+        centres: Path | None) -> None:
     """Fit a calibrator on held-out labelled files: DATA/<class name>/<file>."""
     from unibind.calibration.metrics import calibration_report
     from unibind.calibration.scoring import score_files
@@ -38,9 +44,12 @@ def fit(data: Path, space_dir: Path, modality: str, method: str, labels: str | N
 
     import torch
 
+    problem = None if new_space else SpaceDir().problem(space_dir)
+    if problem:  # a typo must not become a new folder of calibrators for the default space
+        raise click.BadParameter(f"{problem}; --new starts one for the default space", param_hint="'--space'")
     space = open_space(space_dir)
     folders = sorted(p.name for p in data.iterdir() if p.is_dir())
-    names = [n.strip() for n in labels.split(",")] if labels else folders
+    names = labels or folders
     missing = [n for n in folders if n not in names]
     if missing:
         raise click.UsageError(f"{data}: folders {missing} are not among --labels")
@@ -53,6 +62,9 @@ def fit(data: Path, space_dir: Path, modality: str, method: str, labels: str | N
                 targets.append(names.index(folder))
     if len(paths) < 2:
         raise click.ClickException(f"{data}: fewer than two {modality} files in class folders")
+    if len(set(targets)) < 2:
+        raise click.ClickException(f"{data}: {modality} files of only one class ({names[targets[0]]}); "
+                                   "calibrating needs held-out files of at least two classes")
     try:
         scored = score_files(space, paths, names, modality, centres=centres or getattr(space, "centres", None))
         target_of = dict(zip(map(str, paths), targets))
@@ -85,10 +97,11 @@ def fit(data: Path, space_dir: Path, modality: str, method: str, labels: str | N
 @click.option("--dataset", "datasets", multiple=True,
               type=click.Choice(["fashion-mnist", "tuxpaint-photos", "tuxpaint-sounds"]),
               help="Real datasets to measure (default: all three).")
-@click.option("--fashion", default=300, show_default=True, help="Fashion-MNIST test images to use.")
-@click.option("--threshold", default=0.6, show_default=True, help="Fallback threshold on calibrated confidence.")
-@click.option("--space", "space_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Space directory (default: the embedded default).")
+@click.option("--fashion", default=300, show_default=True, type=POSITIVE,
+              help="Fashion-MNIST test images to use.")
+@click.option("--threshold", default=0.6, show_default=True, type=PROBABILITY,
+              help="Fallback threshold on calibrated confidence.")
+@click.option("--space", "space_dir", type=SpaceDir(), help="Space directory (default: the embedded default).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the calibration / held-out split.")
 @click.option("--validator", "validators", multiple=True, help="Fallback validators to run (default: all registered).")
 def report(out: Path, datasets: tuple[str, ...], fashion: int, threshold: float, space_dir: Path | None,

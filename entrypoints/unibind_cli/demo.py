@@ -6,18 +6,21 @@ from pathlib import Path
 
 import click
 
+from unibind_cli.validation import POSITIVE, LabelList
+
 
 @click.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("unibind-demo"),
               show_default=True, help="Work directory: knowledge base, feature cache, space, report. "
               "A second run reuses what is there.")
-@click.option("--epochs", type=int, default=60, show_default=True, help="Adapter training epochs (at most).")
+@click.option("--epochs", type=POSITIVE, default=60, show_default=True, help="Adapter training epochs (at most).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--init", type=click.Choice(["xavier", "orthogonal", "zeros", "text-bridge"]), default="text-bridge",
               show_default=True, help="Adapter initialisation (text-bridge: the ImageNet bridge's linear part).")
 @click.option("--quick", is_flag=True, help="Only zero-shot classify a few real photos (no training).")
-@click.option("--labels", default=None, help="--quick: comma-separated labels (default: the quick check's ten).")
-def demo(out: Path, epochs: int, seed: int, init: str, quick: bool, labels: str | None) -> None:
+@click.option("--labels", type=LabelList(), default=None,
+              help="--quick: comma-separated labels (default: the quick check's ten).")
+def demo(out: Path, epochs: int, seed: int, init: str, quick: bool, labels: list[str] | None) -> None:
     """The main job: knowledge base, centres, features, adapters, held-out evaluation, report."""
     if quick:
         _quick(labels)
@@ -56,7 +59,7 @@ def demo(out: Path, epochs: int, seed: int, init: str, quick: bool, labels: str 
                       f"`unibind space inspect {quote(str(result.space_dir))}`)", highlight=False)
 
 
-def _quick(labels: str | None) -> None:
+def _quick(labels: list[str] | None) -> None:
     from unibind.demo import QUICK_LABELS, quick_photos
     from unibind.space import Space
     from unibind_cli.embed import _print_predictions, _report_failures
@@ -64,7 +67,7 @@ def _quick(labels: str | None) -> None:
     photos = quick_photos()
     if not photos:
         raise click.ClickException("no demo photos found (install scikit-learn / tuxpaint-stamps-default)")
-    label_list = labels.split(",") if labels else list(QUICK_LABELS)
+    label_list = labels or list(QUICK_LABELS)
     click.echo(f"zero-shot: {len(photos)} real photos against {len(label_list)} labels "
                "(image encoder + ImageNet bridge, prompt-template centres, uncalibrated)")
     predictions, failures = Space().classify([p for p, _ in photos], label_list, top_k=3)

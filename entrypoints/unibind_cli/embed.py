@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from unibind_cli.validation import POSITIVE, PROBABILITY, LabelList, SpaceDir
+
 
 def _space(encoder: str | None, adapter: str | None, modality: str | None):
     from unibind.space import Space
@@ -18,16 +20,35 @@ def _space(encoder: str | None, adapter: str | None, modality: str | None):
 
 
 def _expand(inputs: tuple[str, ...], space, modality: str) -> list[Path]:
-    """Files as given; folders become the files inside them that ``modality`` reads."""
+    """Files as given; folders become the files inside them that ``modality`` reads.
+
+    A dangling symlink inside a folder is kept (it is then reported as skipped); a folder
+    with nothing ``modality`` reads is an error, not an empty result.
+    """
+    from unibind.errors import InputError
+
     suffixes = tuple(space.registry.get("modality", modality).suffixes)
     paths: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            paths += sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(suffixes))
+            found = sorted(p for p in path.rglob("*") if (p.is_file() or (p.is_symlink() and not p.exists()))
+                           and p.name.lower().endswith(suffixes))
+            if not found:
+                raise InputError(path, f"holds no {modality} files (read here: {', '.join(suffixes)})")
+            paths += found
         else:
             paths.append(path)
     return paths
+
+
+def _report_warnings(noted) -> None:
+    """Inputs used although their result means little (e.g. silent audio), on stderr.
+
+    ``classify --json`` records carry them too (``Prediction.warnings``).
+    """
+    for w in noted:
+        click.echo(f"warning: {w.source}: {w.reason}", err=True)
 
 
 def _report_failures(failures) -> None:
@@ -45,7 +66,7 @@ def _report_failures(failures) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Save to a .safetensors file (tensor 'embeddings', sources in the metadata).")
 @click.option("--json", "as_json", is_flag=True, help="Print full vectors as JSON lines.")
-@click.option("--batch-size", default=32, show_default=True)
+@click.option("--batch-size", default=32, show_default=True, type=POSITIVE)
 def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: str | None, out: Path | None,
           as_json: bool, batch_size: int) -> None:
     """Embed INPUTS (files or folders; strings for `text`) into the space."""
@@ -72,6 +93,7 @@ def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: 
             click.echo(json.dumps({"source": source, "embedding": vector}))
     else:
         _print_embedding_summary(result)
+    _report_warnings(result.warnings)
     _report_failures(result.failures)
     if result.failures:
         sys.exit(1)
@@ -79,26 +101,28 @@ def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--labels", help="Comma-separated class names (with --centres: some of its classes).")
+@click.option("--labels", type=LabelList(),
+              help="Comma-separated class names (with --centres: some of its classes).")
 @click.option("--centres", type=click.Path(dir_okay=False, path_type=Path),
               help="Class centres from `unibind kb centres` (ECL); default: prompt-template means.")
 @click.option("--reduce", type=click.Choice(["max", "mean", "softmax"]),
               help="Scoring over a class's centres (default: as saved with them; max is the paper's).")
-@click.option("--top-k", default=3, show_default=True)
+@click.option("--top-k", default=3, show_default=True, type=POSITIVE)
 @click.option("--modality", help="Force a modality instead of inferring it from the suffix.")
 @click.option("--json", "as_json", is_flag=True, help="Print predictions as JSON lines.")
-@click.option("--space", "space_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--space", "space_dir", type=SpaceDir(),
               help="Space directory: its encoders, adapters, centres and fitted calibrators.")
 @click.option("--calibrator", "calibrator_file", type=click.Path(dir_okay=False, path_type=Path),
               help="A fitted calibrator file (SPACE/calibrators/<modality>.safetensors).")
-@click.option("--threshold", type=float, help="Run the fallback validators below this calibrated confidence "
+@click.option("--threshold", type=PROBABILITY, help="Run the fallback validators below this calibrated confidence "
               "(e.g. 0.6; default: no fallback).")
 @click.option("--explain", is_flag=True, help="Add why: best-matching descriptions, entropy (JSON output).")
-def classify(files: tuple[Path, ...], labels: str | None, centres: Path | None, reduce: str | None,
+def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | None, reduce: str | None,
              top_k: int, modality: str | None, as_json: bool, space_dir: Path | None = None,
              calibrator_file: Path | None = None, threshold: float | None = None, explain: bool = False) -> None:
     """Zero-shot classify FILES against --labels and/or knowledge-base --centres."""
     from unibind.errors import UniBindError
+    from unibind.results import Failure
     from unibind.space import Space
 
     from unibind_cli.calibrate import load_for_classify
@@ -106,7 +130,7 @@ def classify(files: tuple[Path, ...], labels: str | None, centres: Path | None, 
     if not labels and centres is None and space_dir is None:
         raise click.UsageError("give --labels, --centres, or both")
     try:
-        names = labels.split(",") if labels else None
+        names = labels or None
         space, calibrators = load_for_classify(space_dir, calibrator_file)
         fallback = None
         if threshold is not None:
@@ -128,6 +152,7 @@ def classify(files: tuple[Path, ...], labels: str | None, centres: Path | None, 
             if p.fallback is not None and p.fallback.ran:
                 said = ", ".join(f"{v.name} {v.verdict}" for v in p.fallback.validators)
                 click.echo(f"{Path(p.source).name}: {p.fallback.decision} ({said})")
+        _report_warnings(Failure(source=p.source, reason=w) for p in predictions for w in p.warnings)
     _report_failures(failures)
     if failures:
         sys.exit(1)

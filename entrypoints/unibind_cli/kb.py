@@ -11,6 +11,9 @@ from pathlib import Path
 
 import click
 
+from unibind_cli.errors import one_line
+from unibind_cli.validation import POSITIVE, POSITIVE_FLOAT
+
 KB_OPTION = click.option("--kb", "kb_path", default="knowledge-base.sqlite", show_default=True,
                          envvar="UNIBIND_KB", type=click.Path(dir_okay=False, path_type=Path),
                          help="Knowledge-base file (SQLite).")
@@ -51,10 +54,11 @@ def kb() -> None:
               "or a comma-separated list.")
 @click.option("--source", "sources", multiple=True, required=True, metavar="NAME[:key=value,...]",
               help="Description source and its settings; repeat for several.")
-@click.option("--per-class", default=50, show_default=True, help="Descriptions to keep per class and source.")
+@click.option("--per-class", default=50, show_default=True, type=POSITIVE,
+              help="Descriptions to keep per class and source.")
 @click.option("--modality", help="Ask for descriptions of this modality (templates: its prompt set).")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--commit-every", default=32, show_default=True,
+@click.option("--commit-every", default=32, show_default=True, type=POSITIVE,
               help="Items per transaction (resume granularity).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def build(kb_path: Path, classes: str, sources: tuple[str, ...], per_class: int, modality: str | None,
@@ -86,9 +90,9 @@ def build(kb_path: Path, classes: str, sources: tuple[str, ...], per_class: int,
               "ImageFolder style).")
 @click.option("--classes", help="File or comma-separated list naming the classes (optional WordNet ids); "
               "a folder named like a class's name or id gets that class.")
-@click.option("--per-sample", default=1, show_default=True, help="Captions to keep per sample.")
+@click.option("--per-sample", default=1, show_default=True, type=POSITIVE, help="Captions to keep per sample.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--batch-size", default=8, show_default=True, help="Samples per captioner call and commit.")
+@click.option("--batch-size", default=8, show_default=True, type=POSITIVE, help="Samples per captioner call and commit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def caption(kb_path: Path, inputs: tuple[str, ...], source: str, label: str | None, classes: str | None,
             per_sample: int, seed: int, batch_size: int, as_json: bool) -> None:
@@ -125,14 +129,22 @@ def caption(kb_path: Path, inputs: tuple[str, ...], source: str, label: str | No
 def _print_report(report, n_classes: int, as_json: bool) -> None:
     """The build summary (table or JSON); errors on stderr and exit status 1 when a job failed."""
     if as_json:
-        click.echo(report.model_dump_json(indent=2))
+        from unibind.secrets import redact
+
+        click.echo(redact(report.model_dump_json(indent=2)))
     else:
         _summary_table(report, n_classes)
     if report.failed:
         for summary in report.sources:
             for error in summary.errors[:20]:
-                click.echo(f"{summary.source}: {error}", err=True)
+                click.echo(f"{summary.source}: {one_line(error)}", err=True)
         sys.exit(1)
+    empty = [s for s in report.sources if s.empty]
+    if empty:  # e.g. a server answering HTML with status 200: every text rejected, nothing kept
+        said = "; ".join(f"{s.source} kept no description for {len(s.empty)} class(es) ({', '.join(s.empty[:5])}"
+                         f"{', ...' if len(s.empty) > 5 else ''}), rejected: "
+                         + (", ".join(f"{k} {v}" for k, v in s.rejected.items()) or "none") for s in empty)
+        raise click.ClickException(said)
 
 
 def _labelled_samples(inputs, registry, modalities, label, known):
@@ -269,14 +281,14 @@ def export(kb_path: Path, out: Path | None, classes: str | None, sources: tuple[
               help="Where to save them (.safetensors).")
 @click.option("--method", type=click.Choice(["ecl", "name", "templates", "mean"]), default="ecl",
               show_default=True, help="ecl (the paper) or a baseline.")
-@click.option("--k", default=50, show_default=True, help="Centres per class (ecl).")
+@click.option("--k", default=50, show_default=True, type=POSITIVE, help="Centres per class (ecl).")
 @click.option("--modality", default="image", show_default=True,
               help="Picks the canonical prompt and templates.")
 @click.option("--prompt", help="Canonical prompt with {} for the class name (default: the modality's).")
 @click.option("--source", "sources", multiple=True, help="Only descriptions from these sources.")
 @click.option("--reduce", type=click.Choice(["max", "mean", "softmax"]), default="max", show_default=True,
               help="Default scoring over a class's centres.")
-@click.option("--temperature", default=0.05, show_default=True, help="softmax scoring temperature.")
+@click.option("--temperature", default=0.05, show_default=True, type=POSITIVE_FLOAT, help="softmax scoring temperature.")
 @click.option("--on-empty", type=click.Choice(["error", "prompt"]), default="error", show_default=True,
               help="A class without descriptions: fail, or use its canonical prompt.")
 @click.option("--text-encoder", help="Text encoder name (default: the default text encoder).")
@@ -299,6 +311,9 @@ def centres(kb_path: Path, classes: str | None, out: Path, method: str, k: int, 
     store = _open(kb_path) if needs_kb or classes is None else None
     try:
         refs = _classes(classes, store)
+        if not refs:
+            raise click.ClickException(f"{kb_path}: no class has descriptions; build some with "
+                                       "`unibind kb build`, or name the classes with --classes")
         embedder = TextEmbedder.from_registry(text_encoder, cache=cache if cache else True)
         result = localize(refs, embedder, settings, kb=store)
         result.save(out)

@@ -14,6 +14,7 @@ from unibind_cli.calibrate import calibrate
 from unibind_cli.demo import demo
 from unibind_cli.embed import classify, embed
 from unibind_cli.helptext import whole_summaries
+from unibind_cli.errors import UserErrorGroup, run_or_exit
 from unibind_cli.evaluate import evaluate
 from unibind_cli.index import bench_index, index, search
 from unibind_cli.kb import bench_centres, kb
@@ -22,7 +23,7 @@ from unibind_cli.space import space
 from unibind_cli.train import train
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=UserErrorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="unibind")
 @quiet_option
 def cli() -> None:
@@ -38,6 +39,9 @@ whole_summaries(cli)
 
 
 def main() -> None:
-    add_plugin_commands(cli)
+    from unibind.secrets import install_log_redaction
+
+    install_log_redaction()
+    run_or_exit(lambda: add_plugin_commands(cli))  # UNIBIND_STRICT=1: a broken plugin, one line
     whole_summaries(cli)
     cli()

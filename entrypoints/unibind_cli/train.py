@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from unibind_cli.validation import NON_NEGATIVE, OPEN_FRACTION, POSITIVE, POSITIVE_FLOAT
+
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
     out = {}
@@ -26,26 +28,28 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 @click.option("--modalities", help="Comma-separated modalities to train (default: all in the data).")
 @click.option("--kb", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Knowledge base: ECL class centres give positives to samples without a description.")
-@click.option("--k", "centres_k", default=50, show_default=True, help="ECL centres per class.")
+@click.option("--k", "centres_k", default=50, show_default=True, type=POSITIVE, help="ECL centres per class.")
 @click.option("--encoder", "encoders", multiple=True, metavar="MODALITY=NAME", help="Encoder per modality.")
 @click.option("--adapter", "adapters", multiple=True, metavar="MODALITY=NAME",
               help="Adapter per modality (linear, mlp, ...; default linear).")
 @click.option("--init", "inits", multiple=True, metavar="MODALITY=INIT",
               help="Adapter initialisation per modality, e.g. image=text-bridge.")
 @click.option("--text-encoder", help="Text encoder of the space (default: the default one).")
-@click.option("--epochs", default=30, show_default=True)
-@click.option("--batch-size", default=64, show_default=True, help="Global batch per modality.")
-@click.option("--lr", default=1e-3, show_default=True)
-@click.option("--temperature", default=1.0, show_default=True, help="tau (the paper: 1, i.e. none).")
+@click.option("--epochs", default=30, show_default=True, type=POSITIVE)
+@click.option("--batch-size", default=64, show_default=True, type=POSITIVE, help="Global batch per modality.")
+@click.option("--lr", default=1e-3, show_default=True, type=POSITIVE_FLOAT)
+@click.option("--temperature", default=1.0, show_default=True, type=POSITIVE_FLOAT,
+              help="tau (the paper: 1, i.e. none).")
 @click.option("--learn-temperature", is_flag=True, help="Learn tau, starting from --temperature.")
 @click.option("--symmetric", is_flag=True, help="Add the text-to-sample direction to the loss.")
-@click.option("--patience", default=5, show_default=True, help="Early stopping on the val loss.")
-@click.option("--val-fraction", default=0.2, show_default=True,
+@click.option("--patience", default=5, show_default=True, type=NON_NEGATIVE, help="Early stopping on the val loss.")
+@click.option("--val-fraction", default=0.2, show_default=True, type=OPEN_FRACTION,
               help="Held out for early stopping; 0, or too few items per class, trains a fixed schedule.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--workers", default=0, show_default=True, help="Decoding processes for feature extraction.")
+@click.option("--workers", default=0, show_default=True, type=NON_NEGATIVE,
+              help="Decoding processes for feature extraction.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Feature cache directory.")
-@click.option("--threads", type=int, help="torch threads per process (1 is fastest for small adapters).")
+@click.option("--threads", type=POSITIVE, help="torch threads per process (1 is fastest for small adapters).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centres_k: int,
           encoders: tuple[str, ...], adapters: tuple[str, ...], inits: tuple[str, ...], text_encoder: str | None,

@@ -46,7 +46,7 @@ def test_fit_saves_a_calibrator_that_classify_applies_with_the_fallback(registry
     _write_texts(tmp_path / "held")
     space_dir = tmp_path / "space"
     runner = CliRunner()
-    fitted = runner.invoke(cli, ["calibrate", "fit", str(tmp_path / "held"), "--space", str(space_dir),
+    fitted = runner.invoke(cli, ["calibrate", "fit", str(tmp_path / "held"), "--space", str(space_dir), "--new",
                                  "--modality", "text", "--labels", ",".join(LABELS)])
     assert fitted.exit_code == 0, fitted.output
     assert "temperature fitted on 24 text files" in fitted.output

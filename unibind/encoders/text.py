@@ -10,8 +10,10 @@ its weights, so it runs with no network.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+import pickle
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +22,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, Field
 
 from unibind.encoders.base import Encoder
+from unibind.errors import InputError
 
 
 class HFTextSettings(BaseModel):
@@ -55,14 +58,19 @@ class HFTextEncoder(Encoder):
 
     def __init__(self, settings: HFTextSettings):
         super().__init__()
-        from transformers import AutoConfig, AutoTokenizer
-
         quiet_transformers()
 
         self.settings = settings
         local = Path(settings.model).exists()
         offline = settings.local_files_only or local or os.environ.get("HF_HUB_OFFLINE") == "1"
         self.source = settings.model
+        with _checkpoint_errors(settings.model):
+            self._load(settings, offline)
+        self.freeze()
+
+    def _load(self, settings: HFTextSettings, offline: bool) -> None:
+        from transformers import AutoConfig, AutoTokenizer
+
         config = AutoConfig.from_pretrained(settings.model, local_files_only=offline)
         pooling = settings.pooling
         if pooling == "auto":
@@ -81,7 +89,6 @@ class HFTextEncoder(Encoder):
             self.model = AutoModel.from_pretrained(settings.model, local_files_only=offline)
             self.dim = int(self.model.config.hidden_size)
             self._padding = True
-        self.freeze()
 
     def preprocess(self, sample: str) -> str:
         return str(sample)
@@ -168,6 +175,25 @@ class SentenceTransformerEncoder(Encoder):
                                 convert_to_tensor=True, normalize_embeddings=self.normalize,
                                 show_progress_bar=False)
         return out.float().cpu()
+
+
+@contextlib.contextmanager
+def _checkpoint_errors(model: str) -> Iterator[None]:
+    """A checkpoint that cannot be loaded is the user's input: an InputError naming it, not a traceback.
+
+    In particular a pickled checkpoint (``pytorch_model.bin``) holding anything but tensors is refused
+    by torch's weights-only unpickler; the error names the file.
+    """
+    try:
+        yield
+    except pickle.UnpicklingError as exc:
+        pickled = sorted(p.name for p in Path(model).glob("*.bin")) if Path(model).is_dir() else []
+        where = Path(model) / pickled[0] if len(pickled) == 1 else Path(model)
+        blocked = next((line.strip() for line in str(exc).splitlines() if "GLOBAL" in line), "")
+        raise InputError(where, "refused to unpickle the checkpoint: it holds more than tensors "
+                         f"({blocked or 'weights-only load failed'}); use a safetensors checkpoint") from exc
+    except (OSError, ValueError) as exc:
+        raise InputError(model, f"cannot load the text model: {' '.join(str(exc).split())[:400]}") from exc
 
 
 def build_hf_text_encoder(settings: HFTextSettings) -> Encoder:

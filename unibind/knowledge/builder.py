@@ -52,13 +52,17 @@ class SourceSummary(BaseModel):
     kept: int = 0
     rejected: dict[str, int] = Field(default_factory=dict)
     errors: list[str] = Field(default_factory=list)
+    empty: list[str] = Field(default_factory=list,
+                             description="Classes asked for that got no kept text from this source.")
 
-    def add(self, job: JobState) -> None:
+    def add(self, job: JobState, name: str | None = None) -> None:
         self.generated += job.generated
         self.kept += job.kept
         merged = Counter(self.rejected)
         merged.update(job.rejected)
         self.rejected = dict(merged.most_common())
+        if name is not None and job.kept == 0 and not job.error:
+            self.empty.append(name)
 
 
 class BuildReport(BaseModel):
@@ -205,7 +209,7 @@ def build_knowledge_base(
             summary.jobs += 1
             if state.finished(per_class) and state.error is None:
                 summary.skipped += 1
-                summary.add(state)
+                summary.add(state, ref.name)
                 continue
             try:
                 source = run.get()
@@ -223,7 +227,7 @@ def build_knowledge_base(
             if state.error:
                 summary.failed += 1
                 summary.errors.append(f"{ref.name}: {state.error}")
-            summary.add(state)
+            summary.add(state, ref.name)
             if on_job is not None:
                 on_job(run.name, ref, state)
     return BuildReport(sources=summaries)

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from unibind.errors import InputError
 from unibind.knowledge.records import ClassRef, Description, JobState, Kind, Provenance, normalise_text, now
+from unibind.secrets import redact, redact_data
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -201,8 +202,8 @@ class KnowledgeBase:
                 " norm, plugin, source, model, prompt, seed, settings_hash, created_at, meta)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (key, d.kind, d.sample or "", d.sample_path, d.modality, d.text, normalise_text(d.text),
-                 p.plugin, p.source, p.model, p.prompt, p.seed, p.settings_hash, p.created_at,
-                 json.dumps(d.meta, sort_keys=True)),
+                 p.plugin, p.source, redact(p.model), redact(p.prompt), p.seed, p.settings_hash, p.created_at,
+                 json.dumps(redact_data(d.meta), sort_keys=True)),
             )
         return cur.lastrowid if cur.rowcount == 1 else None
 
@@ -341,9 +342,9 @@ class KnowledgeBase:
                 " kept=excluded.kept, rejected=excluded.rejected, exhausted=excluded.exhausted,"
                 " error=excluded.error, updated_at=excluded.updated_at",
                 (job.class_key, job.kind, job.sample, job.source, job.settings_hash, job.modality, job.seed,
-                 json.dumps(settings or {}, sort_keys=True, default=str), job.requested, job.cursor,
+                 json.dumps(redact_data(settings or {}), sort_keys=True, default=str), job.requested, job.cursor,
                  job.generated, job.kept, json.dumps(job.rejected, sort_keys=True), int(job.exhausted),
-                 job.error, now()))
+                 redact(job.error), now()))
 
     def jobs(self, source: str | None = None) -> list[JobState]:
         where, args = (" WHERE source = ?", [source]) if source else ("", [])

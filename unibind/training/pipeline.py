@@ -68,6 +68,14 @@ class TrainResult:
     encoded: dict[str, int] = field(default_factory=dict)
 
 
+def _require_two_classes(data: Path, items: list[Item]) -> None:
+    """One class (or one description) teaches nothing and would report val accuracy 1.000: refuse it."""
+    labels = sorted({i.label for i in items if i.label})
+    if len(labels) == 1 or (not labels and len({i.description for i in items if i.description}) < 2):
+        what = f"one class ({labels[0]})" if labels else "fewer than two distinct descriptions"
+        raise InputError(data, f"{what}: training needs samples of at least two classes")
+
+
 def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext | None = None,
                 on_epoch: Any = None) -> TrainResult:
     """Train adapters on ``config.data`` and write the space directory ``config.out``."""
@@ -81,6 +89,7 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
         registry = get_registry()
     items, failures = read_dataset(config.data, registry, config.modalities)
     modalities = config.modalities or sorted({i.modality for i in items})  # type: ignore[misc]
+    _require_two_classes(config.data, [i for i in items if i.modality in modalities])
     space = Space(registry=registry, text_encoder=config.text_encoder, settings=config.settings)
     embedder = TextEmbedder.from_space(space)
     text_encoder = space.pipeline("text").encoder

@@ -31,7 +31,7 @@ def test_kb_build_reports_kept_and_rejected(server, tmp_path: Path, monkeypatch)
     server.key = "sk-secret-never-stored"
     server.script.extend(["junk", "ok", "ok"])  # the first request of "dog" writes three rejected texts
     kb = tmp_path / "kb.sqlite"
-    done = _build(kb, f"llm-openai:base_url={server.base_url},model=fake,backoff_base=0.001")
+    done = _build(kb, f"llm-openai:base_url={server.base_url},model=fake,backoff_base=0.001,allow_http_key=true")
     assert done.exit_code == 0, done.output
     lines = done.output.splitlines()
     row = next(line for line in lines if line.startswith("llm-openai"))
@@ -81,10 +81,10 @@ def test_models_command_lists_the_servers_models(server, monkeypatch) -> None:
     monkeypatch.setenv("FAKE_KEY", "sk-abc")
     server.key = "sk-abc"
     done = CliRunner().invoke(group, ["llm-openai", "models", "--base-url", server.base_url,
-                                      "--api-key-env", "FAKE_KEY"])
+                                      "--api-key-env", "FAKE_KEY", "--allow-http-key"])
     assert done.exit_code == 0, done.output
     assert done.output.split() == ["fake"]
     monkeypatch.setenv("FAKE_KEY", "sk-wrong")
     refused = CliRunner().invoke(group, ["llm-openai", "models", "--base-url", server.base_url,
-                                         "--api-key-env", "FAKE_KEY"])
+                                         "--api-key-env", "FAKE_KEY", "--allow-http-key"])
     assert refused.exit_code == 1 and "HTTP 401" in refused.output

@@ -24,7 +24,7 @@ def _reasons(items: list) -> list[str | None]:
 
 def test_json_replies_become_drafts_with_provenance(server, settings, monkeypatch) -> None:
     monkeypatch.setenv("FAKE_KEY", "sk-test-123")
-    with OpenAISource(settings(api_key_env="FAKE_KEY", descriptions_per_request=4)) as source:
+    with OpenAISource(settings(api_key_env="FAKE_KEY", descriptions_per_request=4, allow_http_key=True)) as source:
         items = _take(source, 8, 8, seed=3)
     assert len(items) == 8 and all(isinstance(i, DescriptionDraft) for i in items)
     assert all("dog" in i.text.lower() for i in items)
@@ -124,7 +124,7 @@ def test_cut_refused_short_and_junk_replies(server, settings) -> None:
 def test_wrong_key_fails_at_once(server, settings, monkeypatch) -> None:
     server.key = "sk-right"
     monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
-    with OpenAISource(settings(max_retries=4)) as source, \
+    with OpenAISource(settings(max_retries=4, allow_http_key=True)) as source, \
             pytest.raises(ServiceError, match=r"HTTP 401.*\$OPENAI_API_KEY.*Incorrect API key") as caught:
         _take(source, 5, 1)
     assert "sk-wrong" not in str(caught.value)

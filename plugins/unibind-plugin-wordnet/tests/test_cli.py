@@ -18,7 +18,8 @@ def test_kb_build_with_wordnet_end_to_end(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(cli, ["kb", "build", "--kb", str(kb), "--classes", "dog,cat,xyzzy plugh",
                                  "--source", "wordnet", "--per-class", "20"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # a class asked for got nothing: said, and not a success
+    assert "Error: wordnet kept no description for 1 class(es) (xyzzy plugh)" in result.output
     assert "wordnet" in result.output and "WordNet 3.0" in result.output
     assert "rejected by wordnet: unresolved 1" in result.output
 

@@ -6,6 +6,9 @@ and clipping. The rules for awkward files:
 
 - very short (even one sample): kept; encoders pad their clips with silence;
 - silent: kept and flagged ``silent``; encoders return finite embeddings;
+- degenerate (silent, constant, a single sample): kept, with an
+  :class:`~unibind.errors.InputWarning` that batch runs record with the result
+  (all such files embed to nearly the same vector, which says nothing of their sound);
 - clipped: kept as it is; the clipped fraction is in the flags;
 - NaN/inf samples: zeroed when at most ``max_nonfinite_fraction`` of the
   samples, otherwise an InputError with the count;
@@ -18,13 +21,14 @@ and clipping. The rules for awkward files:
 from __future__ import annotations
 
 import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import torch
 
-from unibind.errors import InputError
+from unibind.errors import InputError, InputWarning
 from unibind.modality import Modality
 from unibind_plugin_audio.resampling import resample
 from unibind_plugin_audio.sample import AudioFlags, AudioSample, AudioSource, to_mono
@@ -66,7 +70,11 @@ class AudioModality(Modality):
         _check_wav_complete(path)
         if source.duration > self.settings.max_seconds:
             return self._streamed(path, source)
-        return self._decoded(path, source)
+        sample = self._decoded(path, source)
+        problem = degenerate(sample)
+        if problem:
+            warnings.warn(InputWarning(path, problem), stacklevel=2)
+        return sample
 
     def _streamed(self, path: Path, source: AudioSource) -> AudioSample:
         """A huge file: nothing decoded yet, but check that its last frames can be reached."""
@@ -96,6 +104,22 @@ class AudioModality(Modality):
             sample.waveform = resample(wave, source.sample_rate, rate)
             sample.sample_rate = rate
         return sample
+
+
+def degenerate(sample: AudioSample) -> str | None:
+    """Why a decoded sample holds no sound to embed (one sample, silence, a constant level), or None."""
+    wave = sample.waveform
+    if wave is None:
+        return None
+    threshold = sample.settings.silence_threshold
+    if wave.shape[-1] < 2:
+        return f"{wave.shape[-1]} sample: too short to hold a sound; its embedding is that of silence"
+    if sample.flags.silent:
+        return (f"silent (peak {sample.flags.peak:.1e}, at most silence_threshold={threshold:g}): "
+                "its embedding says nothing about the sound")
+    if float(wave.max() - wave.min()) <= threshold:
+        return f"constant signal (every sample {float(wave[0]):.3g}): no sound to embed"
+    return None
 
 
 def _info(path: Path):

@@ -15,12 +15,14 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
-from unibind_plugin_llm_openai.errors import MissingKeyError, ServiceError
+from unibind.secrets import redact, register_secret
+from unibind_plugin_llm_openai.errors import InsecureKeyError, MissingKeyError, ServiceError
 from unibind_plugin_llm_openai.parsing import ChatReply, MalformedResponse, error_message, parse_completion
-from unibind_plugin_llm_openai.settings import OpenAISettings
+from unibind_plugin_llm_openai.settings import OpenAISettings, insecure_key_message
 from unibind_plugin_llm_openai.traffic import Pacer, RequestBudget, backoff_delay, parse_retry_after
 
 #: Worth trying again: timeout, conflict, too early, rate limited, and every 5xx.
@@ -36,8 +38,19 @@ class RequestFailed:
 
 
 def api_key(settings: OpenAISettings) -> str | None:
-    """The key from the environment; :class:`MissingKeyError` when a remote server needs one."""
+    """The key from the environment, if it may be sent; registered as a secret so no message shows it.
+
+    :class:`MissingKeyError` when a remote server needs one and there is none;
+    :class:`InsecureKeyError` when one is needed but base_url is plain http (only
+    loopback with ``allow_http_key=true`` may have it in clear). A server that needs
+    no key gets none over plain http, even when the variable is set.
+    """
     key = os.environ.get(settings.api_key_env, "").strip() or None
+    register_secret(key)
+    if not settings.key_transport_safe():
+        if settings.key_required():
+            raise InsecureKeyError(insecure_key_message(urlsplit(settings.base_url).hostname or ""))
+        return None
     if key is None and settings.key_required():
         raise MissingKeyError(
             f"llm-openai: no API key for {settings.base_url}: set the environment variable "
@@ -51,6 +64,7 @@ class ChatClient:
 
     def __init__(self, settings: OpenAISettings, key: str | None = None):
         self.settings = settings
+        self.sends_key = bool(key)
         headers = {"Accept": "application/json"}
         if key:
             headers["Authorization"] = f"Bearer {key}"
@@ -86,7 +100,7 @@ class ChatClient:
         try:
             return parse_completion(response.content)
         except MalformedResponse as exc:
-            return RequestFailed("malformed", str(exc))
+            return RequestFailed("malformed", redact(str(exc)))
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response | RequestFailed:
         s = self.settings
@@ -100,15 +114,17 @@ class ChatClient:
             except httpx.TimeoutException as exc:
                 problem = f"no complete reply within timeout={s.timeout:g} s ({type(exc).__name__})"
             except httpx.TransportError as exc:
-                problem = f"cannot reach the server: {type(exc).__name__}: {exc}"
+                problem = f"cannot reach the server: {type(exc).__name__}: {redact(str(exc))}"
             else:
                 status = response.status_code
                 if status < 300:
                     return response
-                message = error_message(response.content)
+                message = redact(error_message(response.content))
                 if status in (401, 403):
+                    sent = f"key from ${s.api_key_env}" if self.sends_key else (
+                        "no key sent" + (" over plain http" if not s.key_transport_safe() else ""))
                     raise ServiceError(f"{url}: HTTP {status}, the server refused the credentials "
-                                       f"(key from ${s.api_key_env}): {message}")
+                                       f"({sent}): {message}")
                 if status == 404:
                     raise ServiceError(f"{url}: HTTP 404, check base_url (it usually ends in /v1) and "
                                        f"model={s.model!r}: {message}")

@@ -16,6 +16,8 @@ for (class, request seed), naming the class found in the prompt.
 ``junk``          JSON with texts the shared filter rejects (off-class, too short, not English)
 ``slow:S``        sleep S seconds, then ``ok``
 ``error:CODE[:RETRY_AFTER]``  that HTTP status with an OpenAI-style error body
+``echo_key:CODE`` that HTTP status with an error body quoting the request's Authorization header
+                  (a careless server leaking the key: nothing UniBind prints or stores may show it)
 ``not_json``      status 200 with an HTML body
 ``no_choices``    status 200, valid JSON, ``"choices": []``
 ``cut``           JSON cut off by the token limit (``finish_reason: "length"``)
@@ -105,8 +107,9 @@ class FakeChatServer:
             out.append(f"The {name} {rng.choice(_ACTS)} {look[0]} and {look[1]}, and is often seen {place}.")
         return out
 
-    def reply(self, behaviour: str, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
-        """(status, headers, body bytes) for one chat request."""
+    def reply(self, behaviour: str, body: dict[str, Any],
+              headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        """(status, headers, body bytes) for one chat request (``headers``: the request's)."""
         name, *args = behaviour.split(":")
         wants_json = (body.get("response_format") or {}).get("type") == "json_object"
         if name == "slow":
@@ -116,6 +119,10 @@ class FakeChatServer:
             headers = {"Retry-After": args[1]} if len(args) > 1 else {}
             error = {"error": {"message": f"simulated failure {args[0]}", "type": "server_error"}}
             return int(args[0]), headers, json.dumps(error).encode()
+        if name == "echo_key":
+            auth = (headers or {}).get("Authorization", "no Authorization header")
+            error = {"error": {"message": f"simulated failure, key {auth!r} rejected", "type": "server_error"}}
+            return int(args[0]), {}, json.dumps(error).encode()
         if name == "not_json":
             return 200, {"Content-Type": "text/html"}, b"<html><body>502 Bad Gateway</body></html>"
         if name == "no_choices":
@@ -215,7 +222,7 @@ def _handler_for(fake: FakeChatServer) -> type[BaseHTTPRequestHandler]:
             try:
                 if fake.delay:
                     time.sleep(fake.delay)
-                status, headers, payload = fake.reply(fake.next_behaviour(), body)
+                status, headers, payload = fake.reply(fake.next_behaviour(), body, dict(self.headers))
                 self._send(status, payload, headers)
             finally:
                 with fake._lock:

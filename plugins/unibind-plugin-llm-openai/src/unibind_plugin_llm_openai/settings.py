@@ -5,7 +5,8 @@ the knowledge base's job key (its settings hash). What only shapes the traffic
 (concurrency, retries, back-off, timeout, rate, request budget) is excluded from it
 (``exclude=True``), so an interrupted build can be resumed with more concurrency or a
 bigger budget and still continue the same jobs. The API key is never a setting: only
-the name of the environment variable holding it is.
+the name of the environment variable holding it is; it travels only over https, or over
+plain http to a loopback server when ``allow_http_key=true`` says so.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ TEXT_INSTRUCTION = "Write one description per line, with no numbering and nothin
 class OpenAISettings(BaseModel):
     """Settings of the llm-openai description source (any OpenAI-compatible chat server)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)  # errors never echo a secret
 
     # -- what shapes the text (in the settings hash) -----------------------------------
     base_url: str = Field(
@@ -54,6 +55,10 @@ class OpenAISettings(BaseModel):
                              description="Environment variable holding the key (never the key itself).")
     require_key: bool | None = Field(
         default=None, description="None: a key is required unless base_url is a local or private host.")
+    allow_http_key: bool = Field(
+        default=False, exclude=True,
+        description="Send the key over plain http to a loopback server (localhost, 127.0.0.1, ::1); "
+                    "without it the key goes only over https. Never allowed for another host.")
     temperature: float = Field(default=1.0, ge=0, le=2,
                                description="Above 0, so that repeated requests give different texts.")
     max_tokens: int = Field(default=800, ge=16, description="Token limit of one reply.")
@@ -99,7 +104,7 @@ class OpenAISettings(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_key_in_settings(cls, data: Any) -> Any:
-        if isinstance(data, dict) and ({"api_key", "key", "token"} & set(data)):
+        if isinstance(data, dict) and ({"api_key", "key", "token", "password", "authorization"} & set(data)):
             raise ValueError("llm-openai takes no API key in its settings: put the key in the environment "
                              "variable named by api_key_env (default OPENAI_API_KEY), so it never reaches "
                              "the knowledge base")
@@ -109,6 +114,9 @@ class OpenAISettings(BaseModel):
     @classmethod
     def _http_url(cls, value: str) -> str:
         parts = urlsplit(value.strip())
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("base_url may not hold credentials (user:password@host): put the key in the "
+                             "environment variable named by api_key_env, so it is never stored")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"base_url must be an http(s) URL such as http://localhost:8000/v1, "
                              f"got {value!r}")
@@ -141,11 +149,45 @@ class OpenAISettings(BaseModel):
             raise ValueError(f"extra_body may not set {sorted(owned)}: the source sets them itself")
         return value
 
+    @model_validator(mode="after")
+    def _http_key_only_to_loopback(self) -> OpenAISettings:
+        host = urlsplit(self.base_url).hostname or ""
+        if self.allow_http_key and not is_loopback_host(host):
+            raise ValueError("allow_http_key is only for a server on this machine (localhost, 127.0.0.1, ::1); "
+                             "use https for any other host")
+        if self.key_required() and not self.key_transport_safe():
+            raise ValueError(insecure_key_message(host))
+        return self
+
+    def key_transport_safe(self) -> bool:
+        """Whether the key may travel to base_url: https, or loopback http the user allowed."""
+        parts = urlsplit(self.base_url)
+        if parts.scheme == "https":
+            return True
+        return self.allow_http_key and is_loopback_host(parts.hostname or "")
+
     def key_required(self) -> bool:
         """Whether a missing key is an error: yes for remote servers, unless told otherwise."""
         if self.require_key is not None:
             return self.require_key
         return not is_local_host(urlsplit(self.base_url).hostname or "")
+
+
+def insecure_key_message(host: str) -> str:
+    return (f"llm-openai: refusing to send the API key over plain http to {host}: use an https base_url "
+            "(for a server on this machine: allow_http_key=true; require_key=false for a server that needs "
+            "no key)")
+
+
+def is_loopback_host(host: str) -> bool:
+    """This machine: ``localhost`` (and ``*.localhost``) or a loopback address."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def is_local_host(host: str) -> bool:
