@@ -55,6 +55,8 @@ def claimed_suffixes(registry: Any, modality: str | None = None) -> tuple[str, .
 
 def expand_inputs(items: Iterable[str | Path], registry: Any, modality: str | None = None) -> Inputs:
     """Expand files and folders into the files to read; raise ``NoInputsError`` when none is left."""
+    if modality:
+        registry.get("modality", modality)  # an unknown name is the error to report, not "no files"
     suffixes = None if modality else claimed_suffixes(registry)
     found = Inputs()
     for item in map(Path, items):
