@@ -110,7 +110,11 @@ def _manifest(path: Path) -> tuple[list[Item], list[Failure]]:
         where = f"{path}:{number}"
         try:
             item = Item.model_validate(json.loads(line))
-        except (ValueError, ValidationError) as exc:
+        except ValidationError as exc:  # before ValueError, its base: name the field, not the model
+            said = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors())
+            failures.append(Failure(source=where, reason=f"bad manifest line: {said}"))
+            continue
+        except ValueError as exc:
             failures.append(Failure(source=where, reason=f"bad manifest line: {str(exc).splitlines()[0]}"))
             continue
         if not item.path.is_absolute():
