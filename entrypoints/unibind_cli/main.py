@@ -16,6 +16,7 @@ from unibind_cli.embed import classify, embed
 from unibind_cli.evaluate import evaluate
 from unibind_cli.kb import bench_centres, kb
 from unibind_cli.plugins import list_plugins
+from unibind_cli.scaffold import plugin
 from unibind_cli.train import train
 
 
@@ -25,7 +26,7 @@ def cli() -> None:
     """UniBind: one language-anchored embedding space for every modality."""
 
 
-for command in (list_plugins, embed, classify, demo, bench, kb, train, evaluate, calibrate):
+for command in (list_plugins, embed, classify, demo, bench, kb, train, evaluate, calibrate, plugin):
     cli.add_command(command)
 bench.add_command(bench_centres)
 
