@@ -50,15 +50,22 @@ def test_folders_expand_recursively_by_claimed_suffix_including_double_suffixes(
     names = sorted(p.name for p in found.files)
     assert names == ["b.png", "run.IMU.CSV", "walk.imu.csv"]  # .imu.csv matched case-insensitively
     assert found.ignored == {".csv": 1}  # plain.csv: no modality claims it
-    assert "name the modality" in found.ignored_note()
+    assert "give them as files" in found.ignored_note()
     (dead,) = found.skipped
     assert dead.source.endswith("dead.png") and "dangling symlink" in dead.reason and "gone.png" in dead.reason
 
 
-def test_a_named_modality_takes_every_regular_file_of_a_folder(tmp_path, registry):
-    found = expand_inputs([_tree(tmp_path / "in") / "a"], registry, modality="imu")
-    assert sorted(p.name for p in found.files) == ["plain.csv", "run.IMU.CSV", "walk.imu.csv"]
-    assert not found.ignored
+def test_a_named_modality_takes_its_suffixes_or_every_file_of_a_folder_that_has_none(tmp_path, registry):
+    tree = _tree(tmp_path / "in")
+    found = expand_inputs([tree / "a"], registry, modality="imu")
+    assert sorted(p.name for p in found.files) == ["run.IMU.CSV", "walk.imu.csv"]
+    assert found.ignored == {".csv": 1}  # plain.csv: counted and reported, not silently dropped
+    plain = tmp_path / "plain-recordings"
+    plain.mkdir()
+    for name in ("walk.csv", "run.csv"):
+        (plain / name).write_text("t,x\n0,1\n")
+    found = expand_inputs([plain], registry, modality="imu")
+    assert sorted(p.name for p in found.files) == ["run.csv", "walk.csv"] and not found.ignored
 
 
 def test_a_file_given_by_name_is_kept_whatever_its_suffix(tmp_path, registry):
@@ -82,8 +89,8 @@ def test_zero_inputs_is_an_error_that_says_what_the_folder_held(tmp_path, regist
         expand_inputs([folder], registry, modality="smell")
 
 
-def test_embed_with_a_named_modality_and_a_folder_of_plain_files_fails_loudly_not_silently(tmp_path, registry):
-    """Today's bug: ``embed imu folder/`` of plain .csv embedded nothing and exited 0."""
+def test_embed_with_a_named_modality_and_an_empty_folder_fails_loudly_not_silently(tmp_path, registry):
+    """Today's bug: ``embed imu folder/`` embedded nothing and exited 0."""
     folder = tmp_path / "csvs"
     folder.mkdir()
     empty = CliRunner().invoke(cli, ["embed", "imu", str(folder)])

@@ -4,9 +4,12 @@ One function, used by every command that takes files, so that ``unibind embed``,
 ``unibind classify`` and the plugins' commands agree on what a folder means:
 
 - a file given by name is read, whatever its suffix (its loader judges it);
-- a folder expands recursively: to every regular file in it when the modality
-  is named, else to the files whose name ends in a suffix some modality claims
-  (the longest claim wins, so ``walk.imu.csv`` matches ``.imu.csv``);
+- a folder expands recursively to the files whose name ends in a suffix the
+  modality claims (any modality's, when none is named; ``walk.imu.csv`` matches
+  ``.imu.csv``); when the modality is named and the folder holds none of its
+  suffixes, to every regular file in it (a folder of plain ``.csv`` recordings);
+- files a folder held but that were not taken are counted, and the commands say
+  so on stderr (never a silent drop);
 - hidden names (``.DS_Store``, ``.git/``) are never inputs;
 - a dangling symlink or a missing path is reported, not silently dropped;
 - nothing left to read is an error that says what the folders held.
@@ -43,8 +46,8 @@ class Inputs:
             return None
         total = sum(self.ignored.values())
         kinds = ", ".join(f"{suffix or '(no suffix)'} x{n}" for suffix, n in self.ignored.most_common(5))
-        return (f"ignored {total} file(s) in the folders that no modality reads by name ({kinds}); "
-                "name the modality to read every file")
+        return (f"ignored {total} file(s) in the folders whose suffix is not claimed ({kinds}); "
+                "give them as files, or name the modality for a folder of them alone, to read them")
 
 
 def claimed_suffixes(registry: Any, modality: str | None = None) -> tuple[str, ...]:
@@ -55,13 +58,11 @@ def claimed_suffixes(registry: Any, modality: str | None = None) -> tuple[str, .
 
 def expand_inputs(items: Iterable[str | Path], registry: Any, modality: str | None = None) -> Inputs:
     """Expand files and folders into the files to read; raise ``NoInputsError`` when none is left."""
-    if modality:
-        registry.get("modality", modality)  # an unknown name is the error to report, not "no files"
-    suffixes = None if modality else claimed_suffixes(registry)
+    suffixes = claimed_suffixes(registry, modality)  # an unknown modality is the error to report
     found = Inputs()
     for item in map(Path, items):
         if item.is_dir():
-            _walk(item, suffixes, found)
+            _walk(item, suffixes, found, every_file_if_none_match=modality is not None)
         elif item.is_file():
             found.files.append(item)
         else:
@@ -71,7 +72,8 @@ def expand_inputs(items: Iterable[str | Path], registry: Any, modality: str | No
     return found
 
 
-def _walk(root: Path, suffixes: tuple[str, ...] | None, found: Inputs) -> None:
+def _walk(root: Path, suffixes: tuple[str, ...], found: Inputs, every_file_if_none_match: bool) -> None:
+    claimed, unclaimed = [], []
     for folder, dirs, names in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
@@ -80,12 +82,14 @@ def _walk(root: Path, suffixes: tuple[str, ...] | None, found: Inputs) -> None:
             path = Path(folder) / name
             if not path.exists():
                 found.skipped.append(_missing(path))
-            elif not path.is_file():
-                continue  # a socket or a fifo: not data
-            elif suffixes is None or _claimed(name.lower(), suffixes):
-                found.files.append(path)
-            else:
-                found.ignored["".join(Path(name.lower()).suffixes[-1:])] += 1
+            elif path.is_file():  # not a socket or a fifo
+                (claimed if _claimed(name.lower(), suffixes) else unclaimed).append(path)
+    if every_file_if_none_match and not claimed:
+        found.files += unclaimed
+        return
+    found.files += claimed
+    for path in unclaimed:
+        found.ignored["".join(path.suffixes[-1:]).lower()] += 1
 
 
 def _claimed(name: str, suffixes: tuple[str, ...]) -> bool:
@@ -105,5 +109,4 @@ def _nothing_to_read(found: Inputs, modality: str | None) -> str:
         return f"no input files: {first.source}: {first.reason}{more}"
     if found.ignored:
         return f"no input files: {found.ignored_note()}"
-    where = "the folders given are empty" if modality is None else f"no {modality} file in the folders given"
-    return f"no input files: {where}"
+    return "no input files: the folders given are empty"
