@@ -85,3 +85,20 @@ def test_registration_probe_reports_heavy_imports(make_plugin, tmp_path, monkeyp
     (dist / "entry_points.txt").write_text("[unibind]\nheavy = heavy_plugin\n")
     monkeypatch.setenv("PYTHONPATH", str(plugin_dir))
     assert heavy_modules_after_registration("heavy") [:1] == ["torch"]
+
+
+def test_bad_copies_keep_a_double_suffix_and_a_text_format_may_skip_truncation(tmp_path):
+    from unibind.testing import BAD_FILE_KINDS, bad_file_variants
+
+    good = tmp_path / "walk.imu.csv"
+    good.write_text("t,x,y,z\n" + "".join(f"{i},0,0,1\n" for i in range(30)))
+    every = bad_file_variants(good, tmp_path / "all")
+    assert set(every) == set(BAD_FILE_KINDS)
+    assert all(p.name.endswith(".imu.csv") for p in every.values())
+    assert len(every["truncated"].read_bytes()) == len(good.read_bytes()) // 3
+    assert every["corrupted"].read_bytes()[64:] == good.read_bytes()[64:]
+    assert every["corrupted"].read_bytes()[:64] != good.read_bytes()[:64]
+    text = bad_file_variants(good, tmp_path / "text", skip=("truncated",))
+    assert set(text) == set(BAD_FILE_KINDS) - {"truncated"}
+    with pytest.raises(ValueError, match="unknown bad-file kinds"):
+        bad_file_variants(good, tmp_path / "typo", skip=("truncate",))

@@ -19,27 +19,14 @@ def _space(encoder: str | None, adapter: str | None, modality: str | None):
     return Space(encoders=encoders, adapters=adapters)
 
 
-def _expand(inputs: tuple[str, ...], space, modality: str) -> list[Path]:
-    """Files as given; folders become the files inside them that ``modality`` reads.
+def _expand(inputs, space, modality: str | None):
+    """Files and folders as given, through the one expansion every command shares."""
+    from unibind.inputs import expand_inputs
 
-    A dangling symlink inside a folder is kept (it is then reported as skipped); a folder
-    with nothing ``modality`` reads is an error, not an empty result.
-    """
-    from unibind.errors import InputError
-
-    suffixes = tuple(space.registry.get("modality", modality).suffixes)
-    paths: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if (p.is_file() or (p.is_symlink() and not p.exists()))
-                           and p.name.lower().endswith(suffixes))
-            if not found:
-                raise InputError(path, f"holds no {modality} files (read here: {', '.join(suffixes)})")
-            paths += found
-        else:
-            paths.append(path)
-    return paths
+    found = expand_inputs(inputs, space.registry, modality)
+    if found.ignored_note():
+        click.echo(found.ignored_note(), err=True)
+    return found
 
 
 def _report_warnings(noted) -> None:
@@ -79,7 +66,9 @@ def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: 
 
             result = Embeddings(space.embed_text(list(inputs)), list(inputs), "text")
         else:
-            result = space.embed_files(_expand(inputs, space, modality), modality, batch_size=batch_size)
+            found = _expand(inputs, space, modality)
+            result = space.embed_files(found.files, modality, batch_size=batch_size)
+            result.failures[:0] = found.skipped
     except UniBindError as exc:
         raise click.ClickException(str(exc)) from exc
     if out is not None:
@@ -120,7 +109,7 @@ def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: 
 def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | None, reduce: str | None,
              top_k: int, modality: str | None, as_json: bool, space_dir: Path | None = None,
              calibrator_file: Path | None = None, threshold: float | None = None, explain: bool = False) -> None:
-    """Zero-shot classify FILES against --labels and/or knowledge-base --centres."""
+    """Zero-shot classify FILES (files or folders) against --labels and/or knowledge-base --centres."""
     from unibind.errors import UniBindError
     from unibind.results import Failure
     from unibind.space import Space
@@ -137,11 +126,13 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
             from unibind.validation.base import Fallback, FallbackSettings
 
             fallback = Fallback(FallbackSettings(threshold=threshold), registry=space.registry)
-        predictions, failures = space.classify(files, names, modality=modality, top_k=top_k, centres=centres,
+        found = _expand(files, space, modality)
+        predictions, failures = space.classify(found.files, names, modality=modality, top_k=top_k, centres=centres,
                                                reduce=reduce, calibrator=calibrators or None,
                                                fallback=fallback, explain=explain)
     except UniBindError as exc:
         raise click.ClickException(str(exc)) from exc
+    failures = found.skipped + list(failures)
     if as_json:
         for p in predictions:
             click.echo(p.model_dump_json())

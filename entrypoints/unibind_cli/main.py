@@ -20,6 +20,7 @@ from unibind_cli.index import bench_index, index, search
 from unibind_cli.kb import bench_centres, kb
 from unibind_cli.plugins import add_plugin_commands, list_plugins, note_broken_plugins, quiet_option
 from unibind_cli.space import space
+from unibind_cli.scaffold import plugin
 from unibind_cli.train import train
 
 
@@ -31,7 +32,8 @@ def cli() -> None:
     note_broken_plugins()
 
 
-for command in (list_plugins, embed, classify, demo, bench, kb, train, evaluate, calibrate, index, search, space):
+for command in (list_plugins, embed, classify, demo, bench, kb, train, evaluate, calibrate, index, search, space,
+                plugin):
     cli.add_command(command)
 bench.add_command(bench_centres)
 bench.add_command(bench_index)

@@ -22,7 +22,8 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 
 @click.command()
 @click.option("--data", required=True, type=click.Path(exists=True, path_type=Path),
-              help="JSONL manifest (path, label, description, instance) or a folder per class.")
+              help="JSONL manifest (path, label, description, instance, modality: docs/training-manifest.md) "
+              "or a folder per class.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Space directory to write; an interrupted run resumes from its checkpoint.")
 @click.option("--modalities", help="Comma-separated modalities to train (default: all in the data).")

@@ -8,13 +8,14 @@ Use it by subclassing :class:`PluginContract` in your plugin's tests::
         plugin = "depth"                      # your entry-point name
 
         def sample_file(self, modality, tmp_path):
-            ...                               # write one valid file, return its path
+            return write_one_valid_file(tmp_path)   # yours: one valid file of ``modality``
 
 Each check is a test method, so ``pytest`` reports them one by one. The
 plain functions below can also be called on their own.
 """
 
 from unibind.testing.checks import (
+    BAD_FILE_KINDS,
     HEAVY_MODULES,
     bad_file_variants,
     check_encoder_output,
@@ -25,6 +26,7 @@ from unibind.testing.checks import (
 from unibind.testing.contract import PluginContract
 
 __all__ = [
+    "BAD_FILE_KINDS",
     "HEAVY_MODULES",
     "PluginContract",
     "bad_file_variants",

