@@ -176,7 +176,7 @@ def space_text_identity(space: Any) -> dict[str, Any]:
     enc_settings = enc_spec.make_settings(space.settings.get(pipe.encoder_name))
     ad_settings = ad_spec.make_settings(space.settings.get(pipe.adapter_name))
     source = getattr(pipe.encoder, "source", None)
-    return {
+    identity = {
         "encoder": pipe.encoder_name,
         "encoder_class": f"{type(pipe.encoder).__module__}.{type(pipe.encoder).__qualname__}",
         "source": str(source) if source is not None else None,
@@ -187,6 +187,11 @@ def space_text_identity(space: Any) -> dict[str, Any]:
         "adapter_weights": module_digest(pipe.adapter),
         "dim": int(space.dim),
     }
+    if identity["files"] is None:  # no model files to fingerprint: the weights themselves say who it is
+        weights = module_digest(pipe.encoder)
+        if weights is not None:
+            identity["encoder_weights"] = weights
+    return identity
 
 
 def _fingerprint(source: Any) -> list[tuple[str, int, int]] | None:
