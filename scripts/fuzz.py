@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rss-mb", type=float, default=3000.0, help="peak memory bound of the whole run")
     parser.add_argument("--work-dir", type=Path, help="where seeds and mutants go (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep every mutated file")
+    parser.add_argument("--no-encode", dest="encode", action="store_false",
+                        help="stop after the encoders' preprocessing (a finite input is the verdict): quicker")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be at least 1")
@@ -33,8 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"--modalities: unknown {', '.join(unknown)} (known: {', '.join(MODALITIES)})")
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="unibind-fuzz-"))
-    report = run(args.n, work, rng_seed=args.seed, modalities=modalities, keep=args.keep, progress=sys.stderr.isatty())
-    command = f"python scripts/fuzz.py --n {args.n} --seed {args.seed}"
+    report = run(args.n, work, rng_seed=args.seed, modalities=modalities, keep=args.keep, progress=sys.stderr.isatty(),
+                 encode=args.encode)
+    command = f"python scripts/fuzz.py --n {args.n} --seed {args.seed}" + ("" if args.encode else " --no-encode")
     print(format_report(report, command))
     ok = not report.crashes and report.peak_rss_mb <= args.max_rss_mb
     if report.peak_rss_mb > args.max_rss_mb:
