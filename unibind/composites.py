@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 
 from unibind.atomic import atomic_open, atomic_path
 from unibind.errors import InputError
+from unibind.limits import open_image
 from unibind.results import Failure
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Composite:
 def load_cutout(path: Path) -> Image.Image:
     """An RGBA cut-out; any other picture gets an opaque alpha channel."""
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:  # over the shared pixel budget: refused before decoding
             img.load()
             return img.convert("RGBA")
     except (UnidentifiedImageError, OSError, ValueError) as exc:

@@ -196,7 +196,7 @@ def space_text_identity(space: Any) -> dict[str, Any]:
     enc_settings = enc_spec.make_settings(space.settings.get(pipe.encoder_name))
     ad_settings = ad_spec.make_settings(space.settings.get(pipe.adapter_name))
     source = getattr(pipe.encoder, "source", None)
-    return {
+    identity = {
         "encoder": pipe.encoder_name,
         "encoder_class": f"{type(pipe.encoder).__module__}.{type(pipe.encoder).__qualname__}",
         **source_identity(source),
@@ -206,3 +206,8 @@ def space_text_identity(space: Any) -> dict[str, Any]:
         "adapter_weights": module_digest(pipe.adapter),
         "dim": int(space.dim),
     }
+    if identity["files"] is None:  # no model files to digest: the weights themselves say who it is
+        weights = module_digest(pipe.encoder)
+        if weights is not None:
+            identity["encoder_weights"] = weights
+    return identity

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 
 #: Cosine similarities are multiplied by this before the softmax (CLIP's learned scale).
 DEFAULT_LOGIT_SCALE = 100.0
+#: Label texts embedded per batch (and per cache transaction) when class centres are made.
+LABEL_TEXT_BATCH = 256
+#: Working memory of one classification chunk: the [files, labels] similarity, logit and probability blocks.
+SCORING_CHUNK_BYTES = 64 * 2**20
 
 
 @dataclass
@@ -57,6 +61,10 @@ class Pipeline:
 
 class Space:
     """Embed files and text into one language-anchored space and classify by similarity."""
+
+    #: Where label texts' embeddings are cached: True = the shared text-embedding cache
+    #: (``<cache dir>/text-embeddings.sqlite``), a path, or False for none.
+    text_cache: Any = True
 
     def __init__(
         self,
@@ -210,22 +218,38 @@ class Space:
         return Embeddings(out, sources, modality, failures, noted)
 
     # -- classification ------------------------------------------------------------------
+    def text_embedder(self) -> Any:
+        """This space's text side through the text-embedding cache (:attr:`text_cache`)."""
+        from unibind.knowledge.textcache import TextEmbedder
+
+        return TextEmbedder.from_space(self, cache=self.text_cache, batch_size=LABEL_TEXT_BATCH)
+
     @torch.inference_mode()
-    def class_centres(self, labels: Sequence[str], modality: str) -> torch.Tensor:
+    def class_centres(self, labels: Sequence[str], modality: str, *, progress: bool | None = None) -> torch.Tensor:
         """One centre per class: the normalised mean of its prompt-template embeddings.
 
         This is the CLIP/ImageBind baseline; centres localized in a knowledge
-        base replace it when one is given.
+        base replace it when one is given. The templates (80 per class for
+        images) are embedded a batch of labels at a time through the
+        text-embedding cache, with a progress bar on stderr for large label
+        sets: a second run with the same labels encodes nothing, and memory
+        holds one batch of texts plus the ``[labels, dim]`` centres.
         """
         source = self.registry.get("description_source", "templates").build()
-        texts = [source.class_descriptions(label, modality) for label in labels]
-        flat = [t for group in texts for t in group]
-        embedded = self.embed_text(flat)
-        centres, start = [], 0
-        for group in texts:
-            centres.append(embedded[start:start + len(group)].mean(0))
-            start += len(group)
-        return F.normalize(torch.stack(centres), dim=-1)
+        embedder = self.text_embedder()
+        per_label = max(1, len(source.class_descriptions("x", modality)))
+        step = max(1, LABEL_TEXT_BATCH // per_label)
+        starts = range(0, len(labels), step)
+        show = progress if progress is not None else len(labels) * per_label > 4 * LABEL_TEXT_BATCH
+        centres = torch.empty(len(labels), self.dim)
+        for start in track(starts, description=f"embedding {len(labels)} labels' texts", enabled=show):
+            texts = [source.class_descriptions(label, modality) for label in labels[start:start + step]]
+            embedded = embedder([t for group in texts for t in group], progress=False)
+            at = 0
+            for i, group in enumerate(texts):
+                centres[start + i] = embedded[at:at + len(group)].mean(0)
+                at += len(group)
+        return F.normalize(centres, dim=-1)
 
     def centre_set(self, centres: str | Path | CentreSet | None = None,
                    labels: Sequence[str] | None = None) -> CentreSet | None:
@@ -286,17 +310,22 @@ class Space:
             failures.extend(embedded.failures)
             if not embedded.sources:
                 continue
-            if centre_set is not None:
-                sims = centre_set.score(embedded.vectors, reduce=reduce)  # type: ignore[arg-type]
-            else:
-                sims = embedded.vectors @ self.class_centres(labels, mod).T
-            logits = self.logit_scale * sims
-            calibrated = apply_calibration(calibrator, mod, logits, labels)
-            probs = calibrated if calibrated is not None else torch.softmax(logits, dim=-1)
-            found = _predictions(embedded, labels, sims, probs, top_k, calibrated is not None)
-            # explanations and, below the threshold, the fallback validators (unibind.explain)
-            predictions.extend(review(self, found, embedded.vectors, labels, probs, mod, centre_set=centre_set,
-                                      fallback=fallback, explain_them=explain, top_k=top_k))
+            class_centres = self.class_centres(labels, mod) if centre_set is None else None
+            # a chunk of files at a time: the [files, labels] score blocks stay within SCORING_CHUNK_BYTES
+            rows = max(1, SCORING_CHUNK_BYTES // (4 * 4 * len(labels)))
+            for at in range(0, len(embedded.sources), rows):
+                part = Embeddings(embedded.vectors[at:at + rows], embedded.sources[at:at + rows], mod)
+                if class_centres is None:
+                    sims = centre_set.score(part.vectors, reduce=reduce)  # type: ignore[union-attr,arg-type]
+                else:
+                    sims = part.vectors @ class_centres.T
+                logits = self.logit_scale * sims
+                calibrated = apply_calibration(calibrator, mod, logits, labels)
+                probs = calibrated if calibrated is not None else torch.softmax(logits, dim=-1)
+                found = _predictions(part, labels, sims, probs, top_k, calibrated is not None)
+                # explanations and, below the threshold, the fallback validators (unibind.explain)
+                predictions.extend(review(self, found, part.vectors, labels, probs, mod, centre_set=centre_set,
+                                          fallback=fallback, explain_them=explain, top_k=top_k))
         return predictions, failures
 
 

@@ -49,3 +49,8 @@ def embed_bench(modality: str, files: tuple[str, ...], workers: int, batch_size:
     click.echo(f"  ratio                      : {figures['ratio']:8.2f}")
     if figures["failures"]:
         click.echo(f"  skipped {figures['failures']} file(s) that could not be read", err=True)
+
+
+from unibind_cli.bench_labels import labels_bench  # noqa: E402 - its own module
+
+bench.add_command(labels_bench)

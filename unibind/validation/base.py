@@ -71,7 +71,7 @@ def class_texts(space: Any, labels: Sequence[str], modality: str, centre_set: An
         return ClassTexts(list(labels), texts, chosen.centres.float(), chosen.mask)
     source = space.registry.get("description_source", "templates").build()
     texts = [source.class_descriptions(label, modality) for label in labels]
-    embedded = space.embed_text([t for group in texts for t in group])
+    embedded = space.text_embedder()([t for group in texts for t in group])  # cached, in batches
     groups, start = [], 0
     for group in texts:
         groups.append(embedded[start:start + len(group)])

@@ -181,7 +181,7 @@ def test_other_unusable_images_are_refused(tmp_path: Path) -> None:
 
 def test_oversized_images_are_refused_before_decoding(tmp_path: Path, person_counts) -> None:
     path = write_png16(tmp_path / "big.thermal.png", person_counts)
-    _refused(path, "160x120 pixels is more than max_pixels \\(1000\\)", ThermalLoadSettings(max_pixels=1000))
+    _refused(path, "160x120 = 19200 pixels, more than max_pixels=1000", ThermalLoadSettings(max_pixels=1000))
     path = write_tiff(tmp_path / "big.thermal.tiff", person_counts)
     _refused(path, "more than max_pixels", ThermalLoadSettings(max_pixels=1000))
 

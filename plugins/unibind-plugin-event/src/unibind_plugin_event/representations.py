@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from unibind_plugin_event.events import EventStream
-from unibind_plugin_event.settings import EventRenderSettings
+from unibind_plugin_event.settings import EventRenderSettings, render_bytes
 
 ON, OFF = 0, 1  # channels of the output
 _TONIC_OFF, _TONIC_ON = 0, 1  # tonic's polarity channels: index = p
@@ -42,9 +42,40 @@ def filtered(stream: EventStream, settings: EventRenderSettings) -> np.ndarray:
     return events
 
 
+def binning(width: int, height: int, settings: EventRenderSettings) -> int:
+    """The smallest k such that rendering a (width/k) x (height/k) sensor fits ``render_memory_mb``."""
+    budget = settings.render_memory_mb * 1e6
+    k = 1
+    while render_bytes(-(-width // k), -(-height // k), settings.n_frames) > budget:
+        k += 1 if k < 8 else k // 4
+    return k
+
+
+def within_budget(stream: EventStream, settings: EventRenderSettings) -> EventStream:
+    """The stream itself, or binned k x k (x // k, y // k) onto a smaller sensor when it must be.
+
+    The loader caps sensors (``max_sensor_size``), but streams also come from
+    memory with any coordinates; this keeps every renderer within its budget.
+    """
+    k = binning(stream.width, stream.height, settings)
+    if k == 1:
+        return stream
+    events = stream.events.copy()
+    events["x"] //= k
+    events["y"] //= k
+    size = (-(-stream.width // k), -(-stream.height // k))
+    note = "; ".join(n for n in (stream.note, f"binned {k}x{k} to fit render_memory_mb") if n)
+    return EventStream(events, size, stream.source, stream.events_in_file, note)
+
+
 def event_maps(stream: EventStream, settings: EventRenderSettings | None = None) -> np.ndarray:
-    """``[n_frames, 2, height, width]`` float32 in [0, 1]: ON and OFF activity per time slice."""
+    """``[n_frames, 2, height, width]`` float32 in [0, 1]: ON and OFF activity per time slice.
+
+    ``height`` and ``width`` are the sensor's, divided by :func:`binning`'s k
+    when a full-size rendering would not fit ``render_memory_mb``.
+    """
     settings = settings or EventRenderSettings()
+    stream = within_budget(stream, settings)
     events = filtered(stream, settings)
     n = settings.n_frames
     shape = (n, 2, stream.height, stream.width)

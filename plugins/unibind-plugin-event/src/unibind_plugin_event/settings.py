@@ -9,11 +9,19 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 
 #: Bytes one event takes in memory once loaded (x, y: int32; t: int64; p: int8).
 EVENT_BYTES = 17
+#: Largest sensor accepted by default: bigger than every event camera made (Prophesee IMX636 is
+#: 1280x720, Samsung DVS-Gen4 1280x960), small enough that one sensor-sized map is cheap.
+MAX_SENSOR_SIZE = (4096, 4096)
+#: Bytes of working memory per sensor pixel per time slice while rendering (two polarity channels:
+#: tonic's count or voxel map, our float32 copy, the scaled and clipped copies), and per pixel once
+#: (the RGB drawing in float64 and 8-bit, the filters' per-pixel memory). Measured in the tests.
+RENDER_BYTES_PER_PIXEL_SLICE = 40
+RENDER_BYTES_PER_PIXEL = 96
 
 Representation = Literal["eventclip", "frame", "image", "voxel", "timesurface"]
 
@@ -32,6 +40,12 @@ class EventLoadSettings(BaseModel):
         description="Sensor (width, height) in pixels. None: the size the file states (NPZ 'sensor_size', "
         "HDF5 'sensor_size' or 'width'/'height' attributes, AEDAT4 stream info), else the largest x and y "
         "plus one. Events outside it are an error. N-MNIST is (34, 34).",
+    )
+    max_sensor_size: tuple[int, int] = Field(
+        default=MAX_SENSOR_SIZE,
+        description="Largest sensor (width, height) accepted, checked before any event is kept: a sensor "
+        "size stated by the file or set above it, or (with no size stated) a coordinate beyond it, is an "
+        "error naming the file. The default is larger than every real event camera.",
     )
     timestamp_order: Literal["reject", "sort"] = Field(
         default="reject",
@@ -81,12 +95,19 @@ class EventLoadSettings(BaseModel):
         "records, AEDAT4 packets).",
     )
 
-    @field_validator("sensor_size")
+    @field_validator("sensor_size", "max_sensor_size")
     @classmethod
-    def _positive(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+    def _positive(cls, value: tuple[int, int] | None, info: ValidationInfo) -> tuple[int, int] | None:
         if value is not None and (value[0] < 1 or value[1] < 1):
-            raise ValueError(f"sensor_size must be two positive integers (width, height), got {value}")
+            raise ValueError(f"{info.field_name} must be two positive integers (width, height), got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _sensor_fits(self) -> EventLoadSettings:
+        if self.sensor_size is not None and sensor_too_large(self.sensor_size, self.max_sensor_size):
+            raise ValueError(f"sensor_size {self.sensor_size[0]}x{self.sensor_size[1]} is larger than "
+                             f"max_sensor_size {self.max_sensor_size[0]}x{self.max_sensor_size[1]}")
+        return self
 
     @field_validator("columns")
     @classmethod
@@ -99,6 +120,15 @@ class EventLoadSettings(BaseModel):
     def max_events(self) -> int:
         """The memory budget as a number of events."""
         return max(1, int(self.memory_budget_mb * 1e6 // EVENT_BYTES))
+
+
+def sensor_too_large(size: tuple[int, int], limit: tuple[int, int]) -> bool:
+    return size[0] > limit[0] or size[1] > limit[1]
+
+
+def render_bytes(width: int, height: int, n_frames: int) -> int:
+    """Working memory of rendering one stream on a ``width`` x ``height`` sensor (see render_memory_mb)."""
+    return width * height * (n_frames * RENDER_BYTES_PER_PIXEL_SLICE + RENDER_BYTES_PER_PIXEL)
 
 
 class EventRenderSettings(BaseModel):
@@ -163,6 +193,14 @@ class EventRenderSettings(BaseModel):
     timesurface_tau_us: float | None = Field(
         default=None, gt=0,
         description="timesurface: decay time constant in microseconds. None: a third of one slice's duration.",
+    )
+    render_memory_mb: float = Field(
+        default=384.0, gt=0,
+        description="Most working memory one stream's rendering may take, whatever its coordinates say "
+        f"(about {RENDER_BYTES_PER_PIXEL_SLICE} bytes per sensor pixel per slice plus "
+        f"{RENDER_BYTES_PER_PIXEL} per pixel). A sensor too large for it is binned: k x k pixels become "
+        "one, with the smallest k that fits, before filtering and rendering (the image encoder resizes "
+        "to about 224 px anyway). Real sensors at the default n_frames are never binned.",
     )
     frame_percentile: float = Field(
         default=99.0, gt=0, le=100,

@@ -15,7 +15,7 @@ import numpy as np
 
 from unibind.errors import InputError
 from unibind_plugin_event.events import make_events
-from unibind_plugin_event.settings import EventLoadSettings
+from unibind_plugin_event.settings import EventLoadSettings, sensor_too_large
 
 #: Microseconds per unit of the file's timestamps.
 TIME_SCALE = {"us": 1.0, "ms": 1e3, "s": 1e6, "ns": 1e-3}
@@ -29,6 +29,11 @@ class ChunkChecker:
         self.path = path
         self.settings = settings
         self.sensor_size = sensor_size
+        limit = settings.max_sensor_size
+        if sensor_size is not None and sensor_too_large(sensor_size, limit):
+            self.fail(f"the file states a {sensor_size[0]}x{sensor_size[1]} sensor, larger than "
+                      f"max_sensor_size {limit[0]}x{limit[1]} (no event camera is that large); set "
+                      "sensor_size or max_sensor_size if it is right")
         self.count = 0  # events checked so far: the index of the next chunk's first event
         self.last_t: int | None = None
         self.ordered = True
@@ -78,6 +83,12 @@ class ChunkChecker:
             w, h = self.sensor_size
             self.fail(f"{name}={int(values[i])} at {self._at(i)} is outside the {w}x{h} sensor "
                       f"({name} must be below {self.sensor_size[axis]})")
+        limit = self.settings.max_sensor_size
+        if high >= limit[axis]:  # no size stated: the coordinates may not imply a sensor past the cap
+            i = int(np.argmax(values >= limit[axis]))
+            self.fail(f"{name}={int(values[i])} at {self._at(i)} is beyond max_sensor_size "
+                      f"{limit[0]}x{limit[1]} and the file states no sensor size; set sensor_size "
+                      "(or max_sensor_size) if the recording is right")
         if high > np.iinfo(np.int32).max:
             self.fail(f"{name} coordinate {high} is too large for any sensor")
         if axis == 0:

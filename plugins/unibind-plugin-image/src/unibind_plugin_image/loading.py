@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from unibind.errors import InputError
+from unibind.limits import check_pixels, open_image
 from unibind.modality import Modality
 from unibind_plugin_image.settings import ImageLoadSettings
 
@@ -37,23 +38,18 @@ class ImageModality(Modality):
     def read(self, path: Path) -> Image.Image:
         settings: ImageLoadSettings = self.settings  # type: ignore[assignment]
         try:
-            image = Image.open(path)
+            image = open_image(path, settings.max_pixels)  # header only; over the pixel budget: refused
         except UnidentifiedImageError:
             raise InputError(path, _why_unreadable(path)) from None
         except OSError as exc:  # a header Pillow recognised, then could not finish reading
             raise InputError(path, f"image header is truncated or corrupt: {exc}") from exc
         with image:
-            width, height = image.size
-            if width <= 0 or height <= 0:
-                raise InputError(path, f"image has zero size ({width}x{height})")
-            if width * height > settings.max_pixels:
-                raise InputError(path, f"image is {width}x{height} = {width * height} pixels, "
-                                       f"more than max_pixels={settings.max_pixels}")
             frames = getattr(image, "n_frames", 1)
             if settings.frame >= frames:
                 raise InputError(path, f"frame {settings.frame} asked for, the file has {frames}")
             if settings.frame:
                 image.seek(settings.frame)
+                check_pixels(path, *image.size, max_pixels=settings.max_pixels)  # pages differ in size
             try:
                 image.load()  # decode now: a truncated file fails here, not inside an encoder
             except OSError as exc:

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from unibind.limits import max_image_pixels
+
 Interpolation = Literal["nearest", "bilinear", "bicubic", "lanczos", "box", "hamming"]
 
 
@@ -41,9 +43,10 @@ class ImageLoadSettings(BaseModel):
         "'min_max'. 'min_max': stretch the picture's own minimum..maximum to 0..255.",
     )
     max_pixels: int = Field(
-        default=178_956_970, ge=1,
-        description="Refuse images with more pixels than this before decoding them "
-        "(guards against decompression bombs; the default is Pillow's own hard limit).",
+        default_factory=max_image_pixels, ge=1,
+        description="Refuse images with more pixels than this, checked from the header before decoding "
+        "(guards against decompression bombs). Default: the pixel budget every image-backed reader "
+        "shares, $UNIBIND_MAX_IMAGE_PIXELS or 64 million.",
     )
 
     @field_validator("background", mode="before")

@@ -9,6 +9,11 @@ import numpy as np
 
 from unibind.errors import InputError
 
+#: Largest coordinate magnitude taken as a measurement. Beyond it (a damaged file: bytes read as
+#: float32 give values up to 3e38) squared distances overflow float32 and the embedding turns NaN,
+#: so such points are dropped like NaN ones. Real scans, even in micrometres, stay far below.
+MAX_COORDINATE = 1e15
+
 
 @dataclass
 class PointCloud:
@@ -50,14 +55,16 @@ def finish(path: Path, points: np.ndarray, normals: np.ndarray | None = None, co
     for name, extra in (("normals", normals), ("colours", colors)):
         if extra is not None and np.shape(extra) != points.shape:
             raise InputError(path, f"{name} have shape {np.shape(extra)}, points {points.shape}")
-    finite = np.isfinite(points).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        finite = (np.abs(points) <= MAX_COORDINATE).all(axis=1)  # False for NaN and infinities too
     bad = int((~finite).sum())
     if bad == len(points):
-        raise InputError(path, f"every one of its {len(points)} points has a NaN or infinite coordinate")
+        raise InputError(path, f"every one of its {len(points)} points has a NaN, infinite or absurd "
+                               f"(beyond ±{MAX_COORDINATE:g}) coordinate")
     if bad:
         if not drop_non_finite:
-            raise InputError(path, f"{bad} of {len(points)} points have NaN or infinite coordinates "
-                                   "(drop_non_finite is off)")
+            raise InputError(path, f"{bad} of {len(points)} points have NaN, infinite or absurd "
+                                   f"(beyond ±{MAX_COORDINATE:g}) coordinates (drop_non_finite is off)")
         points = points[finite]
         normals = None if normals is None else np.asarray(normals)[finite]
         colors = None if colors is None else np.asarray(colors)[finite]

@@ -114,9 +114,9 @@ class ThermalModality(Modality):
             return None
 
     def _read_with_pillow(self, path: Path, fmt: str, expect: tuple[int, int] | None = None) -> ThermalFrame:
-        from PIL import Image
+        from unibind.limits import open_image
 
-        with Image.open(path) as image:
+        with open_image(path, self.settings.max_pixels) as image:
             if fmt == "TIFF" and self.settings.frame:
                 image.seek(self.settings.frame)
             width, height = image.size
@@ -207,11 +207,9 @@ class ThermalModality(Modality):
         return ThermalFrame(intensity, "intensity", 8, source=f"{label} rendering, {name} inverted")
 
     def _check_size(self, path: Path, height: int, width: int) -> None:
-        if height <= 0 or width <= 0:
-            raise InputError(path, f"image has no pixels ({width}x{height})")
-        if height * width > self.settings.max_pixels:
-            raise InputError(path, f"{width}x{height} pixels is more than max_pixels "
-                                   f"({self.settings.max_pixels}); refusing to decode it")
+        from unibind.limits import check_pixels
+
+        check_pixels(path, width, height, self.settings.max_pixels)
 
 
 def _multichannel_problem(samples: int, dtype: np.dtype | None) -> str:

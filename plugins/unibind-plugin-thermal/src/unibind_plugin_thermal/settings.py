@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from unibind.limits import max_image_pixels
+
 #: FLIR "TLinear" radiometric output (Lepton 3.5, Boson, A/T-series streams): kelvin = counts * 0.01.
 TLINEAR_KELVIN_PER_COUNT = 0.01
 ZERO_CELSIUS = 273.15
@@ -66,9 +68,10 @@ class ThermalLoadSettings(BaseModel):
     )
     frame: int = Field(default=0, ge=0, description="Which page of a multi-page TIFF to read.")
     max_pixels: int = Field(
-        default=50_000_000, ge=1,
+        default_factory=max_image_pixels, ge=1,
         description="Refuse images with more pixels than this, checked from the header before decoding "
-        "(thermal sensors are at most a few megapixels; this guards against decompression bombs).",
+        "(thermal sensors are at most a few megapixels; this guards against decompression bombs). "
+        "Default: the pixel budget every image-backed reader shares, $UNIBIND_MAX_IMAGE_PIXELS or 64 million.",
     )
 
 

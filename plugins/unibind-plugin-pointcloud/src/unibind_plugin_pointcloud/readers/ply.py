@@ -128,7 +128,8 @@ def read_ply(path: Path, settings: PointCloudLoadSettings) -> PointCloud:
     notes = {"format": f"ply-{header.format}", "vertices": str(vertex.count)}
     if not isinstance(keep, slice):
         notes["cut"] = f"{settings.max_points} of {vertex.count} vertices (max_points)"
-    points = np.stack([columns[k].astype(np.float64) for k in "xyz"], axis=1)
+    with np.errstate(invalid="ignore", over="ignore"):  # damaged values are dropped by finish()
+        points = np.stack([columns[k].astype(np.float64) for k in "xyz"], axis=1)
     normals = np.stack([columns[k] for k in NORMAL_NAMES], axis=1) if set(NORMAL_NAMES) <= set(columns) else None
     colours = None
     for triple in COLOUR_NAMES:
