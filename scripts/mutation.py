@@ -46,6 +46,15 @@ def _target(module: str) -> str:
     return f"{path}/*" if (ROOT / path).is_dir() else f"{path}.py"
 
 
+def existing_tests(module: str, baseline: str | None) -> list[str]:
+    """The module's test files that exist (at git ref ``baseline`` if given: the score before new tests)."""
+    tests = [t for t in MODULES[module] if (ROOT / t).exists()]
+    if baseline:
+        tests = [t for t in tests if subprocess.run(["git", "cat-file", "-e", f"{baseline}:{t}"], cwd=ROOT,
+                                                    capture_output=True).returncode == 0]
+    return tests
+
+
 def child(module: str, tests: list[str], max_children: int, out: Path) -> None:
     """Inside a fresh process: configure mutmut for one module, run it, dump results as JSON."""
     from mutmut import configuration
@@ -55,10 +64,11 @@ def child(module: str, tests: list[str], max_children: int, out: Path) -> None:
     configuration._config = dataclasses.replace(
         base, source_paths=[Path("unibind")], only_mutate=[_target(module)],
         also_copy=base.also_copy + [Path("conftest.py")],
-        pytest_add_cli_args_test_selection=[t for t in tests if (ROOT / t).exists()],
+        pytest_add_cli_args_test_selection=tests,
         pytest_add_cli_args=["-p", "no:cacheprovider", "-m", "not slow"],
         process_isolation=configuration.ProcessIsolation.FORKSERVER,
         use_git_change_detection=False,
+        timeout_multiplier=4.0, timeout_constant=5.0,  # a mutant that loops is killed soon, not at 15x
     )
     from mutmut import __main__ as mm
     from mutmut.mutation.data import SourceFileMutationData
@@ -82,21 +92,26 @@ def child(module: str, tests: list[str], max_children: int, out: Path) -> None:
     out.write_text(json.dumps({"statuses": statuses, "diffs": diffs}))
 
 
-def run_module(module: str, max_children: int, out_dir: Path) -> dict:
+def run_module(module: str, max_children: int, out_dir: Path, baseline: str | None) -> dict:
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)
     raw = out_dir / (module.replace("/", ".") + ".json")
-    subprocess.run([sys.executable, __file__, "--child", module, "--max-children", str(max_children),
-                    "--out", str(out_dir)], cwd=ROOT, check=True)
+    log = out_dir / (module.replace("/", ".") + ".log")
+    with log.open("w") as sink:
+        done = subprocess.run([sys.executable, __file__, "--child", module, "--max-children", str(max_children),
+                               "--out", str(out_dir), *existing_tests(module, baseline)], cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
+    if done.returncode:
+        raise SystemExit(f"Error: mutmut failed on {module}, see {log}")
     result = json.loads(raw.read_text())
     raw.unlink()
     statuses = result["statuses"]
     killed = sum(status in KILLED for status in statuses.values())
-    lines = [f"# {module}: {killed}/{len(statuses)} killed", ""]
+    counts = {status: list(statuses.values()).count(status) for status in sorted(set(statuses.values()))}
+    lines = [f"# {module}: {killed}/{len(statuses)} killed {counts}", ""]
     for name, diff in sorted(result["diffs"].items()):
         lines += [f"## {name}: {statuses[name]}", diff, ""]
     (out_dir / (module.replace("/", ".") + ".txt")).write_text("\n".join(lines))
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)
-    return {"killed": killed, "total": len(statuses),
+    return {"killed": killed, "total": len(statuses), "counts": counts,
             "score": round(100 * killed / len(statuses), 1) if statuses else None,
             "survivors": sorted(result["diffs"])}
 
@@ -107,20 +122,22 @@ def main() -> None:
                         help=f"modules under unibind/ (default: all of {', '.join(MODULES)})")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "mutation", help="where survivors go")
+    parser.add_argument("--baseline", metavar="GIT_REF",
+                        help="use only the test files that exist at this ref (the score before new tests)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     unknown = [m for m in args.modules if m not in MODULES]
-    if unknown:
+    if unknown and not args.child:
         parser.error(f"unknown module {unknown[0]!r} (one of {', '.join(MODULES)})")
     args.out.mkdir(parents=True, exist_ok=True)
     if args.child:
-        child(args.child, MODULES[args.child], args.max_children,
+        child(args.child, args.modules, args.max_children,
               args.out / (args.child.replace("/", ".") + ".json"))
         return
     scores_path = args.out / "scores.json"
     scores = json.loads(scores_path.read_text()) if scores_path.exists() else {}
     for module in args.modules or list(MODULES):
-        scores[module] = run_module(module, args.max_children, args.out)
+        scores[module] = run_module(module, args.max_children, args.out, args.baseline)
         scores_path.write_text(json.dumps(scores, indent=2))
         s = scores[module]
         print(f"{module}: {s['killed']}/{s['total']} killed ({s['score']} %), "
