@@ -55,7 +55,7 @@ def existing_tests(module: str, baseline: str | None) -> list[str]:
     return tests
 
 
-def child(module: str, tests: list[str], max_children: int, out: Path) -> None:
+def child(module: str, tests: list[str], max_children: int, out: Path, sample: int | None) -> None:
     """Inside a fresh process: configure mutmut for one module, run it, dump results as JSON."""
     from mutmut import configuration
 
@@ -75,8 +75,25 @@ def child(module: str, tests: list[str], max_children: int, out: Path) -> None:
     from mutmut.mutation.diff_apply import get_diff_for_mutant
     from mutmut.stats import status_by_exit_code
 
+    chosen: list[str] = []
+    if sample:
+        # generate the mutants once to know their names, then test an evenly spaced sample of them
+        with mm.CatchOutput(spinner_title="Generating mutants"):
+            mm.copy_src_dir()
+            mm.copy_also_copy_files()
+            mm.setup_source_paths()
+            mm.store_lines_covered_by_tests()
+            mm.create_mutants(max_children)
+        names = []
+        for path in mm.walk_mutatable_files():
+            data = SourceFileMutationData(path=path)
+            data.load()
+            names += sorted(data.exit_code_by_key, key=lambda n: (n.rpartition("__mutmut_")[0],
+                                                                    int(n.rpartition("_")[2])))
+        step = max(1.0, len(names) / sample)
+        chosen = [names[int(i * step)] for i in range(min(sample, len(names)))]
     try:
-        mm._run([], max_children)
+        mm._run(chosen, max_children)
     except SystemExit as stop:  # mutmut exits on a failing clean run
         if stop.code:
             raise
@@ -86,19 +103,22 @@ def child(module: str, tests: list[str], max_children: int, out: Path) -> None:
         data = SourceFileMutationData(path=path)
         data.load()
         for name, code in data.exit_code_by_key.items():
+            if code is None:       # not in the sample
+                continue
             statuses[name] = status_by_exit_code[code]
             if statuses[name] not in KILLED:
                 diffs[name] = get_diff_for_mutant(name, path=path)
     out.write_text(json.dumps({"statuses": statuses, "diffs": diffs}))
 
 
-def run_module(module: str, max_children: int, out_dir: Path, baseline: str | None) -> dict:
+def run_module(module: str, max_children: int, out_dir: Path, baseline: str | None, sample: int | None) -> dict:
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)
     raw = out_dir / (module.replace("/", ".") + ".json")
     log = out_dir / (module.replace("/", ".") + ".log")
     with log.open("w") as sink:
         done = subprocess.run([sys.executable, __file__, "--child", module, "--max-children", str(max_children),
-                               "--out", str(out_dir), *existing_tests(module, baseline)], cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
+                               "--out", str(out_dir), *(["--sample", str(sample)] if sample else []),
+                               *existing_tests(module, baseline)], cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
     if done.returncode:
         raise SystemExit(f"Error: mutmut failed on {module}, see {log}")
     result = json.loads(raw.read_text())
@@ -111,7 +131,7 @@ def run_module(module: str, max_children: int, out_dir: Path, baseline: str | No
         lines += [f"## {name}: {statuses[name]}", diff, ""]
     (out_dir / (module.replace("/", ".") + ".txt")).write_text("\n".join(lines))
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)
-    return {"killed": killed, "total": len(statuses), "counts": counts,
+    return {"killed": killed, "total": len(statuses), "counts": counts, "sampled": bool(sample),
             "score": round(100 * killed / len(statuses), 1) if statuses else None,
             "survivors": sorted(result["diffs"])}
 
@@ -124,6 +144,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "mutation", help="where survivors go")
     parser.add_argument("--baseline", metavar="GIT_REF",
                         help="use only the test files that exist at this ref (the score before new tests)")
+    parser.add_argument("--sample", type=int, metavar="N",
+                        help="test N evenly spaced mutants per module instead of all (a sampled score)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     unknown = [m for m in args.modules if m not in MODULES]
@@ -132,12 +154,12 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.child:
         child(args.child, args.modules, args.max_children,
-              args.out / (args.child.replace("/", ".") + ".json"))
+              args.out / (args.child.replace("/", ".") + ".json"), args.sample)
         return
     scores_path = args.out / "scores.json"
     scores = json.loads(scores_path.read_text()) if scores_path.exists() else {}
     for module in args.modules or list(MODULES):
-        scores[module] = run_module(module, args.max_children, args.out, args.baseline)
+        scores[module] = run_module(module, args.max_children, args.out, args.baseline, args.sample)
         scores_path.write_text(json.dumps(scores, indent=2))
         s = scores[module]
         print(f"{module}: {s['killed']}/{s['total']} killed ({s['score']} %), "
