@@ -17,6 +17,7 @@ plain functions below can also be called on their own.
 from unibind.testing.checks import (
     HEAVY_MODULES,
     bad_file_variants,
+    check_batch_matches_singles,
     check_encoder_output,
     check_loader_rejects,
     check_settings_roundtrip,
@@ -28,6 +29,7 @@ __all__ = [
     "HEAVY_MODULES",
     "PluginContract",
     "bad_file_variants",
+    "check_batch_matches_singles",
     "check_encoder_output",
     "check_loader_rejects",
     "check_settings_roundtrip",
