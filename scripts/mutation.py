@@ -68,7 +68,7 @@ def child(module: str, tests: list[str], max_children: int, out: Path, sample: i
         pytest_add_cli_args=["-p", "no:cacheprovider", "-m", "not slow"],
         process_isolation=configuration.ProcessIsolation.FORKSERVER,
         use_git_change_detection=False,
-        timeout_multiplier=4.0, timeout_constant=5.0,  # a mutant that loops is killed soon, not at 15x
+        timeout_multiplier=20.0, timeout_constant=30.0,  # generous: on a busy machine a slow test is no loop
     )
     from mutmut import __main__ as mm
     from mutmut.mutation.data import SourceFileMutationData
