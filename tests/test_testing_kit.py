@@ -9,12 +9,10 @@ import torch
 
 from unibind.encoders.base import Encoder
 from unibind.modality import Modality, TextModality
-from unibind.specs import EncoderSpec
 from unibind.testing import (
     bad_file_variants,
     check_encoder_output,
     check_loader_rejects,
-    check_settings_roundtrip,
     heavy_modules_after_registration,
 )
 
@@ -67,12 +65,6 @@ def test_kit_catches_nan_and_wrong_dimensions():
         check_encoder_output(_NaNEncoder(), ["a", "b"])
     with pytest.raises(AssertionError, match="dim 5 != declared 4"):
         check_encoder_output(_WrongDim(), ["a", "b"])
-
-
-def test_settings_round_trip_check_runs_on_real_specs():
-    spec = EncoderSpec(name="m", modality="text", factory="unibind.encoders.text:build_minilm",
-                       settings="unibind.encoders.text:MiniLMSettings")
-    check_settings_roundtrip(spec)
 
 
 def test_registration_probe_reports_heavy_imports(make_plugin, tmp_path, monkeypatch):

@@ -61,6 +61,20 @@ def check_encoder_output(encoder: Any, samples: list[Any], dim: int | None = Non
     assert torch.isfinite(out).all(), "encode() returned NaN or inf"
 
 
+def check_batch_matches_singles(encoder: Any, samples: list[Any], atol: float = 1e-4) -> None:
+    """Each row of a batch is the embedding of its own sample: no mix-ups, no leaks between rows.
+
+    Needs distinct samples (with copies of one sample a shuffled batch looks right).
+    """
+    import torch
+
+    batch = encoder.encode(samples)
+    for i, sample in enumerate(samples):
+        alone = encoder.encode([sample])[0]
+        assert torch.allclose(batch[i], alone, atol=atol, rtol=1e-3), \
+            f"row {i} of a batch differs from sample {i} encoded alone (max diff {float((batch[i] - alone).abs().max()):.3g})"
+
+
 #: The broken copies ``bad_file_variants`` writes, and what each stands for.
 BAD_FILE_KINDS = {
     "empty": "zero bytes (a file created but never written)",

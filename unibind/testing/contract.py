@@ -11,6 +11,7 @@ from unibind.plugins import PluginManager
 from unibind.specs import Spec
 from unibind.testing.checks import (
     bad_file_variants,
+    check_batch_matches_singles,
     check_encoder_output,
     check_loader_rejects,
     check_settings_roundtrip,
@@ -38,6 +39,14 @@ class PluginContract:
     # -- hooks for the plugin author ------------------------------------------------
     def sample_file(self, modality: str, tmp_path: Path) -> Path:
         raise NotImplementedError(f"write a valid {modality} file and return its path")
+
+    def other_sample_file(self, modality: str, tmp_path: Path) -> Path | None:
+        """A second valid file, different from :meth:`sample_file`'s, so batches mix distinct samples.
+
+        Return None only where no second sample can be made: the batch check then sees copies of
+        one sample and cannot notice rows mixed up between samples.
+        """
+        return None
 
     def encoder_settings(self, name: str, tmp_path: Path) -> dict[str, Any] | None:
         return None
@@ -89,7 +98,9 @@ class PluginContract:
                 built = spec.build(self.source_settings(spec.name, tmp_path))
             else:
                 built = spec.build()
-            assert built is not None, spec.qualified_name
+            expected = _built_type(spec.kind, spec.produces if spec.kind == "description_source" else ())
+            assert built is not None and isinstance(built, expected), \
+                f"{spec.qualified_name} built a {type(built).__name__}, not a {expected.__name__}"
 
     def test_loaders_reject_bad_files(self, specs: list[Spec], tmp_path: Path) -> None:
         for spec in self._of_kind(specs, "modality"):
@@ -106,9 +117,14 @@ class PluginContract:
                 continue
             modality = manager.registry.get("modality", spec.modality).build()
             sample = modality.load(self.sample_file(spec.modality, tmp_path))
+            (tmp_path / "second").mkdir(exist_ok=True)
+            other = self.other_sample_file(spec.modality, tmp_path / "second")
+            samples = [sample, modality.load(other)] if other is not None else [sample]
+            batch = [samples[i % len(samples)] for i in range(max(self.batch_size, 2 * len(samples)))]
             encoder = spec.build(self.encoder_settings(spec.name, tmp_path))
             assert spec.dim is None or encoder.dim == spec.dim, f"{spec.name}: dim differs from spec"
-            check_encoder_output(encoder, [sample] * self.batch_size)
+            check_encoder_output(encoder, batch)
+            check_batch_matches_singles(encoder, batch)
             assert not any(p.requires_grad for p in encoder.parameters()) or not spec.frozen, \
                 f"{spec.name} is declared frozen but has trainable parameters"
 
@@ -125,3 +141,28 @@ class PluginContract:
             if "sample_captions" in spec.produces:
                 samples = [SampleRef.from_path(self.sample_file(m, tmp_path), m) for m in spec.modalities]
                 check_captioner(source, samples)
+
+
+def _built_type(kind: str, produces: tuple[str, ...] = ()) -> type:
+    """What a factory of ``kind`` must return (runtime-checkable protocols where there is no base class)."""
+    if kind == "modality":
+        from unibind.modality import Modality
+
+        return Modality
+    if kind == "adapter":
+        from torch import nn
+
+        return nn.Module
+    if kind == "description_source":
+        from unibind.knowledge.sources import Captioner, DescriptionSource
+
+        return DescriptionSource if "class_descriptions" in produces else Captioner
+    if kind == "calibrator":
+        from unibind.calibration.base import Calibrator
+
+        return Calibrator
+    if kind == "validator":
+        from unibind.validation.base import Validator
+
+        return Validator
+    return object

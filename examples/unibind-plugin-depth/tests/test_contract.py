@@ -21,6 +21,11 @@ class TestContract(PluginContract):
         np.save(path, simulated_scene("sphere", np.random.default_rng(0), size=32))
         return path
 
+    def other_sample_file(self, modality: str, tmp_path: Path) -> Path:
+        path = tmp_path / "other.npy"
+        np.save(path, simulated_scene("box", np.random.default_rng(1), size=32))
+        return path
+
 
 def test_png_sample_passes_the_loader_checks(tmp_path: Path) -> None:
     """The kit's bad-file checks, on the other format the loader reads: a 16-bit PNG."""

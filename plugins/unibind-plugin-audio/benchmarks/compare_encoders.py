@@ -6,6 +6,8 @@ Leave-one-out 1-nearest-neighbour accuracy (cosine) on:
 
     .venv/bin/python plugins/unibind-plugin-audio/benchmarks/compare_encoders.py [baseline] [aisfx] [default] [cropped]
 
+With no names it runs all four, aisfx only if its optional package is installed.
+
 aisfx needs its optional package (``uv pip install --no-deps aisfx``, or
 ``uv pip install --no-deps --target DIR aisfx`` and ``PYTHONPATH=DIR``).
 """
@@ -97,4 +99,11 @@ def main(which: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["baseline", "aisfx", "default", "cropped"])
+    from unibind_plugin_audio.aisfx_encoder import aisfx_available
+
+    if sys.argv[1:]:
+        main(sys.argv[1:])
+    else:  # aisfx only when its optional package is installed (setup does not install it)
+        if not aisfx_available():
+            print("aisfx is not installed (uv pip install --no-deps aisfx): comparing the others")
+        main(["baseline", *(["aisfx"] if aisfx_available() else []), "default", "cropped"])

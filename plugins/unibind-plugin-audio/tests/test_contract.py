@@ -38,6 +38,18 @@ class TestContract(PluginContract):
         sf.write(str(path), data, rate, subtype="PCM_16")
         return path
 
+    def other_sample_file(self, modality: str, tmp_path: Path) -> Path:
+        """Another real Tux Paint sound effect, converted the same way."""
+        import soundfile as sf
+
+        from unibind.datasets import tuxpaint_stamps
+
+        other = next(s.sound for s in tuxpaint_stamps(with_sound=True) if s.name != "cow")
+        data, rate = sf.read(str(other), dtype="float32")
+        path = tmp_path / "other.wav"
+        sf.write(str(path), data, rate, subtype="PCM_16")
+        return path
+
     def encoder_settings(self, name: str, tmp_path: Path) -> dict[str, Any] | None:
         if name in self.tiny:
             return {"model": str(self.tiny[name])}

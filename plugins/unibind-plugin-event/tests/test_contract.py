@@ -28,6 +28,10 @@ class TestContract(PluginContract):
         assert modality == "event"
         return writers.write_npy(tmp_path / "simulated-digit.npy", self._events)
 
+    def other_sample_file(self, modality: str, tmp_path: Path) -> Path:
+        """The first half of the same recording: a different, valid stream."""
+        return writers.write_npy(tmp_path / "simulated-half.npy", self._events[: len(self._events) // 2])
+
     def adapter_context(self, spec: Spec, tmp_path: Path) -> dict[str, Any]:
         # the event bridge is the image plugin's ImageNet bridge: it needs the encoder and a text encoder
         return {"encoder": self._encoder, "text_encoder": self._text,

@@ -31,6 +31,14 @@ class TestContract(PluginContract):
         Image.fromarray(load_sample_image("china.jpg")).resize((96, 64)).save(path)
         return path
 
+    def other_sample_file(self, modality: str, tmp_path: Path) -> Path:
+        from PIL import Image
+        from sklearn.datasets import load_sample_image
+
+        path = tmp_path / "flower.png"
+        Image.fromarray(load_sample_image("flower.jpg")).resize((80, 72)).save(path)
+        return path
+
     def encoder_settings(self, name: str, tmp_path: Path) -> dict[str, Any] | None:
         if name == "timm":
             return {"model": "test_efficientnet", "pretrained": False}

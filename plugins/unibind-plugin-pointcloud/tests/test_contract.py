@@ -23,6 +23,10 @@ class TestContract(PluginContract):
         cloud = simulated_cloud("torus", np.random.default_rng(0), 300)
         return write_ply(tmp_path / "simulated-torus.ply", cloud)
 
+    def other_sample_file(self, modality: str, tmp_path: Path) -> Path:
+        cloud = simulated_cloud("box", np.random.default_rng(1), 200)
+        return write_ply(tmp_path / "simulated-box.ply", cloud)
+
     def encoder_settings(self, name: str, tmp_path: Path) -> dict[str, Any] | None:
         if name == "pointnet2":  # small, so the kit's batch runs in a blink
             return {"num_points": 256, "sa_points": [64, 16], "sa_samples": [8, 8], "width": 0.25}

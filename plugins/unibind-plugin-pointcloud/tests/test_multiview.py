@@ -76,8 +76,17 @@ def test_more_views_and_plain_arrays(multiview) -> None:
     ten = MultiViewDepthSettings(views=[(a, 30) for a in range(0, 360, 72)] + [(a, -30) for a in range(0, 360, 72)])
     encoder = build_multiview_depth(ten, image_encoder=multiview.image)
     points = np.random.default_rng(0).normal(size=(500, 3)).astype(np.float32)
-    assert encoder.preprocess(points).shape == (10, 3, 224, 224)
-    assert encoder.encode([points, PointCloud(points)]).shape == (2, multiview.dim)
+    views = encoder.preprocess(points)
+    assert views.shape == (10, 3, 224, 224)
+    assert torch.equal(views, encoder.preprocess(PointCloud(points)))       # a plain array is a cloud
+    # ten distinct views (not one repeated), pooled into one row per cloud: the mean of their features
+    assert all(not torch.equal(views[0], views[i]) for i in range(1, 10))
+    other = np.random.default_rng(1).uniform(-1, 1, size=(400, 3)).astype(np.float32)
+    out = encoder.encode([points, PointCloud(points), other])
+    assert out.shape == (3, multiview.dim)
+    with torch.inference_mode():
+        assert torch.allclose(out[0], multiview.image(views).mean(0), atol=1e-4)
+    assert torch.allclose(out[0], out[1], atol=1e-5) and not torch.allclose(out[0], out[2], atol=1e-3)
     with pytest.raises(TypeError, match="PointCloud samples or \\[N, 3\\] arrays"):
         encoder.preprocess("a string")
 

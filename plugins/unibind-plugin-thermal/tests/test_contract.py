@@ -25,6 +25,9 @@ class TestContract(PluginContract):
         assert modality == "thermal"
         return write_png16(tmp_path / "scene.thermal.png", simulated_counts("car", np.random.default_rng(0)))
 
+    def other_sample_file(self, modality: str, tmp_path: Path) -> Path:
+        return write_png16(tmp_path / "other.thermal.png", simulated_counts("person", np.random.default_rng(3)))
+
     def encoder_settings(self, name: str, tmp_path: Path) -> dict[str, Any] | None:
         if name == "hf-thermal":
             return {"model": str(self.tiny_clip_dir)}

@@ -16,7 +16,7 @@ from unibind_plugin_thermal.colormap import apply_colormap
 from unibind_plugin_thermal.encoders import ThermalImageEncoder
 from unibind_plugin_thermal.frame import ThermalFrame
 from unibind_plugin_thermal.loading import ThermalModality
-from unibind_plugin_thermal.normalise import imagebind_tensor, to_unit
+from unibind_plugin_thermal.normalise import to_unit
 from unibind_plugin_thermal.settings import ThermalImageSettings, ThermalLoadSettings
 from unibind_plugin_thermal.simulated import CLASSES, simulated_counts, write_png16
 
@@ -48,9 +48,18 @@ def test_exposes_the_image_encoders_imagenet_head(thermal_encoder) -> None:
 
 
 def test_imagebind_input_is_the_float_transform_and_the_image_forward(thermal_encoder, person_counts) -> None:
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms import functional as TF
+
     frame = _frame(person_counts)
     x = thermal_encoder.preprocess(frame)
-    assert torch.equal(x, imagebind_tensor(to_unit(frame)))
+    # ImageBind's thermal transform, written with torchvision (not with the code under test):
+    # Resize(224, bicubic) of the short side, CenterCrop(224), Normalize(0.5, 0.5), grey replicated to RGB
+    unit = torch.from_numpy(to_unit(frame))[None]
+    resized = TF.resize(unit, 224, interpolation=InterpolationMode.BICUBIC, antialias=True)
+    want = TF.normalize(TF.center_crop(resized, 224).clamp(0, 1), [0.5], [0.5]).expand(3, -1, -1)
+    assert x.shape == (3, 224, 224)
+    assert torch.allclose(x, want, atol=1e-5)
     direct = thermal_encoder.image(x[None])
     assert torch.allclose(thermal_encoder.encode([frame]), direct, atol=1e-5)
 

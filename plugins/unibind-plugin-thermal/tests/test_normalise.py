@@ -105,7 +105,7 @@ def test_imagebind_tensor_is_resized_cropped_and_replicated() -> None:
     assert x.shape == (3, 224, 224) and x.dtype == torch.float32
     assert torch.equal(x[0], x[1]) and torch.equal(x[1], x[2])
     assert x.min() >= -1 and x.max() <= 1
-    # short side 120 -> 224, long side 160 -> 299, centre crop drops ~37 columns each side
+    # short side 120 -> 224, long side 160 -> 298 (truncated, as torchvision), crop drops 37 columns each side
     assert -0.9 < x[0, :, 0].mean() < -0.6 and 0.6 < x[0, :, -1].mean() < 0.9
     for value, want in ((0.0, -1.0), (0.5, 0.0), (1.0, 1.0)):
         assert torch.allclose(imagebind_tensor(np.full((30, 40), value, np.float32), 32), torch.tensor(want), atol=1e-6)

@@ -28,6 +28,13 @@ class TestContract(PluginContract):
         frames = moving_picture_frames(images[7], np.random.default_rng(7), frames=12, size=48)
         return write_video(tmp_path / "simulated-digit.mp4", frames, fps=6)
 
+    def other_sample_file(self, modality: str, tmp_path: Path) -> Path:
+        from unibind_plugin_video.simulated import moving_picture_frames, write_video
+
+        images, _ = self.mnist
+        frames = moving_picture_frames(images[3], np.random.default_rng(3), frames=12, size=48)
+        return write_video(tmp_path / "simulated-other-digit.mp4", frames, fps=6)
+
     def encoder_settings(self, name: str, tmp_path: Path) -> dict[str, Any] | None:
         if name == "xclip":
             return {"model": str(self.tiny_xclip_dir)}

@@ -119,7 +119,7 @@ def imagebind_tensor(unit: np.ndarray, size: int = 224):
     x = torch.from_numpy(np.ascontiguousarray(unit, dtype=np.float32))[None, None]
     height, width = x.shape[-2:]
     scale = size / min(height, width)
-    new_h, new_w = max(size, round(height * scale)), max(size, round(width * scale))
+    new_h, new_w = max(size, int(height * scale)), max(size, int(width * scale))  # as torchvision: truncated
     if (new_h, new_w) != (height, width):
         x = F.interpolate(x, size=(new_h, new_w), mode="bicubic", align_corners=False, antialias=True)
     top, left = (new_h - size) // 2, (new_w - size) // 2
