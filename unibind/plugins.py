@@ -215,7 +215,7 @@ class PluginManager:
         self.plugins[info.name] = info
         try:
             module = ep.load()
-        except BaseException as exc:  # noqa: BLE001 - isolation is the point (sys.exit at import too)
+        except BaseException as exc:
             if not _isolated(exc):
                 raise
             self._fail(info, f"import of {ep.value} failed: {_one_line(exc)}", exc)
@@ -270,7 +270,7 @@ class PluginManager:
                 for hook_name, kind in HOOK_KINDS.items():
                     for impl in self._impls(hook_name, plugin_name):
                         self._call_registration_hook(impl, hook_name, kind, staged, info)
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 if not _isolated(exc):
                     raise
                 self._fail(info, str(exc) if isinstance(exc, _HookError) else _one_line(exc), exc)
@@ -307,7 +307,7 @@ class PluginManager:
             returned = impl.function(register=register)
         except _HookError:
             raise
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             if not _isolated(exc):
                 raise
             raise _HookError(f"{hook_name} raised {_one_line(exc)}") from exc
@@ -374,7 +374,7 @@ class PluginManager:
                 before = {id(g): (g, dict(g.commands)) for g in _groups(cli)}
                 try:
                     impl.function(cli=cli)
-                except BaseException as exc:  # noqa: BLE001
+                except BaseException as exc:
                     if not _isolated(exc):
                         raise
                     for group, commands in before.values():
