@@ -11,7 +11,8 @@ pointing at a module of hook implementations. Settings, all optional:
   plugins claim with no preference, is an error instead of a note in
   ``unibind list-plugins``.
 - ``UNIBIND_PREFER="encoder:efficientnet-lite0=image,modality:imu=imu"``: settles
-  conflicts (a bare name claimed by several plugins). The same entries can live in
+  conflicts (a bare name claimed by several plugins; ``command:NAME=plugin`` for
+  sub-commands two plugins add). The same entries can live in
   the config file (``UNIBIND_CONFIG``, else ``$XDG_CONFIG_HOME/unibind/config.toml``)
   under ``[prefer]``; the variable wins over the file for the same name.
 """
