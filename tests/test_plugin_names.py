@@ -4,6 +4,7 @@ settings a user can get wrong; isolation of plugins that exit; what list-plugins
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -61,7 +62,7 @@ def two_claimants(make_plugin, monkeypatch):
     monkeypatch.delenv("UNIBIND_PLUGINS", raising=False)
     monkeypatch.delenv("UNIBIND_STRICT", raising=False)
     monkeypatch.delenv("UNIBIND_QUIET", raising=False)
-    monkeypatch.setenv("UNIBIND_CONFIG", "/nonexistent/unibind-config.toml")
+    monkeypatch.setenv("UNIBIND_CONFIG", os.devnull)
     return eps
 
 
@@ -128,11 +129,14 @@ def test_the_config_file_settles_it_and_the_variable_wins(two_claimants, monkeyp
                                      "is registered by: image")),
     ("", "[prefer\n", "cannot read the config file"),
     ("", '[prefer]\n"encoder:x" = 3\n', "[prefer] must map"),
+    ("", "missing", "UNIBIND_CONFIG names"),
 ])
 def test_a_preference_that_cannot_be_honoured_is_an_error(two_claimants, monkeypatch, tmp_path, prefer, config,
                                                           expected):
     monkeypatch.setenv("UNIBIND_PREFER", prefer)
-    if config is not None:
+    if config == "missing":
+        monkeypatch.setenv("UNIBIND_CONFIG", str(tmp_path / "typo.toml"))
+    elif config is not None:
         (tmp_path / "c.toml").write_text(config)
         monkeypatch.setenv("UNIBIND_CONFIG", str(tmp_path / "c.toml"))
     with pytest.raises(PluginConfigError) as caught:
@@ -171,7 +175,7 @@ def test_a_conflicting_modality_name_resolves_files_only_once_settled(make_plugi
     def imu(register):
         register(ModalitySpec(name="imu", factory="unibind.modality:TextModality", suffixes=(".imu.csv",)))
 
-    monkeypatch.setenv("UNIBIND_CONFIG", "/nonexistent/unibind-config.toml")
+    monkeypatch.setenv("UNIBIND_CONFIG", os.devnull)
     plugins = {"a": make_plugin("a", unibind_modalities=imu), "b": make_plugin("b", unibind_modalities=imu)}
     with pytest.raises(NameConflictError, match="modality 'imu' is registered by 'a' and 'b'"):
         manager_with(plugins).registry.modality_for_path("walk.imu.csv")
@@ -336,7 +340,7 @@ def test_a_space_uses_a_qualified_choice_end_to_end(make_plugin, manager_with, m
     from unibind.space import Space
 
     monkeypatch.setenv("UNIBIND_CACHE_DIR", str(tmp_path))
-    monkeypatch.setenv("UNIBIND_CONFIG", "/nonexistent/unibind-config.toml")
+    monkeypatch.setenv("UNIBIND_CONFIG", os.devnull)
     registry = manager_with({
         name: make_plugin(name, unibind_encoders=lambda register: register(hashing_encoder_spec()))
         for name in ("a", "b")}).registry
@@ -354,7 +358,7 @@ def test_a_space_uses_a_qualified_choice_end_to_end(make_plugin, manager_with, m
 
 def test_a_default_is_chosen_by_flags_and_a_tie_between_same_names_is_a_conflict(make_plugin, manager_with,
                                                                                   monkeypatch):
-    monkeypatch.setenv("UNIBIND_CONFIG", "/nonexistent/unibind-config.toml")
+    monkeypatch.setenv("UNIBIND_CONFIG", os.devnull)
     monkeypatch.delenv("UNIBIND_PREFER", raising=False)
 
     def offers(default, priority=1):

@@ -132,6 +132,8 @@ def read_preferences() -> list[tuple[str | None, str, str, str]]:
     """Preference entries (kind, name, plugin, source) from the config file, then the variable."""
     entries: list[tuple[str | None, str, str, str]] = []
     path = config_file()
+    if os.environ.get(ENV_CONFIG) and str(path) != os.devnull and not path.is_file():
+        raise PluginConfigError(f"{ENV_CONFIG} names {path}, which is not a file")
     if path.is_file():
         try:
             import tomllib
