@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from unibind.version import __version__
 from unibind.atomic import atomic_open
 from unibind.errors import InputError
-from unibind.version import __version__
 
 if TYPE_CHECKING:
     from unibind.space import Space
