@@ -297,7 +297,9 @@ def centres(kb_path: Path, classes: str | None, out: Path, method: str, k: int, 
     store = _open(kb_path) if needs_kb or classes is None else None
     try:
         refs = _classes(classes, store)
-        embedder = TextEmbedder.from_registry(text_encoder, cache=cache if cache else True)
+        from unibind.space import Space
+
+        embedder = TextEmbedder.from_space(Space(text_encoder=text_encoder), cache=cache if cache else True)
         result = localize(refs, embedder, settings, kb=store)
         result.save(out)
     except UniBindError as exc:
