@@ -45,7 +45,9 @@ def kb(tmp_path, registry):
 
 @pytest.fixture
 def embedder(tmp_path, registry):
-    return TextEmbedder.from_registry("hashing", registry=registry, cache=tmp_path / "cache.sqlite")
+    from unibind.space import Space
+
+    return TextEmbedder.from_space(Space(registry=registry, text_encoder="hashing"), cache=tmp_path / "cache.sqlite")
 
 
 def _ragged(seed=0, classes=7, width=6, dim=16):
@@ -167,10 +169,12 @@ def test_a_class_without_descriptions_fails_or_falls_back_to_its_prompt(kb, embe
 
 
 def test_a_second_localization_encodes_nothing(kb, tmp_path, registry):
-    first = TextEmbedder.from_registry("hashing", registry=registry, cache=tmp_path / "c.sqlite")
+    from unibind.space import Space
+
+    first = TextEmbedder.from_space(Space(registry=registry, text_encoder="hashing"), cache=tmp_path / "c.sqlite")
     a = localize(CLASSES, first, CentreSettings(k=5), kb=kb)
     assert first.encoded > 0
-    second = TextEmbedder.from_registry("hashing", registry=registry, cache=tmp_path / "c.sqlite")
+    second = TextEmbedder.from_space(Space(registry=registry, text_encoder="hashing"), cache=tmp_path / "c.sqlite")
     b = localize(CLASSES, second, CentreSettings(k=20), kb=kb)   # another k: same texts, all cached
     assert second.encoded == 0 and second.looked_up > 0
     assert torch.equal(b.centres[:, :5], a.centres)
@@ -241,8 +245,10 @@ def test_ecl_on_the_real_text_encoder_filters_off_topic_descriptions(tmp_path):
             for text in texts + off_topic:
                 store.add(Description(class_name=name, text=text,
                                       provenance=Provenance(source="manual", settings_hash="-")))
-        embedder = TextEmbedder.from_registry("hf-text", {"model": str(minilm_path()), "pooling": "mean"},
-                                              cache=tmp_path / "cache.sqlite")
+        from unibind.space import Space
+
+        space = Space(text_encoder="hf-text", settings={"hf-text": {"model": str(minilm_path()), "pooling": "mean"}})
+        embedder = TextEmbedder.from_space(space, cache=tmp_path / "cache.sqlite")
         refs = [ClassRef(name="dog"), ClassRef(name="car")]
         centres = localize(refs, embedder, CentreSettings(k=3), kb=store)
     for c, name in enumerate(["dog", "car"]):

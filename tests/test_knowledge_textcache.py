@@ -22,7 +22,10 @@ def registry(make_plugin, manager_with):
 
 
 def _embedder(registry, cache, **settings) -> TextEmbedder:
-    return TextEmbedder.from_registry("hashing", settings or None, registry=registry, cache=cache)
+    from unibind.space import Space
+
+    space = Space(registry=registry, text_encoder="hashing", settings={"hashing": settings} if settings else None)
+    return TextEmbedder.from_space(space, cache=cache)
 
 
 def test_second_embedding_encodes_nothing_and_returns_the_same_vectors(tmp_path, registry):

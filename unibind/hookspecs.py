@@ -1,8 +1,12 @@
 """The plugin contract: every hook a UniBind plugin can implement, in one place.
 
 Each registration hook receives a ``register`` callable and calls it with spec
-objects from :mod:`unibind.specs`. Specs name their heavy parts lazily as
+objects from :mod:`unibind.specs` (a spec the hook returns instead is not
+registered; ``unibind list-plugins`` warns). Specs name their heavy parts lazily as
 ``"module:attribute"`` strings, so registering a plugin never imports torch.
+
+Every component is reachable as ``plugin:name`` (the entry-point name); a bare name
+another plugin also registers is a conflict the user settles (:mod:`unibind.plugins`).
 """
 
 from __future__ import annotations

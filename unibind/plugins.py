@@ -11,7 +11,8 @@ pointing at a module of hook implementations. Settings, all optional:
   plugins claim with no preference, is an error instead of a note in
   ``unibind list-plugins``.
 - ``UNIBIND_PREFER="encoder:efficientnet-lite0=image,modality:imu=imu"``: settles
-  conflicts (a bare name claimed by several plugins). The same entries can live in
+  conflicts (a bare name claimed by several plugins; ``command:NAME=plugin`` for
+  sub-commands two plugins add). The same entries can live in
   the config file (``UNIBIND_CONFIG``, else ``$XDG_CONFIG_HOME/unibind/config.toml``)
   under ``[prefer]``; the variable wins over the file for the same name.
 """
@@ -131,6 +132,8 @@ def read_preferences() -> list[tuple[str | None, str, str, str]]:
     """Preference entries (kind, name, plugin, source) from the config file, then the variable."""
     entries: list[tuple[str | None, str, str, str]] = []
     path = config_file()
+    if os.environ.get(ENV_CONFIG) and str(path) != os.devnull and not path.is_file():
+        raise PluginConfigError(f"{ENV_CONFIG} names {path}, which is not a file")
     if path.is_file():
         try:
             import tomllib
@@ -215,7 +218,7 @@ class PluginManager:
         self.plugins[info.name] = info
         try:
             module = ep.load()
-        except BaseException as exc:  # noqa: BLE001 - isolation is the point (sys.exit at import too)
+        except BaseException as exc:
             if not _isolated(exc):
                 raise
             self._fail(info, f"import of {ep.value} failed: {_one_line(exc)}", exc)
@@ -270,7 +273,7 @@ class PluginManager:
                 for hook_name, kind in HOOK_KINDS.items():
                     for impl in self._impls(hook_name, plugin_name):
                         self._call_registration_hook(impl, hook_name, kind, staged, info)
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 if not _isolated(exc):
                     raise
                 self._fail(info, str(exc) if isinstance(exc, _HookError) else _one_line(exc), exc)
@@ -307,7 +310,7 @@ class PluginManager:
             returned = impl.function(register=register)
         except _HookError:
             raise
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             if not _isolated(exc):
                 raise
             raise _HookError(f"{hook_name} raised {_one_line(exc)}") from exc
@@ -374,7 +377,7 @@ class PluginManager:
                 before = {id(g): (g, dict(g.commands)) for g in _groups(cli)}
                 try:
                     impl.function(cli=cli)
-                except BaseException as exc:  # noqa: BLE001
+                except BaseException as exc:
                     if not _isolated(exc):
                         raise
                     for group, commands in before.values():

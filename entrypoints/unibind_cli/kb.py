@@ -314,7 +314,9 @@ def centres(kb_path: Path, classes: str | None, out: Path, method: str, k: int, 
         if not refs:
             raise click.ClickException(f"{kb_path}: no class has descriptions; build some with "
                                        "`unibind kb build`, or name the classes with --classes")
-        embedder = TextEmbedder.from_registry(text_encoder, cache=cache if cache else True)
+        from unibind.space import Space
+
+        embedder = TextEmbedder.from_space(Space(text_encoder=text_encoder), cache=cache if cache else True)
         result = localize(refs, embedder, settings, kb=store)
         result.save(out)
     except UniBindError as exc:

@@ -35,9 +35,11 @@ quiet_option = click.option("--quiet", "-q", is_flag=True, expose_value=False, i
 def note_broken_plugins() -> None:
     """One line on stderr naming broken plugins, before any command but list-plugins."""
     ctx = click.get_current_context()
-    if ctx.meta.get("unibind.quiet", _quiet_from_env()) or ctx.invoked_subcommand in (None, "list-plugins"):
+    if ctx.invoked_subcommand is None:
         return
-    manager = _manager_or_exit()
+    manager = _manager_or_exit()  # a plugin-settings mistake ends here, quiet or not
+    if ctx.meta.get("unibind.quiet", _quiet_from_env()) or ctx.invoked_subcommand == "list-plugins":
+        return
     broken = [p.name for p in manager.broken()]
     if broken:
         click.echo(f"Warning: broken plugin{'s' if len(broken) > 1 else ''} skipped: {', '.join(broken)} "

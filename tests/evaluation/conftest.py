@@ -29,4 +29,6 @@ def kb_path(tmp_path, registry):
 
 @pytest.fixture
 def embedder(tmp_path, registry):
-    return TextEmbedder.from_registry("hashing", registry=registry, cache=tmp_path / "cache.sqlite")
+    from unibind.space import Space
+
+    return TextEmbedder.from_space(Space(registry=registry, text_encoder="hashing"), cache=tmp_path / "cache.sqlite")

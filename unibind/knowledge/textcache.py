@@ -136,16 +136,6 @@ class TextEmbedder:
         """The text side of a :class:`~unibind.space.Space` (encoder + text adapter)."""
         return cls(space.embed_text, space_text_identity(space), **kwargs)
 
-    @classmethod
-    def from_registry(cls, name: str | None = None, settings: dict[str, Any] | None = None, *,
-                      registry: Any = None, **kwargs: Any) -> TextEmbedder:
-        """A text encoder chosen by name (default: the default text encoder) in a fresh space."""
-        from unibind.space import Space
-
-        space = Space(registry=registry, text_encoder=name,
-                      settings={name: settings} if name and settings else None)
-        return cls.from_space(space, **kwargs)
-
     @property
     def dim(self) -> int:
         return int(self.identity.get("dim") or 0)
