@@ -164,6 +164,27 @@ def test_a_dangling_symlink_in_a_folder_is_reported_as_skipped(fake_text_registr
     assert [(f.source, f.reason) for f in result.failures] == [(str(folder / "b.txt"), "file does not exist")]
 
 
+def test_a_blocked_unpickle_is_an_input_error_naming_the_checkpoint(tmp_path) -> None:
+    """The fast half: torch's weights-only unpickler refuses; the error names the .bin file."""
+    import os
+
+    import torch
+
+    from unibind.encoders.text import _checkpoint_errors
+    from unibind.errors import InputError
+
+    class RunsCode:
+        def __reduce__(self):
+            return (os.system, ("echo this must never run",))
+
+    (tmp_path / "config.json").write_text("{}")
+    torch.save({"weight": RunsCode()}, tmp_path / "pytorch_model.bin")
+    with pytest.raises(InputError, match="refused to unpickle") as caught, _checkpoint_errors(str(tmp_path)):
+        torch.load(tmp_path / "pytorch_model.bin", weights_only=True)
+    assert caught.value.source == str(tmp_path / "pytorch_model.bin")
+
+
+@pytest.mark.slow  # imports transformers' model classes: 25-40 s on a busy 2-core machine
 def test_a_blocked_unpickle_in_an_hf_text_checkpoint_names_the_file(tmp_path, text_file) -> None:
     """A pickled checkpoint that would run code is refused by torch; the user sees the file, not a trace."""
     import os
