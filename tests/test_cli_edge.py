@@ -279,3 +279,16 @@ def test_the_library_refuses_duplicate_labels_too(fake_text_registry, text_file)
         space.classify([text_file], ["dog", " "])
     predictions, _ = space.classify([text_file], ["dog", "cat"])
     assert [s.label for s in predictions[0].top] in (["dog", "cat"], ["cat", "dog"])
+
+
+def test_kb_caption_reports_a_dangling_symlink_as_skipped(fake_text_registry, tmp_path) -> None:
+    from unibind_cli.kb import _labelled_samples
+
+    registry = fake_text_registry()
+    folder = tmp_path / "dog"
+    folder.mkdir()
+    (folder / "a.txt").write_text("a dog")
+    (folder / "b.txt").symlink_to(tmp_path / "gone.txt")
+    samples, skipped = _labelled_samples([str(folder)], registry, ("text",), None, {})
+    assert [s.path for s in samples] == [str(folder / "a.txt")]
+    assert [path for path, _ in skipped] == [folder / "b.txt"] and "No such file" in skipped[0][1]
