@@ -142,28 +142,6 @@ def test_kb_build_counts_must_be_positive(tmp_path, option) -> None:
     assert not (tmp_path / "kb.sqlite").exists()
 
 
-def test_embed_a_folder_without_files_of_the_modality(tmp_path) -> None:
-    folder = tmp_path / "things"
-    folder.mkdir()
-    (folder / "notes.xyz").write_text("not an image")
-    _one_error(_run("embed", "image", str(folder)), str(folder), "holds no image files")
-
-
-def test_a_dangling_symlink_in_a_folder_is_reported_as_skipped(fake_text_registry, tmp_path) -> None:
-    from unibind_cli.embed import _expand
-
-    from unibind.space import Space
-
-    space = Space(registry=fake_text_registry())
-    folder = tmp_path / "things"
-    folder.mkdir()
-    (folder / "a.txt").write_text("a dog")
-    (folder / "b.txt").symlink_to(tmp_path / "gone.txt")
-    result = space.embed_files(_expand((str(folder),), space, "text"), "text")
-    assert result.sources == [str(folder / "a.txt")]
-    assert [(f.source, f.reason) for f in result.failures] == [(str(folder / "b.txt"), "file does not exist")]
-
-
 def test_a_blocked_unpickle_is_an_input_error_naming_the_checkpoint(tmp_path) -> None:
     """The fast half: torch's weights-only unpickler refuses; the error names the .bin file."""
     import os
