@@ -32,6 +32,13 @@ def _expand(inputs: tuple[str, ...], space, modality: str) -> list[Path]:
     return paths
 
 
+def _report_failures(failures) -> None:
+    if failures:
+        click.echo(f"skipped {len(failures)} input(s):", err=True)
+        for failure in failures:
+            click.echo(f"  {failure.source}: {failure.reason}", err=True)
+
+
 def _report_warnings(noted) -> None:
     """Inputs used although their result means little (e.g. silent audio), on stderr.
 
@@ -39,13 +46,6 @@ def _report_warnings(noted) -> None:
     """
     for w in noted:
         click.echo(f"warning: {w.source}: {w.reason}", err=True)
-
-
-def _report_failures(failures) -> None:
-    if failures:
-        click.echo(f"skipped {len(failures)} input(s):", err=True)
-        for failure in failures:
-            click.echo(f"  {failure.source}: {failure.reason}", err=True)
 
 
 @click.command()
