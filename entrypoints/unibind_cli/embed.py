@@ -20,23 +20,26 @@ def _space(encoder: str | None, adapter: str | None, modality: str | None):
 
 
 def _expand(inputs: tuple[str, ...], space, modality: str) -> list[Path]:
-    """Files as given; folders become the files inside them that ``modality`` reads."""
+    """Files as given; folders become the files inside them that ``modality`` reads.
+
+    A dangling symlink inside a folder is kept (it is then reported as skipped); a folder
+    with nothing ``modality`` reads is an error, not an empty result.
+    """
+    from unibind.errors import InputError
+
     suffixes = tuple(space.registry.get("modality", modality).suffixes)
     paths: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            paths += sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(suffixes))
+            found = sorted(p for p in path.rglob("*") if (p.is_file() or (p.is_symlink() and not p.exists()))
+                           and p.name.lower().endswith(suffixes))
+            if not found:
+                raise InputError(path, f"holds no {modality} files (read here: {', '.join(suffixes)})")
+            paths += found
         else:
             paths.append(path)
     return paths
-
-
-def _report_failures(failures) -> None:
-    if failures:
-        click.echo(f"skipped {len(failures)} input(s):", err=True)
-        for failure in failures:
-            click.echo(f"  {failure.source}: {failure.reason}", err=True)
 
 
 def _report_warnings(noted) -> None:
@@ -46,6 +49,13 @@ def _report_warnings(noted) -> None:
     """
     for w in noted:
         click.echo(f"warning: {w.source}: {w.reason}", err=True)
+
+
+def _report_failures(failures) -> None:
+    if failures:
+        click.echo(f"skipped {len(failures)} input(s):", err=True)
+        for failure in failures:
+            click.echo(f"  {failure.source}: {failure.reason}", err=True)
 
 
 @click.command()
