@@ -10,7 +10,7 @@ import pytest
 
 from unibind.atomic import atomic_open, save_tensors
 from unibind.errors import InputError
-from unibind.spacedir import load_space_dir
+from unibind.space import Space
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_adapter_paths_in_space_json_stay_inside_the_space(fake_text_registry, t
     if where.endswith("link.safetensors"):
         (space / where).symlink_to(outside)
     with pytest.raises(InputError, match="outside the space directory") as caught:
-        load_space_dir(space, registry=registry)
+        Space.from_dir(space, registry=registry)
     assert caught.value.source == str(space / "space.json")
 
 
@@ -68,14 +68,14 @@ def test_centres_path_in_space_json_stays_inside_the_space(fake_text_registry, t
     (tmp_path / "centres.safetensors").write_bytes(b"x")
     space = _space(tmp_path, centres="../centres.safetensors")
     with pytest.raises(InputError, match="centres file '../centres.safetensors' is outside"):
-        load_space_dir(space, registry=registry)
+        Space.from_dir(space, registry=registry)
 
 
 def test_paths_inside_the_space_still_load(fake_text_registry, tmp_path) -> None:
     registry = fake_text_registry()
     space = _space(tmp_path, adapter_file="adapters/text.safetensors")
     (space / "adapters" / "text.safetensors").write_bytes(b"x")
-    loaded = load_space_dir(space, registry=registry)
+    loaded = Space.from_dir(space, registry=registry)
     assert loaded.trained_adapters["text"].path == space / "adapters" / "text.safetensors"
 
 

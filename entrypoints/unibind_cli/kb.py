@@ -156,7 +156,8 @@ def _labelled_samples(inputs, registry, modalities, label, known):
     files: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            files += sorted(p for p in item.rglob("*") if p.is_file() and p.name.lower().endswith(suffixes))
+            files += sorted(p for p in item.rglob("*") if (p.is_file() or (p.is_symlink() and not p.exists()))
+                            and p.name.lower().endswith(suffixes))  # a dangling link is reported as skipped
         else:
             files.append(item)
     samples, skipped = [], []
