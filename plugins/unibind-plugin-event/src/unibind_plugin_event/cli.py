@@ -21,7 +21,7 @@ def event() -> None:
 @event.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def info(files: tuple[Path, ...]) -> None:
-    """What the loader makes of FILES (files or folders): events, sensor, duration, polarity balance, any cut."""
+    """What the loader makes of FILES (files or folders): events, sensor, duration, polarity, any cut."""
     from unibind.errors import InputError, UniBindError
     from unibind.inputs import expand_inputs
     from unibind.plugins import get_registry
