@@ -99,7 +99,7 @@ def _claimed(name: str, suffixes: tuple[str, ...]) -> bool:
 def _missing(path: Path) -> Failure:
     if path.is_symlink():
         target = os.readlink(path)
-        return Failure(source=str(path), reason=f"dangling symlink (points to {target}, which does not exist)")
+        return Failure(source=str(path), reason=f"dangling symlink (to {target}, which does not exist)")
     return Failure(source=str(path), reason="no such file or folder")
 
 
