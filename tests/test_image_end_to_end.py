@@ -67,9 +67,10 @@ def test_embed_expands_folders_to_image_files(tmp_path):
     (tmp_path / "readme.txt").write_text("ignored: not an image suffix")
     result = CliRunner().invoke(cli, ["embed", "image", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
-    rows = [json.loads(line) for line in result.output.strip().splitlines()]
+    rows = [json.loads(line) for line in result.stdout.strip().splitlines()]
     assert sorted(Path(r["source"]).name for r in rows) == ["china.jpg", "flower.jpg"]
     assert all(len(r["embedding"]) == 384 for r in rows)
+    assert "ignored 1 file(s)" in result.stderr and ".txt x1" in result.stderr  # said, not silently dropped
 
 
 def test_classify_command_prints_json_predictions():

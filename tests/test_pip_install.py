@@ -64,8 +64,8 @@ def test_event_plugin_installed_with_plain_pip_from_built_wheels_runs_its_comman
                     str(wheels["unibind-plugin-image"]), str(wheels["unibind"])], env, tmp_path)
     assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
     timings["pip install"] = time.perf_counter() - mark
-    freeze = _run([str(venv / "bin" / "pip"), "freeze"], env, tmp_path).stdout
-    installed = dict(line.split("==", 1) for line in freeze.splitlines() if "==" in line)
+    listing = _run([str(venv / "bin" / "pip"), "list", "--format", "json"], env, tmp_path).stdout
+    installed = {d["name"].lower().replace("_", "-"): d["version"] for d in json.loads(listing)}
     assert "uv" not in installed and installed["unibind-plugin-event"] == "0.1.0"
 
     mark = time.perf_counter()

@@ -98,7 +98,8 @@ def _claimed(name: str, suffixes: tuple[str, ...]) -> bool:
 
 def _missing(path: Path) -> Failure:
     if path.is_symlink():
-        return Failure(source=str(path), reason=f"dangling symlink (points to {os.readlink(path)}, which does not exist)")
+        target = os.readlink(path)
+        return Failure(source=str(path), reason=f"dangling symlink (to {target}, which does not exist)")
     return Failure(source=str(path), reason="no such file or folder")
 
 

@@ -177,7 +177,8 @@ class {{Modality}}Modality(Modality):
                 raise InputError(path, f"header row has {len(rows[0])} columns, the data rows {len(rows[1])}")
             rows = rows[1:]
         if len(rows) < self.settings.min_rows:
-            raise InputError(path, f"needs at least {self.settings.min_rows} rows of numbers, found {len(rows)}")
+            raise InputError(path, f"needs at least {self.settings.min_rows} rows of numbers, "
+                                   f"found {len(rows)}")
         width = len(rows[0])
         for number, row in enumerate(rows, start=1):
             if len(row) != width:
@@ -262,7 +263,7 @@ class {{Modality}}RenderSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    image_encoder: str | None = Field(default=None, description="Registered image encoder; None: the default.")
+    image_encoder: str | None = Field(default=None, description="Registered image encoder; None: default.")
     image_encoder_settings: dict[str, Any] = Field(default_factory=dict, description="Its settings.")
     size: int = Field(default=224, ge=8, description="Side of the square picture, in pixels.")
 '''

@@ -15,8 +15,8 @@ def plugin() -> None:
 @plugin.command("new")
 @click.argument("name")
 @click.option("--modality", required=True, help="The modality the plugin reads (e.g. imu).")
-@click.option("--dir", "directory", default=".", show_default=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Where to write unibind-plugin-NAME/.")
+@click.option("--dir", "directory", default=".", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Where to write unibind-plugin-NAME/.")
 def new(name: str, modality: str, directory: Path) -> None:
     """Write unibind-plugin-NAME: pyproject with the entry point, hooks, loader, encoder and tests."""
     from unibind.scaffold import ScaffoldError, write_plugin

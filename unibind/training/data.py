@@ -35,8 +35,8 @@ class Item(BaseModel):
         "or several modalities claim (a plain \".csv\")."))
     label: str | None = Field(default=None, description="The sample's class name. A line needs a label, a "
                               "description, or both.")
-    description: str | None = Field(default=None, description="A sentence about this sample, used as its text "
-                                    "target next to (or instead of) the label.")
+    description: str | None = Field(default=None, description=(
+        "A sentence about this sample, used as its text target next to (or instead of) the label."))
     instance: str | None = Field(default=None, description=(
         "Ties several modalities of one instance together (a photo and its sound): they share a description "
         "and always land in the same train/validation split."))
@@ -77,7 +77,8 @@ def read_dataset(source: str | Path, registry: Any, modalities: Sequence[str] | 
     _share_instance_descriptions(kept)
     if not kept:
         wanted = f" of {', '.join(modalities)}" if modalities else ""
-        raise InputError(source, f"no usable samples{wanted}: {_why_none(len(items), failures, unread, other, modalities)}")
+        why = _why_none(len(items), failures, unread, other, modalities)
+        raise InputError(source, f"no usable samples{wanted}: {why}")
     return kept, failures
 
 
@@ -90,11 +91,13 @@ def _why_none(n_items: int, failures: list[Failure], unread: Counter, other: Cou
     """Why nothing was usable, in the words a user can act on."""
     reasons = []
     if n_items == 0 and failures:
-        reasons.append(f"{len(failures)} line(s) or file(s) skipped, first: {failures[0].source}: {failures[0].reason}")
+        first = failures[0]
+        reasons.append(f"{len(failures)} line(s) or file(s) skipped, first: {first.source}: {first.reason}")
     elif n_items == 0:
         reasons.append("the manifest or folder holds no sample")
     for suffix, n in unread.most_common():
-        hint = f'add "modality": "{modalities[0]}"' if modalities and len(modalities) == 1 else 'add "modality"'
+        one = modalities[0] if modalities and len(modalities) == 1 else None
+        hint = f'add "modality": "{one}"' if one else 'add "modality"'
         reasons.append(f"{n} sample(s) with suffix {suffix} that no single modality claims; {hint} "
                        "to their manifest lines")
     for modality, n in other.most_common():

@@ -45,6 +45,8 @@ def test_event_simulate_info_and_render(tmp_path: Path) -> None:
     assert len(files) == 10 and (out / "labels.csv").read_text().count("\n") == 11
     info = runner.invoke(event, ["info", str(files[0])])
     assert info.exit_code == 0 and "34x34 sensor" in info.output and "events" in info.output
+    folder = runner.invoke(event, ["info", str(out)])  # a folder: its event files, labels.csv left aside
+    assert folder.exit_code == 0 and folder.output.count("34x34 sensor") == 10, folder.output
     sheet = tmp_path / "sheet.png"
     drawn = runner.invoke(event, ["render", str(files[0]), "--out", str(sheet), "--frames", "2",
                                   "--representation", "timesurface", "--scale", "3"])
@@ -67,7 +69,7 @@ def test_simulate_without_its_extra_says_in_one_line_what_to_install(tmp_path: P
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "mlxtend" else real_find_spec(name, *a))
     result = CliRunner().invoke(event, ["simulate", str(tmp_path / "sim")])
-    assert result.exit_code != 0 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.exit_code != 0 and (result.exception is None or isinstance(result.exception, SystemExit))
     assert result.output.strip().splitlines() == [
         "Error: Python package 'mlxtend' is not installed; `unibind event simulate` needs it: "
         "pip install 'unibind-plugin-event[simulate]'"]

@@ -21,12 +21,20 @@ def event() -> None:
 @event.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def info(files: tuple[Path, ...]) -> None:
-    """What the loader makes of FILES: events, sensor, duration, polarity balance, any cut."""
-    from unibind.errors import InputError
+    """What the loader makes of FILES (files or folders): events, sensor, duration, polarity, any cut."""
+    from unibind.errors import InputError, UniBindError
+    from unibind.inputs import expand_inputs
+    from unibind.plugins import get_registry
     from unibind_plugin_event.loading import EventModality
 
-    loader, failed = EventModality(), 0
-    for path in files:
+    try:
+        found = expand_inputs(files, get_registry(), "event")
+    except UniBindError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for failure in found.skipped:
+        click.echo(f"{failure.source}: {failure.reason}", err=True)
+    loader, failed = EventModality(), len(found.skipped)
+    for path in found.files:
         try:
             stream = loader.load(path)
         except InputError as exc:
