@@ -127,7 +127,11 @@ def inspect_space(space_dir: str | Path, *, registry: Any = None, check: bool = 
         except UniBindError as exc:
             centres.append(CentresState(file=record.centres, method="?", modality="?", k=0, classes=0,
                                         knowledge_base=None, encoder=None, identity="?", problem=str(exc)))
-    calibrators = [_calibrator(space_dir, m, entry, registry) for m, entry in sorted(record.calibrators.items())]
+    from unibind.calibration.store import calibrator_entries
+
+    # the calibrators folder is what classify applies; space.json's summary may lag behind it
+    entries = {**record.calibrators, **calibrator_entries(space_dir)}
+    calibrators = [_calibrator(space_dir, m, entry, registry) for m, entry in sorted(entries.items())]
     made_from = record.made_from or {}
     knowledge_base = made_from.get("kb") or next((c.knowledge_base for c in centres if c.knowledge_base), None)
     result = SpaceInspection(path=str(space_dir), made_with=record.unibind_version, encoders=encoders,
@@ -238,8 +242,8 @@ def format_inspection(found: SpaceInspection) -> str:
             continue
         k = f", k {c.k}" if c.method == "ecl" else ""
         mark = {True: "matches", False: "STALE", None: "not checked"}[c.matches]
-        lines.append(f"  {c.modality:<8} {c.method}{k}, {c.classes} classes ({c.file}); text identity "
-                     f"{c.identity}: {mark}")
+        lines.append(f"  {c.file}  {c.method}{k}, {c.classes} classes, {c.modality} prompts")
+        lines.append(f"  {'':<8} text identity {c.identity}: {mark}")
     lines.append("calibrators" + ("" if found.calibrators else "  none (probabilities are uncalibrated; "
                                    "fit one with `unibind calibrate fit`)"))
     for cal in found.calibrators:
