@@ -397,7 +397,8 @@ def calibrate_demo(result: DemoResult, scorer: Callable[[torch.Tensor], torch.Te
         result.calibration[m] = numbers
         record = CalibratorRecord(name="temperature", modality=m, fitted_on=len(fit), logit_scale=logit_scale,
                                   labels=list(classes), metrics={"before": {"ece": numbers["ece_before"]},
-                                                                 "after": {"ece": numbers["ece_after"]}})
+                                                                 "after": {"ece": numbers["ece_after"]},
+                                                                 "held_out": len(held)})
         save_calibrator(space_dir, FittedCalibrator(scaler, record))
         path = reliability_diagrams({"softmax of 100 x cos (uncalibrated)": before,
                                      f"temperature scaling (T = {scaler.temperature:.2f})": after},

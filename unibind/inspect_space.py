@@ -61,6 +61,8 @@ class CalibratorState(BaseModel):
     fitted_on: int = 0
     ece_before: float | None = None
     ece_after: float | None = None
+    held_out: int | None = Field(default=None, description="Items the ECE was measured on, when not the "
+                                 "fitting data.")
     problem: str | None = None
 
 
@@ -159,7 +161,7 @@ def _calibrator(space_dir: Path, modality: str, entry: dict[str, Any], registry:
     metrics = entry.get("metrics") or {}
     state = CalibratorState(modality=modality, name=entry.get("name", "?"), file=entry.get("file", "?"),
                             ece_before=(metrics.get("before") or {}).get("ece"),
-                            ece_after=(metrics.get("after") or {}).get("ece"))
+                            ece_after=(metrics.get("after") or {}).get("ece"), held_out=metrics.get("held_out"))
     try:
         fitted = load_calibrator(space_dir / state.file, registry)
     except UniBindError as exc:
@@ -251,7 +253,9 @@ def format_inspection(found: SpaceInspection) -> str:
                            for k, v in cal.parameters.items() if k != "log_temperature")
         ece = ""
         if cal.ece_before is not None and cal.ece_after is not None:
-            ece = f"; ECE {cal.ece_before:.3f} -> {cal.ece_after:.3f}"
+            where = (f"on {cal.held_out} held-out items" if cal.held_out
+                     else "on the fitting data; measure held-out with `unibind calibrate report`")
+            ece = f"; ECE {cal.ece_before:.3f} -> {cal.ece_after:.3f} ({where})"
         lines.append(f"  {cal.modality:<8} {cal.name} ({params or 'no parameters'}), fitted on {cal.fitted_on}{ece}")
     if not found.checked:
         lines.append("usable here: not checked (run without --no-check to load the encoders and compare)")

@@ -139,7 +139,7 @@ def test_space_inspect_shows_what_a_space_holds_and_that_it_is_stale(tmp_path, f
     save_calibrator(space_dir, FittedCalibrator(scaler, CalibratorRecord(
         name="temperature", modality="vec", fitted_on=40, metrics={"before": {"ece": 0.3}, "after": {"ece": 0.1}})))
     shown = CliRunner().invoke(cli, ["space", "inspect", str(space_dir), "--no-check"])
-    assert f"vec      temperature (temperature {scaler.temperature:.3f}), fitted on 40; ECE 0.300 -> 0.100" \
+    assert f"vec      temperature (temperature {scaler.temperature:.3f}), fitted on 40; ECE 0.300 -> 0.100 (on the fitting data" \
         in shown.output and "usable here: not checked" in shown.output
 
     record.modalities["vec"].encoder_settings = {"scale": 5.0}  # as if trained with another encoder
