@@ -47,8 +47,8 @@ def test_eval_report_on_tuxpaint_pairs(tmp_path):
     assert "ECL k=10" in html and html.count("data:image/png;base64,") == 3  # t-SNE and two reliability
     assert html.count("data:image/jpeg;base64,") == 1  # the retrieval grid of photos
     assert sorted(p.name.removeprefix("before-training--default-space--imagenet-bridge-")
-                  for p in out.glob("*.png")) == ["audio-reliability.png", "grid.png", "image-reliability.png",
-                                                  "tsne.png"]
+                  for p in [*out.glob("*.png"), *out.glob("*.jpg")]) == [
+        "audio-reliability.png", "grid.jpg", "image-reliability.png", "tsne.png"]
 
 
 def test_eval_report_usage_errors(tmp_path):
