@@ -272,6 +272,7 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
     for m, c in result.calibration.items():
         say(f"calibration ({m}, held-out half): ECE {c['ece_before']:.3f} -> {c['ece_after']:.3f} "
             f"with temperature {c['temperature']:.3f} (fitted on {c['fitted_on']}, measured on {c['measured_on']})")
+    _list_calibrators(trained.space_dir)
     summarise(report, result, config, scorers["ECL"], classes, unseen)
     result.report = write_report(report, out)
     with atomic_open(out / "results.json") as f:
@@ -279,6 +280,16 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
                    "classes": classes, "sources": sources, "parameters": result.parameters,
                    "calibration": result.calibration, "unseen": result.unseen, "notes": result.notes}, f, indent=2)
     return result
+
+
+def _list_calibrators(space_dir: Path) -> None:
+    """Name the fitted calibrators in ``space.json`` too, as ``unibind calibrate fit`` does."""
+    from unibind.calibration.store import calibrator_entries
+    from unibind.spacedir import read_record, write_record
+
+    record = read_record(space_dir)
+    record.calibrators = calibrator_entries(space_dir)
+    write_record(space_dir, record)
 
 
 def summarise(report: Any, result: DemoResult, config: DemoConfig, scorer: Callable[[torch.Tensor], torch.Tensor],
@@ -386,7 +397,8 @@ def calibrate_demo(result: DemoResult, scorer: Callable[[torch.Tensor], torch.Te
         result.calibration[m] = numbers
         record = CalibratorRecord(name="temperature", modality=m, fitted_on=len(fit), logit_scale=logit_scale,
                                   labels=list(classes), metrics={"before": {"ece": numbers["ece_before"]},
-                                                                 "after": {"ece": numbers["ece_after"]}})
+                                                                 "after": {"ece": numbers["ece_after"]},
+                                                                 "held_out": len(held)})
         save_calibrator(space_dir, FittedCalibrator(scaler, record))
         path = reliability_diagrams({"softmax of 100 x cos (uncalibrated)": before,
                                      f"temperature scaling (T = {scaler.temperature:.2f})": after},

@@ -61,6 +61,8 @@ class CalibratorState(BaseModel):
     fitted_on: int = 0
     ece_before: float | None = None
     ece_after: float | None = None
+    held_out: int | None = Field(default=None, description="Items the ECE was measured on, when not the "
+                                 "fitting data.")
     problem: str | None = None
 
 
@@ -127,7 +129,11 @@ def inspect_space(space_dir: str | Path, *, registry: Any = None, check: bool = 
         except UniBindError as exc:
             centres.append(CentresState(file=record.centres, method="?", modality="?", k=0, classes=0,
                                         knowledge_base=None, encoder=None, identity="?", problem=str(exc)))
-    calibrators = [_calibrator(space_dir, m, entry, registry) for m, entry in sorted(record.calibrators.items())]
+    from unibind.calibration.store import calibrator_entries
+
+    # the calibrators folder is what classify applies; space.json's summary may lag behind it
+    entries = {**record.calibrators, **calibrator_entries(space_dir)}
+    calibrators = [_calibrator(space_dir, m, entry, registry) for m, entry in sorted(entries.items())]
     made_from = record.made_from or {}
     knowledge_base = made_from.get("kb") or next((c.knowledge_base for c in centres if c.knowledge_base), None)
     result = SpaceInspection(path=str(space_dir), made_with=record.unibind_version, encoders=encoders,
@@ -155,7 +161,7 @@ def _calibrator(space_dir: Path, modality: str, entry: dict[str, Any], registry:
     metrics = entry.get("metrics") or {}
     state = CalibratorState(modality=modality, name=entry.get("name", "?"), file=entry.get("file", "?"),
                             ece_before=(metrics.get("before") or {}).get("ece"),
-                            ece_after=(metrics.get("after") or {}).get("ece"))
+                            ece_after=(metrics.get("after") or {}).get("ece"), held_out=metrics.get("held_out"))
     try:
         fitted = load_calibrator(space_dir / state.file, registry)
     except UniBindError as exc:
@@ -238,8 +244,8 @@ def format_inspection(found: SpaceInspection) -> str:
             continue
         k = f", k {c.k}" if c.method == "ecl" else ""
         mark = {True: "matches", False: "STALE", None: "not checked"}[c.matches]
-        lines.append(f"  {c.modality:<8} {c.method}{k}, {c.classes} classes ({c.file}); text identity "
-                     f"{c.identity}: {mark}")
+        lines.append(f"  {c.file}  {c.method}{k}, {c.classes} classes, {c.modality} prompts")
+        lines.append(f"  {'':<8} text identity {c.identity}: {mark}")
     lines.append("calibrators" + ("" if found.calibrators else "  none (probabilities are uncalibrated; "
                                    "fit one with `unibind calibrate fit`)"))
     for cal in found.calibrators:
@@ -247,7 +253,9 @@ def format_inspection(found: SpaceInspection) -> str:
                            for k, v in cal.parameters.items() if k != "log_temperature")
         ece = ""
         if cal.ece_before is not None and cal.ece_after is not None:
-            ece = f"; ECE {cal.ece_before:.3f} -> {cal.ece_after:.3f}"
+            where = (f"on {cal.held_out} held-out items" if cal.held_out
+                     else "on the fitting data; measure held-out with `unibind calibrate report`")
+            ece = f"; ECE {cal.ece_before:.3f} -> {cal.ece_after:.3f} ({where})"
         lines.append(f"  {cal.modality:<8} {cal.name} ({params or 'no parameters'}), fitted on {cal.fitted_on}{ece}")
     if not found.checked:
         lines.append("usable here: not checked (run without --no-check to load the encoders and compare)")

@@ -48,10 +48,11 @@ def test_eval_report_on_tuxpaint_pairs(tmp_path):
     assert result.exit_code == 0, result.output
     html = (out / "report.html").read_text()
     assert "before training" in html and "text → audio" in html and "image → audio" in html
-    assert "ECL k=10" in html and html.count("data:image/png;base64,") == 4
+    assert "ECL k=10" in html and html.count("data:image/png;base64,") == 3  # t-SNE and two reliability
+    assert html.count("data:image/jpeg;base64,") == 1  # the retrieval grid of photos
     assert sorted(p.name.removeprefix("before-training--default-space--imagenet-bridge-")
-                  for p in out.glob("*.png")) == ["audio-reliability.png", "grid.png", "image-reliability.png",
-                                                  "tsne.png"]
+                  for p in [*out.glob("*.png"), *out.glob("*.jpg")]) == [
+        "audio-reliability.png", "grid.jpg", "image-reliability.png", "tsne.png"]
 
 
 def test_eval_report_usage_errors(tmp_path):

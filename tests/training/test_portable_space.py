@@ -129,8 +129,18 @@ def test_space_inspect_shows_what_a_space_holds_and_that_it_is_stale(tmp_path, f
     assert shown.exit_code == 0, shown.output
     record = read_record(space_dir)
     assert f"identity {record.modalities['vec'].feature_identity}: matches this installation" in shown.output
-    assert "vec      linear 12 -> 64" in shown.output and "templates, 3 classes" in shown.output
+    assert "vec      linear 12 -> 64" in shown.output and "templates, 3 classes, vec prompts" in shown.output
     assert "usable here: yes" in shown.output
+
+    from unibind.calibration.store import CalibratorRecord, FittedCalibrator, save_calibrator
+    from unibind.calibration.temperature import TemperatureScaler
+
+    scaler = TemperatureScaler().fit(torch.randn(40, 3) * 5, torch.randint(0, 3, (40,)))
+    save_calibrator(space_dir, FittedCalibrator(scaler, CalibratorRecord(
+        name="temperature", modality="vec", fitted_on=40, metrics={"before": {"ece": 0.3}, "after": {"ece": 0.1}})))
+    shown = CliRunner().invoke(cli, ["space", "inspect", str(space_dir), "--no-check"])
+    assert f"vec      temperature (temperature {scaler.temperature:.3f}), fitted on 40; ECE 0.300 -> 0.100 (on the fitting data" \
+        in shown.output and "usable here: not checked" in shown.output
 
     record.modalities["vec"].encoder_settings = {"scale": 5.0}  # as if trained with another encoder
     (space_dir / "space.json").write_text(record.model_dump_json())
