@@ -219,7 +219,8 @@ def bench_index(sizes, kinds, queries, noise, real_limit, nprobes, ef_searches, 
     """Flat vs IVF vs HNSW: build time, size, queries/s, recall@10 (simulated from real embeddings)."""
     from dataclasses import asdict
 
-    from unibind.index.bench import NAME, bench_index as run, real_embeddings
+    from unibind.index.bench import NAME, real_embeddings
+    from unibind.index.bench import bench_index as run
     from unibind.space import Space
 
     size_list, probe_list, ef_list = (_int_list(v, name) for v, name in

@@ -42,7 +42,7 @@ def test_a_file_is_a_query_of_its_own_modality(run, gallery, tmp_path):
     code, out, _ = run("search", index, gallery / "dog.chirp", "--k", "2", "--modality", "note", "--json")
     assert code == 0 and json.loads(out)["query_modality"] == "chirp"
     hits = _hits(out)
-    assert [Path(h["path"]).name for h in hits][0] == "dog.note" and {h["modality"] for h in hits} == {"note"}
+    assert Path(hits[0]["path"]).name == "dog.note" and {h["modality"] for h in hits} == {"note"}
     code, out, _ = run("search", index, gallery / "dog.chirp", "--k", "1", "--text", "--json")
     assert json.loads(out)["query_modality"] == "text"
 
