@@ -196,3 +196,30 @@ def test_info_says_what_the_index_holds(run, gallery, tmp_path):
     assert code == 0 and "7 items" in out and "note: 4 items, hnsw" in out and "embedded default" in out
     record = json.loads(run("index", "info", index, "--json")[1])
     assert record["settings"]["kind"] == "hnsw" and record["modalities"]["chirp"]["count"] == 3
+
+
+def test_a_build_killed_midway_keeps_what_was_saved_and_add_embeds_only_the_rest(run, gallery, tmp_path,
+                                                                                monkeypatch):
+    from unibind.space import Space
+
+    embedded: list[str] = []
+    real = Space.embed_files
+
+    def counting(self, paths, modality=None, **kwargs):
+        if len(embedded) >= 4:
+            raise KeyboardInterrupt  # the build dies here, as under kill, after two saved chunks
+        embedded.extend(map(str, paths))
+        return real(self, paths, modality, **kwargs)
+
+    monkeypatch.setattr(Space, "embed_files", counting)
+    index = tmp_path / "g.index"
+    assert run("index", "build", gallery, "--out", index, "-s", "save_every=2")[0] != 0
+    before = list(embedded)
+    kept = json.loads(run("index", "info", index, "--json")[1])
+    assert 4 <= len(before) < 7 and sum(p["count"] for p in kept["modalities"].values()) == len(before)
+    monkeypatch.setattr(Space, "embed_files", real)
+    code, out, _ = run("index", "add", index, gallery)
+    assert code == 0 and f"{len(before)} already indexed; 7 items" in out
+    _, out, _ = run("search", index, "a", "--k", "50", "--json")
+    paths = [h["path"] for h in _hits(out)]
+    assert len(paths) == len(set(paths)) == 7 and set(before) <= set(paths)
