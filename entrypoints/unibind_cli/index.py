@@ -153,12 +153,14 @@ def remove(index_path, paths) -> None:
 @_errors
 def info(index_path, as_json) -> None:
     """What INDEX holds: items per modality, index kinds, settings and the space it was built with."""
-    found, _ = _load(index_path, None, need_space=False)
-    record = found.record
+    from unibind.index.store import SearchIndex
+
+    record = SearchIndex.read_record(index_path)
     if as_json:
         click.echo(record.model_dump_json(indent=2))
         return
-    click.echo(f"{index_path}: {len(found)} items, dim {record.dim}, unibind {record.unibind_version}")
+    total = sum(part.count for part in record.modalities.values())
+    click.echo(f"{index_path}: {total} items, dim {record.dim}, unibind {record.unibind_version}")
     click.echo(f"space: {record.space.get('source')} (identity {record.space.get('hash')})")
     for modality, part in sorted(record.modalities.items()):
         extra = f", trained on {part.trained_on}" if part.trained_on else ""
