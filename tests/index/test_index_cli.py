@@ -223,3 +223,13 @@ def test_a_build_killed_midway_keeps_what_was_saved_and_add_embeds_only_the_rest
     _, out, _ = run("search", index, "a", "--k", "50", "--json")
     paths = [h["path"] for h in _hits(out)]
     assert len(paths) == len(set(paths)) == 7 and set(before) <= set(paths)
+
+
+def test_a_mistyped_file_query_is_an_error_not_a_text_search(run, gallery, tmp_path):
+    index = tmp_path / "g.index"
+    run("index", "build", gallery, "--out", index)
+    code, _, err = run("search", index, gallery / "dgo.note")
+    _one_error_line(code, err, "dgo.note", "no such file", "--text")
+    code, out, _ = run("search", index, gallery / "dgo.note", "--text", "--json")
+    assert code == 0 and json.loads(out)["query_modality"] == "text"
+    assert run("search", index, "dog", "--json")[0] == 0  # one plain word is text
