@@ -153,12 +153,14 @@ def remove(index_path, paths) -> None:
 @_errors
 def info(index_path, as_json) -> None:
     """What INDEX holds: items per modality, index kinds, settings and the space it was built with."""
-    found, _ = _load(index_path, None, need_space=False)
-    record = found.record
+    from unibind.index.store import SearchIndex
+
+    record = SearchIndex.read_record(index_path)
     if as_json:
         click.echo(record.model_dump_json(indent=2))
         return
-    click.echo(f"{index_path}: {len(found)} items, dim {record.dim}, unibind {record.unibind_version}")
+    total = sum(part.count for part in record.modalities.values())
+    click.echo(f"{index_path}: {total} items, dim {record.dim}, unibind {record.unibind_version}")
     click.echo(f"space: {record.space.get('source')} (identity {record.space.get('hash')})")
     for modality, part in sorted(record.modalities.items()):
         extra = f", trained on {part.trained_on}" if part.trained_on else ""
@@ -210,20 +212,21 @@ def search(index_path, query, modality, k, balanced, as_text, space_dir, pairs, 
 @click.option("--noise", default=0.5, show_default=True, type=click.FloatRange(0, min_open=True),
               help="Noise norm of each copy, in median nearest-neighbour distances of the real vectors.")
 @click.option("--real-limit", type=click.IntRange(100), help="Embed only this many Fashion-MNIST test images.")
+@click.option("--nprobes", default="8,16,32,64", show_default=True, help="IVF nprobe values to measure.")
+@click.option("--ef-searches", default="32,64,128", show_default=True, help="HNSW ef_search values to measure.")
 @click.option("--set", "-s", "pairs", multiple=True, help=_SET_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON lines.")
 @_errors
-def bench_index(sizes, kinds, queries, noise, real_limit, pairs, as_json) -> None:
+def bench_index(sizes, kinds, queries, noise, real_limit, nprobes, ef_searches, pairs, as_json) -> None:
     """Flat vs IVF vs HNSW: build time, size, queries/s, recall@10 (simulated from real embeddings)."""
     from dataclasses import asdict
 
-    from unibind.index.bench import NAME, bench_index as run, real_embeddings
+    from unibind.index.bench import NAME, real_embeddings
+    from unibind.index.bench import bench_index as run
     from unibind.space import Space
 
-    try:
-        size_list = [int(s) for s in sizes.split(",") if s.strip()]
-    except ValueError:
-        raise click.BadParameter(f"{sizes!r} is not a comma-separated list of integers", param_hint="--sizes")
+    size_list, probe_list, ef_list = (_int_list(v, name) for v, name in
+                                      ((sizes, "--sizes"), (nprobes, "--nprobes"), (ef_searches, "--ef-searches")))
     kind_list = [k.strip() for k in kinds.split(",") if k.strip()]
     if not size_list or min(size_list) < 100 or not set(kind_list) <= {"flat", "ivf", "hnsw"}:
         raise click.BadParameter("sizes >= 100, kinds among flat, ivf, hnsw", param_hint="--sizes/--kinds")
@@ -246,4 +249,15 @@ def bench_index(sizes, kinds, queries, noise, real_limit, pairs, as_json) -> Non
                        f"{row.index_mb:>8.1f} {row.queries_per_s:>10.1f} {row.recall_at_10:>9.3f} "
                        f"{row.speedup_vs_flat:>7.1f}")
 
-    run(real, size_list, kinds=kind_list, queries=queries, noise=noise, settings=settings, report=show)
+    run(real, size_list, kinds=kind_list, queries=queries, noise=noise, settings=settings, report=show,
+        nprobes=probe_list, ef_searches=ef_list)
+
+
+def _int_list(text: str, option: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of positive integers", param_hint=option)
+    return values

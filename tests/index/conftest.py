@@ -92,7 +92,6 @@ def gallery(tmp_path):
 def run(words_registry):
     """Run the CLI; returns (exit code, stdout, stderr)."""
     from click.testing import CliRunner
-
     from unibind_cli.main import cli
 
     def invoke(*args):

@@ -32,3 +32,11 @@ def test_the_table_has_every_kind_and_setting_against_exact_search():
     assert by["exact"].recall_at_10 == 1.0 and by["nprobe=12"].recall_at_10 == 1.0  # every cell: exact
     assert by["nprobe=1"].recall_at_10 < 1.0  # one cell of twelve misses neighbours: recall is measured
     assert all(r.queries_per_s > 0 and r.index_mb > 0 and r.size == 2000 for r in rows)
+
+
+def test_bad_bench_options_end_in_one_error_line_before_any_work(run):
+    for args, needle in ((["--nprobes", "0,x"], "--nprobes"), (["--kinds", "flat,lsh"], "kinds"),
+                         (["--sizes", "10"], "sizes"), (["-s", "nlist=0"], "--set")):
+        code, _, err = run("bench", "index", *args)
+        errors = [line for line in err.splitlines() if line.startswith("Error:")]
+        assert code != 0 and len(errors) == 1 and needle in errors[0] and "Traceback" not in err, err

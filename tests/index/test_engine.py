@@ -54,7 +54,7 @@ def test_removed_items_are_never_returned_and_the_others_still_are(kind):
     index.add("image", vectors, _paths(0, 400))
     gone = index.remove(["/g/3.png", "/g/5.png", "/g/nope.png"])
     assert gone == ["/g/3.png", "/g/5.png"] and len(index) == 398
-    scores, ids = engine.search(index.indexes["image"], vectors[[3, 5, 7]], 1, index.settings)
+    _, ids = engine.search(index.indexes["image"], vectors[[3, 5, 7]], 1, index.settings)
     found = [index.items[int(i)][0] for i in ids[:, 0]]
     assert "/g/3.png" not in found and "/g/5.png" not in found and found[2] == "/g/7.png"
 

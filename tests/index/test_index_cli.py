@@ -42,7 +42,7 @@ def test_a_file_is_a_query_of_its_own_modality(run, gallery, tmp_path):
     code, out, _ = run("search", index, gallery / "dog.chirp", "--k", "2", "--modality", "note", "--json")
     assert code == 0 and json.loads(out)["query_modality"] == "chirp"
     hits = _hits(out)
-    assert [Path(h["path"]).name for h in hits][0] == "dog.note" and {h["modality"] for h in hits} == {"note"}
+    assert Path(hits[0]["path"]).name == "dog.note" and {h["modality"] for h in hits} == {"note"}
     code, out, _ = run("search", index, gallery / "dog.chirp", "--k", "1", "--text", "--json")
     assert json.loads(out)["query_modality"] == "text"
 
@@ -196,3 +196,40 @@ def test_info_says_what_the_index_holds(run, gallery, tmp_path):
     assert code == 0 and "7 items" in out and "note: 4 items, hnsw" in out and "embedded default" in out
     record = json.loads(run("index", "info", index, "--json")[1])
     assert record["settings"]["kind"] == "hnsw" and record["modalities"]["chirp"]["count"] == 3
+
+
+def test_a_build_killed_midway_keeps_what_was_saved_and_add_embeds_only_the_rest(run, gallery, tmp_path,
+                                                                                monkeypatch):
+    from unibind.space import Space
+
+    embedded: list[str] = []
+    real = Space.embed_files
+
+    def counting(self, paths, modality=None, **kwargs):
+        if len(embedded) >= 4:
+            raise KeyboardInterrupt  # the build dies here, as under kill, after two saved chunks
+        embedded.extend(map(str, paths))
+        return real(self, paths, modality, **kwargs)
+
+    monkeypatch.setattr(Space, "embed_files", counting)
+    index = tmp_path / "g.index"
+    assert run("index", "build", gallery, "--out", index, "-s", "save_every=2")[0] != 0
+    before = list(embedded)
+    kept = json.loads(run("index", "info", index, "--json")[1])
+    assert 4 <= len(before) < 7 and sum(p["count"] for p in kept["modalities"].values()) == len(before)
+    monkeypatch.setattr(Space, "embed_files", real)
+    code, out, _ = run("index", "add", index, gallery)
+    assert code == 0 and f"{len(before)} already indexed; 7 items" in out
+    _, out, _ = run("search", index, "a", "--k", "50", "--json")
+    paths = [h["path"] for h in _hits(out)]
+    assert len(paths) == len(set(paths)) == 7 and set(before) <= set(paths)
+
+
+def test_a_mistyped_file_query_is_an_error_not_a_text_search(run, gallery, tmp_path):
+    index = tmp_path / "g.index"
+    run("index", "build", gallery, "--out", index)
+    code, _, err = run("search", index, gallery / "dgo.note")
+    _one_error_line(code, err, "dgo.note", "no such file", "--text")
+    code, out, _ = run("search", index, gallery / "dgo.note", "--text", "--json")
+    assert code == 0 and json.loads(out)["query_modality"] == "text"
+    assert run("search", index, "dog", "--json")[0] == 0  # one plain word is text

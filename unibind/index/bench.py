@@ -52,9 +52,8 @@ def real_embeddings(space: Any, limit: int | None = None, batch_size: int = 64) 
     parts = [space.embed_samples("image", images[i:i + batch_size]).float().numpy()
              for i in track(range(0, len(images), batch_size), description="embedding Fashion-MNIST")]
     vectors = np.concatenate(parts).astype("float32")
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.save(fh, vectors)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, vectors)
     return vectors
 
 

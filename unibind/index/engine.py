@@ -37,7 +37,7 @@ def choose_kind(settings: IndexSettings, n: int) -> str:
 
 def nlist_for(settings: IndexSettings, n: int) -> int:
     """IVF cells: the setting, else 4 x sqrt(n), never more than n / 39 (k-means needs points per cell)."""
-    wanted = settings.nlist or int(round(4 * math.sqrt(n)))
+    wanted = settings.nlist or round(4 * math.sqrt(n))
     return max(1, min(wanted, n // 39 or 1))
 
 

@@ -62,12 +62,29 @@ def check_space(index: SearchIndex, space: Any, index_path: str | Path, space_la
 def embed_query(space: Any, query: str, *, as_text: bool = False) -> tuple[np.ndarray, str]:
     """The query's vector and modality: an existing file is embedded as its modality, anything else as text."""
     path = Path(query)
+    if not as_text and not path.is_file() and _looks_like_a_path(query, space):
+        raise InputError(query, "no such file (to search for these words as text, add --text)")
     if not as_text and path.is_file():
         embedded = space.embed_files([path], progress=False)
         if embedded.failures:
             raise InputError(path, embedded.failures[0].reason)
         return embedded.vectors.float().numpy(), embedded.modality
     return space.embed_text([query]).float().numpy(), "text"
+
+
+def _looks_like_a_path(query: str, space: Any) -> bool:
+    """One word with a folder separator or a suffix some modality reads: a mistyped file, not a sentence."""
+    from unibind.errors import NotRegisteredError
+
+    if not query.strip() or any(ch.isspace() for ch in query.strip()):
+        return False
+    if "/" in query or "\\" in query:
+        return True
+    try:
+        space.registry.modality_for_path(query)
+    except NotRegisteredError:
+        return False
+    return True
 
 
 def search(index: SearchIndex, space: Any, query: str, *, k: int = 20, modality: str | None = None,

@@ -138,9 +138,17 @@ class SearchIndex:
 
     @classmethod
     def load(cls, path: str | Path) -> SearchIndex:
+        return cls._read(Path(path), everything=True)
+
+    @classmethod
+    def read_record(cls, path: str | Path) -> IndexRecord:
+        """Only the header: what ``unibind index info`` shows, without reading the vectors."""
+        return cls._read(Path(path), everything=False).record
+
+    @classmethod
+    def _read(cls, path: Path, *, everything: bool) -> SearchIndex:
         from safetensors import SafetensorError, safe_open
 
-        path = Path(path)
         if not path.is_file():
             raise InputError(path, "no index file here (build one with `unibind index build`)")
         try:
@@ -148,13 +156,15 @@ class SearchIndex:
                 header = fh.metadata() or {}
                 if header.get("format") != FORMAT:
                     raise InputError(path, "not a UniBind index (no 'unibind-index' metadata)")
-                tensors = {key: fh.get_tensor(key) for key in fh.keys()}
+                tensors = {key: fh.get_tensor(key) for key in fh.keys()} if everything else {}  # noqa: SIM118
         except (SafetensorError, OSError) as exc:
             raise InputError(path, f"not an index file: {exc}") from None
         try:
             record = IndexRecord.model_validate_json(header["unibind_index"])
-            items = json.loads(tensors["items"].tobytes().decode("utf-8"))
+            items = json.loads(tensors["items"].tobytes().decode("utf-8")) if everything else None
         except (KeyError, ValueError, ValidationError) as exc:
             raise InputError(path, f"index record is unreadable: {str(exc).splitlines()[0]}") from None
+        if items is None:
+            return cls(record)
         indexes = {m: engine.from_bytes(tensors[f"faiss.{m}"]) for m in record.modalities}
         return cls(record, indexes, {int(i): (p, m) for i, p, m in items["items"]}, int(items["next_id"]))
