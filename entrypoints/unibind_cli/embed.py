@@ -48,7 +48,10 @@ def _report_failures(failures) -> None:
 @click.option("--batch-size", default=32, show_default=True)
 def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: str | None, out: Path | None,
           as_json: bool, batch_size: int) -> None:
-    """Embed INPUTS (files or folders; strings for `text`) into the space."""
+    """Embed INPUTS (files, folders or WebDataset .tar shards; strings for `text`) into the space.
+
+    Runs under torchrun too: each rank embeds its share into the shared feature cache, rank 0 writes.
+    """
     from unibind.errors import UniBindError
 
     space = _space(encoder, adapter, modality)
@@ -58,7 +61,11 @@ def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: 
 
             result = Embeddings(space.embed_text(list(inputs)), list(inputs), "text")
         else:
-            result = space.embed_files(_expand(inputs, space, modality), modality, batch_size=batch_size)
+            from unibind_cli.embed_sharded import embed_sharded
+
+            result = embed_sharded(space, _expand(inputs, space, modality), modality, batch_size)
+            if result is None:  # a torchrun rank other than 0: rank 0 reports and writes
+                return
     except UniBindError as exc:
         raise click.ClickException(str(exc)) from exc
     if out is not None:
