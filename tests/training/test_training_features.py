@@ -96,3 +96,19 @@ def test_a_kill_mid_extraction_loses_only_the_unflushed_rows(tmp_path, fake_regi
     assert out.encoded == 6 and len(out.sources) == 10
     assert len(resumed) == 10 and resumed.written == 6  # nothing duplicated, nothing lost
     assert torch.allclose(out.vectors, extract_features(paths, frozen, None).vectors, atol=1e-6)
+
+
+def test_train_and_eval_see_one_cache_for_one_encoder(tmp_path, fake_registry):
+    from unibind.evaluation.features import cached_features
+    from unibind.space import Space
+
+    paths = _files(tmp_path, 4)
+    frozen = FrozenEncoder.from_registry("vec", registry=fake_registry)
+    space = Space(registry=fake_registry, adapters={"vec": "linear"})
+    assert FrozenEncoder.from_space(space, "vec").identity == frozen.identity
+    trained = extract_features(paths, frozen, FeatureCache(tmp_path / "cache", frozen.identity))
+    fakes.CountingEncoder.calls = 0
+    evaluated = cached_features(space, "vec", paths, load=space.pipeline("vec").loader.load,
+                                cache_root=tmp_path / "cache")
+    assert fakes.CountingEncoder.calls == 0 and evaluated.encoded == 0      # eval reused training's rows
+    assert torch.equal(evaluated.vectors, trained.vectors)
