@@ -86,6 +86,6 @@ def test_concurrent_builds_respect_the_per_class_target_and_the_loser_says_why(t
     refused = [err for (_, err), code in zip(results, codes) if code != 0]
     assert len(refused) >= 1 and all("being built by another `kb build`" in err for err in refused), results
     again = build(path, env)
-    out, err = again.communicate(timeout=90)
+    _, err = again.communicate(timeout=90)
     assert again.returncode == 0, err
     assert per_class(path) == dict.fromkeys(CLASSES, PER_CLASS)

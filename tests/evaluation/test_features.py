@@ -12,7 +12,12 @@ from torch import nn
 
 from unibind.encoders.base import Encoder
 from unibind.errors import InputError
-from unibind.evaluation.features import array_fingerprint, cached_embeddings, cached_features, files_fingerprint
+from unibind.evaluation.features import (
+    array_fingerprint,
+    cached_embeddings,
+    cached_features,
+    files_fingerprint,
+)
 
 
 class CountingEncoder(Encoder):

@@ -12,9 +12,9 @@ import pytest
 
 HAMMER = Path(__file__).with_name("cache_hammer.py")
 sys.path.insert(0, str(HAMMER.parent))
-import cache_hammer  # noqa: E402
+import cache_hammer
 
-from unibind.features import FeatureCache  # noqa: E402
+from unibind.features import FeatureCache
 
 
 def hammer(root: Path, *, workers: int, count: int, per_worker: int, shard_rows: int,

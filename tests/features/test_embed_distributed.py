@@ -24,7 +24,7 @@ from safetensors import safe_open
 
 TRAINING = Path(__file__).parents[1] / "training"
 sys.path.insert(0, str(TRAINING))
-import training_fakes as fakes  # noqa: E402
+import training_fakes as fakes
 
 PLUGIN = '''
 import os, signal
@@ -91,7 +91,8 @@ def unibind(*args, env, cwd, torchrun: int = 0) -> subprocess.CompletedProcess:
             port = s.getsockname()[1]
         command = [str(Path(sys.executable).with_name("torchrun")), "--nproc_per_node", str(torchrun),
                    "--master_addr", "127.0.0.1", "--master_port", str(port), "--no-python", *command]
-    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=300,
+                          check=False)
 
 
 def load(path: Path) -> tuple[torch.Tensor, list[str]]:

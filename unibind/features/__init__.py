@@ -18,7 +18,9 @@ _WHERE = {
     "extract_features": "extract", "extract_samples": "extract",
     "array_key": "keys", "bytes_key": "keys", "content_key": "keys", "file_hash": "keys", "file_key": "keys",
 }
-__all__ = sorted(_WHERE)
+__all__ = ["DEFAULT_SHARD_ROWS", "CachedRows", "FeatureCache", "Features", "FrozenEncoder", "array_key", "bytes_key",
+           "content_key", "default_cache_root", "encoder_identity", "extract_features", "extract_samples",
+           "file_hash", "file_key"]
 
 
 def __getattr__(name: str) -> Any:

@@ -15,7 +15,6 @@ import importlib.util
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np

@@ -170,9 +170,8 @@ class FeatureCache:
         keys = list(self._pending)
         array = np.stack([self._pending[k][1] for k in keys])
         name = f"{time.time_ns():x}-{_host()}-{os.getpid()}-{secrets.token_hex(6)}"
-        with atomic_path(self.dir / f"{name}.npy") as tmp:
-            with open(tmp, "wb") as fh:
-                np.save(fh, array)
+        with atomic_path(self.dir / f"{name}.npy") as tmp, open(tmp, "wb") as fh:
+            np.save(fh, array)
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:

@@ -46,6 +46,6 @@ def iter_members(shard: str | Path, suffixes: Sequence[str]) -> Iterator[Member]
                 if ext.startswith("__") or not f".{ext}".lower().endswith(wanted):
                     continue
                 yield Member(f"{shard}#{key}.{ext}", key, ext, data)
-    except Exception as exc:  # noqa: BLE001 - a damaged or truncated tar: name it
+    except Exception as exc:
         detail = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
         raise InputError(shard, f"unreadable WebDataset shard: {type(exc).__name__}: {detail}") from exc

@@ -20,11 +20,10 @@ from pydantic import BaseModel, Field
 
 from unibind.atomic import remove_stale_temps
 from unibind.errors import InputError
-from unibind.features import default_cache_root
+from unibind.features import CachedRows, FeatureCache, FrozenEncoder, default_cache_root, extract_features
 from unibind.results import Failure
 from unibind.training.data import Item, read_dataset, split_instances
 from unibind.training.distributed import DistContext
-from unibind.features import CachedRows, FeatureCache, FrozenEncoder, extract_features
 from unibind.training.trainer import FitResult, ModalityData, Positives, TrainSettings, fit_adapters
 
 CHECKPOINT = "checkpoint.safetensors"
