@@ -77,13 +77,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (class_key, kind, sample, source, settings_hash, modality, seed)
 );
-CREATE TABLE IF NOT EXISTS claims (
-    job TEXT PRIMARY KEY,
-    host TEXT NOT NULL,
-    pid INTEGER NOT NULL,
-    heartbeat REAL NOT NULL
-);
 """
+# Created by the first build that claims a job, so that opening a knowledge base to read it never writes.
+_CLAIMS = ("CREATE TABLE IF NOT EXISTS claims (job TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL,"
+           " heartbeat REAL NOT NULL)")
 
 #: A claim of another host counts as abandoned after this long without a commit (its pid cannot be checked).
 CLAIM_TIMEOUT_S = 600.0
@@ -117,6 +114,7 @@ class KnowledgeBase:
             raise InputError(self.path, "no knowledge base here (build one with `unibind kb build`)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._depth = 0
+        self._claims = False  # this connection has claimed jobs (the claims table exists)
         try:
             self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=60)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -330,8 +328,9 @@ class KnowledgeBase:
                  json.dumps(settings or {}, sort_keys=True, default=str), job.requested, job.cursor,
                  job.generated, job.kept, json.dumps(job.rejected, sort_keys=True), int(job.exhausted),
                  job.error, now()))
-            self.db.execute("UPDATE claims SET heartbeat = ? WHERE job = ?", (time.time(), _claim_name(
-                job.model_dump(mode="json", include=set(_JOB_KEY)))))
+            if self._claims:
+                self.db.execute("UPDATE claims SET heartbeat = ? WHERE job = ?", (time.time(), _claim_name(
+                    job.model_dump(mode="json", include=set(_JOB_KEY)))))
 
     def claim_job(self, key: dict[str, Any]) -> str | None:
         """Take a job for this process, so that concurrent builds never work on one job twice.
@@ -344,6 +343,8 @@ class KnowledgeBase:
 
         job, host, pid = _claim_name(key), _host(), os.getpid()
         with self.transaction():
+            self.db.execute(_CLAIMS)
+            self._claims = True
             row = self.db.execute("SELECT host, pid, heartbeat FROM claims WHERE job = ?", (job,)).fetchone()
             if row is not None and (row[0], row[1]) != (host, pid):
                 alive = _alive(row[1]) if row[0] == host else time.time() - row[2] < CLAIM_TIMEOUT_S
