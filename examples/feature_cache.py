@@ -1,7 +1,7 @@
 """Features for the reports: the core's feature cache, then the modality's default adapter.
 
 Used by ``fusion_report.py`` and ``multilabel_report.py``; the frozen encoder
-runs once per file content (``unibind.training.features``), so reruns take
+runs once per file content (``unibind.features``), so reruns take
 seconds.
 """
 
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from unibind import Space
-from unibind.training.features import FeatureCache, FrozenEncoder, extract_features
+from unibind.features import FeatureCache, FrozenEncoder, extract_features
 
 
 def space_features(space: Space, modality: str, paths: list[Path], cache: Path

@@ -2,16 +2,59 @@
 
 The file gets the mode an ordinary ``open(target, "w")`` would give it (0666 less the
 umask, e.g. 0644 under umask 022), not the 0600 of ``tempfile.mkstemp``.
+
+A kill -9 between the two leaves the temporary file behind. Its name carries
+the host and process id of its writer (``.<target>.<host>.<pid>-<random>.tmp``),
+so a later run can prove it is an orphan (same host, process gone) and
+remove it with :func:`remove_stale_temps`; a temp of a live writer, or of
+another host sharing the folder, is never touched.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+_TEMP = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)-[A-Za-z0-9_]+\.tmp$")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temps(folder: str | Path, *, recursive: bool = True) -> list[Path]:
+    """Delete temporaries of :func:`atomic_path` left by dead writers of this host; returns them."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    host = _host()
+    for path in folder.rglob(".*.tmp") if recursive else folder.glob(".*.tmp"):
+        match = _TEMP.match(path.name)
+        if match is None or match["host"] != host or _alive(int(match["pid"])):
+            continue
+        try:
+            path.unlink()
+            removed.append(path)
+        except FileNotFoundError:  # another cleaner was first
+            pass
+    return removed
 
 
 def _umask() -> int:
@@ -30,7 +73,8 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path; on success it replaces ``target`` in one rename."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{_host()}.{os.getpid()}-",
+                                suffix=".tmp")
     os.close(fd)
     tmp_path = Path(tmp)
     try:

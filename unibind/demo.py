@@ -153,7 +153,7 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
     from unibind.knowledge.store import KnowledgeBase
     from unibind.knowledge.textcache import TextEmbedder
     from unibind.space import Space
-    from unibind.training.features import FeatureCache, FrozenEncoder, extract_features
+    from unibind.features import FeatureCache, FrozenEncoder, extract_features
     from unibind.training.pipeline import TrainConfig, train_space
     from unibind.training.trainer import TrainSettings
 

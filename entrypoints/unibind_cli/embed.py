@@ -56,7 +56,10 @@ def _report_failures(failures) -> None:
 @click.option("--batch-size", default=32, show_default=True, type=POSITIVE)
 def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: str | None, out: Path | None,
           as_json: bool, batch_size: int) -> None:
-    """Embed INPUTS (files or folders; strings for `text`) into the space."""
+    """Embed INPUTS (files, folders or WebDataset .tar shards; strings for `text`) into the space.
+
+    Runs under torchrun too: each rank embeds its share into the shared feature cache, rank 0 writes.
+    """
     from unibind.errors import UniBindError
 
     space = _space(encoder, adapter, modality)
@@ -66,8 +69,12 @@ def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: 
 
             result = Embeddings(space.embed_text(list(inputs)), list(inputs), "text")
         else:
+            from unibind_cli.embed_sharded import embed_sharded
+
             found = _expand(inputs, space, modality)
-            result = space.embed_files(found.files, modality, batch_size=batch_size)
+            result = embed_sharded(space, found.files, modality, batch_size)
+            if result is None:  # a torchrun rank other than 0: rank 0 reports and writes
+                return
             result.failures[:0] = found.skipped
     except UniBindError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -1,7 +1,8 @@
-"""The evaluation feature cache: parts on disk, resume, bad items skipped, keys that change with the data."""
+"""Evaluation features through the one feature cache: content keys, resume, bad items skipped."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -11,7 +12,12 @@ from torch import nn
 
 from unibind.encoders.base import Encoder
 from unibind.errors import InputError
-from unibind.evaluation.features import array_fingerprint, cached_embeddings, cached_features, files_fingerprint
+from unibind.evaluation.features import (
+    array_fingerprint,
+    cached_embeddings,
+    cached_features,
+    files_fingerprint,
+)
 
 
 class CountingEncoder(Encoder):
@@ -42,56 +48,74 @@ def _space(encoder=None):
                            settings={}, dim=3)
 
 
-def _load(item):
-    if item == "bad":
-        raise InputError(item, "cannot read this")
-    return float(item)
+def _load(path):
+    text = Path(path).read_text()
+    if text == "bad":
+        raise InputError(path, "cannot read this")
+    return float(text)
 
 
-def test_parts_resume_and_nothing_is_encoded_twice(tmp_path):
+def _files(tmp_path, values):
+    paths = []
+    for n, value in enumerate(values):
+        path = tmp_path / "data" / f"{n}.txt"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(str(value))
+        paths.append(path)
+    return paths
+
+
+def test_in_memory_items_are_cached_by_content_and_resume(tmp_path):
     space = _space()
-    items = list(range(10))
-    first = cached_features(space, "toy", items, "k1", cache_root=tmp_path, part_size=4)
-    assert first.index == items and first.vectors[:, 0].tolist() == [float(i) for i in items]
+    items = [np.float32(i) for i in range(10)]
+    first = cached_features(space, "toy", items, cache_root=tmp_path / "c")
+    assert first.index == list(range(10)) and first.vectors[:, 0].tolist() == [float(i) for i in range(10)]
     assert space.pipeline("toy").encoder.seen == 10
-    parts = sorted(tmp_path.rglob("part-*.safetensors"))
-    assert len(parts) == 3
-    parts[1].unlink()                                    # as if killed before the second part was written
-    again = cached_features(space, "toy", items, "k1", cache_root=tmp_path, part_size=4)
-    assert space.pipeline("toy").encoder.seen == 14      # only the missing part (4 items) was encoded
-    assert torch.equal(again.vectors, first.vectors) and again.index == items
+    more = items + [np.float32(10), np.float32(11)]        # a longer set: only the new items are encoded
+    again = cached_features(space, "toy", more, cache_root=tmp_path / "c")
+    assert space.pipeline("toy").encoder.seen == 12
+    assert torch.equal(again.vectors[:10], first.vectors) and again.vectors[11, 0] == 11.0
 
 
-def test_new_data_key_or_weights_means_new_cache(tmp_path):
+def test_new_weights_mean_new_features(tmp_path):
     space = _space()
-    cached_features(space, "toy", [1, 2], "k1", cache_root=tmp_path)
-    cached_features(space, "toy", [1, 2], "k2", cache_root=tmp_path)
-    assert space.pipeline("toy").encoder.seen == 4
+    cached_features(space, "toy", [np.float32(1), np.float32(2)], cache_root=tmp_path)
     other = CountingEncoder()
     with torch.no_grad():
         other.weight.fill_(2.0)
-    doubled = cached_features(_space(other), "toy", [1, 2], "k1", cache_root=tmp_path)
+    doubled = cached_features(_space(other), "toy", [np.float32(1), np.float32(2)], cache_root=tmp_path)
     assert doubled.vectors[:, 2].tolist() == [2.0, 2.0]
+
+
+def test_files_are_keyed_by_content_not_path_or_time(tmp_path):
+    space = _space()
+    paths = _files(tmp_path, [1, 2, 3])
+    first = cached_features(space, "toy", paths, load=_load, cache_root=tmp_path / "c")
+    assert space.pipeline("toy").encoder.seen == 3
+    renamed = paths[0].with_name("renamed.txt")
+    paths[0].rename(renamed)
+    paths[1].write_text("5")                                 # same name, new content
+    again = cached_features(space, "toy", [renamed, *paths[1:]], load=_load, cache_root=tmp_path / "c")
+    assert space.pipeline("toy").encoder.seen == 4           # only the edited file
+    assert again.vectors[:, 0].tolist() == [1.0, 5.0, 3.0] and torch.equal(again.vectors[0], first.vectors[0])
 
 
 def test_bad_items_are_skipped_reported_and_the_rest_finish(tmp_path):
     space = _space()
-    feats = cached_embeddings(space, "toy", ["1", "bad", "3"], "k", load=_load, cache_root=tmp_path)
+    paths = _files(tmp_path, [1, "bad", 3])
+    feats = cached_embeddings(space, "toy", paths, load=_load, cache_root=tmp_path / "c")
     assert feats.index == [0, 2]
-    assert [(f.source, f.reason) for f in feats.failures] == [("bad", "cannot read this")]
+    assert [(f.source, f.reason) for f in feats.failures] == [(str(paths[1]), "cannot read this")]
     assert torch.allclose(feats.vectors.norm(dim=-1), torch.ones(2))
-    # the failure is remembered in the cache, not retried
-    again = cached_embeddings(space, "toy", ["1", "bad", "3"], "k", load=_load, cache_root=tmp_path)
-    assert again.failures == feats.failures and space.pipeline("toy").encoder.seen == 2
 
 
-def test_damaged_part_names_the_file(tmp_path):
+def test_damaged_shard_names_the_file(tmp_path):
     space = _space()
-    cached_features(space, "toy", [1, 2], "k", cache_root=tmp_path)
-    part = next(tmp_path.rglob("part-*.safetensors"))
-    part.write_bytes(b"not safetensors")
-    with pytest.raises(InputError, match="part-00000000.safetensors.*delete it"):
-        cached_features(space, "toy", [1, 2], "k", cache_root=tmp_path)
+    cached_features(space, "toy", [np.float32(1)], cache_root=tmp_path)
+    shard = next(tmp_path.rglob("*.npy"))
+    shard.write_bytes(b"not numpy")
+    with pytest.raises(InputError, match=f"{shard.name}.*unreadable feature-cache shard"):
+        cached_features(space, "toy", [np.float32(1)], cache_root=tmp_path)
 
 
 def test_fingerprints_change_with_content_and_recipe(tmp_path):

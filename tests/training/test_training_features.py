@@ -1,8 +1,7 @@
-"""Feature cache: encoders run once per content, shards resume after a kill, any key change invalidates."""
+"""Feature cache through training's names: encoders run once per content, shards resume after a kill,
+any key change invalidates."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
@@ -25,7 +24,7 @@ def test_second_extraction_encodes_nothing_and_returns_the_same_features(tmp_pat
     fakes.CountingEncoder.calls = 0
     first = extract_features(paths, frozen, cache, batch_size=2)
     assert first.encoded == 7 and fakes.CountingEncoder.calls == 7
-    assert len(list(cache.dir.glob("shard-*.json"))) == 3  # 3 + 3 + 1 rows
+    assert len(list(cache.dir.glob("*.npy"))) == 3  # 3 + 3 + 1 rows
     again = extract_features(paths, frozen, FeatureCache(tmp_path / "cache", frozen.identity), batch_size=2)
     assert again.encoded == 0 and fakes.CountingEncoder.calls == 7
     assert torch.equal(first.vectors, again.vectors)
@@ -33,7 +32,7 @@ def test_second_extraction_encodes_nothing_and_returns_the_same_features(tmp_pat
     assert torch.allclose(again.vectors, expected, atol=1e-6)
     # shards are plain .npy arrays read through memory maps
     rows = CachedRows(cache, again.hashes)
-    assert isinstance(cache._shard(0), np.memmap)
+    assert isinstance(cache._shard(next(cache.dir.glob("*.npy")).stem), np.memmap)
     assert torch.equal(rows[torch.tensor([4, 1])], again.vectors[[4, 1]])
 
 
@@ -58,7 +57,7 @@ def test_changing_a_preprocessing_setting_or_the_file_invalidates(tmp_path, fake
     fakes.write_vec(paths[0], np.ones(fakes.DIM_IN))  # edit one file's content
     again = extract_features(paths, scaled, FeatureCache(root, scaled.identity))
     assert again.encoded == 1
-    assert len({p.name for p in root.iterdir()}) == 2  # one directory per encoder identity
+    assert len({p.name for p in root.iterdir() if p.is_dir()}) == 2  # one directory per encoder identity
 
 
 def test_bad_files_are_skipped_and_reported_the_rest_finish(tmp_path, fake_registry):
@@ -90,10 +89,26 @@ def test_a_kill_mid_extraction_loses_only_the_unflushed_rows(tmp_path, fake_regi
     with pytest.raises(KeyboardInterrupt):
         extract_features(paths, frozen, cache, batch_size=2)
     monkeypatch.setattr(fakes.CountingEncoder, "forward", real_forward)
-    (cache.dir / "shard-000001.npy").write_bytes(b"half-written")  # an uncommitted shard left behind
+    (cache.dir / "unindexed-shard.npy").write_bytes(b"half-written")  # a shard whose rows were never indexed
     resumed = FeatureCache(tmp_path / "cache", frozen.identity, shard_rows=4)
     assert len(resumed) == 4  # the committed shard survived
     out = extract_features(paths, frozen, resumed, batch_size=2)
     assert out.encoded == 6 and len(out.sources) == 10
-    hashes = [h for p in sorted(resumed.dir.glob("shard-*.json")) for h in json.loads(p.read_text())["hashes"]]
-    assert len(hashes) == len(set(hashes)) == 10  # nothing duplicated
+    assert len(resumed) == 10 and resumed.written == 6  # nothing duplicated, nothing lost
+    assert torch.allclose(out.vectors, extract_features(paths, frozen, None).vectors, atol=1e-6)
+
+
+def test_train_and_eval_see_one_cache_for_one_encoder(tmp_path, fake_registry):
+    from unibind.evaluation.features import cached_features
+    from unibind.space import Space
+
+    paths = _files(tmp_path, 4)
+    frozen = FrozenEncoder.from_registry("vec", registry=fake_registry)
+    space = Space(registry=fake_registry, adapters={"vec": "linear"})
+    assert FrozenEncoder.from_space(space, "vec").identity == frozen.identity
+    trained = extract_features(paths, frozen, FeatureCache(tmp_path / "cache", frozen.identity))
+    fakes.CountingEncoder.calls = 0
+    evaluated = cached_features(space, "vec", paths, load=space.pipeline("vec").loader.load,
+                                cache_root=tmp_path / "cache")
+    assert fakes.CountingEncoder.calls == 0 and evaluated.encoded == 0      # eval reused training's rows
+    assert torch.equal(evaluated.vectors, trained.vectors)

@@ -87,6 +87,31 @@ def test_train_space_writes_a_space_that_loads_and_embeds_with_the_trained_adapt
     assert again.fit.resumed_from == len(result.fit.history) and again.encoded == {"vec": 0}
 
 
+def test_a_rerun_after_kill_9_removes_the_temps_the_killed_run_left(tmp_path, fake_registry):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from unibind.features import FeatureCache, FrozenEncoder
+
+    data = manifest(tmp_path)
+    cache_dir = FeatureCache(tmp_path / "features", FrozenEncoder.from_registry("vec", registry=fake_registry).identity).dir
+    writer = ("import sys, time\nfrom unibind.atomic import atomic_path\n"
+              "with atomic_path(sys.argv[1]) as tmp:\n    tmp.write_bytes(b'x' * 4096)\n"
+              "    print('ready', flush=True)\n    time.sleep(120)\n")
+    for target in (tmp_path / "space" / "checkpoint.safetensors", cache_dir / "shard.npy"):
+        proc = subprocess.Popen([sys.executable, "-c", writer, str(target)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        os.kill(proc.pid, signal.SIGKILL)                     # as kill -9 of train mid-write
+        proc.wait()
+    left = sorted((tmp_path / "space").glob(".*.tmp")) + sorted(cache_dir.glob(".*.tmp"))
+    assert len(left) == 2
+    result = train_space(config(tmp_path, data), registry=fake_registry)
+    assert sorted(result.removed_temps) == sorted(left) and not any(p.exists() for p in left)
+    assert list(tmp_path.rglob(".*.tmp")) == []
+
+
 def test_loading_refuses_an_adapter_trained_on_another_encoder(tmp_path, fake_registry):
     result = train_space(config(tmp_path, manifest(tmp_path)), registry=fake_registry)
     record_path = result.space_dir / "space.json"

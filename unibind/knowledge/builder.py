@@ -205,32 +205,49 @@ def build_knowledge_base(
             ref = kb.resolve(ref)  # "trouser" joins a stored "Trouser": one class, whatever the case
             key = {"class_key": ref.key, "kind": "class_description", "sample": "", "source": run.name,
                    "settings_hash": run.hash, "modality": modality or "", "seed": seed}
-            state = kb.job(key) or JobState(**key)
             summary.jobs += 1
-            if state.finished(per_class) and state.error is None:
-                summary.skipped += 1
-                summary.add(state, ref.name)
+            holder = kb.claim_job(key)  # a concurrent build of the same job would overshoot per_class
+            if holder is not None:
+                summary.failed += 1
+                summary.errors.append(f"{ref.name}: being built by another `kb build` ({holder}) into this "
+                                      "knowledge base; not touched (rerun once it has finished)")
                 continue
             try:
-                source = run.get()
-            except Exception as exc:  # noqa: BLE001 - e.g. its model is missing: the other sources go on
-                summary.failed += 1
-                summary.errors.append(f"{ref.name}: cannot build the source: {type(exc).__name__}: {exc}")
-                continue
-            kb.ensure_class(ref)
-            summary.model = summary.model or getattr(source, "model", "") or ""
-            state.requested, state.error = per_class, None
-            job = _Job(kb, state, _provenance(run, source, seed), ref)
-            stream = _items(source.describe, ref, per_class - state.kept, modality=modality, seed=seed,
-                            start=state.cursor)
-            _drain(job, stream, per_class, commit_every, commit_seconds, settings_json)
-            if state.error:
-                summary.failed += 1
-                summary.errors.append(f"{ref.name}: {state.error}")
-            summary.add(state, ref.name)
-            if on_job is not None:
-                on_job(run.name, ref, state)
+                _run_job(kb, run, ref, key, summary, per_class=per_class, modality=modality, seed=seed,
+                         commit_every=commit_every, commit_seconds=commit_seconds, settings_json=settings_json,
+                         on_job=on_job)
+            finally:
+                kb.release_job(key)
     return BuildReport(sources=summaries)
+
+
+def _run_job(kb: KnowledgeBase, run: _Source, ref: ClassRef, key: dict[str, Any], summary: SourceSummary, *,
+             per_class: int, modality: str | None, seed: int, commit_every: int, commit_seconds: float,
+             settings_json: dict[str, Any], on_job: Callable[[str, ClassRef, JobState], None] | None) -> None:
+    """One claimed job: read its state (after the claim, so a finished job is seen) and drain the source."""
+    state = kb.job(key) or JobState(**key)
+    if state.finished(per_class) and state.error is None:
+        summary.skipped += 1
+        summary.add(state, ref.name)
+        return
+    try:
+        source = run.get()
+    except Exception as exc:  # noqa: BLE001 - e.g. its model is missing: the other sources go on
+        summary.failed += 1
+        summary.errors.append(f"{ref.name}: cannot build the source: {type(exc).__name__}: {exc}")
+        return
+    kb.ensure_class(ref)
+    summary.model = summary.model or getattr(source, "model", "") or ""
+    state.requested, state.error = per_class, None
+    job = _Job(kb, state, _provenance(run, source, seed), ref)
+    stream = _items(source.describe, ref, per_class - state.kept, modality=modality, seed=seed, start=state.cursor)
+    _drain(job, stream, per_class, commit_every, commit_seconds, settings_json)
+    if state.error:
+        summary.failed += 1
+        summary.errors.append(f"{ref.name}: {state.error}")
+    summary.add(state, ref.name)
+    if on_job is not None:
+        on_job(run.name, ref, state)
 
 
 def build_captions(

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -77,6 +79,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     PRIMARY KEY (class_key, kind, sample, source, settings_hash, modality, seed)
 );
 """
+# Created by the first build that claims a job, so that opening a knowledge base to read it never writes.
+_CLAIMS = ("CREATE TABLE IF NOT EXISTS claims (job TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL,"
+           " heartbeat REAL NOT NULL)")
+
+#: A claim of another host counts as abandoned after this long without a commit (its pid cannot be checked).
+CLAIM_TIMEOUT_S = 600.0
 
 _DESCRIPTION_COLUMNS = ("id, class_key, kind, sample, sample_path, modality, text, plugin, source, model, "
                         "prompt, seed, settings_hash, created_at, meta")
@@ -113,6 +121,7 @@ class KnowledgeBase:
         if (read_only or not create) and not self.path.is_file():
             raise InputError(self.path, "no knowledge base here (build one with `unibind kb build`)")
         self._depth = 0
+        self._claims = False  # this connection has claimed jobs (the claims table exists)
         if read_only:
             self._open_read_only()
             return
@@ -345,12 +354,47 @@ class KnowledgeBase:
                  json.dumps(redact_data(settings or {}), sort_keys=True, default=str), job.requested, job.cursor,
                  job.generated, job.kept, json.dumps(job.rejected, sort_keys=True), int(job.exhausted),
                  redact(job.error), now()))
+            if self._claims:
+                self.db.execute("UPDATE claims SET heartbeat = ? WHERE job = ?", (time.time(), _claim_name(
+                    job.model_dump(mode="json", include=set(_JOB_KEY)))))
+
+    def claim_job(self, key: dict[str, Any]) -> str | None:
+        """Take a job for this process, so that concurrent builds never work on one job twice.
+
+        Returns None when claimed (or already ours), else who holds it. A
+        claim whose process is gone (same host, pid not alive; another host:
+        no commit for :data:`CLAIM_TIMEOUT_S`) is taken over.
+        """
+        from unibind.atomic import _alive, _host
+
+        job, host, pid = _claim_name(key), _host(), os.getpid()
+        with self.transaction():
+            self.db.execute(_CLAIMS)
+            self._claims = True
+            row = self.db.execute("SELECT host, pid, heartbeat FROM claims WHERE job = ?", (job,)).fetchone()
+            if row is not None and (row[0], row[1]) != (host, pid):
+                alive = _alive(row[1]) if row[0] == host else time.time() - row[2] < CLAIM_TIMEOUT_S
+                if alive:
+                    return f"pid {row[1]} on {row[0]}"
+            self.db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?)", (job, host, pid, time.time()))
+        return None
+
+    def release_job(self, key: dict[str, Any]) -> None:
+        from unibind.atomic import _host
+
+        with self.transaction():
+            self.db.execute("DELETE FROM claims WHERE job = ? AND host = ? AND pid = ?",
+                            (_claim_name(key), _host(), os.getpid()))
 
     def jobs(self, source: str | None = None) -> list[JobState]:
         where, args = (" WHERE source = ?", [source]) if source else ("", [])
         keys = self.db.execute(f"SELECT {', '.join(_JOB_KEY)} FROM jobs{where} ORDER BY rowid",
                                args).fetchall()
         return [self.job(dict(zip(_JOB_KEY, k))) for k in keys]  # type: ignore[misc]
+
+
+def _claim_name(key: dict[str, Any]) -> str:
+    return json.dumps([key[k] for k in _JOB_KEY])
 
 
 def _statements() -> list[str]:

@@ -50,7 +50,7 @@ def bench_cache(manifest: Path, cache_dir: Path, *, epochs: int = 5, modality: s
     """Epochs/s from the cache vs re-encoding each epoch (encoder pass + the same training epoch)."""
     from unibind.plugins import get_registry
     from unibind.training.data import read_dataset
-    from unibind.training.features import FeatureCache, FrozenEncoder, extract_features
+    from unibind.features import FeatureCache, FrozenEncoder, extract_features
     from unibind.training.pipeline import TrainConfig, train_space
     from unibind.training.trainer import TrainSettings
 
@@ -113,9 +113,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from unibind.paths import cache_dir
+    from unibind.features import default_cache_root
 
-    cache = args.cache_dir or cache_dir() / "features"
+    cache = args.cache_dir or default_cache_root()
     with tempfile.TemporaryDirectory() as tmp:
         manifest = tuxpaint_manifest(Path(tmp) / "tuxpaint.jsonl", limit=args.limit)
         if "cache" in args.what:

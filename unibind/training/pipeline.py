@@ -18,11 +18,12 @@ from typing import Any
 import torch
 from pydantic import BaseModel, Field
 
+from unibind.atomic import remove_stale_temps
 from unibind.errors import InputError
+from unibind.features import CachedRows, FeatureCache, FrozenEncoder, default_cache_root, extract_features
 from unibind.results import Failure
 from unibind.training.data import Item, read_dataset, split_instances
 from unibind.training.distributed import DistContext
-from unibind.training.features import CachedRows, FeatureCache, FrozenEncoder, extract_features
 from unibind.training.trainer import FitResult, ModalityData, Positives, TrainSettings, fit_adapters
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -45,7 +46,7 @@ class TrainConfig(BaseModel):
     adapter_settings: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per modality.")
     settings: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Settings per component "
                                                 "name (encoders, loaders), as for Space.")
-    cache_dir: Path | None = Field(default=None, description="Feature cache (default: <cache dir>/features).")
+    cache_dir: Path | None = Field(default=None, description="Feature cache (default: <cache dir>/feature-cache).")
     val_fraction: float = Field(default=0.2, ge=0.0, lt=1.0)
     min_val_per_class: int = Field(default=2, ge=1, description=(
         "Validate (and stop early) only when every class gets at least this many val items and keeps as many "
@@ -66,6 +67,7 @@ class TrainResult:
     samples: dict[str, dict[str, int]]
     failures: list[Failure] = field(default_factory=list)
     encoded: dict[str, int] = field(default_factory=dict)
+    removed_temps: list[Path] = field(default_factory=list)  # left by a killed earlier run, cleaned up
 
 
 def _require_two_classes(data: Path, items: list[Item]) -> None:
@@ -98,7 +100,8 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
     kept: dict[str, list[Item]] = {}
     frozen: dict[str, FrozenEncoder] = {}
     encoded: dict[str, int] = {}
-    cache_root = config.cache_dir or _default_cache()
+    cache_root = config.cache_dir or default_cache_root()
+    removed = remove_stale_temps(config.out) if ctx.main else []
     for m in modalities:
         group = [i for i in items if i.modality == m]
         if not group:
@@ -106,6 +109,7 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
         frozen[m] = FrozenEncoder.from_registry(m, config.encoders.get(m), registry=registry,
                                                 settings=config.settings)
         cache = FeatureCache(cache_root, frozen[m].identity)
+        removed += cache.remove_stale_temps()
         if not ctx.main:
             ctx.barrier()  # rank 0 extracts first; the others then find everything cached
             cache.reload()
@@ -157,7 +161,7 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
     if ctx.main:
         _write_space(out, config, space, frozen, adapters, kept, {m: f.hashes for m, f in features.items()},
                      fit, parameters, samples, centre_set, identity_hash(space_text_identity(space)))
-    return TrainResult(out, fit, parameters, samples, failures, encoded)
+    return TrainResult(out, fit, parameters, samples, failures, encoded, removed)
 
 
 def _centres(config: TrainConfig, labels: list[str], embedder: Any, modality: str) -> Any:
@@ -241,9 +245,3 @@ def train_command(config: TrainConfig) -> str:
 
 def _count(module: Any) -> int:
     return sum(p.numel() for p in module.parameters()) if isinstance(module, torch.nn.Module) else 0
-
-
-def _default_cache() -> Path:
-    from unibind.paths import cache_dir
-
-    return cache_dir() / "features"
