@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field, ValidationError
 from unibind.version import __version__
 from unibind.atomic import atomic_open
 from unibind.errors import InputError
-from unibind.identity import identity_hash, portable, source_identity
+from unibind.identity import identity_hash
 
 if TYPE_CHECKING:
     from unibind.space import Space
@@ -150,29 +150,11 @@ def text_identity(space: Any) -> str:
 
 
 def feature_identity(space: Any, modality: str) -> str:
-    """Identity hash of ``modality``'s frozen encoder today, as training records it.
+    """Identity hash of ``modality``'s frozen encoder today, exactly as the feature cache and training
+    record it (built from the space's own pipeline, so no model is loaded twice). Content only."""
+    from unibind.features.extract import FrozenEncoder
 
-    The same record as ``unibind.training.features.FrozenEncoder.identity``
-    (a test keeps the two equal), built from the space's own pipeline so no
-    model is loaded twice. Content only: a copied model has the same identity.
-    """
-    from unibind.training.features import FORMAT_VERSION
-
-    pipe = space.pipeline(modality)
-    mod_spec = space.registry.get("modality", modality)
-    enc_spec = space.registry.get("encoder", pipe.encoder_name)
-    loader_settings = mod_spec.make_settings(space.settings.get(modality))
-    enc_settings = enc_spec.make_settings(space.settings.get(enc_spec.name))
-    return identity_hash({
-        "format": FORMAT_VERSION,
-        "modality": modality,
-        "loader_settings": portable(loader_settings.model_dump(mode="json")) if loader_settings is not None else None,
-        "encoder": enc_spec.name,
-        "encoder_class": f"{type(pipe.encoder).__module__}.{type(pipe.encoder).__qualname__}",
-        "encoder_settings": portable(enc_settings.model_dump(mode="json")) if enc_settings is not None else None,
-        **source_identity(getattr(pipe.encoder, "source", None)),
-        "dim": int(pipe.encoder.dim),
-    })
+    return identity_hash(FrozenEncoder.from_space(space, modality).identity)
 
 
 @dataclass

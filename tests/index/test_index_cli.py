@@ -80,6 +80,14 @@ def test_add_indexes_only_what_is_new_and_remove_deletes_by_path(run, gallery, t
     _one_error_line(code, err, "not in the index", "dog.note")
 
 
+def _text_identity(settings=None):
+    """What a space trained with the hashing text encoder records (a made-up value is refused as stale)."""
+    from unibind.space import Space
+    from unibind.spacedir import text_identity
+
+    return text_identity(Space(text_encoder="hashing", settings={"hashing": settings} if settings else None))
+
+
 def test_a_different_space_is_refused_with_the_command_that_rebuilds(run, gallery, tmp_path):
     from unibind.spacedir import ModalityRecord, SpaceRecord, write_record
 
@@ -89,15 +97,16 @@ def test_a_different_space_is_refused_with_the_command_that_rebuilds(run, galler
     space_dir.mkdir()
     mods = {m: ModalityRecord(encoder=f"{m}-words", adapter="words-identity", in_dim=64, out_dim=64)
             for m in ("note", "chirp")}
-    write_record(space_dir, SpaceRecord(text_encoder="hashing", text_identity="t", modalities=mods))
+    write_record(space_dir, SpaceRecord(text_encoder="hashing", text_identity=_text_identity(), modalities=mods))
     code, _, err = run("search", index, "dog", "--space", space_dir)
     _one_error_line(code, err, str(index), "unibind index build", f"--space {space_dir}")
 
     # an index built with the space directory is refused once the space's content changes, not before
-    run("index", "build", gallery, "--space", space_dir, "--out", index, "--force")
+    assert run("index", "build", gallery, "--space", space_dir, "--out", index, "--force")[0] == 0
     assert run("search", index, "dog", "--json")[0] == 0
-    write_record(space_dir, SpaceRecord(text_encoder="hashing", text_encoder_settings={"salt": "other"},
-                                        text_identity="t", modalities=mods))
+    salted = {"salt": "other"}
+    write_record(space_dir, SpaceRecord(text_encoder="hashing", text_encoder_settings=salted,
+                                        text_identity=_text_identity(salted), modalities=mods))
     code, _, err = run("search", index, "dog")
     _one_error_line(code, err, "identity")
     code, _, err = run("index", "add", index, gallery)
@@ -113,7 +122,7 @@ def test_a_temperature_calibrator_in_the_space_gives_calibrated_probabilities(ru
     space_dir.mkdir()
     mods = {m: ModalityRecord(encoder=f"{m}-words", adapter="words-identity", in_dim=64, out_dim=64)
             for m in ("note", "chirp")}
-    write_record(space_dir, SpaceRecord(text_encoder="hashing", text_identity="t", modalities=mods))
+    write_record(space_dir, SpaceRecord(text_encoder="hashing", text_identity=_text_identity(), modalities=mods))
     index = tmp_path / "g.index"
     run("index", "build", gallery, "--space", space_dir, "--out", index)
     # fitted after the index was built: the index stays valid (calibrators do not change vectors)
