@@ -57,7 +57,7 @@ def unibind_encoders(register):
     register(EncoderSpec(name="counting", modality="vec", dim=fakes.DIM_OUT, default=True,
                          factory="embedfake_plugin:DyingEncoder", settings="training_fakes:CountingSettings"))
     register(EncoderSpec(name="hashing", modality="text", default=True, priority=100,
-                         factory="unibind.knowledge.testing:build_hashing_encoder",
+                         factory="unibind.knowledge._hashing:HashingTextEncoder",
                          settings="unibind.knowledge.testing:HashingSettings"))
 '''
 ITEMS = 30

@@ -47,6 +47,7 @@ class ShardedEmbeddings:
     encoded: int = 0      # items that went through the encoder, all ranks
     from_cache: int = 0   # items read from the cache, all ranks
     cache_dir: Path | None = None
+    warnings: list[Failure] = field(default_factory=list)  # embedded, but doubtful (this rank's items)
 
 
 def _items(inputs: Sequence[str | Path], suffixes: Sequence[str]) -> Iterator[tuple[str, Any]]:
@@ -74,6 +75,7 @@ def embed_inputs(space: Any, inputs: Sequence[str | Path], modality: str, *, ctx
     suffixes = tuple(space.registry.get("modality", modality).suffixes)
     done: list[tuple[int, str, str]] = []      # (item number, source, content key)
     failures: list[tuple[int, Failure]] = []
+    noted: list[Failure] = []
     encoded = 0
     with tempfile.TemporaryDirectory(prefix="unibind-embed-") as scratch:
         files: list[tuple[int, str, Path]] = []
@@ -86,6 +88,7 @@ def embed_inputs(space: Any, inputs: Sequence[str | Path], modality: str, *, ctx
             out = extract_features(list(dict.fromkeys(p for _, _, p in files)), frozen, cache,
                                    batch_size=batch_size, workers=workers, progress=progress, rows=False)
             encoded += out.encoded
+            noted.extend(out.warnings)
             _collect(out, [(n, s, str(p)) for n, s, p in files], done, failures)
             files.clear()
 
@@ -96,6 +99,7 @@ def embed_inputs(space: Any, inputs: Sequence[str | Path], modality: str, *, ctx
             out = extract_features([p for _, _, p, _ in spooled], frozen, cache, batch_size=batch_size,
                                    keys=[k for *_, k in spooled], progress=progress, rows=False)
             encoded += out.encoded
+            noted.extend(out.warnings)
             _collect(out, [(n, s, str(p)) for n, s, p, _ in spooled], done, failures)
             for _, _, path, _ in spooled:
                 path.unlink(missing_ok=True)
@@ -120,7 +124,9 @@ def embed_inputs(space: Any, inputs: Sequence[str | Path], modality: str, *, ctx
                     run_spool()
         run_files()
         run_spool()
-    return _merge(ctx, space, modality, cache, done, failures, encoded)
+    merged = _merge(ctx, space, modality, cache, done, failures, encoded)
+    merged.warnings = noted
+    return merged
 
 
 def _collect(out: Any, items: list[tuple[int, str, str]], done: list[tuple[int, str, str]],

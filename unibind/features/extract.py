@@ -114,6 +114,7 @@ class Features:
     hashes: list[str]   # content keys of the rows
     failures: list[Failure] = field(default_factory=list)
     encoded: int = 0  # samples that went through the encoder in this call (0: all from the cache)
+    warnings: list[Failure] = field(default_factory=list)  # encoded, but doubtful (e.g. silent audio)
 
 
 def extract_features(paths: Sequence[str | Path], frozen: FrozenEncoder, cache: FeatureCache | None = None, *,
@@ -145,6 +146,7 @@ def extract_features(paths: Sequence[str | Path], frozen: FrozenEncoder, cache: 
         if h not in known and h not in queued:
             todo[path] = h
             queued.add(h)
+    noted: list[Failure] = []
     batches = prepared_batches(list(todo), frozen.loader, frozen.encoder, batch_size=batch_size, workers=workers)
     total = -(-len(todo) // batch_size)
     show = progress if progress is not None else total > 1
@@ -152,6 +154,7 @@ def extract_features(paths: Sequence[str | Path], frozen: FrozenEncoder, cache: 
     with torch.inference_mode():
         for prepared in track(batches, total=total, description=f"encoding {frozen.modality}", enabled=show):
             failures.extend(prepared.failures)
+            noted.extend(prepared.warnings)
             if not prepared.sources:
                 continue
             vectors = frozen.encoder(prepared.batch).float().cpu().numpy()
@@ -163,7 +166,9 @@ def extract_features(paths: Sequence[str | Path], frozen: FrozenEncoder, cache: 
                     fresh[todo[source]] = vector
     if cache is not None:
         cache.flush()
-    return _assemble(list(hashes), hashes, fresh, todo, failures, cache, frozen.dim, encoded, rows)
+    features = _assemble(list(hashes), hashes, fresh, todo, failures, cache, frozen.dim, encoded, rows)
+    features.warnings = noted
+    return features
 
 
 def _assemble(order: list[str], hashes: dict[str, str], fresh: dict[str, np.ndarray], todo: dict[str, str],
