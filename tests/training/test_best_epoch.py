@@ -139,3 +139,11 @@ def test_fit_result_speed_and_parameter_count():
                            TrainSettings(epochs=1, batch_size=32, learn_temperature=True))
     assert trained.trainable_parameters == 2 * (fakes.D_IN * fakes.D + fakes.D) + 1    # + the temperature
     assert trained.epochs_per_second == pytest.approx(1 / trained.history[0].seconds)
+
+
+def test_the_default_temperature_is_the_papers_none_at_all():
+    from unibind.training.objective import Temperature
+
+    default = Temperature()
+    assert default.value == 1.0 and float(default.scale()) == 1.0   # the paper: no temperature, tau = 1
+    assert TrainSettings().temperature == 1.0 and not TrainSettings().learn_temperature
