@@ -221,11 +221,13 @@ class _Contract(PluginContract):
     plugin = "fake"
 
     def sample_file(self, modality, tmp_path):
+        assert modality == "number", modality
         path = tmp_path / "one.num"
         path.write_text("1.5")
         return path
 
     def other_sample_file(self, modality, tmp_path):
+        assert modality == "number", modality
         path = tmp_path / "two.num"
         path.write_text("-0.5")
         return path
@@ -307,3 +309,32 @@ def test_rows_within_float_noise_of_their_single_encoding_pass():
     check_batch_matches_singles(Noisy(), near_zero)
     with pytest.raises(AssertionError):
         check_batch_matches_singles(Noisy(), near_zero, atol=1e-7)
+
+
+def test_the_contract_runs_description_sources_and_captioners_through_their_checks(tmp_path):
+    from unibind.knowledge.records import DescriptionDraft
+
+    class Source:
+        model, prompt = "fake", "describe {}"
+
+        def __init__(self, fixed=True):
+            self.fixed, self.calls = fixed, 0
+
+        def describe(self, cls, n, *, modality=None, seed=0, start=0):
+            self.calls += 1
+            texts = [f"A {cls.name} number {i}." for i in range(n)] if self.fixed else [f"call {self.calls}."]
+            return iter([DescriptionDraft(text=t) for t in texts][start:])
+
+        def caption(self, samples, *, n=1, seed=0):
+            seen.append([(Path(s.path).name, s.modality) for s in samples])
+            return [(i, DescriptionDraft(text=f"a picture {i}.")) for i in range(len(samples))]
+
+    seen: list = []
+    spec = SimpleNamespace(kind="description_source", name="src", qualified_name="fake:src",
+                           produces=("class_descriptions", "sample_captions"), modalities=("number",),
+                           build=lambda *a, **k: Source())
+    _Contract().test_description_sources_follow_the_interface([spec], tmp_path)
+    assert seen == [[("one.num", "number")]] * 2              # the plugin's own sample file, twice
+    spec.build = lambda *a, **k: Source(fixed=False)
+    with pytest.raises(AssertionError, match="not deterministic"):
+        _Contract().test_description_sources_follow_the_interface([spec], tmp_path)
