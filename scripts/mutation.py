@@ -30,8 +30,8 @@ MODULES: dict[str, list[str]] = {
     "calibration/metrics": ["tests/calibration/test_metrics.py", "tests/calibration/test_metrics_edges.py",
                             "tests/test_properties.py"],
     "calibration/temperature": ["tests/calibration/test_calibrators.py", "tests/test_properties.py"],
-    "knowledge/centres": ["tests/test_centres.py", "tests/test_properties.py"],
-    "training/objective": ["tests/training/test_training_trainer.py"],
+    "knowledge/centres": ["tests/test_centres.py", "tests/test_centres_edges.py", "tests/test_properties.py"],
+    "training/objective": ["tests/training/test_training_trainer.py", "tests/training/test_best_epoch.py"],
     "training/trainer": ["tests/training/test_training_trainer.py", "tests/training/test_best_epoch.py"],
     "testing": ["tests/test_testing_kit.py", "tests/test_testing_kit_catches.py"],
     # last: being rewritten (names and conflicts); re-run after that lands

@@ -202,26 +202,32 @@ class _NumberFile(Modality):
 
 
 def _fake_plugin(encoder_cls, built=None):
-    """A manager and specs as the contract sees them: one modality, one encoder, one adapter."""
+    """A manager and specs as the contract sees them: one modality, two encoders, one adapter."""
     modality = SimpleNamespace(kind="modality", name="number", qualified_name="fake:number",
                                build=lambda *a, **k: _NumberFile())
-    encoder = SimpleNamespace(kind="encoder", name="honest", qualified_name="fake:honest", modality="number",
-                              dim=3, frozen=False, build=lambda *a, **k: encoder_cls())
+    encoders = [SimpleNamespace(kind="encoder", name=name, qualified_name=f"fake:{name}", modality="number",
+                                dim=3, frozen=False, build=lambda *a, **k: encoder_cls()) for name in ("e1", "e2")]
     adapter = SimpleNamespace(kind="adapter", name="lin", qualified_name="fake:lin",
-                              build=lambda *a, **k: built if built is not None else nn.Linear(8, 4))
-    registry = SimpleNamespace(get=lambda kind, name: modality)
-    return SimpleNamespace(registry=registry), [modality, encoder, adapter]
+                              build=lambda in_dim, out_dim: built if built is not None else nn.Linear(in_dim, out_dim))
+
+    def get(kind, name):
+        assert (kind, name) == ("modality", "number"), (kind, name)
+        return modality
+
+    return SimpleNamespace(registry=SimpleNamespace(get=get)), [modality, *encoders, adapter]
 
 
 class _Contract(PluginContract):
     plugin = "fake"
 
     def sample_file(self, modality, tmp_path):
+        assert modality == "number", modality
         path = tmp_path / "one.num"
         path.write_text("1.5")
         return path
 
     def other_sample_file(self, modality, tmp_path):
+        assert modality == "number", modality
         path = tmp_path / "two.num"
         path.write_text("-0.5")
         return path
@@ -253,3 +259,82 @@ def test_the_contract_fails_a_loader_that_accepts_broken_files(tmp_path):
     specs[0].build = lambda *a, **k: Lenient()
     with pytest.raises(AssertionError, match="was accepted by Lenient"):
         _Contract().test_loaders_reject_bad_files(specs, tmp_path)
+
+
+def test_without_a_second_sample_the_batch_holds_copies_of_the_first(tmp_path):
+    class OneSample(_Contract):
+        def other_sample_file(self, modality, tmp_path):
+            return None
+
+    manager, specs = _fake_plugin(_Honest)
+    OneSample().test_encoders_embed_a_batch(manager, specs, tmp_path)
+    assert OneSample().other_sample_file is not None and PluginContract().other_sample_file("x", tmp_path) is None
+
+
+def test_a_captioner_factory_must_build_a_captioner(tmp_path):
+    class Captions:
+        model, prompt = "fake", "describe"
+
+        def caption(self, samples, *, n=1, seed=0):
+            return []
+
+    spec = SimpleNamespace(kind="description_source", name="cap", qualified_name="fake:cap",
+                           produces=("sample_captions",), build=lambda *a, **k: Captions())
+    _Contract().test_every_factory_builds([spec], tmp_path)
+    spec.produces = ("class_descriptions",)                 # a source must be able to describe
+    with pytest.raises(AssertionError, match="fake:cap built a Captions, not a DescriptionSource"):
+        _Contract().test_every_factory_builds([spec], tmp_path)
+
+
+def test_broken_copies_are_what_they_say(tmp_path):
+    from unibind.testing import bad_file_variants
+
+    good = tmp_path / "good.bin"
+    data = bytes(range(256)) * 2
+    good.write_bytes(data)
+    variants = {k: p.read_bytes() for k, p in bad_file_variants(good, tmp_path / "bad").items()}
+    assert variants["empty"] == b""
+    assert variants["truncated"] == data[:len(data) // 3]
+    assert variants["corrupted"] == bytes(b ^ 0x5A for b in data[:64]) + data[64:]
+    assert variants["wrong_format"].startswith(b"this is plain text")
+    assert all(p.suffix == ".bin" for p in (tmp_path / "bad").iterdir())
+
+
+def test_rows_within_float_noise_of_their_single_encoding_pass():
+    class Noisy(_Honest):
+        def forward(self, batch):                          # batched kernels round differently: ~1e-5
+            return super().forward(batch) + 1e-5 * (len(batch) > 1)
+
+    near_zero = [0.0, 1e-6, 2e-6]                             # where the absolute tolerance decides
+    check_batch_matches_singles(Noisy(), near_zero)
+    with pytest.raises(AssertionError):
+        check_batch_matches_singles(Noisy(), near_zero, atol=1e-7)
+
+
+def test_the_contract_runs_description_sources_and_captioners_through_their_checks(tmp_path):
+    from unibind.knowledge.records import DescriptionDraft
+
+    class Source:
+        model, prompt = "fake", "describe {}"
+
+        def __init__(self, fixed=True):
+            self.fixed, self.calls = fixed, 0
+
+        def describe(self, cls, n, *, modality=None, seed=0, start=0):
+            self.calls += 1
+            texts = [f"A {cls.name} number {i}." for i in range(n)] if self.fixed else [f"call {self.calls}."]
+            return iter([DescriptionDraft(text=t) for t in texts][start:])
+
+        def caption(self, samples, *, n=1, seed=0):
+            seen.append([(Path(s.path).name, s.modality) for s in samples])
+            return [(i, DescriptionDraft(text=f"a picture {i}.")) for i in range(len(samples))]
+
+    seen: list = []
+    spec = SimpleNamespace(kind="description_source", name="src", qualified_name="fake:src",
+                           produces=("class_descriptions", "sample_captions"), modalities=("number",),
+                           build=lambda *a, **k: Source())
+    _Contract().test_description_sources_follow_the_interface([spec], tmp_path)
+    assert seen == [[("one.num", "number")]] * 2              # the plugin's own sample file, twice
+    spec.build = lambda *a, **k: Source(fixed=False)
+    with pytest.raises(AssertionError, match="not deterministic"):
+        _Contract().test_description_sources_follow_the_interface([spec], tmp_path)

@@ -85,6 +85,11 @@ def test_mce_is_the_largest_gap_and_adaptive_ece_averages_classes():
     probs, labels = _on_edges()
     bins = metrics.bin_confidences(probs.max(-1).values, (probs.argmax(-1) == labels), n_bins=4)
     assert metrics.mce(probs, labels, 4) == pytest.approx(float(bins.gaps[bins.count > 0].max()))
+    # equal-mass, 2 bins, by hand: sorted (.25 wrong, .5 right, .5 right, .5 wrong | .75 right, .75 wrong,
+    # .75 right, 1 right): gaps |.5 - .4375| and |.75 - .8125|, both .0625; equal-width 2 bins: .25
+    assert metrics.mce(probs, labels, 2, "mass") == pytest.approx(0.0625)
+    assert metrics.ece(probs, labels, 2, "mass") == pytest.approx(0.0625)
+    assert metrics.mce(probs, labels, 2) == pytest.approx(0.25)
     # adaptive ECE is the mean over classes of each class's mean equal-mass gap
     per_class = []
     for k in range(4):

@@ -139,3 +139,66 @@ def test_fit_result_speed_and_parameter_count():
                            TrainSettings(epochs=1, batch_size=32, learn_temperature=True))
     assert trained.trainable_parameters == 2 * (fakes.D_IN * fakes.D + fakes.D) + 1    # + the temperature
     assert trained.epochs_per_second == pytest.approx(1 / trained.history[0].seconds)
+
+
+def test_the_default_temperature_is_the_papers_none_at_all():
+    from unibind.training.objective import Temperature
+
+    default = Temperature()
+    assert default.value == 1.0 and float(default.scale()) == 1.0   # the paper: no temperature, tau = 1
+    assert TrainSettings().temperature == 1.0 and not TrainSettings().learn_temperature
+
+
+def test_the_run_id_does_not_depend_on_dict_order():
+    from unibind.training.objective import Temperature
+    from unibind.training.trainer import AdapterBundle, _run_id
+
+    train, val, _ = fakes.synthetic()
+    made = fakes.adapters()
+    settings = TrainSettings()
+    one = _run_id(settings, train, val, AdapterBundle(made, Temperature()))
+    flipped = _run_id(settings, dict(reversed(train.items())), dict(reversed(val.items())),
+                      AdapterBundle(dict(reversed(made.items())), Temperature()))
+    assert one == flipped
+    assert one != _run_id(settings.model_copy(update={"lr": 0.5}), train, val, AdapterBundle(made, Temperature()))
+
+
+def test_a_run_that_stopped_early_stays_stopped_when_resumed(tmp_path):
+    train, val, positives = fakes.synthetic()
+    settings = TrainSettings(epochs=40, batch_size=32, lr=3.0, warmup_steps=0, patience=2, clip_norm=None)
+    ckpt = tmp_path / "ckpt.safetensors"
+    first = fit_adapters(fakes.adapters(), train, val, positives, settings, checkpoint=ckpt)
+    assert first.stopped_early
+    again = fit_adapters(fakes.adapters(), train, val, positives, settings, checkpoint=ckpt)
+    assert again.stopped_early and len(again.history) == len(first.history)
+    assert again.resumed_from == len(first.history) and again.best_epoch == first.best_epoch
+
+
+def test_a_subset_of_lazily_indexed_features_reads_the_right_rows():
+    class Rows:                                  # like CachedRows: indexable by a LongTensor, not a tensor
+        def __init__(self, data):
+            self.data = data
+
+        def __len__(self):
+            return len(self.data)
+
+        def __getitem__(self, index):
+            return self.data[index]
+
+    data = ModalityData(Rows(torch.arange(10.0)[:, None]), torch.arange(10), torch.zeros(10).long())
+    part = data.subset(torch.tensor([7, 2, 5]))
+    assert len(part) == 3 and part.text_index.tolist() == [7, 2, 5]
+    assert part.features[torch.tensor([2, 0])].flatten().tolist() == [5.0, 7.0]
+
+
+def test_a_nan_validation_loss_never_counts_as_an_improvement():
+    train, val, positives = fakes.synthetic()
+    broken = {m: ModalityData(torch.full_like(d.features, float("nan")), d.text_index, d.labels)
+              for m, d in val.items()}
+    settings = TrainSettings(epochs=10, batch_size=32, lr=0.02, warmup_steps=0, patience=2)
+    modules = fakes.adapters()
+    start = _weights(modules)
+    result = fit_adapters(modules, train, broken, positives, settings)
+    assert all(math.isnan(r.val_loss) for r in result.history)
+    assert result.stopped_early and len(result.history) == 2 and result.best_epoch == 0
+    assert _equal(_weights(result.adapters), start)          # nothing better than the start was seen
