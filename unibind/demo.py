@@ -206,6 +206,7 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
     train_config = TrainConfig(
         data=out / "train.jsonl", out=out / "space", modalities=list(MODALITIES), kb=out / "kb.sqlite",
         centres_k=config.k, cache_dir=cache_root, val_fraction=0.2, progress=config.progress,
+        min_val_per_class=1,  # every demo class holds out >= 1 item: the early stopping its figures were measured with
         adapter_settings={m: {"init": config.init} for m in MODALITIES},
         train=TrainSettings(epochs=config.epochs, seed=config.seed))
     trained = train_space(train_config, registry=registry)
