@@ -117,5 +117,7 @@ def test_hf_backend_uses_the_clip_text_projection(tiny_clip):
 
 
 def test_hf_backend_fails_clearly_for_a_missing_local_model(tmp_path):
-    with pytest.raises(OSError):
+    from unibind.errors import InputError
+
+    with pytest.raises(InputError, match="nope"):
         build_hf_text_encoder(HFTextSettings(model=str(tmp_path / "nope"), local_files_only=True))

@@ -179,10 +179,11 @@ def _calibrator(space_dir: Path, modality: str, entry: dict[str, Any], registry:
 def _check(space_dir: Path, record: Any, result: SpaceInspection, centre_sets: dict[str, Any], registry: Any,
            settings: dict[str, dict[str, Any]] | None) -> None:
     """Build the encoders named by the space here and compare what they are with what it recorded."""
-    from unibind.spacedir import Stale, feature_identity, load_space_dir, stale_error, text_identity
+    from unibind.space import Space
+    from unibind.spacedir import Stale, feature_identity, stale_error, text_identity
 
     try:
-        space = load_space_dir(space_dir, registry=registry, settings=settings)
+        space = Space.from_dir(space_dir, registry=registry, settings=settings)
     except UniBindError as exc:
         result.problems.append(str(exc))
         return
