@@ -46,7 +46,6 @@ def _peak_rss_mb() -> float:
 
 def _timed_centres(make_space, labels: list[str], modality: str) -> tuple[float, Any, Any]:
     """Seconds to make the class centres in a fresh space (models built and warm outside the clock)."""
-
     space = make_space()
     space.embed_text(["warm up"])
     start = time.perf_counter()
