@@ -386,7 +386,9 @@ def _check(loader: Any, encoder: Any, path: Path, encode: bool) -> tuple[str, st
         if path.name not in str(exc):
             return "crash", f"InputError without the file's name: {exc}"
         return "rejected", exc.problem
-    except Exception as exc:  # noqa: BLE001 - what the fuzzer is looking for
+    except (KeyboardInterrupt, SystemExit, FileTimeout):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - what the fuzzer is looking for (Rust panics included)
         frames = traceback.extract_tb(exc.__traceback__)
         where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
         return "crash", f"{type(exc).__name__} at {where}: {exc}"
