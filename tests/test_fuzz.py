@@ -53,3 +53,19 @@ def test_a_thousand_mutated_files_end_in_an_embedding_or_an_input_error(tmp_path
     assert attempts == 1000 and other == 0 and embedded + rejected == 1000
     peak = float(re.search(r"peak RSS (\d+) MB", done.stdout).group(1))
     assert peak <= MAX_RSS_MB
+
+
+def test_a_reader_that_hangs_is_a_time_bomb_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    import unibind.testing.fuzz as fuzz
+
+    class Hangs:
+        def load(self, path):
+            time.sleep(30)
+
+    monkeypatch.setattr(fuzz, "FILE_TIMEOUT_S", 1)
+    path = tmp_path / "x.bin"
+    path.write_bytes(b"x")
+    verdict, detail = fuzz.check_file(Hangs(), None, path)
+    assert verdict == "crash" and "time bomb" in detail

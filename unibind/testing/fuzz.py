@@ -16,10 +16,12 @@ vector): a crash is a bug.
 
 from __future__ import annotations
 
-import math
+import contextlib
 import re
 import resource
 import shutil
+import signal
+import threading
 import time
 import traceback
 from collections import Counter
@@ -33,6 +35,8 @@ import numpy as np
 from unibind.errors import InputError
 
 MODALITIES = ("image", "audio", "video", "pointcloud", "thermal", "event", "text")
+#: A file with no verdict after this long is a time bomb (generous: shared, loaded CI machines).
+FILE_TIMEOUT_S = 120
 CATEGORIES = ("truncation", "bit-flip", "header-edit", "extreme-size", "wrong-extension", "splice", "empty")
 
 
@@ -338,6 +342,39 @@ def check_file(loader: Any, encoder: Any, path: Path, encode: bool = True) -> tu
     import torch
 
     try:
+        with time_limit(FILE_TIMEOUT_S):
+            return _check(loader, encoder, path, encode)
+    except FileTimeout:
+        return "crash", f"time bomb: no verdict after {FILE_TIMEOUT_S} s"
+
+
+class FileTimeout(BaseException):
+    """Raised by :func:`time_limit` (a BaseException, so readers' ``except Exception`` cannot swallow it)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int) -> Iterator[None]:
+    """Interrupt the block after ``seconds`` (SIGALRM; main thread on Unix, else no limit)."""
+    if not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise FileTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _check(loader: Any, encoder: Any, path: Path, encode: bool) -> tuple[str, str]:
+    import torch
+
+    try:
         sample = loader.load(path)
         tensor = encoder.preprocess(sample)
         if not encode:
@@ -349,7 +386,9 @@ def check_file(loader: Any, encoder: Any, path: Path, encode: bool = True) -> tu
         if path.name not in str(exc):
             return "crash", f"InputError without the file's name: {exc}"
         return "rejected", exc.problem
-    except Exception as exc:  # noqa: BLE001 - what the fuzzer is looking for
+    except (KeyboardInterrupt, SystemExit, FileTimeout):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - what the fuzzer is looking for (Rust panics included)
         frames = traceback.extract_tb(exc.__traceback__)
         where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
         return "crash", f"{type(exc).__name__} at {where}: {exc}"
@@ -433,7 +472,3 @@ def format_report(report: Report, command: str = "") -> str:
         lines.append(f"CRASH {o.path} (from {o.seed}): {o.detail}")
     return "\n".join(lines)
 
-
-def per_file_budget(n: int) -> float:
-    """Seconds per file above which the run is too slow to call a time bomb fixed (generous: shared CI)."""
-    return max(30.0, 10 * math.log10(max(n, 10)))

@@ -29,3 +29,20 @@ def test_a_cloud_of_only_absurd_coordinates_is_refused_naming_the_file(tmp_path:
     points = np.full((16, 3), 3.0e38, np.float32)
     with pytest.raises(InputError, match=r"garbage\.ply: every one of its 16 points has a NaN, infinite or absurd"):
         PointCloudModality().load(write_ply(tmp_path / "garbage.ply", PointCloud(points)))
+
+
+@pytest.mark.timeout(60)  # on the old code the load never returned
+def test_a_huge_pcd_count_is_refused_at_once_not_a_hang(tmp_path: Path) -> None:
+    """Fuzz: COUNT 2147483648 made pypcd4 build 2**31 field names (the load never returned)."""
+    import time
+
+    from unibind_plugin_pointcloud.writers import write_pcd
+
+    path = write_pcd(tmp_path / "counted.pcd", PointCloud(np.random.default_rng(0).random((8, 3)).astype(np.float32)),
+                     "binary")
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b"COUNT 1 1 1", b"COUNT 1 1 2147483648", 1))
+    start = time.perf_counter()
+    with pytest.raises(InputError, match=r"counted\.pcd: bad PCD header: COUNT 1 1 2147483648"):
+        PointCloudModality().load(path)
+    assert time.perf_counter() - start < 5

@@ -405,7 +405,9 @@ def _aedat4(path: Path, settings: EventLoadSettings, stack: contextlib.ExitStack
                                "(pip install aedat)") from exc
     try:
         described = aedat.Decoder(str(path)).id_to_stream()
-    except Exception as exc:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # the Rust decoder panics on damaged headers: PanicException is a BaseException
         raise InputError(path, f"AEDAT4 header unreadable (damaged file?): {exc}") from exc
     streams = {sid: s for sid, s in described.items() if s.get("type") == "events"}
     if not streams:
@@ -428,9 +430,9 @@ def _aedat4(path: Path, settings: EventLoadSettings, stack: contextlib.ExitStack
                     events = packet["events"]
                     names = resolve_fields(list(events.dtype.names), path)
                     yield {f: events[n] for f, n in names.items()}
-        except (InputError, GeneratorExit):
+        except (InputError, GeneratorExit, KeyboardInterrupt, SystemExit):
             raise
-        except Exception as exc:
+        except BaseException as exc:  # including the Rust decoder's PanicException
             raise InputError(path, f"AEDAT4 decoding failed (truncated or damaged file?): {exc}") from exc
 
     return Source("aedat4", None, sensor, packet_chunks)

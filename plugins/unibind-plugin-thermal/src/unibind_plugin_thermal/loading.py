@@ -17,6 +17,8 @@ temperatures below absolute zero, and integers that do not fit 16 bits.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import struct
 from pathlib import Path
 
@@ -70,7 +72,7 @@ class ThermalModality(Modality):
         """
         import tifffile
 
-        with tifffile.TiffFile(path) as tif:
+        with _quiet_tifffile(), tifffile.TiffFile(path) as tif:
             pages = len(tif.pages)
             if self.settings.frame >= pages:
                 raise InputError(path, f"asked for page {self.settings.frame}, the TIFF has {pages}")
@@ -210,6 +212,18 @@ class ThermalModality(Modality):
         from unibind.limits import check_pixels
 
         check_pixels(path, width, height, self.settings.max_pixels)
+
+
+@contextlib.contextmanager
+def _quiet_tifffile():
+    """tifffile logs each damaged tag to stderr; what matters reaches the user as one InputError."""
+    logger = logging.getLogger("tifffile")
+    previous = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 def _multichannel_problem(samples: int, dtype: np.dtype | None) -> str:

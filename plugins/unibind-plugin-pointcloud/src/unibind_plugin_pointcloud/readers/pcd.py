@@ -49,6 +49,11 @@ def scan_header(path: Path) -> tuple[list[str], int]:
     raise InputError(path, "no DATA line in the PCD header: incomplete or not a PCD file")
 
 
+#: Values one point may carry (the sum of COUNT): x, y, z, normals, colour and descriptors such as
+#: VFH (308) or ESF (640) fit many times over.
+MAX_VALUES_PER_POINT = 10_000
+
+
 def _metadata(path: Path, lines: list[str]):
     from pydantic import ValidationError
     from pypcd4 import MetaData
@@ -59,6 +64,11 @@ def _metadata(path: Path, lines: list[str]):
         raise InputError(path, f"bad PCD header: {str(exc).splitlines()[0]}") from None
     if len({len(meta.fields), len(meta.size), len(meta.type), len(meta.count)}) != 1:
         raise InputError(path, "bad PCD header: FIELDS, SIZE, TYPE and COUNT have different lengths")
+    if sum(int(c) for c in meta.count) > MAX_VALUES_PER_POINT or min(int(c) for c in meta.count) < 1:
+        # pypcd4 names every element of a counted field: COUNT 2147483648 would hang building the dtype
+        raise InputError(path, f"bad PCD header: COUNT {' '.join(map(str, meta.count))} gives "
+                               f"{sum(int(c) for c in meta.count)} values per point (at most "
+                               f"{MAX_VALUES_PER_POINT}; the largest PCL descriptors have a few hundred)")
     try:
         dtype = meta.build_dtype()
     except KeyError as exc:
