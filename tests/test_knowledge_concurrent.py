@@ -74,7 +74,10 @@ def test_concurrent_builds_respect_the_per_class_target_and_the_loser_says_why(t
     procs = [build(path, env), build(path, env)]
     deadline = time.monotonic() + 90
     while len(list(tmp_path.glob("started-*"))) < 2:     # both are inside a job, neither has written yet
-        assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+        if any(p.poll() is not None for p in procs):   # one ended before starting: show why, hang on nothing
+            for p in procs:
+                p.kill()
+            raise AssertionError([p.communicate() for p in procs])
         assert time.monotonic() < deadline, "the builds never started"
         time.sleep(0.05)
     started = sorted(p.name for p in tmp_path.glob("started-*"))

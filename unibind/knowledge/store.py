@@ -106,6 +106,9 @@ class ClassSummary(BaseModel):
         return ClassRef(name=self.name, class_id=self.class_id)
 
 
+_OPEN_PATIENCE_S = 60.0
+
+
 class KnowledgeBase:
     """A knowledge-base file. Use as a context manager, or call :meth:`close`."""
 
@@ -126,22 +129,35 @@ class KnowledgeBase:
             self._open_read_only()
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=60)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL (with WAL): a commit survives a killed process; a power cut may undo the last few
-            # commits, but never half of one, and since texts and their job progress commit together
-            # a rerun simply redoes them. FULL would fsync every commit (tens of ms each).
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            with self.transaction():
-                for statement in _statements():  # not executescript: it would commit mid-transaction
-                    self.db.execute(statement)
-                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                                (str(SCHEMA_VERSION),))
-        except sqlite3.DatabaseError as exc:
-            raise InputError(self.path, f"not a knowledge base: {exc}") from exc
+        self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=60)
+        # Two processes creating one file at once: switching it to WAL takes a lock that SQLite's busy
+        # timeout does not wait for, so "database is locked" here means "try again", not "not a KB".
+        deadline = time.monotonic() + _OPEN_PATIENCE_S
+        while True:
+            try:
+                self._prepare()
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    self.db.close()
+                    raise InputError(self.path, f"not a knowledge base: {exc}") from exc
+                time.sleep(0.05)
+            except sqlite3.DatabaseError as exc:
+                self.db.close()
+                raise InputError(self.path, f"not a knowledge base: {exc}") from exc
         self._check_version()
+
+    def _prepare(self) -> None:
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL (with WAL): a commit survives a killed process; a power cut may undo the last few
+        # commits, but never half of one, and since texts and their job progress commit together
+        # a rerun simply redoes them. FULL would fsync every commit (tens of ms each).
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        with self.transaction():
+            for statement in _statements():  # not executescript: it would commit mid-transaction
+                self.db.execute(statement)
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def _open_read_only(self) -> None:
         from urllib.parse import quote
@@ -181,8 +197,8 @@ class KnowledgeBase:
             finally:
                 self._depth -= 1
             return
+        self.db.execute("BEGIN IMMEDIATE")   # before counting depth: a BEGIN that failed opened nothing
         self._depth = 1
-        self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
         except BaseException:

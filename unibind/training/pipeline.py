@@ -73,9 +73,10 @@ class TrainResult:
 def _require_two_classes(data: Path, items: list[Item]) -> None:
     """One class (or one description) teaches nothing and would report val accuracy 1.000: refuse it."""
     labels = sorted({i.label for i in items if i.label})
-    if len(labels) == 1 or (not labels and len({i.description for i in items if i.description}) < 2):
+    positives = {i.description or f"\0{i.label}" for i in items if i.description or i.label}
+    if len(positives) < 2:   # distinct descriptions are positives of their own, even within one class
         what = f"one class ({labels[0]})" if labels else "fewer than two distinct descriptions"
-        raise InputError(data, f"{what}: training needs samples of at least two classes")
+        raise InputError(data, f"{what}: training needs samples of at least two classes (or descriptions)")
 
 
 def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext | None = None,

@@ -29,8 +29,9 @@ def test_embed_event_batches_and_skips_bad_files(simulated_digit, tmp_path: Path
                                       "--batch-size", "2"])
     print(result.output)
     assert result.exit_code == 1  # some inputs failed
-    for path in good:
-        assert f"{path}\t[" in result.output
+    for path in good:   # one aligned summary line per embedded file
+        assert any(line.endswith("...]") and "dim  384" in line and path.name in line
+                   for line in result.output.splitlines()), path
     assert f"{bad[0]}: timestamps go backwards" in result.output
     assert f"{bad[1]}: not a recognised event file" in result.output
     assert "skipped 2 input(s)" in result.output
