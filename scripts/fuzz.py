@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from unibind.testing.fuzz import MODALITIES, format_report, run
+from reader_fuzzer import MODALITIES, format_report, run  # beside this script
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Bugs the reader fuzzer (unibind.testing.fuzz) found, each kept as a regression test."""
+"""Bugs the reader fuzzer (scripts/reader_fuzzer.py) found, each kept as a regression test."""
 
 from __future__ import annotations
 
