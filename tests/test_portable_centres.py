@@ -16,18 +16,7 @@ from unibind.knowledge.centres import CentreSet, CentreSettings, localize
 from unibind.knowledge.records import ClassRef
 from unibind.knowledge.textcache import TextEmbedder
 from unibind.space import Space
-
-
-def _tiny_bert(path):
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    from unibind.encoders.text import minilm_path
-
-    torch.manual_seed(0)
-    BertModel(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=64)).save_pretrained(path)
-    AutoTokenizer.from_pretrained(str(minilm_path())).save_pretrained(path)
-    return path
+from unibind.testing.models import save_tiny_bert
 
 
 def _space(model):
@@ -36,7 +25,7 @@ def _space(model):
 
 def test_centres_travel_with_a_copied_model_and_go_stale_with_a_changed_weight(tmp_path, monkeypatch):
     monkeypatch.setenv("UNIBIND_CACHE_DIR", str(tmp_path / "cache"))
-    here = _tiny_bert(tmp_path / "install-a" / "model")
+    here = save_tiny_bert(tmp_path / "install-a" / "model")
     space = _space(here)
     classes = [ClassRef(name="dog"), ClassRef(name="car"), ClassRef(name="tree")]
     centres = localize(classes, TextEmbedder.from_space(space), CentreSettings(method="name"))

@@ -64,14 +64,9 @@ def _tokenizer_files(target):
 
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory):
-    from transformers import BertConfig, BertModel
+    from unibind.testing.models import save_tiny_bert
 
-    path = tmp_path_factory.mktemp("tiny-bert")
-    torch.manual_seed(0)
-    BertModel(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                         intermediate_size=64)).save_pretrained(path)
-    _tokenizer_files(path)
-    return path
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), layers=2)
 
 
 @pytest.fixture(scope="module")

@@ -25,18 +25,7 @@ from unibind.spacedir import feature_identity, read_record
 from unibind.training.features import FrozenEncoder
 from unibind.training.pipeline import TrainConfig, train_space
 from unibind.training.trainer import TrainSettings
-
-
-def _tiny_bert(path):
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    from unibind.encoders.text import minilm_path
-
-    torch.manual_seed(0)
-    BertModel(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=64)).save_pretrained(path)
-    AutoTokenizer.from_pretrained(str(minilm_path())).save_pretrained(path)
-    return path
+from unibind.testing.models import save_tiny_bert
 
 
 def _train(tmp_path, registry, model):
@@ -64,7 +53,7 @@ def _classify(space_dir, model, registry, files):
 def test_a_space_copied_with_its_models_classifies_the_same_and_a_changed_weight_is_refused(
         tmp_path, monkeypatch, fake_registry):
     monkeypatch.setenv("UNIBIND_CACHE_DIR", str(tmp_path / "cache"))
-    model = _tiny_bert(tmp_path / "gpu-box" / "venv" / "model")
+    model = save_tiny_bert(tmp_path / "gpu-box" / "venv" / "model")
     space_dir = _train(tmp_path, fake_registry, model)
     files = [tmp_path / "data" / f"{i}.vec" for i in range(9)]
     before = _classify(space_dir, model, fake_registry, files)
