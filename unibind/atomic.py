@@ -100,7 +100,7 @@ def save_tensors(tensors: dict, target: str | Path, metadata: dict[str, str] | N
     from safetensors.torch import save_file
 
     with atomic_path(target) as tmp:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
     return Path(target)
 
 

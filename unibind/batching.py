@@ -29,6 +29,12 @@ class PreparedBatch:
     failures: list[Failure]
     warnings: list[Failure] = field(default_factory=list)  # used, but doubtful (e.g. silent audio)
 
+    def pin_memory(self) -> PreparedBatch:
+        """The batch in page-locked memory (called by the DataLoader when it pins for a CUDA device)."""
+        from unibind.devices import pin
+
+        return PreparedBatch(pin(self.batch), self.sources, self.failures, self.warnings)
+
 
 class _Prepare(Dataset):
     def __init__(self, paths: Sequence[Path], loader: Any, encoder: Any):
@@ -58,8 +64,14 @@ class _Prepare(Dataset):
 
 
 def prepared_batches(paths: Sequence[str | Path], loader: Any, encoder: Any, *, batch_size: int = 32,
-                     workers: int = 0) -> Iterator[PreparedBatch]:
-    """Yield preprocessed batches in input order; ``workers`` > 0 decodes in subprocesses."""
+                     workers: int = 0, device: Any = None) -> Iterator[PreparedBatch]:
+    """Yield preprocessed batches in input order; ``workers`` > 0 decodes in subprocesses.
+
+    For a CUDA ``device`` the batches come in pinned memory, so the copy to the
+    GPU can be non-blocking (:func:`unibind.devices.to_device`).
+    """
+    from unibind.devices import pin_memory
+
     dataset = _Prepare([Path(p) for p in paths], loader, encoder)
 
     def collate(items: list[tuple[str, Any, str | None, list[str]]]) -> PreparedBatch:
@@ -70,7 +82,8 @@ def prepared_batches(paths: Sequence[str | Path], loader: Any, encoder: Any, *, 
         return PreparedBatch(batch, [src for src, _ in good], failures, noted)
 
     yield from DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate,
-                          persistent_workers=False, prefetch_factor=2 if workers else None)
+                          persistent_workers=False, prefetch_factor=2 if workers else None,
+                          pin_memory=device is not None and pin_memory(device))
 
 
 def preprocess_all(paths: Sequence[str | Path], loader: Any, encoder: Any) -> tuple[list[Any], list[Failure]]:

@@ -59,6 +59,7 @@ def embed_throughput(space: Any, modality: str, paths: list, *, workers: int = 2
     import torch
 
     from unibind.batching import preprocess_all
+    from unibind.devices import autocast, to_device, to_host
 
     pipe = space.pipeline(modality)
     space.embed_files(paths[:batch_size], modality, batch_size=batch_size, progress=False)  # warm-up
@@ -66,7 +67,10 @@ def embed_throughput(space: Any, modality: str, paths: list, *, workers: int = 2
     start = time.perf_counter()
     with torch.inference_mode():
         for i in range(0, len(tensors), batch_size):
-            pipe.adapter(pipe.encoder(pipe.encoder.collate(tensors[i:i + batch_size])).float())
+            batch = to_device(pipe.encoder.collate(tensors[i:i + batch_size]), space.device)
+            with autocast(space.device, space.precision):
+                features = pipe.encoder(batch)
+            to_host(pipe.adapter(features.float()))
     forward_s = time.perf_counter() - start
     start = time.perf_counter()
     result = space.embed_files(paths, modality, batch_size=batch_size, workers=workers, progress=False)

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from unibind.atomic import atomic_open
 from unibind.datasets import TUXPAINT_STAMPS, Stamp, tuxpaint_selection
@@ -228,7 +227,7 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
     for m in MODALITIES:
         frozen = FrozenEncoder.from_registry(m, registry=registry)
         paths = [r["path"] for r in test_rows if r["modality"] == m]
-        test_features[m] = extract_features(paths, frozen, FeatureCache(cache_root, frozen.identity),
+        test_features[m] = extract_features(paths, frozen, FeatureCache(cache_root, frozen.cache_identity),
                                             progress=config.progress)
         result.encoded[m] = result.encoded.get(m, 0) + test_features[m].encoded
     with KnowledgeBase(out / "kb.sqlite", create=False) as kb:
@@ -242,8 +241,7 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
         sets = []
         for m in MODALITIES:
             feats = test_features[m]
-            with torch.inference_mode():
-                vectors = F.normalize(space.pipeline(m).adapter(feats.vectors).float(), dim=-1)
+            vectors = space.embed_features(m, feats.vectors)
             rows_m = [row_of[src] for src in feats.sources]
             sets.append(EmbeddedSet(m, vectors, [r["label"] for r in rows_m], [Path(src).name for src in feats.sources],
                                     items=list(feats.sources), pair_ids=[r["instance"] for r in rows_m]))
@@ -362,8 +360,7 @@ def unseen_accuracy(spaces: dict[str, Any], features: dict[str, Any], row_of: di
             continue
         truth = torch.tensor([classes.index(row_of[feats.sources[i]]["label"]) for i in keep])
         for name, space in spaces.items():
-            with torch.inference_mode():
-                vectors = F.normalize(space.pipeline(m).adapter(feats.vectors[keep]).float(), dim=-1)
+            vectors = space.embed_features(m, feats.vectors[keep])
             out[f"{m}/{name}"] = {title: float((scorer(vectors).argmax(1) == truth).float().mean())
                                   for title, scorer in scorers.items()} | {"items": float(len(keep))}
     return out

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 
+from unibind import devices
 from unibind.batching import prepared_batches
 from unibind.calibration.metrics import entropy
 from unibind.calibration.store import apply_calibration
@@ -76,6 +77,8 @@ class Space:
         settings: dict[str, dict[str, Any]] | None = None,
         logit_scale: float = DEFAULT_LOGIT_SCALE,
         centres: str | Path | CentreSet | None = None,
+        device: str | torch.device | None = None,
+        precision: str | None = None,
     ):
         if registry is None:
             from unibind.plugins import get_registry
@@ -90,6 +93,11 @@ class Space:
         self.logit_scale = logit_scale
         self._pipelines: dict[str, Pipeline] = {}
         self.centres = centres
+        #: Where every model of the space runs and its centres are scored (:mod:`unibind.devices`:
+        #: the argument, else the command's --device, else UNIBIND_DEVICE, else the best available).
+        self.device = devices.resolve(device)
+        #: Autocast precision of the frozen encoders (fp32: none); adapters always run in fp32.
+        self.precision = devices.resolve_precision(precision, self.device)
         #: Trained adapters by modality (filled by Space.from_dir / unibind.spacedir).
         self.trained_adapters: dict[str, Any] = {}
 
@@ -146,6 +154,8 @@ class Space:
             adapter = ad_spec.build(self._settings_of(ad_spec), encoder=encoder, text_encoder=text_encoder,
                                     in_dim=encoder.dim, out_dim=text_encoder.dim)
         adapter.eval()
+        encoder.to(self.device)  # the text encoder moved with its own pipeline, before any adapter used it
+        adapter.to(self.device)
         # names that resolve back to these specs even where two plugins claim the bare name
         pipe = Pipeline(modality, loader, encoder, adapter, self.registry.reference(enc_spec),
                         self.registry.reference(ad_spec))
@@ -164,11 +174,22 @@ class Space:
         return self.pipeline("text").encoder.dim
 
     # -- embedding -----------------------------------------------------------------------
+    def _adapt(self, pipe: Pipeline, features: torch.Tensor) -> torch.Tensor:
+        """Unit-norm space embeddings of encoder features, computed on the device, returned on the CPU."""
+        return devices.to_host(F.normalize(pipe.adapter(devices.to_device(features.float(), self.device)), dim=-1))
+
+    @torch.inference_mode()
+    def embed_features(self, modality: str, features: torch.Tensor) -> torch.Tensor:
+        """Unit-norm embeddings of ``modality``'s encoder features (e.g. from the feature cache)."""
+        return self._adapt(self.pipeline(modality), features)
+
     @torch.inference_mode()
     def embed_text(self, texts: Sequence[str]) -> torch.Tensor:
-        """Unit-norm embeddings of ``texts`` in the space."""
+        """Unit-norm embeddings of ``texts`` in the space (on the CPU, computed on :attr:`device`)."""
         pipe = self.pipeline("text")
-        return F.normalize(pipe.adapter(pipe.encoder.encode(list(texts))), dim=-1)
+        with devices.autocast(self.device, self.precision):
+            features = pipe.encoder.encode(list(texts))
+        return self._adapt(pipe, features)
 
     @torch.inference_mode()
     def embed_samples(self, modality: str, samples: Sequence[Any]) -> torch.Tensor:
@@ -176,7 +197,9 @@ class Space:
         if modality == "text":
             return self.embed_text(samples)
         pipe = self.pipeline(modality)
-        return F.normalize(pipe.adapter(pipe.encoder.encode(list(samples))), dim=-1)
+        with devices.autocast(self.device, self.precision):
+            features = pipe.encoder.encode(list(samples))
+        return self._adapt(pipe, features)
 
     def infer_modality(self, path: str | Path) -> str:
         path = Path(path)
@@ -204,15 +227,17 @@ class Space:
         sources: list[str] = []
         failures: list[Failure] = []
         noted: list[Failure] = []
-        batches = prepared_batches(paths, pipe.loader, pipe.encoder, batch_size=batch_size, workers=workers)
+        batches = prepared_batches(paths, pipe.loader, pipe.encoder, batch_size=batch_size, workers=workers,
+                                   device=self.device)
         total = -(-len(paths) // batch_size)
         for prepared in track(batches, total=total, description=f"embedding {modality}",
                               enabled=progress if progress is not None else len(paths) > batch_size):
             failures.extend(prepared.failures)
             noted.extend(prepared.warnings)
             if prepared.sources:
-                features = pipe.encoder(prepared.batch).float()
-                vectors.append(F.normalize(pipe.adapter(features), dim=-1))
+                with devices.autocast(self.device, self.precision):
+                    features = pipe.encoder(devices.to_device(prepared.batch, self.device))
+                vectors.append(self._adapt(pipe, features))
                 sources.extend(prepared.sources)
         out = torch.cat(vectors) if vectors else torch.empty(0, self.dim)
         return Embeddings(out, sources, modality, failures, noted)
@@ -268,6 +293,18 @@ class Space:
         loaded.check_encoder(identity_hash(space_text_identity(self)))
         return loaded.select(labels) if labels else loaded
 
+    @torch.inference_mode()
+    def similarities(self, vectors: torch.Tensor, class_centres: torch.Tensor | None,
+                     centre_set: CentreSet | None = None, reduce: str | None = None) -> torch.Tensor:
+        """``[N, classes]`` cosines of ``vectors`` to the class centres (or a centre set's), on :attr:`device`;
+        returned on the CPU, where calibration and the predictions read them."""
+        vectors = devices.to_device(vectors, self.device)
+        if class_centres is None:
+            sims = centre_set.on(self.device).score(vectors, reduce=reduce)  # type: ignore[union-attr,arg-type]
+        else:
+            sims = vectors @ devices.to_device(class_centres, self.device).T
+        return devices.to_host(sims)
+
     def logits(self, embeddings: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
         return self.logit_scale * embeddings @ centres.T
 
@@ -315,10 +352,7 @@ class Space:
             rows = max(1, SCORING_CHUNK_BYTES // (4 * 4 * len(labels)))
             for at in range(0, len(embedded.sources), rows):
                 part = Embeddings(embedded.vectors[at:at + rows], embedded.sources[at:at + rows], mod)
-                if class_centres is None:
-                    sims = centre_set.score(part.vectors, reduce=reduce)  # type: ignore[union-attr,arg-type]
-                else:
-                    sims = part.vectors @ class_centres.T
+                sims = self.similarities(part.vectors, class_centres, centre_set, reduce)
                 logits = self.logit_scale * sims
                 calibrated = apply_calibration(calibrator, mod, logits, labels)
                 probs = calibrated if calibrated is not None else torch.softmax(logits, dim=-1)

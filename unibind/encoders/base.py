@@ -31,14 +31,21 @@ class Encoder(nn.Module):
 
     @torch.inference_mode()
     def encode(self, samples: Sequence[Any], batch_size: int = 32) -> torch.Tensor:
-        """Preprocess and encode ``samples`` in batches; returns ``[N, dim]`` float32."""
+        """Preprocess and encode ``samples`` in batches; returns ``[N, dim]`` float32 on the CPU.
+
+        Preprocessing runs on the CPU; each batch then goes to the device the
+        encoder's weights are on (see :mod:`unibind.devices`) and comes back.
+        """
         if len(samples) == 0:
             return torch.empty(0, self.dim)
+        from unibind.devices import module_device, to_device, to_host
+
+        device = module_device(self)
         outputs = []
         for start in range(0, len(samples), batch_size):
             chunk = samples[start:start + batch_size]
             batch = self.collate([self.preprocess(s) for s in chunk])
-            outputs.append(self(batch).float())
+            outputs.append(to_host(self(to_device(batch, device)).float()))
         return torch.cat(outputs)
 
     def freeze(self) -> Encoder:

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, Field
 
+from unibind.devices import module_device, to_device, to_host
 from unibind.encoders.base import Encoder
 from unibind.errors import InputError
 
@@ -122,6 +123,7 @@ class HFTextEncoder(Encoder):
         if not texts:
             return torch.empty(0, self.dim)
         size = batch_size or self.settings.batch_size
+        device = module_device(self.model)
         outputs = []
         for start in range(0, len(texts), size):
             batch = self.tokenizer(
@@ -131,7 +133,8 @@ class HFTextEncoder(Encoder):
             )
             if self.pooling == "projection":
                 batch = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask")}
-            outputs.append(self._embed_tokens(batch).float())
+            batch = {k: to_device(v, device) for k, v in batch.items()}
+            outputs.append(to_host(self._embed_tokens(batch).float()))
         return torch.cat(outputs)
 
 
@@ -148,6 +151,7 @@ class SentenceTransformerEncoder(Encoder):
         quiet_transformers()
 
         self.source = str(path)
+        # loaded on the CPU (never the library's own pick of a GPU); Space moves it to its device
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.model.max_seq_length = max_length
         self.normalize = normalize
@@ -174,7 +178,7 @@ class SentenceTransformerEncoder(Encoder):
         out = self.model.encode(texts, batch_size=batch_size or self.batch_size,
                                 convert_to_tensor=True, normalize_embeddings=self.normalize,
                                 show_progress_bar=False)
-        return out.float().cpu()
+        return to_host(out.float())
 
 
 @contextlib.contextmanager

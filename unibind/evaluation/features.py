@@ -60,7 +60,7 @@ def cached_features(space: Any, modality: str, items: Sequence[Any], data_key: s
     keyed by its content. Paths are decoded by the space's own loader.
     """
     frozen = FrozenEncoder.from_space(space, modality)
-    cache = FeatureCache(cache_root, frozen.identity)
+    cache = FeatureCache(cache_root, frozen.cache_identity)
     if load is not None:
         names = [str(i) for i in items]
         out = extract_features(names, frozen, cache, batch_size=batch_size, progress=progress)

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from unibind.errors import InputError
 from unibind.features.cache import FeatureCache
@@ -71,7 +70,7 @@ def embed_inputs(space: Any, inputs: Sequence[str | Path], modality: str, *, ctx
 
     ctx = ctx or DistContext()
     frozen = FrozenEncoder.from_space(space, modality)
-    cache = FeatureCache(cache_root, frozen.identity, shard_rows=batch_size * SHARD_BATCHES)
+    cache = FeatureCache(cache_root, frozen.cache_identity, shard_rows=batch_size * SHARD_BATCHES)
     suffixes = tuple(space.registry.get("modality", modality).suffixes)
     done: list[tuple[int, str, str]] = []      # (item number, source, content key)
     failures: list[tuple[int, Failure]] = []
@@ -154,12 +153,10 @@ def _merge(ctx: Any, space: Any, modality: str, cache: FeatureCache, done: list[
     failed = [f for _, f in sorted((f for p in parts for f in p[1]), key=lambda nf: nf[0])]
     if not ctx.main:
         return ShardedEmbeddings(torch.empty(0, 0), [], modality, failed, total, len(rows) - total, cache.dir)
-    adapter = space.pipeline(modality).adapter
     chunks = []
-    with torch.inference_mode():
-        for start in range(0, len(rows), MERGE_ROWS):
-            features = torch.from_numpy(cache.rows([k for _, _, k in rows[start:start + MERGE_ROWS]]))
-            chunks.append(F.normalize(adapter(features).float(), dim=-1))
+    for start in range(0, len(rows), MERGE_ROWS):
+        features = torch.from_numpy(cache.rows([k for _, _, k in rows[start:start + MERGE_ROWS]]))
+        chunks.append(space.embed_features(modality, features))
     vectors = torch.cat(chunks) if chunks else torch.empty(0, space.dim)
     return ShardedEmbeddings(vectors, [s for _, s, _ in rows], modality, failed, total,
                              len(rows) - total, cache.dir)

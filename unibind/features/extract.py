@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from unibind.batching import prepared_batches
+from unibind.devices import autocast, resolve, resolve_precision, to_device, to_host
 from unibind.errors import InputError
 from unibind.features.cache import FeatureCache
 from unibind.features.keys import array_key, file_key
@@ -54,22 +55,50 @@ def encoder_identity(modality: str, loader_settings: Any, encoder_name: str, enc
 
 @dataclass
 class FrozenEncoder:
-    """A modality's loader and frozen encoder, and what identifies the features they make."""
+    """A modality's loader and frozen encoder, and what identifies the features they make.
+
+    ``identity`` is the model's (what a space records); ``cache_identity`` adds
+    the inference precision when it is not fp32, since bf16 features differ. The
+    device is in neither: features on a GPU equal those on the CPU up to float
+    rounding, so a cache filled on one serves the other.
+    """
 
     modality: str
     loader: Any
     encoder: Any
     encoder_name: str
     identity: dict[str, Any]
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    precision: str = "fp32"
+
+    @property
+    def cache_identity(self) -> dict[str, Any]:
+        """What the feature cache keys these features by."""
+        return self.identity if self.precision == "fp32" else {**self.identity, "precision": self.precision}
+
+    def features(self, batch: Any) -> torch.Tensor:
+        """The encoder's ``[N, dim]`` float32 features of a preprocessed batch, on the CPU."""
+        with autocast(self.device, self.precision):
+            out = self.encoder(to_device(batch, self.device))
+        return to_host(out.float())
+
+    def encode(self, samples: Sequence[Any], batch_size: int = 32) -> torch.Tensor:
+        """The encoder's features of loaded samples (its own ``encode``), under the precision, on the CPU."""
+        with autocast(self.device, self.precision):
+            return to_host(self.encoder.encode(samples, batch_size=batch_size).float())
 
     @classmethod
     def from_registry(cls, modality: str, encoder: str | None = None, *, registry: Any = None,
-                      settings: dict[str, dict[str, Any]] | None = None) -> FrozenEncoder:
+                      settings: dict[str, dict[str, Any]] | None = None, device: Any = None,
+                      precision: str | None = None) -> FrozenEncoder:
         """Build ``modality``'s loader and encoder (``encoder`` by name, else the default).
 
         ``settings`` maps component names (the modality's, the encoder's) to
-        their settings, as for :class:`~unibind.space.Space`.
+        their settings, as for :class:`~unibind.space.Space`; ``device`` and
+        ``precision`` as there (default: the current setting, :mod:`unibind.devices`).
         """
+        device = resolve(device)
+        precision = resolve_precision(precision, device)
         if registry is None:
             from unibind.plugins import get_registry
 
@@ -86,7 +115,9 @@ class FrozenEncoder:
             freeze()
         identity = encoder_identity(modality, mod_spec.make_settings(settings.get(modality)), enc_spec.name, model,
                                     enc_spec.make_settings(settings.get(enc_spec.name)))
-        return cls(modality, loader, model, enc_spec.name, identity)
+        if hasattr(model, "to"):
+            model.to(device)
+        return cls(modality, loader, model, enc_spec.name, identity, device, precision)
 
     @classmethod
     def from_space(cls, space: Any, modality: str) -> FrozenEncoder:
@@ -98,7 +129,7 @@ class FrozenEncoder:
             loader_settings = space.registry.get("modality", modality).make_settings(None)
         identity = encoder_identity(modality, loader_settings, pipe.encoder_name, pipe.encoder,
                                     spec.make_settings(space.settings.get(pipe.encoder_name)))
-        return cls(modality, pipe.loader, pipe.encoder, pipe.encoder_name, identity)
+        return cls(modality, pipe.loader, pipe.encoder, pipe.encoder_name, identity, space.device, space.precision)
 
     @property
     def dim(self) -> int:
@@ -147,7 +178,8 @@ def extract_features(paths: Sequence[str | Path], frozen: FrozenEncoder, cache: 
             todo[path] = h
             queued.add(h)
     noted: list[Failure] = []
-    batches = prepared_batches(list(todo), frozen.loader, frozen.encoder, batch_size=batch_size, workers=workers)
+    batches = prepared_batches(list(todo), frozen.loader, frozen.encoder, batch_size=batch_size, workers=workers,
+                               device=frozen.device)
     total = -(-len(todo) // batch_size)
     show = progress if progress is not None else total > 1
     encoded = 0
@@ -157,7 +189,7 @@ def extract_features(paths: Sequence[str | Path], frozen: FrozenEncoder, cache: 
             noted.extend(prepared.warnings)
             if not prepared.sources:
                 continue
-            vectors = frozen.encoder(prepared.batch).float().cpu().numpy()
+            vectors = frozen.features(prepared.batch).numpy()
             encoded += len(prepared.sources)
             for source, vector in zip(prepared.sources, vectors):
                 if cache is not None:
@@ -207,7 +239,7 @@ def extract_samples(samples: Sequence[Any], frozen: FrozenEncoder, cache: Featur
     with torch.inference_mode():
         for chunk in track(chunks, description=f"encoding {frozen.modality}",
                            enabled=progress if progress is not None else len(chunks) > 1):
-            vectors = frozen.encoder.encode([by_name[n] for n in chunk], batch_size=batch_size).float().cpu().numpy()
+            vectors = frozen.encode([by_name[n] for n in chunk], batch_size=batch_size).numpy()
             for name, vector in zip(chunk, vectors):
                 fresh[todo[name]] = vector
                 if cache is not None:

@@ -169,11 +169,11 @@ class Scorer:
         """Scores ``[n, C]`` of at most ``self.rows`` queries (assumed unit norm)."""
         n = queries.shape[0]
         if out is None:
-            out = torch.empty(n, self.classes)
+            out = torch.empty(n, self.classes, device=self.weight.device)
         if self.slots == 1:
             return torch.mm(queries, self.weight.T, out=out)
         if self._buffer is None or self._buffer.shape[0] < n:
-            self._buffer = torch.empty(n, self.classes * self.width)
+            self._buffer = torch.empty(n, self.classes * self.width, device=self.weight.device)
         block = self._buffer[:n]
         torch.mm(queries, self.weight.T, out=block)
         sims = block.view(n, self.classes, self.width)
@@ -193,7 +193,7 @@ class Scorer:
             yield start, self.chunk(part)
 
     def __call__(self, queries: torch.Tensor) -> torch.Tensor:
-        out = torch.empty(queries.shape[0], self.classes)
+        out = torch.empty(queries.shape[0], self.classes, device=self.weight.device)
         for start in range(0, queries.shape[0], self.rows):
             part = F.normalize(queries[start:start + self.rows].float(), dim=-1)
             self.chunk(part, out[start:start + part.shape[0]])
@@ -233,6 +233,12 @@ class CentreSet:
         settings = self.meta.settings
         return score_centres(queries, self.centres, self.mask, reduce=reduce or settings.reduce,
                              temperature=temperature or settings.temperature, chunk_bytes=chunk_bytes)
+
+    def on(self, device: torch.device) -> CentreSet:
+        """These centres on ``device`` (scoring runs where the queries are; :mod:`unibind.devices`)."""
+        if self.centres.device == device:
+            return self
+        return CentreSet(self.centres.to(device), self.mask.to(device), self.meta, self.path)
 
     def select(self, labels: Sequence[str]) -> CentreSet:
         """The classes named by ``labels`` (name, case-insensitive, or WordNet id), in that order."""

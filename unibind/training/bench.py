@@ -58,7 +58,7 @@ def bench_cache(manifest: Path, cache_dir: Path, *, epochs: int = 5, modality: s
     items, _ = read_dataset(manifest, registry, [modality])
     frozen = FrozenEncoder.from_registry(modality, registry=registry)
     started = time.perf_counter()
-    extract_features([i.path for i in items], frozen, FeatureCache(cache_dir, frozen.identity), progress=False)
+    extract_features([i.path for i in items], frozen, FeatureCache(cache_dir, frozen.cache_identity), progress=False)
     first = time.perf_counter() - started
     started = time.perf_counter()
     extract_features([i.path for i in items], frozen, None, progress=False)

@@ -41,7 +41,7 @@ def text_bridge_weights(encoder: Any, text_encoder: Any, registry: Any = None) -
                                  f"{CAPABILITY}(); install the plugin that provides one (e.g. the image plugin)")
     # several bridges: the choice follows priority and name, never load order
     spec = min(bridges, key=lambda s: (-s.priority, s.name, s.plugin))
-    bridge = spec.build(encoder=encoder, text_encoder=text_encoder)
+    bridge = spec.build(encoder=encoder, text_encoder=text_encoder).cpu()  # its head may sit on the encoder's GPU
     form = bridge.linear_form()
     if form is None:
         raise SettingsError(f"{spec.label} states no linear form (Adapter.linear_form) to initialise from")

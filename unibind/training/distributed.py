@@ -6,16 +6,19 @@ adapted embeddings of all slices are gathered with autograd, and
 DistributedDataParallel averages the gradients. The gather's backward sums
 each slice's gradient over the ranks (a factor of the world size) and DDP's
 average divides it out, so the update equals single-process training on the
-same global batch. gloo on CPU, NCCL on GPUs.
+same global batch. gloo on CPU, NCCL on GPUs: each rank on its local rank's
+GPU when the device setting (:mod:`unibind.devices`) resolves to cuda.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.distributed as dist
+
+from unibind.devices import resolve
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,8 @@ class DistContext:
 
     rank: int = 0
     world: int = 1
-    device: torch.device = torch.device("cpu")
+    #: Where this rank trains: the device setting (--device, UNIBIND_DEVICE, auto) unless given.
+    device: torch.device = field(default_factory=lambda: resolve())
 
     @property
     def active(self) -> bool:
@@ -45,21 +49,24 @@ class DistContext:
             dist.barrier()
 
 
-def init_from_env(backend: str | None = None) -> DistContext:
-    """Join the process group ``torchrun`` describes (WORLD_SIZE > 1), else a single-process context."""
+def init_from_env(backend: str | None = None, device: str | torch.device | None = None) -> DistContext:
+    """Join the process group ``torchrun`` describes (WORLD_SIZE > 1), else a single-process context.
+
+    ``device`` (default: the device setting) decides the rest: cuda means this
+    rank's GPU (``cuda:LOCAL_RANK``) and the NCCL backend, anything else gloo.
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    where = resolve(device)
     if world <= 1:
-        return DistContext()
+        return DistContext(device=where)
     rank = int(os.environ["RANK"])
-    local = int(os.environ.get("LOCAL_RANK", rank))
-    cuda = torch.cuda.is_available() and backend != "gloo"
+    cuda = where.type == "cuda"
     backend = backend or ("nccl" if cuda else "gloo")
     if not dist.is_initialized():
         dist.init_process_group(backend=backend)
-    device = torch.device("cuda", local) if cuda else torch.device("cpu")
     if cuda:
-        torch.cuda.set_device(device)
-    return DistContext(rank, world, device)
+        torch.cuda.set_device(where)
+    return DistContext(rank, world, where)
 
 
 def shutdown(ctx: DistContext) -> None:
@@ -77,5 +84,5 @@ def gather_rows(local: torch.Tensor, ctx: DistContext, total: int) -> torch.Tens
     padded = torch.zeros(width, *local.shape[1:], dtype=local.dtype, device=local.device)
     padded = torch.cat([local, padded[local.shape[0]:]]) if local.shape[0] < width else local
     parts = all_gather(padded)
-    sizes = [DistContext(r, ctx.world).part(total) for r in range(ctx.world)]
+    sizes = [DistContext(r, ctx.world, ctx.device).part(total) for r in range(ctx.world)]
     return torch.cat([part[:s.stop - s.start] for part, s in zip(parts, sizes)])

@@ -93,7 +93,7 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
     items, failures = read_dataset(config.data, registry, config.modalities)
     modalities = config.modalities or sorted({i.modality for i in items})  # type: ignore[misc]
     _require_two_classes(config.data, [i for i in items if i.modality in modalities])
-    space = Space(registry=registry, text_encoder=config.text_encoder, settings=config.settings)
+    space = Space(registry=registry, text_encoder=config.text_encoder, settings=config.settings, device=ctx.device)
     embedder = TextEmbedder.from_space(space)
     text_encoder = space.pipeline("text").encoder
 
@@ -108,8 +108,8 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
         if not group:
             raise InputError(config.data, f"no {m} samples in the data")
         frozen[m] = FrozenEncoder.from_registry(m, config.encoders.get(m), registry=registry,
-                                                settings=config.settings)
-        cache = FeatureCache(cache_root, frozen[m].identity)
+                                                settings=config.settings, device=ctx.device)
+        cache = FeatureCache(cache_root, frozen[m].cache_identity)
         removed += cache.remove_stale_temps()
         if not ctx.main:
             ctx.barrier()  # rank 0 extracts first; the others then find everything cached

@@ -261,7 +261,7 @@ def fit_adapters(adapters: dict[str, nn.Module], train: dict[str, ModalityData],
             optimizer.step()
             state["step"] += 1
             running += float(loss.detach())
-        val_loss, accuracy = evaluate(bundle, val, positives, settings) if val else (None, {})
+        val_loss, accuracy = evaluate(bundle, val, positives, settings, ctx.device) if val else (None, {})
         record = EpochRecord(epoch, running / steps, val_loss, accuracy, lr, bundle.temperature.value,
                              time.perf_counter() - started)
         history.append(record)
@@ -290,9 +290,15 @@ def fit_adapters(adapters: dict[str, nn.Module], train: dict[str, ModalityData],
 
 @torch.no_grad()
 def evaluate(bundle: AdapterBundle, val: dict[str, ModalityData], positives: Positives,
-             settings: TrainSettings) -> tuple[float, dict[str, float]]:
-    """Mean val loss over modalities (fixed batches and positives) and top-1 accuracy against class centres."""
+             settings: TrainSettings, device: torch.device | None = None) -> tuple[float, dict[str, float]]:
+    """Mean val loss over modalities (fixed batches and positives) and top-1 accuracy against class centres.
+
+    Runs on ``device`` (where the bundle is); features, positives and centres go there.
+    """
     bundle.eval()
+    device = device or torch.device("cpu")
+    centres = positives.centres.to(device) if positives.centres is not None else None
+    mask = positives.mask.to(device) if positives.mask is not None else None
     losses, accuracy = [], {}
     for m in sorted(val):
         data = val[m]
@@ -304,17 +310,17 @@ def evaluate(bundle: AdapterBundle, val: dict[str, ModalityData], positives: Pos
             index = torch.arange(start, min(start + settings.batch_size, len(data)))
             if len(index) < 2:
                 continue
-            out = bundle.adapters[m](data.features[index].float())
+            out = bundle.adapters[m](data.features[index].float().to(device))
             texts, groups = positives.draw(data.text_index[index], data.labels[index], generator)
-            total += float(contrastive_loss(out, texts, groups, scale=bundle.temperature.scale(),
-                                            symmetric=settings.symmetric))
+            total += float(contrastive_loss(out, texts.to(device), groups.to(device),
+                                            scale=bundle.temperature.scale(), symmetric=settings.symmetric))
             batches += 1
             has = data.labels[index] >= 0
-            if positives.centres is not None and bool(has.any()):
+            if centres is not None and bool(has.any()):
                 from unibind.knowledge.centres import score_centres
 
-                scores = score_centres(out[has], positives.centres, positives.mask)
-                correct += int((scores.argmax(1) == data.labels[index][has]).sum())
+                scores = score_centres(out[has.to(device)], centres, mask)
+                correct += int((scores.argmax(1).cpu() == data.labels[index][has]).sum())
                 labelled += int(has.sum())
         if batches:
             losses.append(total / batches)
