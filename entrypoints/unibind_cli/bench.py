@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from unibind_cli.devices import device_options
 from unibind_cli.validation import POSITIVE
 
 
@@ -33,6 +34,7 @@ def startup(repeat: int) -> None:
               help="Decoding worker processes.")
 @click.option("--batch-size", default=16, show_default=True, type=POSITIVE)
 @click.option("--encoder", help="Encoder name (default: the modality's default).")
+@device_options
 def embed_bench(modality: str, files: tuple[str, ...], workers: int, batch_size: int,
                 encoder: str | None) -> None:
     """End-to-end embedding throughput next to the bare encoder forward pass, as a ratio."""

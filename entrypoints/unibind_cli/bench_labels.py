@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from unibind_cli.devices import device_options
+
 
 def _counts(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
     try:
@@ -24,6 +26,7 @@ def _counts(ctx: click.Context, param: click.Parameter, value: str) -> list[int]
               help="Which prompt templates (image: CLIP's 80 per class) and which encoder.")
 @click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The file to classify (default: a Tux Paint stamp photo).")
+@device_options
 def labels_bench(counts: list[int], modality: str, file: Path | None) -> None:
     """Classify one file against large label sets from an empty text cache, then again from the cache."""
     from unibind.errors import UniBindError

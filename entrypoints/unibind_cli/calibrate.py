@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from unibind_cli.devices import device_options
 from unibind_cli.validation import POSITIVE, PROBABILITY, LabelList, SpaceDir
 
 
@@ -34,6 +35,7 @@ def calibrate() -> None:
 @click.option("--labels", type=LabelList(), help="Comma-separated class names in classify order "
               "(default: DATA's sub-folders, sorted).")
 @click.option("--centres", type=click.Path(dir_okay=False, path_type=Path), help="Knowledge-base centres file.")
+@device_options
 def fit(data: Path, space_dir: Path, new_space: bool, modality: str, method: str, labels: list[str] | None,
         centres: Path | None) -> None:
     """Fit a calibrator on held-out labelled files: DATA/<class name>/<file>."""
@@ -104,6 +106,7 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str, method: str
 @click.option("--space", "space_dir", type=SpaceDir(), help="Space directory (default: the embedded default).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the calibration / held-out split.")
 @click.option("--validator", "validators", multiple=True, help="Fallback validators to run (default: all registered).")
+@device_options
 def report(out: Path, datasets: tuple[str, ...], fashion: int, threshold: float, space_dir: Path | None,
            seed: int, validators: tuple[str, ...]) -> None:
     """ECE before/after calibration, reliability diagrams and the fallback's effect, on real held-out data."""

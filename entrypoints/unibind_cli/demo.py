@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from unibind_cli.devices import device_options
 from unibind_cli.validation import POSITIVE, LabelList
 
 
@@ -20,6 +21,7 @@ from unibind_cli.validation import POSITIVE, LabelList
 @click.option("--quick", is_flag=True, help="Only zero-shot classify a few real photos (no training).")
 @click.option("--labels", type=LabelList(), default=None,
               help="--quick: comma-separated labels (default: the quick check's ten).")
+@device_options
 def demo(out: Path, epochs: int, seed: int, init: str, quick: bool, labels: list[str] | None) -> None:
     """The main job: knowledge base, centres, features, adapters, held-out evaluation, report."""
     if quick:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from unibind_cli.devices import device_options
 from unibind_cli.validation import POSITIVE, PROBABILITY, LabelList, SpaceDir
 
 
@@ -54,6 +55,7 @@ def _report_failures(failures) -> None:
               help="Save to a .safetensors file (tensor 'embeddings', sources in the metadata).")
 @click.option("--json", "as_json", is_flag=True, help="Print full vectors as JSON lines.")
 @click.option("--batch-size", default=32, show_default=True, type=POSITIVE)
+@device_options
 def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: str | None, out: Path | None,
           as_json: bool, batch_size: int) -> None:
     """Embed INPUTS (files, folders or WebDataset .tar shards; strings for `text`) into the space.
@@ -113,6 +115,7 @@ def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: 
 @click.option("--threshold", type=PROBABILITY, help="Run the fallback validators below this calibrated confidence "
               "(e.g. 0.6; default: no fallback).")
 @click.option("--explain", is_flag=True, help="Add why: best-matching descriptions, entropy (JSON output).")
+@device_options
 def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | None, reduce: str | None,
              top_k: int, modality: str | None, as_json: bool, space_dir: Path | None = None,
              calibrator_file: Path | None = None, threshold: float | None = None, explain: bool = False) -> None:

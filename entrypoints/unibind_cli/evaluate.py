@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from unibind_cli.devices import device_options
+
 DATA_HELP = ("fashion-mnist[:N], fashion-mnist-inverted[:N], tuxpaint[:N], tuxpaint-pairs[:N] (photo + sound "
              "of the same stamps) or a folder of class folders; repeat for several.")
 KS = (5, 10, 20, 50, 100)
@@ -63,6 +65,7 @@ def evaluate() -> None:
               help="A trained SPACE directory (default: the embedded default, image encoder + ImageNet bridge).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default="eval-out",
               show_default=True, help="Writes zeroshot.md and zeroshot.json here.")
+@device_options
 def zeroshot(data: tuple[str, ...], kb_path: Path, sources: tuple[str, ...], per_class: int, update_kb: bool,
              ks: tuple[int, ...], reduce: str, space_dir: Path | None, out_dir: Path) -> None:
     """Zero-shot top-1 accuracy for class name, template mean, per-source means, all-mean and ECL at each k."""
@@ -108,6 +111,7 @@ def zeroshot(data: tuple[str, ...], kb_path: Path, sources: tuple[str, ...], per
 @click.option("--no-default", is_flag=True, help="Evaluate only the --space, not the default space before it.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default="eval-report",
               show_default=True)
+@device_options
 def report(data: tuple[str, ...], space_dir: Path | None, kb_path: Path, sources: tuple[str, ...], update_kb: bool,
            k: int,
            zeroshot_json: Path | None, figures: tuple[Path, ...], no_default: bool, out_dir: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from unibind_cli.devices import device_options
 from unibind_cli.embed import _report_failures
 
 _SET_HELP = ("Index setting KEY=VALUE (repeatable), e.g. kind=ivf, nprobe=64, exact_below=20000; "
@@ -93,6 +94,7 @@ def index() -> None:
 @click.option("--set", "-s", "pairs", multiple=True, help=_SET_HELP)
 @click.option("--force", is_flag=True, help="Replace an existing index file.")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1))
+@device_options
 @_errors
 def build(sources, space_dir, out, modality, pairs, force, batch_size) -> None:
     """Index SOURCES (folders, JSONL manifests of {"path", "modality"}, files) into --out."""
@@ -118,6 +120,7 @@ def build(sources, space_dir, out, modality, pairs, force, batch_size) -> None:
               help="Space directory (default: the one the index was built with; it must match).")
 @click.option("--modality", help="Force one modality (default: by file suffix).")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1))
+@device_options
 @_errors
 def add(index_path, sources, space_dir, modality, batch_size) -> None:
     """Add the files of SOURCES not yet in INDEX (also resumes a killed build)."""
@@ -179,6 +182,7 @@ def info(index_path, as_json) -> None:
               help="Space directory (default: the one the index was built with; it must match).")
 @click.option("--set", "-s", "pairs", multiple=True, help="Search-time setting, e.g. nprobe=64 or ef_search=128.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: query, hits, calibration.")
+@device_options
 @_errors
 def search(index_path, query, modality, k, balanced, as_text, space_dir, pairs, as_json) -> None:
     """Search INDEX with QUERY: text ("a dog barking") or a file of any modality."""
@@ -216,6 +220,7 @@ def search(index_path, query, modality, k, balanced, as_text, space_dir, pairs, 
 @click.option("--ef-searches", default="32,64,128", show_default=True, help="HNSW ef_search values to measure.")
 @click.option("--set", "-s", "pairs", multiple=True, help=_SET_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON lines.")
+@device_options
 @_errors
 def bench_index(sizes, kinds, queries, noise, real_limit, nprobes, ef_searches, pairs, as_json) -> None:
     """Flat vs IVF vs HNSW: build time, size, queries/s, recall@10 (simulated from real embeddings)."""

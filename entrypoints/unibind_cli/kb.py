@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from unibind_cli.devices import device_options
 from unibind_cli.errors import one_line
 from unibind_cli.validation import POSITIVE, POSITIVE_FLOAT
 
@@ -295,6 +296,7 @@ def export(kb_path: Path, out: Path | None, classes: str | None, sources: tuple[
 @click.option("--text-encoder", help="Text encoder name (default: the default text encoder).")
 @click.option("--cache", type=click.Path(dir_okay=False, path_type=Path),
               help="Text-embedding cache file (default: in the UniBind cache directory).")
+@device_options
 def centres(kb_path: Path, classes: str | None, out: Path, method: str, k: int, modality: str,
             prompt: str | None, sources: tuple[str, ...], reduce: str, temperature: float, on_empty: str,
             text_encoder: str | None, cache: Path | None) -> None:

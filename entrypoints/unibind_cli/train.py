@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from unibind_cli.devices import device_options
 from unibind_cli.validation import NON_NEGATIVE, OPEN_FRACTION, POSITIVE, POSITIVE_FLOAT
 
 
@@ -52,6 +53,7 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Feature cache directory.")
 @click.option("--threads", type=POSITIVE, help="torch threads per process (1 is fastest for small adapters).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@device_options
 def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centres_k: int,
           encoders: tuple[str, ...], adapters: tuple[str, ...], inits: tuple[str, ...], text_encoder: str | None,
           epochs: int, batch_size: int, lr: float, temperature: float, learn_temperature: bool, symmetric: bool,

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from unibind.devices import module_device, to_device, to_host
 from unibind.encoders.base import Encoder
 from unibind.errors import UniBindError
 from unibind_plugin_audio.clips import clip_starts
@@ -136,9 +137,10 @@ class ClapEncoder(HFAudioEncoder):
 
             tokenizer = AutoTokenizer.from_pretrained(self.settings.model, local_files_only=_offline(self.settings))
         tokens = tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt")
-        out = self.model.get_text_features(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
+        tokens = to_device({k: tokens[k] for k in ("input_ids", "attention_mask")}, module_device(self.model))
+        out = self.model.get_text_features(**tokens)
         out = out if isinstance(out, torch.Tensor) else out.pooler_output
-        return F.normalize(out, dim=-1) if self.settings.normalize else out
+        return to_host(F.normalize(out, dim=-1) if self.settings.normalize else out)
 
     @torch.inference_mode()
     def zero_shot(self, samples: Sequence[AudioSample], labels: Sequence[str], *,
@@ -146,7 +148,7 @@ class ClapEncoder(HFAudioEncoder):
         """``[N, labels]`` probabilities from CLAP alone (its learned logit scale): no adapter, no training."""
         audio = F.normalize(self.encode(list(samples)), dim=-1)
         text = F.normalize(self.text_features([template.format(label=lb) for lb in labels], tokenizer), dim=-1)
-        scale = self.model.logit_scale_a.exp()
+        scale = self.model.logit_scale_a.exp().cpu()
         return (scale * audio @ text.T).softmax(dim=-1)
 
 

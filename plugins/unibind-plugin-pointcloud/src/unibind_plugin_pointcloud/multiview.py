@@ -53,9 +53,9 @@ class MultiViewDepthEncoder(ImageBackedEncoder):
         if normalisation is not None and settings.resolution not in (None, input_size(image_encoder)):
             normalisation = None  # another size was asked for: let the encoder's transform resize it
         self.direct = normalisation is not None
-        if normalisation is not None:
-            self.register_buffer("input_mean", normalisation[0], persistent=False)
-            self.register_buffer("input_std", normalisation[1], persistent=False)
+        # plain attributes, not buffers: preprocessing runs on the CPU (in worker processes too)
+        # wherever the encoder's weights are moved (unibind.devices)
+        self.input_norm = normalisation
 
     @property
     def views(self) -> int:
@@ -75,7 +75,8 @@ class MultiViewDepthEncoder(ImageBackedEncoder):
         """``[V, 3, H, W]``: the views as the image encoder's input."""
         if self.direct:
             grey = self.depth(sample)[:, None].expand(-1, 3, -1, -1)
-            return (grey - self.input_mean) / self.input_std
+            mean, std = self.input_norm
+            return (grey - mean) / std
         return torch.stack([self.image.preprocess(picture) for picture in self.render(sample)])
 
     def collate(self, items: Sequence[torch.Tensor]) -> Any:

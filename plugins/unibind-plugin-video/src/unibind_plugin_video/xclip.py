@@ -16,6 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from unibind.devices import module_device, to_device, to_host
 from unibind.encoders.base import Encoder
 from unibind.errors import UniBindError
 from unibind_plugin_video.encoders import _check_sample
@@ -78,9 +79,9 @@ class XCLIPEncoder(Encoder):
 
             self._tokenizer = AutoTokenizer.from_pretrained(self.settings.model, local_files_only=self.offline)
         tokens = self._tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt")
-        out = _pooled(self.model.get_text_features(input_ids=tokens["input_ids"],
-                                                   attention_mask=tokens["attention_mask"]))
-        return F.normalize(out, dim=-1) if self.settings.normalize else out
+        tokens = to_device({k: tokens[k] for k in ("input_ids", "attention_mask")}, module_device(self.model))
+        out = _pooled(self.model.get_text_features(**tokens))
+        return to_host(F.normalize(out, dim=-1) if self.settings.normalize else out)
 
     def imagenet_head(self) -> None:
         """No ImageNet classifier: use X-CLIP's own text side, or train a linear adapter."""
