@@ -99,10 +99,9 @@ def resolve(value: str | torch.device | None = None) -> torch.device:
     if text == "auto":
         text = best_available()
     device = torch.device(text)
-    if device.type == "cuda" and device.index is None:
-        local = os.environ.get("LOCAL_RANK")
-        device = torch.device("cuda", int(local) if local and local.isdigit() else torch.cuda.current_device()
-                              if torch.cuda.is_available() else 0)
+    local = os.environ.get("LOCAL_RANK", "")
+    if device.type == "cuda" and device.index is None and local.isdigit():
+        device = torch.device("cuda", int(local))
     reason = unavailable(device)
     if reason is not None:
         raise DeviceError(reason)
