@@ -96,6 +96,11 @@ def test_with_a_gpu_searches_go_to_one_gpu_copy_renewed_when_the_index_changes(m
 
     monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1, raising=False)
     monkeypatch.setattr(faiss, "index_cpu_to_all_gpus", to_gpus, raising=False)
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # the device setting resolves to cuda
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.delenv("UNIBIND_DEVICE", raising=False)
     monkeypatch.setattr(faiss, "GpuParameterSpace", FakeParameterSpace, raising=False)
     settings = IndexSettings(kind="ivf", nlist=4, nprobe=3)
     vectors = _unit(300)
@@ -110,4 +115,10 @@ def test_with_a_gpu_searches_go_to_one_gpu_copy_renewed_when_the_index_changes(m
     engine.search(hnsw, vectors[:1], 1, settings)
     assert len(copies) == 2  # HNSW has no GPU version: searched where it is
     engine.search(index, vectors[:1], 1, settings.model_copy(update={"gpu": "off"}))
+    assert len(copies) == 2
+    from unibind.devices import chosen
+
+    engine._GPU_COPIES.clear()
+    with chosen("cpu"):  # --device cpu: the search stays on the CPU too
+        engine.search(index, vectors[:1], 1, settings)
     assert len(copies) == 2

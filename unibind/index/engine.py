@@ -131,11 +131,15 @@ _GPU_COPIES: dict[int, tuple[Any, Any]] = {}
 def on_gpu(index: Any, settings: IndexSettings) -> Any:
     """The copy of ``index`` on every GPU faiss sees (flat and IVF; HNSW has none), else ``index`` itself.
 
-    Only with faiss-gpu installed and a GPU present; made once per index and
-    given the current ``nprobe``. Not exercised on the CPU-only build machine.
+    Only with faiss-gpu installed, a GPU present and the device setting on cuda
+    (``--device cpu`` keeps the search on the CPU too: :mod:`unibind.devices`); made
+    once per index and given the current ``nprobe``. Not exercised on the CPU-only build machine.
     """
+    from unibind.devices import resolve
+
     f = faiss()
-    if settings.gpu == "off" or kind_of(index) == "hnsw" or getattr(f, "get_num_gpus", lambda: 0)() < 1:
+    if settings.gpu == "off" or kind_of(index) == "hnsw" or getattr(f, "get_num_gpus", lambda: 0)() < 1 \
+            or resolve().type != "cuda":
         return index
     if id(index) not in _GPU_COPIES:
         _GPU_COPIES.clear()  # one index searched at a time: do not hold GPU memory for old ones
