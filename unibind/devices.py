@@ -207,12 +207,3 @@ def module_device(module: Any, default: torch.device | None = None) -> torch.dev
         for tensor in tensors:
             return tensor.device
     return default if default is not None else torch.device("cpu")
-
-
-def describe(device: torch.device, precision: str) -> str:
-    """``cuda:0 (NVIDIA A100, bf16)``: what a command says it runs on."""
-    import torch
-
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else None
-    extra = ", ".join(x for x in (name, precision if precision != "fp32" else None) if x)
-    return f"{device}" + (f" ({extra})" if extra else "")

@@ -51,7 +51,9 @@ def device_options(command: Any) -> Any:
         with devices.chosen(device, precision):
             return command(*args, **kwargs)
 
-    run = click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
+    from unibind.devices import PRECISIONS
+
+    run = click.option("--precision", type=click.Choice(PRECISIONS), default="fp32",
                        show_default=True, envvar="UNIBIND_PRECISION", show_envvar=True,
                        help="Inference precision of the encoders: autocast to bf16/fp16 (fp16 needs a GPU).")(run)
     return click.option("--device", type=Device(), default="auto", show_default=True, envvar="UNIBIND_DEVICE",

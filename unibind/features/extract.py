@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from unibind.batching import prepared_batches
-from unibind.devices import autocast, resolve, resolve_precision, to_device, to_host
+from unibind.devices import autocast, module_device, resolve, resolve_precision, to_device, to_host
 from unibind.errors import InputError
 from unibind.features.cache import FeatureCache
 from unibind.features.keys import array_key, file_key
@@ -68,8 +68,12 @@ class FrozenEncoder:
     encoder: Any
     encoder_name: str
     identity: dict[str, Any]
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    device: torch.device | None = None  # None: where the encoder's weights are
     precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        if self.device is None:
+            self.device = module_device(self.encoder) if hasattr(self.encoder, "parameters") else torch.device("cpu")
 
     @property
     def cache_identity(self) -> dict[str, Any]:
@@ -129,7 +133,8 @@ class FrozenEncoder:
             loader_settings = space.registry.get("modality", modality).make_settings(None)
         identity = encoder_identity(modality, loader_settings, pipe.encoder_name, pipe.encoder,
                                     spec.make_settings(space.settings.get(pipe.encoder_name)))
-        return cls(modality, pipe.loader, pipe.encoder, pipe.encoder_name, identity, space.device, space.precision)
+        return cls(modality, pipe.loader, pipe.encoder, pipe.encoder_name, identity, getattr(space, "device", None),
+                   getattr(space, "precision", "fp32"))
 
     @property
     def dim(self) -> int:

@@ -24,6 +24,7 @@ import torch
 from pydantic import BaseModel, Field
 from torch import nn
 
+from unibind.devices import module_device
 from unibind.training.checkpoint import load_checkpoint, save_checkpoint
 from unibind.training.distributed import DistContext, gather_rows
 from unibind.training.objective import Temperature, contrastive_loss
@@ -296,7 +297,7 @@ def evaluate(bundle: AdapterBundle, val: dict[str, ModalityData], positives: Pos
     Runs on ``device`` (where the bundle is); features, positives and centres go there.
     """
     bundle.eval()
-    device = device or torch.device("cpu")
+    device = device or module_device(bundle)
     centres = positives.centres.to(device) if positives.centres is not None else None
     mask = positives.mask.to(device) if positives.mask is not None else None
     losses, accuracy = [], {}
