@@ -385,3 +385,17 @@ def test_the_encoders_own_encode_moves_its_batch_and_hands_back_cpu_tensors():
     tiny = Tiny()
     assert tiny.encode([[1.0, 2.0, 3.0]]).device == torch.device("cpu")
     assert tiny.to(META).encode([[1.0, 2.0, 3.0]] * 3).shape == (3, 2)  # the CPU batch followed the weights
+
+
+def test_text_embeddings_in_bf16_are_cached_apart_from_fp32_ones(toy_registry, tmp_path):
+    from unibind.knowledge.textcache import TextEmbedder, TextEmbeddingCache
+    from unibind.space import Space
+
+    cache = TextEmbeddingCache(tmp_path / "texts.sqlite")
+    fp32 = TextEmbedder.from_space(Space(registry=toy_registry, device="cpu"), cache=cache)
+    bf16 = TextEmbedder.from_space(Space(registry=toy_registry, device="cpu", precision="bf16"), cache=cache)
+    fp32(["a dog", "a cat"])
+    assert fp32.encoded == 2 and bf16.hash == fp32.hash  # the same text side: centres made in fp32 still fit
+    bf16(["a dog", "a cat"])
+    assert bf16.encoded == 2  # not served the fp32 rows
+    assert cache.count(fp32.cache_key) == cache.count(bf16.cache_key) == 2

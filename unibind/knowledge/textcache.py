@@ -118,10 +118,14 @@ class TextEmbedder:
     """
 
     def __init__(self, encode: Callable[[list[str]], torch.Tensor], identity: dict[str, Any], *,
-                 cache: TextEmbeddingCache | str | Path | None | bool = True, batch_size: int = 256):
+                 cache: TextEmbeddingCache | str | Path | None | bool = True, batch_size: int = 256,
+                 precision: str = "fp32"):
         self.encode = encode
         self.identity = identity
         self.hash = identity_hash(identity)
+        #: The cache's key: bf16/fp16 embeddings are filed apart from fp32 ones (the text side's
+        #: identity, which centres record, stays the model's: unibind.devices).
+        self.cache_key = self.hash if precision == "fp32" else identity_hash({**identity, "precision": precision})
         if cache is True:
             cache = TextEmbeddingCache()
         elif isinstance(cache, (str, Path)):
@@ -134,7 +138,8 @@ class TextEmbedder:
     @classmethod
     def from_space(cls, space: Any, **kwargs: Any) -> TextEmbedder:
         """The text side of a :class:`~unibind.space.Space` (encoder + text adapter)."""
-        return cls(space.embed_text, space_text_identity(space), **kwargs)
+        return cls(space.embed_text, space_text_identity(space), precision=getattr(space, "precision", "fp32"),
+                   **kwargs)
 
     @property
     def dim(self) -> int:
@@ -143,7 +148,7 @@ class TextEmbedder:
     def __call__(self, texts: Sequence[str], *, progress: bool | None = None) -> torch.Tensor:
         texts = [str(t) for t in texts]
         self.looked_up += len(texts)
-        found = self.cache.get(self.hash, texts) if self.cache is not None else {}
+        found = self.cache.get(self.cache_key, texts) if self.cache is not None else {}
         missing = list(dict.fromkeys(t for t in texts if t not in found))
         if missing:
             batches = [missing[i:i + self.batch_size] for i in range(0, len(missing), self.batch_size)]
@@ -152,7 +157,7 @@ class TextEmbedder:
                 vectors = F.normalize(self.encode(batch).float(), dim=-1)
                 self.encoded += len(batch)
                 if self.cache is not None:
-                    self.cache.put(self.hash, self.identity, batch, vectors)
+                    self.cache.put(self.cache_key, self.identity, batch, vectors)
                 found.update(zip(batch, vectors.cpu().numpy()))
         if not texts:
             return torch.empty(0, self.dim)
