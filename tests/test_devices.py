@@ -399,3 +399,10 @@ def test_text_embeddings_in_bf16_are_cached_apart_from_fp32_ones(toy_registry, t
     bf16(["a dog", "a cat"])
     assert bf16.encoded == 2  # not served the fp32 rows
     assert cache.count(fp32.cache_key) == cache.count(bf16.cache_key) == 2
+
+
+def test_a_bad_environment_value_is_named_in_the_libraries_error(monkeypatch, no_gpu):
+    monkeypatch.setenv(devices.DEVICE_ENV, "tpu")
+    with pytest.raises(devices.DeviceError, match="UNIBIND_DEVICE: unknown device 'tpu'"):
+        devices.resolve()
+    assert devices.resolve("cpu") == torch.device("cpu")  # an explicit device does not read it

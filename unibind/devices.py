@@ -9,10 +9,11 @@ local rank's GPU, so one command line serves every rank.
 Inference precision (``fp32``, ``bf16``, ``fp16``; ``UNIBIND_PRECISION``) is
 autocast on the device's type; fp32 (the default) runs no autocast at all.
 
-Nothing here depends on the device's *identity* of the results: embeddings
-are the same vectors on any device (up to float rounding), so caches never
-key on the device; a precision other than fp32 does change features and is
-part of the feature cache's key (:mod:`unibind.features.extract`).
+The device never enters an identity or a cache key: embeddings are the same
+vectors on any device (up to float rounding), so a cache filled on the CPU
+serves a GPU run. A precision other than fp32 does change features, and is
+part of the feature and text caches' keys (:mod:`unibind.features.extract`,
+:mod:`unibind.knowledge.textcache`).
 """
 
 from __future__ import annotations
@@ -55,7 +56,12 @@ def requested(value: str | torch.device | None = None) -> str:
     """The device asked for, before resolution: ``value``, else the command's choice, else the environment."""
     if value is not None:
         return check_syntax(str(value))
-    return check_syntax(_chosen["device"] or os.environ.get(DEVICE_ENV) or "auto")
+    if _chosen["device"]:
+        return check_syntax(_chosen["device"])
+    try:
+        return check_syntax(os.environ.get(DEVICE_ENV) or "auto")
+    except DeviceError as exc:
+        raise DeviceError(f"{DEVICE_ENV}: {exc}") from None
 
 
 def best_available() -> str:
@@ -175,7 +181,10 @@ def to_device(batch: Any, device: torch.device) -> Any:
         return type(batch)(to_device(v, device) for v in batch)
     move = getattr(batch, "to", None)
     if callable(move) and not isinstance(batch, torch.nn.Module):
-        return move(device, non_blocking=non_blocking(device))
+        try:
+            return move(device, non_blocking=non_blocking(device))
+        except TypeError:  # a .to(device) that takes no non_blocking
+            return move(device)
     return batch
 
 
