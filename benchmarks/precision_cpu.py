@@ -15,7 +15,8 @@ import argparse
 import statistics
 import time
 
-WORDS = "dog cat car tree house bird fish horse ship plane apple chair guitar bicycle clock flower".split()
+WORDS = ["dog", "cat", "car", "tree", "house", "bird", "fish", "horse", "ship", "plane", "apple", "chair", "guitar",
+         "bicycle", "clock", "flower"]
 
 
 def _rounds(embed, rounds: int) -> dict[str, tuple[object, list[float]]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import pytest
 import torch
@@ -167,7 +167,7 @@ class ToyEncoder(Encoder):
     """A real layer, so a batch or weight on the wrong device fails as on a GPU; records what it saw."""
 
     modality, dim = "toy", 3
-    seen: list = []
+    seen: ClassVar[list] = []
 
     def __init__(self, settings=None):
         super().__init__()
