@@ -348,11 +348,14 @@ class Space:
             if not embedded.sources:
                 continue
             class_centres = self.class_centres(labels, mod) if centre_set is None else None
+            # moved to the device once; each chunk's scores come back to the CPU (calibration, predictions)
+            on_device = (devices.to_device(class_centres, self.device) if class_centres is not None else None,
+                         centre_set.on(self.device) if centre_set is not None else None)
             # a chunk of files at a time: the [files, labels] score blocks stay within SCORING_CHUNK_BYTES
             rows = max(1, SCORING_CHUNK_BYTES // (4 * 4 * len(labels)))
             for at in range(0, len(embedded.sources), rows):
                 part = Embeddings(embedded.vectors[at:at + rows], embedded.sources[at:at + rows], mod)
-                sims = self.similarities(part.vectors, class_centres, centre_set, reduce)
+                sims = self.similarities(part.vectors, *on_device, reduce)
                 logits = self.logit_scale * sims
                 calibrated = apply_calibration(calibrator, mod, logits, labels)
                 probs = calibrated if calibrated is not None else torch.softmax(logits, dim=-1)
