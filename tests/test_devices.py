@@ -406,3 +406,33 @@ def test_a_bad_environment_value_is_named_in_the_libraries_error(monkeypatch, no
     with pytest.raises(devices.DeviceError, match="UNIBIND_DEVICE: unknown device 'tpu'"):
         devices.resolve()
     assert devices.resolve("cpu") == torch.device("cpu")  # an explicit device does not read it
+
+
+def test_evaluations_cached_embeddings_run_the_adapter_where_it_is(tmp_path):
+    """Features come from the cache on the CPU; a space's adapter on another device gets them there."""
+    from types import SimpleNamespace
+
+    from unibind.evaluation.features import cached_embeddings
+
+    class Plain(Encoder):
+        modality, dim = "toy", 3
+
+        def preprocess(self, sample):
+            return torch.tensor(sample, dtype=torch.float32)
+
+        def forward(self, batch):
+            return batch
+
+    adapter = torch.nn.Linear(3, 4).to(META)
+    pipe = SimpleNamespace(encoder=Plain(), encoder_name="plain", adapter=adapter, loader=None)
+    spec = SimpleNamespace(make_settings=lambda values: None)
+    space = SimpleNamespace(pipeline=lambda modality: pipe, registry=SimpleNamespace(get=lambda kind, name: spec),
+                            settings={}, dim=4)
+    out = cached_embeddings(space, "toy", [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], cache_root=tmp_path)
+    assert out.vectors.device == META and out.vectors.shape == (2, 4)
+
+
+def test_fusion_probes_an_adapters_width_where_its_weights_are():
+    from unibind.fusion import _out_dim
+
+    assert _out_dim(torch.nn.Linear(5, 7).to(META), 5) == 7

@@ -95,8 +95,10 @@ class FusionClassifier(nn.Module):
 
 
 def _out_dim(adapter: nn.Module, in_dim: int) -> int:
-    with torch.no_grad():
-        return int(adapter(torch.zeros(1, in_dim)).shape[-1])
+    from unibind.devices import module_device
+
+    with torch.no_grad():  # a probe where the adapter's weights are (a space's may be on a GPU)
+        return int(adapter(torch.zeros(1, in_dim, device=module_device(adapter))).shape[-1])
 
 
 def train_fusion(model: FusionClassifier, features: Mapping[str, torch.Tensor], presence: torch.Tensor,

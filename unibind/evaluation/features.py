@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from unibind.devices import module_device, to_device, to_host
 from unibind.features import FeatureCache, FrozenEncoder, extract_features, extract_samples
 from unibind.results import Failure
 
@@ -79,5 +80,8 @@ def cached_embeddings(space: Any, modality: str, items: Sequence[Any], data_key:
     feats = cached_features(space, modality, items, data_key, **kwargs)
     with torch.inference_mode():
         adapter = space.pipeline(modality).adapter
-        out = adapter(feats.vectors) if len(feats.index) else torch.empty(0, space.dim)
-        return Features(F.normalize(out.float(), dim=-1), feats.index, feats.failures, feats.encoded)
+        if not len(feats.index):
+            return Features(torch.empty(0, space.dim), feats.index, feats.failures, feats.encoded)
+        where = module_device(adapter) if isinstance(adapter, torch.nn.Module) else torch.device("cpu")
+        out = F.normalize(adapter(to_device(feats.vectors, where)).float(), dim=-1)  # on the space's device
+        return Features(to_host(out), feats.index, feats.failures, feats.encoded)
