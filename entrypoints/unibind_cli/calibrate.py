@@ -115,13 +115,23 @@ def report(out: Path, datasets: tuple[str, ...], fashion: int, threshold: float,
     click.echo(f"figures as JSON: {out / 'report.json'}")
 
 
-def load_for_classify(space_dir: Path | None, calibrator_file: Path | None):
-    """(space, calibrators) for ``unibind classify --space/--calibrator``."""
+def load_for_classify(space_dir: Path | None, calibrator_file: Path | None, centres: Path | None = None):
+    """(space, calibrators, why) for ``unibind classify``: modality -> calibrator, and modality -> why the
+    shipped default calibrator does not apply.
+
+    The embedded default (no ``--space``, or a folder of calibrators for it) starts from the shipped
+    default calibrators; the folder's own calibrators and ``--calibrator`` replace them per modality.
+    """
+    from unibind.calibration.defaults import default_calibrators
     from unibind.calibration.store import load_calibrator, load_calibrators
 
     space = open_space(space_dir)
-    calibrators = dict(load_calibrators(space_dir, space.registry)) if space_dir is not None else {}
+    calibrators, why = {}, {}
+    if space_dir is None or not (space_dir / "space.json").is_file():
+        calibrators, why = default_calibrators(space, centres=centres)
+    if space_dir is not None:
+        calibrators.update(load_calibrators(space_dir, space.registry))
     if calibrator_file is not None:
         fitted = load_calibrator(calibrator_file, space.registry)
         calibrators[fitted.record.modality] = fitted
-    return space, calibrators
+    return space, calibrators, why

@@ -82,15 +82,36 @@ def tuxpaint_sound_files() -> LabelledFiles:
                          note="Tux Paint sound effects, 4 classes (real); partner: the stamp's photo")
 
 
-def split_halves(targets: Sequence[int], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified halves (calibration, held-out) of the indices."""
+def tuxpaint_spoken_digit_files() -> LabelledFiles:
+    """Tux Paint's spoken digits (``symbols/math/<digit>[_<language>].ogg``): 240 recordings in ~25 languages."""
+    from unibind.datasets import TUXPAINT_STAMPS, MissingDataError
+
+    folder = TUXPAINT_STAMPS / "symbols" / "math"
+    paths = sorted(p for p in folder.glob("[0-9]*.ogg") if p.stem.split("_")[0].isdigit()) if folder.is_dir() else []
+    if not paths:
+        raise MissingDataError(f"{folder}: no spoken digits; install the Debian package tuxpaint-stamps-default")
+    targets = [int(p.stem.split("_")[0]) for p in paths]
+    return LabelledFiles("tuxpaint-spoken-digits", "audio", paths, targets, list(DIGIT_NAMES),
+                         note="Tux Paint spoken digits 0-9, ~25 languages (real)")
+
+
+DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def split_halves(targets: Sequence[int], seed: int = 0, held_out: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified (calibration, held-out) indices: ``held_out`` of each class (rounded half up) is held out.
+
+    Seeded. A class with two or more samples keeps at least one on each side; a single sample calibrates.
+    """
     rng = np.random.default_rng(seed)
     targets = np.asarray(targets)
     first, second = [], []
     for c in np.unique(targets):
         idx = rng.permutation(np.flatnonzero(targets == c))
-        first += idx[: len(idx) // 2].tolist()
-        second += idx[len(idx) // 2:].tolist()
+        held = min(len(idx) - 1, max(1, math.floor(held_out * len(idx) + 0.5))) if len(idx) > 1 else 0
+        keep = len(idx) - held
+        first += idx[:keep].tolist()
+        second += idx[keep:].tolist()
     return np.sort(first), np.sort(second)
 
 
