@@ -142,8 +142,11 @@ def cached_scores(space: Any, data: LabelledFiles, out: Path, tag: str = "") -> 
 
 def measure(space: Any, data: LabelledFiles, out: Path, *, calibrators: Sequence[str] = ("temperature", "vector",
             "isotonic"), threshold: float = 0.6, validators: Sequence[str] | None = None, seed: int = 0,
-            registry: Any = None) -> dict[str, Any]:
-    """Calibration before/after and the fallback's effect on one dataset; writes PNGs into ``out``."""
+            registry: Any = None, held_out: float = 0.5) -> dict[str, Any]:
+    """Calibration before/after and the fallback's effect on one dataset; writes PNGs into ``out``.
+
+    ``held_out``: the fraction of each class measured on (the rest fits the calibrators).
+    """
     from unibind.explain import review
     from unibind.space import Embeddings, _predictions
     from unibind.validation.base import Case, Fallback, FallbackSettings, class_texts
@@ -154,7 +157,12 @@ def measure(space: Any, data: LabelledFiles, out: Path, *, calibrators: Sequence
     target_of = {str(p): t for p, t in zip(data.paths, data.targets)}
     targets = torch.tensor([target_of[s] for s in sources])
     logits = space.logit_scale * sims
-    fit, held = (torch.from_numpy(i) for i in split_halves(targets.tolist(), seed))
+    fit, held = (torch.from_numpy(i) for i in split_halves(targets.tolist(), seed, held_out))
+    if len(fit) < 2 or len(held) < 1:
+        from unibind.errors import InputError
+
+        raise InputError(data.name, f"{len(sources)} {data.modality} file(s) loaded ({len(failures)} skipped): too "
+                                    "few to split into a calibration part (>= 2) and a held-out part (>= 1)")
     result: dict[str, Any] = {"dataset": data.name, "note": data.note, "modality": data.modality,
                               "classes": data.classes, "files": len(data.paths), "skipped": failures,
                               "calibration_half": len(fit), "held_out": len(held), "calibrators": {}}
@@ -275,18 +283,24 @@ def format_report(results: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+BUILT_IN = ("fashion-mnist", "tuxpaint-photos", "tuxpaint-sounds", "tuxpaint-spoken-digits")
+
+
 def run_report(space: Any, out: str | Path, *, fashion: int = 300, datasets: Sequence[str] = (
-        "fashion-mnist", "tuxpaint-photos", "tuxpaint-sounds"), **options: Any) -> list[dict[str, Any]]:
-    """Measure every dataset, write ``OUT/report.json`` (atomically) and the PNGs; returns the results."""
+        "fashion-mnist", "tuxpaint-photos", "tuxpaint-sounds"), extra: Sequence[LabelledFiles] = (),
+        **options: Any) -> list[dict[str, Any]]:
+    """Measure every dataset (built-in by name, and ``extra``: a user's labelled files), write
+    ``OUT/report.json`` (atomically) and the PNGs; returns the results."""
     from unibind.atomic import atomic_open
 
     out = Path(out)
     makers = {"fashion-mnist": lambda: fashion_mnist_files(out / "fashion-mnist", fashion),
-              "tuxpaint-photos": tuxpaint_photo_files, "tuxpaint-sounds": tuxpaint_sound_files}
+              "tuxpaint-photos": tuxpaint_photo_files, "tuxpaint-sounds": tuxpaint_sound_files,
+              "tuxpaint-spoken-digits": tuxpaint_spoken_digit_files}
     unknown = set(datasets) - set(makers)
     if unknown:
         raise ValueError(f"unknown datasets {sorted(unknown)} (known: {', '.join(makers)})")
-    results = [measure(space, makers[name](), out, **options) for name in datasets]
+    results = [measure(space, data, out, **options) for data in list(extra) + [makers[n]() for n in datasets]]
     with atomic_open(out / "report.json") as fh:
         json.dump(results, fh, indent=2, default=float)
     return results
