@@ -50,11 +50,11 @@ def why_not_default(space: Any, record_identity: Mapping[str, Any], modality: st
 
 
 def default_calibrators(space: Any, *, centres: Any = None,
-                        folder: Path = DEFAULTS_DIR) -> tuple[dict[str, FittedCalibrator], dict[str, str]]:
+                        folder: Path | None = None) -> tuple[dict[str, FittedCalibrator], dict[str, str]]:
     """(modality -> shipped calibrator that applies to ``space``, modality -> why a shipped one does not)."""
     found: dict[str, FittedCalibrator] = {}
     refused: dict[str, str] = {}
-    for path in sorted(folder.glob("*.safetensors")):
+    for path in sorted((folder or DEFAULTS_DIR).glob("*.safetensors")):
         fitted = load_calibrator(path, space.registry)
         modality = fitted.record.modality
         if modality not in {s.name for s in space.registry.by_kind("modality")}:
