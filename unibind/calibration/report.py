@@ -262,7 +262,7 @@ def format_report(results: Sequence[dict[str, Any]]) -> str:
     """A plain-text table of the figures (what the command prints)."""
     lines = []
     for r in results:
-        lines.append(f"{r['dataset']} ({r['note']}): {r['files']} files, calibration half {r['calibration_half']}, "
+        lines.append(f"{r['dataset']} ({r['note']}): {r['files']} files, calibration part {r['calibration_half']}, "
                      f"held-out {r['held_out']}, skipped {len(r['skipped'])}")
         lines.append(f"  {'':<14}{'acc':>7}{'ECE':>7}{'ECE-m':>7}{'MCE':>7}{'ACE':>7}{'Brier':>7}{'NLL':>7}"
                      f"{'AUROC':>7}")
