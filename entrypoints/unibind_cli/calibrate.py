@@ -158,8 +158,12 @@ def report(data: Path | None, out: Path, modality: str | None, labels: list[str]
     if data is None and not datasets:
         datasets = ("fashion-mnist", "tuxpaint-photos", "tuxpaint-sounds")
     try:
+        from unibind.calibration.defaults import default_calibrators
+
+        shipped = default_calibrators(space)[0] if space_dir is None or not (space_dir / "space.json").is_file() \
+            else {}
         results = run_report(space, out, fashion=fashion, threshold=threshold, seed=seed, held_out=held_out_fraction,
-                             validators=list(validators) or None, datasets=datasets, extra=extra)
+                             validators=list(validators) or None, datasets=datasets, extra=extra, shipped=shipped)
     except UniBindError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(format_report(results))

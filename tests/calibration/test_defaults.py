@@ -154,3 +154,35 @@ def test_a_shipped_calibrator_of_another_space_is_named_as_not_applying(shipped,
     query.write_text("a dog")
     table = CliRunner().invoke(cli, ["classify", str(query), "--labels", "dog,cat,truck"])
     assert "uncalibrated for text" in table.stderr and "shipped text calibrator does not apply" in table.stderr
+
+
+@pytest.mark.slow
+def test_classify_on_a_real_photo_uses_the_shipped_image_calibrator(tmp_path):
+    """The embedded default end to end (EfficientNet + ImageNet bridge) on scikit-learn's sample photo."""
+    from unibind.datasets import sklearn_photos
+
+    photo = sklearn_photos()["flower.jpg"]
+    labels = "flower,building,car,dog"
+    runner = CliRunner()
+    out = runner.invoke(cli, ["classify", str(photo), "--labels", labels, "--json", "--no-fallback", "--top-k", "4"])
+    assert out.exit_code == 0, out.output
+    calibrated = json.loads(out.stdout.splitlines()[0])
+    assert calibrated["calibrated"]
+    raw, _ = Space().classify([photo], labels.split(","), top_k=4)
+    temperature = load_calibrator(DEFAULTS_DIR / "image.safetensors").calibrator.temperature
+    raw_probs = torch.tensor([s.probability for s in raw[0].top])
+    expected = torch.softmax(raw_probs.log() / temperature, -1)   # softmax(z / T) from softmax(z)
+    assert [s["probability"] for s in calibrated["top"]] == pytest.approx(expected.tolist(), abs=1e-4)
+    said = runner.invoke(cli, ["classify", str(photo), "--labels", labels])
+    assert "calibrated for image (default calibrator fitted on Tux Paint" in said.stderr
+
+
+def test_report_on_the_users_data_measures_the_shipped_default_beside_a_fresh_fit(shipped, tmp_path):
+    data = _texts(tmp_path / "mine" / "cat", ["cat"], 6)   # a folder per class: mine/<class>/<file>
+    _texts(tmp_path / "mine" / "truck", ["truck"], 6, seed=2)
+    out = CliRunner().invoke(cli, ["calibrate", "report", str(data.paths[0].parent.parent), "--modality", "text",
+                                   "--out", str(tmp_path / "out"), "--validator", "yes-no"])
+    assert out.exit_code == 0, out.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())[0]
+    assert report["calibrators"]["shipped"]["temperature"] == pytest.approx(shipped.calibrator.temperature)
+    assert f"shipped default temperature: {shipped.calibrator.temperature:.4f}" in out.output

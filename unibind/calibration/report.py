@@ -142,10 +142,11 @@ def cached_scores(space: Any, data: LabelledFiles, out: Path, tag: str = "") -> 
 
 def measure(space: Any, data: LabelledFiles, out: Path, *, calibrators: Sequence[str] = ("temperature", "vector",
             "isotonic"), threshold: float = 0.6, validators: Sequence[str] | None = None, seed: int = 0,
-            registry: Any = None, held_out: float = 0.5) -> dict[str, Any]:
+            registry: Any = None, held_out: float = 0.5, shipped: Any = None) -> dict[str, Any]:
     """Calibration before/after and the fallback's effect on one dataset; writes PNGs into ``out``.
 
-    ``held_out``: the fraction of each class measured on (the rest fits the calibrators).
+    ``held_out``: the fraction of each class measured on (the rest fits the calibrators);
+    ``shipped``: modality -> an already fitted calibrator (the default's), measured as it is.
     """
     from unibind.explain import review
     from unibind.space import Embeddings, _predictions
@@ -179,6 +180,12 @@ def measure(space: Any, data: LabelledFiles, out: Path, *, calibrators: Sequence
             entry["temperature"] = calibrator.temperature
         result["calibrators"][name] = entry
         panels[name] = after
+    ready = (shipped or {}).get(data.modality)
+    if ready is not None:    # the shipped default: fitted on other data, so the whole held-out part is fair
+        after = ready(logits[held], data.classes)
+        result["calibrators"]["shipped"] = {**calibration_report(after, targets[held]).as_dict(),
+                                            "temperature": getattr(ready.calibrator, "temperature", None)}
+        panels["shipped default"] = after
     diagram = reliability_diagrams(panels, targets[held], out / f"reliability-{data.name}.png")
     result["reliability_png"] = str(diagram)
 
@@ -271,7 +278,10 @@ def format_report(results: Sequence[dict[str, Any]]) -> str:
             lines.append(f"  {name:<14}{m['accuracy']:7.3f}{m['ece']:7.3f}{m['ece_equal_mass']:7.3f}{m['mce']:7.3f}"
                          f"{m['adaptive_ece']:7.3f}{m['brier']:7.3f}{m['nll']:7.3f}{m['mistake_auroc']:7.3f}")
         if "temperature" in r["calibrators"]:
-            lines.append(f"  fitted temperature: {r['calibrators']['temperature']['temperature']:.2f}")
+            lines.append(f"  fitted temperature: {r['calibrators']['temperature']['temperature']:.4f}"
+                         " (fitted on the calibration part; the rows are measured on the held-out part)")
+        if r["calibrators"].get("shipped", {}).get("temperature"):
+            lines.append(f"  shipped default temperature: {r['calibrators']['shipped']['temperature']:.4f}")
         f = r["fallback"]
         lines.append(f"  threshold {f['threshold']}: without fallback coverage {f['without']['coverage']:.3f} "
                      f"accuracy {f['without']['accuracy']:.3f}; with fallback coverage {f['with']['coverage']:.3f} "
