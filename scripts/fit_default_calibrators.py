@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 
@@ -39,9 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     from unibind.calibration.store import write_calibrator
     from unibind.space import Space
 
+    def sounds():   # the default audio calibrator reads each sound alone: no partner photo
+        return replace(tuxpaint_sound_files(), partners={}, note="Tux Paint sound effects, 4 classes (real)")
+
     plans = {
         "image": (tuxpaint_photo_files, [lambda: fashion_mnist_files(args.work / "fashion-mnist", args.fashion)]),
-        "audio": (tuxpaint_sound_files, [tuxpaint_spoken_digit_files]),
+        "audio": (sounds, [tuxpaint_spoken_digit_files]),
     }
     command = "scripts/fit_default_calibrators.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     space = Space()
