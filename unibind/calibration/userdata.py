@@ -77,7 +77,8 @@ def read_labelled(data: str | Path, registry: Any, modality: str,
     if unknown:
         raise InputError(data, f"labels {unknown} are not among --labels")
     if len(found) < 2:
-        raise InputError(data, f"{len(kept)} labelled {modality} file(s) of {len(found)} class(es); "
+        which = f"only one class ({found[0]})" if found else "no class"
+        raise InputError(data, f"{len(kept)} labelled {modality} file(s) of {which}; "
                                "calibrating needs labelled files of at least two classes")
     return LabelledFiles(data.name, modality, [item.path for item in kept],
                          [classes.index(item.label) for item in kept], classes,
