@@ -78,7 +78,8 @@ def test_classify_command_prints_json_predictions():
                                       "--json"])
     assert result.exit_code == 0, result.output
     prediction = json.loads(result.output)
-    assert prediction["label"] == "flower" and prediction["calibrated"] is False
+    # calibrated by the shipped default image calibrator (unibind/calibration/defaults/image.safetensors)
+    assert prediction["label"] == "flower" and prediction["calibrated"] is True
     assert abs(sum(s["probability"] for s in prediction["top"]) - 1.0) < 1e-4
 
 

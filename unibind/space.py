@@ -7,7 +7,7 @@ with whatever plugins are installed and never names one.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -321,8 +321,8 @@ class Space:
         classes among them. Without, each class's centre is the mean of its
         prompt-template embeddings (the CLIP/ImageBind baseline).
         ``calibrator``: one calibrator, or modality -> calibrator (a space
-        directory's); ``fallback`` (:class:`unibind.validation.base.Fallback`)
-        re-checks predictions below its threshold; ``explain`` adds why.
+        directory's); ``fallback`` (:class:`unibind.validation.base.Fallback`, or
+        modality -> Fallback) re-checks predictions below its threshold; ``explain`` adds why.
         """
         labels = [label.strip() for label in labels or [] if label.strip()]
         centre_set = self.centre_set(centres, labels)
@@ -361,8 +361,9 @@ class Space:
                 probs = calibrated if calibrated is not None else torch.softmax(logits, dim=-1)
                 found = _predictions(part, labels, sims, probs, top_k, calibrated is not None)
                 # explanations and, below the threshold, the fallback validators (unibind.explain)
+                checker = fallback.get(mod) if isinstance(fallback, Mapping) else fallback
                 predictions.extend(review(self, found, part.vectors, labels, probs, mod, centre_set=centre_set,
-                                          fallback=fallback, explain_them=explain, top_k=top_k))
+                                          fallback=checker, explain_them=explain, top_k=top_k))
         return predictions, failures
 
 

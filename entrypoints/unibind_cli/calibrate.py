@@ -9,6 +9,9 @@ import click
 from unibind_cli.devices import device_options
 from unibind_cli.validation import POSITIVE, PROBABILITY, LabelList, SpaceDir
 
+#: unibind.calibration.report.BUILT_IN, spelled out: importing it here would load torch for every command
+BUILT_IN = ("fashion-mnist", "tuxpaint-photos", "tuxpaint-sounds", "tuxpaint-spoken-digits")
+
 
 def open_space(space_dir: Path | None):
     """The space in ``space_dir`` (with ``space.json``), else the embedded default."""
@@ -24,8 +27,43 @@ def calibrate() -> None:
     """Calibrated confidence: fit calibrators on held-out data, measure them."""
 
 
+def _read_data(data: Path, space, modality: str, labels: list[str] | None):
+    """The user's labelled files (folder per class or manifest), with an error naming DATA when unusable."""
+    from unibind.calibration.userdata import read_labelled
+    from unibind.errors import UniBindError
+
+    try:
+        space.registry.get("modality", modality)
+    except UniBindError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--modality'") from exc
+    if data.is_dir() and labels:
+        missing = sorted(p.name for p in data.iterdir() if p.is_dir() and p.name not in labels)
+        if missing:  # a class folder left out of --labels is a mistake, not something to skip silently
+            raise click.UsageError(f"{data}: folders {missing} are not among --labels")
+    try:
+        found, skipped = read_labelled(data, space.registry, modality, labels)
+    except UniBindError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for failure in skipped:
+        click.echo(f"skipped {failure.source}: {failure.reason}", err=True)
+    return found
+
+
+def fitted_parameters(calibrator) -> str:
+    """The fitted numbers of a calibrator, short enough for one line."""
+    temperature = getattr(calibrator, "temperature", None)
+    if temperature is not None:
+        return f"temperature T = {temperature:.4f} (probabilities = softmax(logits / T))"
+    parts = []
+    for key, tensor in calibrator.state_dict().items():
+        values = tensor.flatten().tolist()
+        shown = ", ".join(f"{v:.3f}" for v in values[:6]) + (", ..." if len(values) > 6 else "")
+        parts.append(f"{key} [{shown}]")
+    return "; ".join(parts)
+
+
 @calibrate.command("fit")
-@click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("data", type=click.Path(exists=True, path_type=Path))
 @click.option("--space", "space_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Space directory: calibrators are saved in SPACE/calibrators/<modality>.safetensors.")
 @click.option("--new", "new_space", is_flag=True,
@@ -33,12 +71,13 @@ def calibrate() -> None:
 @click.option("--modality", required=True, help="Modality of the files in DATA.")
 @click.option("--method", default="temperature", show_default=True, help="Registered calibrator name.")
 @click.option("--labels", type=LabelList(), help="Comma-separated class names in classify order "
-              "(default: DATA's sub-folders, sorted).")
+              "(default: DATA's labels, sorted).")
 @click.option("--centres", type=click.Path(dir_okay=False, path_type=Path), help="Knowledge-base centres file.")
 @device_options
 def fit(data: Path, space_dir: Path, new_space: bool, modality: str, method: str, labels: list[str] | None,
         centres: Path | None) -> None:
-    """Fit a calibrator on held-out labelled files: DATA/<class name>/<file>."""
+    """Fit a calibrator on held-out labelled files: DATA/<class name>/<file>, or a JSONL/JSON manifest of
+    {"path": ..., "label": ...}."""
     from unibind.calibration.metrics import calibration_report
     from unibind.calibration.scoring import score_files
     from unibind.calibration.store import CalibratorRecord, FittedCalibrator, calibrator_entries, save_calibrator
@@ -50,27 +89,15 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str, method: str
     if problem:  # a typo must not become a new folder of calibrators for the default space
         raise click.BadParameter(f"{problem}; --new starts one for the default space", param_hint="'--space'")
     space = open_space(space_dir)
-    folders = sorted(p.name for p in data.iterdir() if p.is_dir())
-    names = labels or folders
-    missing = [n for n in folders if n not in names]
-    if missing:
-        raise click.UsageError(f"{data}: folders {missing} are not among --labels")
-    suffixes = tuple(space.registry.get("modality", modality).suffixes)
-    paths, targets = [], []
-    for folder in folders:
-        for path in sorted((data / folder).rglob("*")):
-            if path.is_file() and path.name.lower().endswith(suffixes):
-                paths.append(path)
-                targets.append(names.index(folder))
-    if len(paths) < 2:
-        raise click.ClickException(f"{data}: fewer than two {modality} files in class folders")
-    if len(set(targets)) < 2:
-        raise click.ClickException(f"{data}: {modality} files of only one class ({names[targets[0]]}); "
-                                   "calibrating needs held-out files of at least two classes")
+    found = _read_data(data, space, modality, labels)
+    names = found.classes
     try:
-        scored = score_files(space, paths, names, modality, centres=centres or getattr(space, "centres", None))
-        target_of = dict(zip(map(str, paths), targets))
+        scored = score_files(space, found.paths, names, modality, centres=centres or getattr(space, "centres", None))
+        target_of = dict(zip(map(str, found.paths), found.targets))
         y = torch.tensor([target_of[s] for s in scored.embedded.sources])
+        if len(set(y.tolist())) < 2:
+            raise click.ClickException(f"{data}: {len(y)} {modality} file(s) loaded, of fewer than two classes; "
+                                       "calibrating needs held-out files of at least two classes")
         calibrator = space.registry.get("calibrator", method).build().fit(scored.logits, y)
     except UniBindError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -89,16 +116,22 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str, method: str
     for failure in scored.embedded.failures:
         click.echo(f"skipped {failure.source}: {failure.reason}", err=True)
     click.echo(f"{method} fitted on {len(y)} {modality} files ({len(names)} classes) -> {path}")
+    click.echo(f"fitted: {fitted_parameters(calibrator)}")
     click.echo(f"ECE {before['ece']:.3f} -> {after['ece']:.3f}, NLL {before['nll']:.3f} -> {after['nll']:.3f} "
-               "(on the fitting data; measure on held-out data with `unibind calibrate report`)")
+               "(on the fitting data; measure on held-out data with `unibind calibrate report DATA`)")
 
 
 @calibrate.command("report")
+@click.argument("data", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for report.json, reliability diagrams, risk-coverage curves and cached scores.")
-@click.option("--dataset", "datasets", multiple=True,
-              type=click.Choice(["fashion-mnist", "tuxpaint-photos", "tuxpaint-sounds"]),
-              help="Real datasets to measure (default: all three).")
+@click.option("--modality", help="Modality of the files in DATA (needed with DATA).")
+@click.option("--labels", type=LabelList(), help="Class names of DATA in order (default: its labels, sorted).")
+@click.option("--held-out-fraction", default=0.5, show_default=True, type=click.FloatRange(0, 1, min_open=True,
+              max_open=True), help="Share of each class measured on; the rest fits the calibrators.")
+@click.option("--dataset", "datasets", multiple=True, type=click.Choice(list(BUILT_IN)),
+              help="Built-in real datasets to measure (default without DATA: fashion-mnist, tuxpaint-photos, "
+                   "tuxpaint-sounds).")
 @click.option("--fashion", default=300, show_default=True, type=POSITIVE,
               help="Fashion-MNIST test images to use.")
 @click.option("--threshold", default=0.6, show_default=True, type=PROBABILITY,
@@ -107,24 +140,56 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str, method: str
 @click.option("--seed", default=0, show_default=True, help="Seed of the calibration / held-out split.")
 @click.option("--validator", "validators", multiple=True, help="Fallback validators to run (default: all registered).")
 @device_options
-def report(out: Path, datasets: tuple[str, ...], fashion: int, threshold: float, space_dir: Path | None,
+def report(data: Path | None, out: Path, modality: str | None, labels: list[str] | None, held_out_fraction: float,
+           datasets: tuple[str, ...], fashion: int, threshold: float, space_dir: Path | None,
            seed: int, validators: tuple[str, ...]) -> None:
-    """ECE before/after calibration, reliability diagrams and the fallback's effect, on real held-out data."""
-    from unibind.calibration.report import format_report, run_report
+    """ECE/MCE/NLL/Brier before and after calibration (fitted on one part, measured on the held-out part),
+    the fitted temperature, reliability diagrams and the fallback's effect.
 
-    results = run_report(open_space(space_dir), out, fashion=fashion, threshold=threshold, seed=seed,
-                         validators=list(validators) or None, **({"datasets": datasets} if datasets else {}))
+    DATA (optional): your labelled files, DATA/<class>/<file> or a JSONL/JSON manifest of
+    {"path": ..., "label": ...}; without it, the built-in real datasets.
+    """
+    from unibind.calibration.report import format_report, run_report
+    from unibind.errors import UniBindError
+
+    if data is not None and not modality:
+        raise click.UsageError("give --modality with DATA (the modality of its files)")
+    if data is None and (modality or labels):
+        raise click.UsageError("--modality and --labels describe DATA; give DATA too")
+    space = open_space(space_dir)
+    extra = [_read_data(data, space, modality, labels)] if data is not None else []
+    if data is None and not datasets:
+        datasets = ("fashion-mnist", "tuxpaint-photos", "tuxpaint-sounds")
+    try:
+        from unibind.calibration.defaults import default_calibrators
+
+        shipped = default_calibrators(space)[0] if space_dir is None or not (space_dir / "space.json").is_file() \
+            else {}
+        results = run_report(space, out, fashion=fashion, threshold=threshold, seed=seed, held_out=held_out_fraction,
+                             validators=list(validators) or None, datasets=datasets, extra=extra, shipped=shipped)
+    except UniBindError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(format_report(results))
     click.echo(f"figures as JSON: {out / 'report.json'}")
 
 
-def load_for_classify(space_dir: Path | None, calibrator_file: Path | None):
-    """(space, calibrators) for ``unibind classify --space/--calibrator``."""
+def load_for_classify(space_dir: Path | None, calibrator_file: Path | None, centres: Path | None = None):
+    """(space, calibrators, why) for ``unibind classify``: modality -> calibrator, and modality -> why the
+    shipped default calibrator does not apply.
+
+    The embedded default (no ``--space``, or a folder of calibrators for it) starts from the shipped
+    default calibrators; the folder's own calibrators and ``--calibrator`` replace them per modality.
+    """
+    from unibind.calibration.defaults import default_calibrators
     from unibind.calibration.store import load_calibrator, load_calibrators
 
     space = open_space(space_dir)
-    calibrators = dict(load_calibrators(space_dir, space.registry)) if space_dir is not None else {}
+    calibrators, why = {}, {}
+    if space_dir is None or not (space_dir / "space.json").is_file():
+        calibrators, why = default_calibrators(space, centres=centres)
+    if space_dir is not None:
+        calibrators.update(load_calibrators(space_dir, space.registry))
     if calibrator_file is not None:
         fitted = load_calibrator(calibrator_file, space.registry)
         calibrators[fitted.record.modality] = fitted
-    return space, calibrators
+    return space, calibrators, why

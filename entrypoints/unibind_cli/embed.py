@@ -113,12 +113,14 @@ def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: 
 @click.option("--calibrator", "calibrator_file", type=click.Path(dir_okay=False, path_type=Path),
               help="A fitted calibrator file (SPACE/calibrators/<modality>.safetensors).")
 @click.option("--threshold", type=PROBABILITY, help="Run the fallback validators below this calibrated confidence "
-              "(e.g. 0.6; default: no fallback).")
+              "[default: 0.6; the fallback runs where the probabilities are calibrated].")
+@click.option("--no-fallback", is_flag=True, help="Do not re-check low-confidence predictions with the validators.")
 @click.option("--explain", is_flag=True, help="Add why: best-matching descriptions, entropy (JSON output).")
 @device_options
 def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | None, reduce: str | None,
              top_k: int, modality: str | None, as_json: bool, space_dir: Path | None = None,
-             calibrator_file: Path | None = None, threshold: float | None = None, explain: bool = False) -> None:
+             calibrator_file: Path | None = None, threshold: float | None = None, no_fallback: bool = False,
+             explain: bool = False) -> None:
     """Zero-shot classify FILES (files or folders) against --labels and/or knowledge-base --centres."""
     from unibind.errors import UniBindError
     from unibind.results import Failure
@@ -128,14 +130,16 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
 
     if not labels and centres is None and space_dir is None:
         raise click.UsageError("give --labels, --centres, or both")
+    if no_fallback and threshold is not None:
+        raise click.UsageError("--threshold sets where the fallback runs; it cannot go with --no-fallback")
     try:
-        names = labels or None
-        space, calibrators = load_for_classify(space_dir, calibrator_file)
-        fallback = None
-        if threshold is not None:
-            from unibind.validation.base import Fallback, FallbackSettings
+        from unibind.calibration.defaults import fallback_for
 
-            fallback = Fallback(FallbackSettings(threshold=threshold), registry=space.registry)
+        names = labels or None
+        space, calibrators, why_default = load_for_classify(space_dir, calibrator_file, centres)
+        cut = 0.6 if threshold is None else threshold
+        # the fallback acts on calibrated confidence: where there is none, a threshold on it means nothing
+        fallback = {} if no_fallback else {m: fallback_for(space, c, cut) for m, c in calibrators.items()}
         found = _expand(files, space, modality)
         predictions, failures = space.classify(found.files, names, modality=modality, top_k=top_k, centres=centres,
                                                reduce=reduce, calibrator=calibrators or None,
@@ -148,7 +152,7 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
             click.echo(p.model_dump_json())
     else:
         _print_predictions(predictions)
-        _say_calibration(predictions, space_dir)
+        _say_calibration(predictions, space_dir, calibrators, why_default, no_fallback)
         for p in predictions:
             if p.fallback is not None and p.fallback.ran:
                 said = ", ".join(f"{v.name} {v.verdict}" for v in p.fallback.validators)
@@ -183,21 +187,32 @@ def _print_predictions(predictions, truth: dict[str, str] | None = None) -> None
     Console().print(table)
 
 
-def _say_calibration(predictions, space_dir: Path | None) -> None:
-    """One line on stderr: are these probabilities calibrated, and how to get calibrated ones."""
+def _say_calibration(predictions, space_dir: Path | None, calibrators=None, why_default=None,
+                     no_fallback: bool = False) -> None:
+    """On stderr: are these probabilities calibrated (by what), how to get calibrated ones, and where the
+    fallback did not run and why."""
+    from unibind.calibration.defaults import describe
+
     if not predictions:
         return
+    calibrators, why_default = calibrators or {}, why_default or {}
     calibrated = sorted({p.modality for p in predictions if p.calibrated})
     raw = sorted({p.modality for p in predictions if not p.calibrated})
-    if calibrated:
-        click.echo(f"probabilities: calibrated for {', '.join(calibrated)} (the space's fitted calibrator)", err=True)
+    for m in calibrated:
+        source = describe(calibrators[m]) if m in calibrators else "the space's fitted calibrator"
+        click.echo(f"probabilities: calibrated for {m} ({source})", err=True)
     if raw:
         where = str(space_dir) if space_dir is not None else "SPACE"
+        shipped = "; ".join(f"the shipped {m} calibrator does not apply: {why_default[m]}" for m in raw
+                            if m in why_default)
         click.echo(f"probabilities: uncalibrated for {', '.join(raw)} (softmax of scaled cosines, often over- or "
-                   f"under-confident); for calibrated ones fit a calibrator on held-out labelled files with "
-                   f"`unibind calibrate fit DATA --space {where} --modality {raw[0]}` and classify with "
-                   f"--space {where}" + ("" if space_dir is not None else " (SPACE: a trained space, or a new "
-                                         "folder for the default one)"), err=True)
+                   f"under-confident{'; ' + shipped if shipped else ''}); for calibrated ones fit a calibrator on "
+                   f"held-out labelled files with `unibind calibrate fit DATA --space {where} --modality {raw[0]}` "
+                   f"and classify with --space {where}" + ("" if space_dir is not None else " (SPACE: a trained "
+                                                            "space, or a new folder for the default one)"), err=True)
+        if not no_fallback:
+            click.echo(f"fallback: not run for {', '.join(raw)} (it re-checks predictions below a calibrated "
+                       "confidence; these probabilities are uncalibrated)", err=True)
 
 
 def _print_embedding_summary(result) -> None:

@@ -82,15 +82,36 @@ def tuxpaint_sound_files() -> LabelledFiles:
                          note="Tux Paint sound effects, 4 classes (real); partner: the stamp's photo")
 
 
-def split_halves(targets: Sequence[int], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified halves (calibration, held-out) of the indices."""
+def tuxpaint_spoken_digit_files() -> LabelledFiles:
+    """Tux Paint's spoken digits (``symbols/math/<digit>[_<language>].ogg``): 240 recordings in ~25 languages."""
+    from unibind.datasets import TUXPAINT_STAMPS, MissingDataError
+
+    folder = TUXPAINT_STAMPS / "symbols" / "math"
+    paths = sorted(p for p in folder.glob("[0-9]*.ogg") if p.stem.split("_")[0].isdigit()) if folder.is_dir() else []
+    if not paths:
+        raise MissingDataError(f"{folder}: no spoken digits; install the Debian package tuxpaint-stamps-default")
+    targets = [int(p.stem.split("_")[0]) for p in paths]
+    return LabelledFiles("tuxpaint-spoken-digits", "audio", paths, targets, list(DIGIT_NAMES),
+                         note="Tux Paint spoken digits 0-9, ~25 languages (real)")
+
+
+DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def split_halves(targets: Sequence[int], seed: int = 0, held_out: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified (calibration, held-out) indices: ``held_out`` of each class (rounded half up) is held out.
+
+    Seeded. A class with two or more samples keeps at least one on each side; a single sample calibrates.
+    """
     rng = np.random.default_rng(seed)
     targets = np.asarray(targets)
     first, second = [], []
     for c in np.unique(targets):
         idx = rng.permutation(np.flatnonzero(targets == c))
-        first += idx[: len(idx) // 2].tolist()
-        second += idx[len(idx) // 2:].tolist()
+        held = min(len(idx) - 1, max(1, math.floor(held_out * len(idx) + 0.5))) if len(idx) > 1 else 0
+        keep = len(idx) - held
+        first += idx[:keep].tolist()
+        second += idx[keep:].tolist()
     return np.sort(first), np.sort(second)
 
 
@@ -121,8 +142,12 @@ def cached_scores(space: Any, data: LabelledFiles, out: Path, tag: str = "") -> 
 
 def measure(space: Any, data: LabelledFiles, out: Path, *, calibrators: Sequence[str] = ("temperature", "vector",
             "isotonic"), threshold: float = 0.6, validators: Sequence[str] | None = None, seed: int = 0,
-            registry: Any = None) -> dict[str, Any]:
-    """Calibration before/after and the fallback's effect on one dataset; writes PNGs into ``out``."""
+            registry: Any = None, held_out: float = 0.5, shipped: Any = None) -> dict[str, Any]:
+    """Calibration before/after and the fallback's effect on one dataset; writes PNGs into ``out``.
+
+    ``held_out``: the fraction of each class measured on (the rest fits the calibrators);
+    ``shipped``: modality -> an already fitted calibrator (the default's), measured as it is.
+    """
     from unibind.explain import review
     from unibind.space import Embeddings, _predictions
     from unibind.validation.base import Case, Fallback, FallbackSettings, class_texts
@@ -133,7 +158,12 @@ def measure(space: Any, data: LabelledFiles, out: Path, *, calibrators: Sequence
     target_of = {str(p): t for p, t in zip(data.paths, data.targets)}
     targets = torch.tensor([target_of[s] for s in sources])
     logits = space.logit_scale * sims
-    fit, held = (torch.from_numpy(i) for i in split_halves(targets.tolist(), seed))
+    fit, held = (torch.from_numpy(i) for i in split_halves(targets.tolist(), seed, held_out))
+    if len(fit) < 2 or len(held) < 1:
+        from unibind.errors import InputError
+
+        raise InputError(data.name, f"{len(sources)} {data.modality} file(s) loaded ({len(failures)} skipped): too "
+                                    "few to split into a calibration part (>= 2) and a held-out part (>= 1)")
     result: dict[str, Any] = {"dataset": data.name, "note": data.note, "modality": data.modality,
                               "classes": data.classes, "files": len(data.paths), "skipped": failures,
                               "calibration_half": len(fit), "held_out": len(held), "calibrators": {}}
@@ -150,6 +180,12 @@ def measure(space: Any, data: LabelledFiles, out: Path, *, calibrators: Sequence
             entry["temperature"] = calibrator.temperature
         result["calibrators"][name] = entry
         panels[name] = after
+    ready = (shipped or {}).get(data.modality)
+    if ready is not None:    # the shipped default: fitted on other data, so the whole held-out part is fair
+        after = ready(logits[held], data.classes)
+        result["calibrators"]["shipped"] = {**calibration_report(after, targets[held]).as_dict(),
+                                            "temperature": getattr(ready.calibrator, "temperature", None)}
+        panels["shipped default"] = after
     diagram = reliability_diagrams(panels, targets[held], out / f"reliability-{data.name}.png")
     result["reliability_png"] = str(diagram)
 
@@ -233,7 +269,7 @@ def format_report(results: Sequence[dict[str, Any]]) -> str:
     """A plain-text table of the figures (what the command prints)."""
     lines = []
     for r in results:
-        lines.append(f"{r['dataset']} ({r['note']}): {r['files']} files, calibration half {r['calibration_half']}, "
+        lines.append(f"{r['dataset']} ({r['note']}): {r['files']} files, calibration part {r['calibration_half']}, "
                      f"held-out {r['held_out']}, skipped {len(r['skipped'])}")
         lines.append(f"  {'':<14}{'acc':>7}{'ECE':>7}{'ECE-m':>7}{'MCE':>7}{'ACE':>7}{'Brier':>7}{'NLL':>7}"
                      f"{'AUROC':>7}")
@@ -242,7 +278,10 @@ def format_report(results: Sequence[dict[str, Any]]) -> str:
             lines.append(f"  {name:<14}{m['accuracy']:7.3f}{m['ece']:7.3f}{m['ece_equal_mass']:7.3f}{m['mce']:7.3f}"
                          f"{m['adaptive_ece']:7.3f}{m['brier']:7.3f}{m['nll']:7.3f}{m['mistake_auroc']:7.3f}")
         if "temperature" in r["calibrators"]:
-            lines.append(f"  fitted temperature: {r['calibrators']['temperature']['temperature']:.2f}")
+            lines.append(f"  fitted temperature: {r['calibrators']['temperature']['temperature']:.4f}"
+                         " (fitted on the calibration part; the rows are measured on the held-out part)")
+        if r["calibrators"].get("shipped", {}).get("temperature"):
+            lines.append(f"  shipped default temperature: {r['calibrators']['shipped']['temperature']:.4f}")
         f = r["fallback"]
         lines.append(f"  threshold {f['threshold']}: without fallback coverage {f['without']['coverage']:.3f} "
                      f"accuracy {f['without']['accuracy']:.3f}; with fallback coverage {f['with']['coverage']:.3f} "
@@ -254,18 +293,24 @@ def format_report(results: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+BUILT_IN = ("fashion-mnist", "tuxpaint-photos", "tuxpaint-sounds", "tuxpaint-spoken-digits")
+
+
 def run_report(space: Any, out: str | Path, *, fashion: int = 300, datasets: Sequence[str] = (
-        "fashion-mnist", "tuxpaint-photos", "tuxpaint-sounds"), **options: Any) -> list[dict[str, Any]]:
-    """Measure every dataset, write ``OUT/report.json`` (atomically) and the PNGs; returns the results."""
+        "fashion-mnist", "tuxpaint-photos", "tuxpaint-sounds"), extra: Sequence[LabelledFiles] = (),
+        **options: Any) -> list[dict[str, Any]]:
+    """Measure every dataset (built-in by name, and ``extra``: a user's labelled files), write
+    ``OUT/report.json`` (atomically) and the PNGs; returns the results."""
     from unibind.atomic import atomic_open
 
     out = Path(out)
     makers = {"fashion-mnist": lambda: fashion_mnist_files(out / "fashion-mnist", fashion),
-              "tuxpaint-photos": tuxpaint_photo_files, "tuxpaint-sounds": tuxpaint_sound_files}
+              "tuxpaint-photos": tuxpaint_photo_files, "tuxpaint-sounds": tuxpaint_sound_files,
+              "tuxpaint-spoken-digits": tuxpaint_spoken_digit_files}
     unknown = set(datasets) - set(makers)
     if unknown:
         raise ValueError(f"unknown datasets {sorted(unknown)} (known: {', '.join(makers)})")
-    results = [measure(space, makers[name](), out, **options) for name in datasets]
+    results = [measure(space, data, out, **options) for data in list(extra) + [makers[n]() for n in datasets]]
     with atomic_open(out / "report.json") as fh:
         json.dump(results, fh, indent=2, default=float)
     return results

@@ -39,6 +39,8 @@ class CalibratorRecord(BaseModel):
     fitted_on: int = Field(default=0, description="Held-out samples it was fitted on.")
     logit_scale: float | None = Field(default=None, description="Scale of cos -> logits it was fitted with.")
     metrics: dict[str, Any] = Field(default_factory=dict, description="e.g. {'before': {...}, 'after': {...}}.")
+    provenance: dict[str, Any] = Field(default_factory=dict, description="Where a shipped default calibrator "
+                                       "comes from: dataset, split seed, counts, space, held-out metrics.")
     created_at: str = Field(default_factory=now)
 
 
@@ -63,9 +65,14 @@ def calibrator_path(space_dir: str | Path, modality: str) -> Path:
 
 def save_calibrator(space_dir: str | Path, fitted: FittedCalibrator) -> Path:
     """Write ``calibrators/<modality>.safetensors`` and its ``.json``; returns the safetensors path."""
+    return write_calibrator(calibrator_path(space_dir, fitted.record.modality), fitted)
+
+
+def write_calibrator(path: str | Path, fitted: FittedCalibrator) -> Path:
+    """Write ``path`` (safetensors, the record in its header) and the same record beside it as ``.json``."""
     from unibind.atomic import atomic_open, save_tensors
 
-    path = calibrator_path(space_dir, fitted.record.modality)
+    path = Path(path)
     record_json = fitted.record.model_dump_json()
     save_tensors(fitted.calibrator.state_dict(), path, metadata={"format": FORMAT, "unibind_calibrator": record_json})
     with atomic_open(path.with_suffix(".json")) as fh:

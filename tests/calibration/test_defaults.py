@@ -1,0 +1,188 @@
+"""Shipped default calibrators: their files and records, when they apply, and classify's default fallback.
+
+The CLI tests run the text modality on the hashing test encoder with a default calibrator fitted here
+on simulated sentences (made up below) and put where the shipped ones live, so the whole path runs
+in seconds without a model; the shipped files themselves are checked against the embedded default.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from unibind.calibration import defaults
+from unibind.calibration.defaults import DEFAULTS_DIR, default_calibrators, describe, why_not_default
+from unibind.calibration.fit_defaults import fit_default_calibrator, format_provenance
+from unibind.calibration.report import LabelledFiles
+from unibind.calibration.store import load_calibrator, write_calibrator
+from unibind.space import Space
+from unibind_cli.main import cli
+
+LABELS = ["dog", "cat", "truck"]
+WORDS = ["small", "red", "loud", "old", "wet", "shiny"]
+
+
+def _texts(root, labels=LABELS, per_class=8, seed=0):
+    """Simulated sentences about their class, every third one naming another class twice (confusing)."""
+    rng = random.Random(seed)
+    paths, targets = [], []
+    root.mkdir(parents=True, exist_ok=True)
+    for c, label in enumerate(labels):
+        for i in range(per_class):
+            other = labels[(c + 1) % len(labels)]
+            text = f"a {' '.join(rng.sample(WORDS, 2))} {label}" + (f" near a {other} {other}" if i % 3 == 0 else "")
+            path = root / f"{label}-{i}.txt"
+            path.write_text(text)
+            paths.append(path)
+            targets.append(c)
+    return LabelledFiles(root.name, "text", paths, targets, list(labels), note=f"simulated {root.name}")
+
+
+@pytest.fixture
+def shipped(registry, tmp_path, monkeypatch):
+    """A default text calibrator fitted on simulated sentences, in a folder standing in for the package's."""
+    space = Space(registry=registry)
+    fitted = fit_default_calibrator(space, _texts(tmp_path / "fit", per_class=10),
+                                    [_texts(tmp_path / "other", ["bird", "car", "fish", "tree"], 5, seed=1)],
+                                    tmp_path / "work", seed=0, command="test")
+    folder = tmp_path / "defaults"
+    write_calibrator(folder / "text.safetensors", fitted)
+    monkeypatch.setattr(defaults, "DEFAULTS_DIR", folder)
+    return fitted
+
+
+def test_shipped_default_calibrators_load_with_their_provenance_and_fit_the_embedded_default():
+    files = sorted(DEFAULTS_DIR.glob("*.safetensors"))
+    assert {f.stem for f in files} >= {"image", "audio"}
+    space = Space()
+    for path in files:
+        fitted = load_calibrator(path)
+        record, p = fitted.record, fitted.record.provenance
+        assert record.name == "temperature" and not record.class_specific and record.labels is None
+        assert p["temperature"] == pytest.approx(fitted.calibrator.temperature, rel=1e-5) and p["temperature"] > 1
+        assert p["dataset"] and "(real)" in p["dataset"] and p["seed"] == 0
+        assert p["calibration_count"] + p["held_out_count"] + p["skipped"] == p["files"]
+        assert p["label_set_size"] == len(p["labels"]) >= 2
+        held = p["held_out"]
+        assert held["count"] == p["held_out_count"] and held["after"]["nll"] < held["before"]["nll"]
+        assert p["other_sets"] and all(o["count"] > 0 and "after" in o and "fallback" in o for o in p["other_sets"])
+        assert json.loads(path.with_suffix(".json").read_text())["provenance"] == p
+        assert why_not_default(space, p["space"], record.modality) is None
+    found, refused = default_calibrators(space)
+    assert set(found) >= {"image", "audio"} and not refused
+    assert "default calibrator fitted on Tux Paint" in describe(found["image"])
+
+
+def test_a_default_calibrator_does_not_apply_to_another_space_or_to_knowledge_base_centres(registry):
+    space = Space(registry=registry)
+    identity = {"encoder": "other-encoder", "text_encoder": "hashing", "logit_scale": space.logit_scale}
+    assert "differs" in why_not_default(space, identity, "text")
+    mine = defaults.space_identity(space, "text")
+    assert why_not_default(space, mine, "text") is None
+    assert "knowledge-base centres" in why_not_default(space, mine, "text", centres="centres.safetensors")
+    assert "adapter" in why_not_default(Space(registry=registry, adapters={"text": "linear"}), mine, "text")
+    assert "differs" in why_not_default(Space(registry=registry, logit_scale=50.0), mine, "text")
+
+
+def test_fitting_a_default_records_held_out_and_other_set_figures(shipped):
+    p = shipped.record.provenance
+    assert p["calibration_count"] == 15 and p["held_out_count"] == 15 and p["label_set_size"] == 3
+    assert p["other_sets"][0]["label_set_size"] == 4 and p["other_sets"][0]["count"] == 20
+    # overconfident softmax of 100 x cos: the fitted temperature softens it and the held-out NLL drops
+    assert p["temperature"] > 1 and p["held_out"]["after"]["nll"] < p["held_out"]["before"]["nll"]
+    f = p["held_out"]["fallback"]
+    assert sum(f["decisions"].values()) == 15 and f["without"]["coverage"] <= f["with"]["coverage"] + 1e-9
+    text = format_provenance(shipped.record)
+    assert "held-out: n=15" in text and "not fitted on" in text
+
+
+def test_classify_without_space_applies_the_default_calibrator_and_runs_the_fallback(shipped, tmp_path):
+    query = tmp_path / "q.txt"
+    query.write_text("a dog near a cat")
+    runner = CliRunner()
+    out = runner.invoke(cli, ["classify", str(query), "--labels", "dog,cat,truck,bird", "--json"])
+    assert out.exit_code == 0, out.output
+    prediction = json.loads(out.stdout.splitlines()[0])
+    assert prediction["calibrated"]
+    # another label set than the one fitted on: temperature scaling applies to any
+    space = Space()
+    sims = space.embed_text(["a dog near a cat"]) @ space.class_centres(["dog", "cat", "truck", "bird"], "text").T
+    expected = torch.softmax(space.logit_scale * sims / shipped.calibrator.temperature, -1).max()
+    assert prediction["top"][0]["probability"] == pytest.approx(float(expected), abs=1e-4)
+    assert prediction["fallback"]["threshold"] == 0.6
+    assert prediction["fallback"]["ran"] == (prediction["fallback"]["original_confidence"] < 0.6)
+    table = runner.invoke(cli, ["classify", str(query), "--labels", "dog,cat,truck"])
+    assert "calibrated for text (default calibrator fitted on simulated fit" in table.stderr
+    assert "uncalibrated" not in table.stderr
+
+
+def test_the_fallback_runs_by_default_below_the_threshold_and_no_fallback_stops_it(shipped, tmp_path):
+    query = tmp_path / "q.txt"
+    query.write_text("a dog near a cat")
+    runner = CliRunner()
+    args = ["classify", str(query), "--labels", "dog,cat,truck", "--json"]
+    ran = json.loads(runner.invoke(cli, args + ["--threshold", "0.999"]).stdout.splitlines()[0])
+    assert ran["fallback"]["ran"] and {v["name"] for v in ran["fallback"]["validators"]} >= {"yes-no"}
+    off = runner.invoke(cli, args + ["--no-fallback"])
+    assert off.exit_code == 0 and json.loads(off.stdout.splitlines()[0])["fallback"] is None
+    both = runner.invoke(cli, args + ["--no-fallback", "--threshold", "0.5"])
+    assert both.exit_code == 2 and "--no-fallback" in both.output
+
+
+def test_without_a_calibrator_the_output_says_uncalibrated_and_why_the_fallback_did_not_run(registry, tmp_path,
+                                                                                             monkeypatch):
+    monkeypatch.setattr(defaults, "DEFAULTS_DIR", tmp_path / "none")
+    query = tmp_path / "q.txt"
+    query.write_text("a dog near a cat")
+    runner = CliRunner()
+    out = runner.invoke(cli, ["classify", str(query), "--labels", "dog,cat,truck", "--json", "--threshold", "0.999"])
+    assert json.loads(out.stdout.splitlines()[0])["fallback"] is None and "calibrated" not in out.stderr
+    table = runner.invoke(cli, ["classify", str(query), "--labels", "dog,cat,truck"])
+    assert "probabilities: uncalibrated for text" in table.stderr
+    assert "fallback: not run for text" in table.stderr
+
+
+def test_a_shipped_calibrator_of_another_space_is_named_as_not_applying(shipped, tmp_path, monkeypatch):
+    record = shipped.record.model_copy(deep=True)
+    record.provenance["space"]["encoder"] = "another-text-encoder"
+    write_calibrator(defaults.DEFAULTS_DIR / "text.safetensors", type(shipped)(shipped.calibrator, record))
+    query = tmp_path / "q.txt"
+    query.write_text("a dog")
+    table = CliRunner().invoke(cli, ["classify", str(query), "--labels", "dog,cat,truck"])
+    assert "uncalibrated for text" in table.stderr and "shipped text calibrator does not apply" in table.stderr
+
+
+@pytest.mark.slow
+def test_classify_on_a_real_photo_uses_the_shipped_image_calibrator(tmp_path):
+    """The embedded default end to end (EfficientNet + ImageNet bridge) on scikit-learn's sample photo."""
+    from unibind.datasets import sklearn_photos
+
+    photo = sklearn_photos()["flower.jpg"]
+    labels = "flower,building,car,dog"
+    runner = CliRunner()
+    out = runner.invoke(cli, ["classify", str(photo), "--labels", labels, "--json", "--no-fallback", "--top-k", "4"])
+    assert out.exit_code == 0, out.output
+    calibrated = json.loads(out.stdout.splitlines()[0])
+    assert calibrated["calibrated"]
+    raw, _ = Space().classify([photo], labels.split(","), top_k=4)
+    temperature = load_calibrator(DEFAULTS_DIR / "image.safetensors").calibrator.temperature
+    raw_probs = torch.tensor([s.probability for s in raw[0].top])
+    expected = torch.softmax(raw_probs.log() / temperature, -1)   # softmax(z / T) from softmax(z)
+    assert [s["probability"] for s in calibrated["top"]] == pytest.approx(expected.tolist(), abs=1e-4)
+    said = runner.invoke(cli, ["classify", str(photo), "--labels", labels])
+    assert "calibrated for image (default calibrator fitted on Tux Paint" in said.stderr
+
+
+def test_report_on_the_users_data_measures_the_shipped_default_beside_a_fresh_fit(shipped, tmp_path):
+    data = _texts(tmp_path / "mine" / "cat", ["cat"], 6)   # a folder per class: mine/<class>/<file>
+    _texts(tmp_path / "mine" / "truck", ["truck"], 6, seed=2)
+    out = CliRunner().invoke(cli, ["calibrate", "report", str(data.paths[0].parent.parent), "--modality", "text",
+                                   "--out", str(tmp_path / "out"), "--validator", "yes-no"])
+    assert out.exit_code == 0, out.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())[0]
+    assert report["calibrators"]["shipped"]["temperature"] == pytest.approx(shipped.calibrator.temperature)
+    assert f"shipped default temperature: {shipped.calibrator.temperature:.4f}" in out.output

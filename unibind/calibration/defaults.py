@@ -1,0 +1,104 @@
+"""Calibrators that ship with the embedded default: one temperature per modality, fitted on real data.
+
+Temperature scaling has one parameter that does not depend on the labels asked for, so a
+temperature fitted on one real label set applies to any label set (how well it carries over is
+measured on a real set it was not fitted on, and recorded). Calibrators tied to the classes they
+were fitted on (vector, isotonic) cannot be defaults. A shipped calibrator applies only to the
+space it was fitted with: the same encoder, text encoder and logit scale, the default adapter and
+prompt-template centres; anything else is reported as uncalibrated.
+
+Files: ``unibind/calibration/defaults/<modality>.safetensors`` + ``.json`` (the record, with
+``provenance``), written by ``scripts/fit_default_calibrators.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from unibind.calibration.store import FittedCalibrator, load_calibrator
+from unibind.errors import NotRegisteredError
+
+DEFAULTS_DIR = Path(__file__).with_name("defaults")
+
+
+def space_identity(space: Any, modality: str) -> dict[str, Any]:
+    """What a default calibrator must match: encoder and text encoder references and the logit scale.
+
+    Read from the registry's choices, without loading a model.
+    """
+    encoder = space._pick("encoder", modality, space.encoder_choice)
+    text = space._pick("encoder", "text", space.encoder_choice)
+    return {"encoder": space.registry.reference(encoder), "text_encoder": space.registry.reference(text),
+            "logit_scale": float(space.logit_scale)}
+
+
+def why_not_default(space: Any, record_identity: Mapping[str, Any], modality: str, centres: Any = None) -> str | None:
+    """None when a default calibrator fitted with ``record_identity`` applies to ``space``, else why not."""
+    if getattr(space, "record", None) is not None or space.trained_adapters:
+        return "a trained space (fit its own with `unibind calibrate fit`)"
+    if modality in space.adapter_choice:
+        return f"adapter {space.adapter_choice[modality]!r} is not the default one it was fitted with"
+    if centres is not None or getattr(space, "centres", None) is not None:
+        return "knowledge-base centres (it was fitted on prompt-template centres)"
+    mine = space_identity(space, modality)
+    for key, value in record_identity.items():
+        if key in mine and mine[key] != value:
+            return f"{key} {mine[key]!r} differs from the {value!r} it was fitted with"
+    return None
+
+
+def default_calibrators(space: Any, *, centres: Any = None,
+                        folder: Path | None = None) -> tuple[dict[str, FittedCalibrator], dict[str, str]]:
+    """(modality -> shipped calibrator that applies to ``space``, modality -> why a shipped one does not)."""
+    found: dict[str, FittedCalibrator] = {}
+    refused: dict[str, str] = {}
+    for path in sorted((folder or DEFAULTS_DIR).glob("*.safetensors")):
+        fitted = load_calibrator(path, space.registry)
+        modality = fitted.record.modality
+        if modality not in {s.name for s in space.registry.by_kind("modality")}:
+            continue     # its plugin is not installed
+        try:
+            why = why_not_default(space, fitted.record.provenance.get("space", {}), modality, centres)
+        except NotRegisteredError as exc:    # no encoder for it installed: nothing to calibrate
+            why = str(exc)
+        if why is None:
+            found[modality] = fitted
+        else:
+            refused[modality] = why
+    return found, refused
+
+
+def describe(fitted: FittedCalibrator) -> str:
+    """Where a calibrator comes from, in a few words (what ``classify`` prints)."""
+    p = fitted.record.provenance
+    if not p.get("dataset"):
+        return "the space's fitted calibrator"
+    held = p.get("held_out", {})
+    ece = f", held-out ECE {held['before']['ece']:.3f} -> {held['after']['ece']:.3f}" if "before" in held else ""
+    return (f"default calibrator fitted on {p['dataset']} ({p.get('calibration_count', '?')} files{ece}; "
+            f"temperature {p.get('temperature', float('nan')):.2f})")
+
+
+def fallback_for(space: Any, fitted: Any, threshold: float, validators: list[str] | None = None) -> Any:
+    """The fallback that runs on ``fitted``-calibrated probabilities (what ``classify`` uses).
+
+    The yes/no check's softmax is put on the same footing as the calibrated class probabilities
+    (scale / T), and a cut fitted with a shipped calibrator (on its calibration split) is used.
+    """
+    from unibind.validation.base import Fallback, FallbackSettings
+
+    settings = FallbackSettings(threshold=threshold, validators=validators)
+    calibrator = getattr(fitted, "calibrator", fitted)
+    temperature = getattr(calibrator, "temperature", None)
+    if temperature:
+        settings.settings["yes-no"] = {"scale": space.logit_scale / temperature}
+    fallback = Fallback(settings, registry=space.registry)
+    record = getattr(fitted, "record", None)
+    fitted_cut = record.provenance.get("fallback") if record is not None else None
+    if fitted_cut and fitted_cut.get("threshold") == threshold:
+        # None: no cut reached the target on the calibration part, so nothing is verified
+        fallback.cut = float("inf") if fitted_cut["cut"] is None else float(fitted_cut["cut"])
+        fallback.revise = bool(fitted_cut["revise"])
+    return fallback
