@@ -7,7 +7,7 @@ with whatever plugins are installed and never names one.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,7 +75,7 @@ class Space:
         adapters: dict[str, str] | None = None,
         settings: dict[str, dict[str, Any]] | None = None,
         logit_scale: float = DEFAULT_LOGIT_SCALE,
-        centres: str | Path | CentreSet | None = None,
+        centres: str | Path | CentreSet | Mapping[str, Any] | None = None,
     ):
         if registry is None:
             from unibind.plugins import get_registry
@@ -251,17 +251,21 @@ class Space:
                 at += len(group)
         return F.normalize(centres, dim=-1)
 
-    def centre_set(self, centres: str | Path | CentreSet | None = None,
-                   labels: Sequence[str] | None = None) -> CentreSet | None:
+    def centre_set(self, centres: str | Path | CentreSet | Mapping[str, Any] | None = None,
+                   labels: Sequence[str] | None = None, modality: str | None = None) -> CentreSet | None:
         """Knowledge-base centres (``unibind kb centres``), checked against this space's text encoder.
 
-        ``centres`` defaults to the ones the space was made with; ``labels``
-        picks and orders classes among them (default: all).
+        ``centres`` defaults to the ones the space was made with; a mapping
+        modality -> centres (a trained space's, one set per modality) gives
+        ``modality`` its own set, and None for a modality it has none of.
+        ``labels`` picks and orders classes among them (default: all).
         """
         from unibind.knowledge.centres import CentreSet
         from unibind.identity import identity_hash, space_text_identity
 
         centres = centres if centres is not None else self.centres
+        if isinstance(centres, Mapping):
+            centres = centres.get(modality) if modality is not None else None
         if centres is None:
             return None
         loaded = centres if isinstance(centres, CentreSet) else CentreSet.load(centres)
@@ -287,16 +291,7 @@ class Space:
         directory's); ``fallback`` (:class:`unibind.validation.base.Fallback`)
         re-checks predictions below its threshold; ``explain`` adds why.
         """
-        labels = [label.strip() for label in labels or [] if label.strip()]
-        centre_set = self.centre_set(centres, labels)
-        if centre_set is not None:
-            labels = centre_set.labels
-        if len(labels) < 2:
-            raise InputError("labels", f"give at least two labels, got {labels}")
-        counts = Counter(label.casefold() for label in labels)
-        repeated = sorted({label for label in labels if counts[label.casefold()] > 1})
-        if repeated:  # they would split one class's probability between rows: a silently wrong answer
-            raise InputError("labels", f"duplicate label(s) {', '.join(repeated)}: give each class once")
+        given = [label.strip() for label in labels or [] if label.strip()]
         groups: dict[str, list[Path]] = defaultdict(list)
         failures: list[Failure] = []
         for path in map(Path, paths):
@@ -304,12 +299,16 @@ class Space:
                 groups[modality or self.infer_modality(path)].append(path)
             except InputError as exc:
                 failures.append(Failure(source=str(path), reason=exc.problem))
+        # each modality's own centre set when the space has one per modality; labels checked before embedding
+        plans = {mod: self.centre_set(centres, given, mod) for mod in groups or [modality]}
+        checked = {mod: _checked_labels(given, centre_set) for mod, centre_set in plans.items()}
         predictions: list[Prediction] = []
         for mod, group in groups.items():
             embedded = self.embed_files(group, mod)
             failures.extend(embedded.failures)
             if not embedded.sources:
                 continue
+            centre_set, labels = plans[mod], checked[mod]
             class_centres = self.class_centres(labels, mod) if centre_set is None else None
             # a chunk of files at a time: the [files, labels] score blocks stay within SCORING_CHUNK_BYTES
             rows = max(1, SCORING_CHUNK_BYTES // (4 * 4 * len(labels)))
@@ -327,6 +326,18 @@ class Space:
                 predictions.extend(review(self, found, part.vectors, labels, probs, mod, centre_set=centre_set,
                                           fallback=fallback, explain_them=explain, top_k=top_k))
         return predictions, failures
+
+
+def _checked_labels(given: list[str], centre_set: CentreSet | None) -> list[str]:
+    """The classes to score: the centre set's (picked by ``given``), else ``given``; at least two, each once."""
+    labels = centre_set.labels if centre_set is not None else given
+    if len(labels) < 2:
+        raise InputError("labels", f"give at least two labels, got {labels}")
+    counts = Counter(label.casefold() for label in labels)
+    repeated = sorted({label for label in labels if counts[label.casefold()] > 1})
+    if repeated:  # they would split one class's probability between rows: a silently wrong answer
+        raise InputError("labels", f"duplicate label(s) {', '.join(repeated)}: give each class once")
+    return labels
 
 
 def _has_capability(encoder: Any, method: str) -> bool:
