@@ -79,6 +79,30 @@ def centre_files(record: SpaceRecord) -> dict[str | None, str]:
     return {None: record.centres} if record.centres else {}
 
 
+def stale_centres(space: Any) -> list[str]:
+    """One sentence per saved centre set whose knowledge base (or template set) changed since it was made.
+
+    The saved centres are still what the space classifies with (one source of truth); this says so.
+    """
+    from unibind.knowledge.centres import CentreSet, stale_classes
+
+    centres = getattr(space, "centres", None)
+    files = centres if isinstance(centres, dict) else ({None: centres} if centres is not None else {})
+    out = []
+    for found in files.values():
+        try:
+            loaded = found if isinstance(found, CentreSet) else CentreSet.load(found)
+            stale = stale_classes(loaded)
+        except InputError:  # an unreadable knowledge base cannot tell; classifying does not need it
+            continue
+        if stale:
+            out.append(f"{loaded.path or 'centres'}: stale for {len(stale)} of {len(loaded.labels)} classes "
+                       f"({', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}): "
+                       f"{loaded.meta.knowledge_base or 'the template set'} changed since the space was trained; "
+                       "its saved centres are used (train again to use what it holds now)")
+    return out
+
+
 def write_record(space_dir: str | Path, record: SpaceRecord) -> Path:
     path = Path(space_dir) / RECORD
     with atomic_open(path) as fh:

@@ -140,6 +140,11 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
     except UniBindError as exc:
         raise click.ClickException(str(exc)) from exc
     failures = found.skipped + list(failures)
+    if space_dir is not None and centres is None:  # the space's saved centres: say when their KB changed since
+        from unibind.spacedir import stale_centres
+
+        for line in stale_centres(space):
+            click.echo(f"warning: {line}", err=True)
     if as_json:
         for p in predictions:
             click.echo(p.model_dump_json())
