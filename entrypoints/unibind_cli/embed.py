@@ -113,9 +113,12 @@ def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: 
 @click.option("--threshold", type=PROBABILITY, help="Run the fallback validators below this calibrated confidence "
               "(e.g. 0.6; default: no fallback).")
 @click.option("--explain", is_flag=True, help="Add why: best-matching descriptions, entropy (JSON output).")
+@click.option("--multi-label", is_flag=True, help="Every class above its own fitted threshold, each with its "
+              "calibrated probability (needs `unibind calibrate fit-multi-label` in --space).")
 def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | None, reduce: str | None,
              top_k: int, modality: str | None, as_json: bool, space_dir: Path | None = None,
-             calibrator_file: Path | None = None, threshold: float | None = None, explain: bool = False) -> None:
+             calibrator_file: Path | None = None, threshold: float | None = None, explain: bool = False,
+             multi_label: bool = False) -> None:
     """Zero-shot classify FILES (files or folders) against --labels and/or knowledge-base --centres."""
     from unibind.errors import UniBindError
     from unibind.results import Failure
@@ -125,6 +128,9 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
 
     if not labels and centres is None and space_dir is None:
         raise click.UsageError("give --labels, --centres, or both")
+    if multi_label and calibrator_file is not None:
+        raise click.UsageError("--calibrator is a single-label calibrator; --multi-label uses the one "
+                               "`unibind calibrate fit-multi-label` saved in --space")
     try:
         names = labels or None
         space, calibrators = load_for_classify(space_dir, calibrator_file)
@@ -134,9 +140,13 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
 
             fallback = Fallback(FallbackSettings(threshold=threshold), registry=space.registry)
         found = _expand(files, space, modality)
+        if multi_label:  # the space folder's multi-label calibrators (unibind.multilabel)
+            from unibind.calibration.multilabel_store import load_multilabels
+
+            calibrators = load_multilabels(space_dir)
         predictions, failures = space.classify(found.files, names, modality=modality, top_k=top_k, centres=centres,
                                                reduce=reduce, calibrator=calibrators or None,
-                                               fallback=fallback, explain=explain)
+                                               fallback=fallback, explain=explain, multi_label=multi_label)
     except UniBindError as exc:
         raise click.ClickException(str(exc)) from exc
     failures = found.skipped + list(failures)
@@ -148,6 +158,8 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
     if as_json:
         for p in predictions:
             click.echo(p.model_dump_json())
+    elif multi_label:
+        _print_multi_label(predictions)
     else:
         _print_predictions(predictions)
         _say_calibration(predictions, space_dir)
@@ -159,6 +171,19 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
     _report_failures(failures)
     if failures:
         sys.exit(1)
+
+
+def _print_multi_label(predictions) -> None:
+    """Every class above its threshold per file, or that there is none (calibrated per-class probabilities)."""
+    for p in predictions:
+        held = ", ".join(f"{d.label} {d.probability:.2f}" for d in p.labels) or "no class above its threshold"
+        click.echo(f"{Path(p.source).name}: {held}")
+        for d in p.rejected:
+            click.echo(f"  {d.label} {d.probability:.2f} above its threshold {d.threshold:.2f}, but "
+                       f"{d.fallback.decision} by the fallback validators")  # type: ignore[union-attr]
+    if predictions:
+        click.echo("probabilities: calibrated per class (the space's multi-label calibrator); a class counts "
+                   "when at or above its fitted threshold", err=True)
 
 
 def _print_predictions(predictions, truth: dict[str, str] | None = None) -> None:
