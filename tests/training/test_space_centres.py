@@ -156,3 +156,24 @@ def test_classify_gives_each_modality_its_own_centre_set(tmp_path, trained, fake
         space.classify(files)
     predictions, _ = space.classify(files, list(LABELS))
     assert len(predictions) == len(files)
+
+
+def test_a_class_described_only_for_another_modality_gets_this_modalitys_prompt_and_a_note(tmp_path, fake_registry):
+    kb_path = tmp_path / "kb.sqlite"
+    with KnowledgeBase(kb_path) as kb:
+        kb.add_many(_texts("bird", WORDS["bird"]) + _texts("cat", WORDS["cat"]))
+        kb.add_many([d.model_copy(update={"modality": "image"}) for d in _texts("dog", WORDS["dog"])])
+    config = TrainConfig(data=_data(tmp_path / "data"), out=tmp_path / "space", kb=kb_path, centres_k=4,
+                         cache_dir=tmp_path / "features", val_fraction=0.0,
+                         train=TrainSettings(epochs=1, batch_size=8, warmup_steps=1), progress=False)
+    result = train_space(config, registry=fake_registry)
+    (note,) = result.notes
+    assert note.startswith("vec centres: 1 class(es) (dog) have descriptions") and "only for other modalities" in note
+    saved = CentreSet.load(result.space_dir / "centres" / "vec.safetensors")
+    dog = saved.meta.classes[LABELS.index("dog")]
+    assert dog.fallback and [t.source for t in dog.texts] == ["canonical-prompt"]
+    # a class the KB does not describe at all is still an error that says what it holds
+    with KnowledgeBase(kb_path) as kb, kb.transaction() as db:
+        db.execute("DELETE FROM descriptions WHERE class_key IN (SELECT key FROM classes WHERE name = 'dog')")
+    with pytest.raises(Exception, match=r"no class_description texts for 1 class\(es\): dog"):
+        train_space(config.model_copy(update={"out": tmp_path / "space2"}), registry=fake_registry)

@@ -68,6 +68,7 @@ class TrainResult:
     failures: list[Failure] = field(default_factory=list)
     encoded: dict[str, int] = field(default_factory=dict)
     removed_temps: list[Path] = field(default_factory=list)  # left by a killed earlier run, cleaned up
+    notes: list[str] = field(default_factory=list)  # e.g. classes whose centres for a modality fell back
 
 
 def _require_two_classes(data: Path, items: list[Item]) -> None:
@@ -134,9 +135,10 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
     label_row = {c: r for r, c in enumerate(labels)}
     # one centre set per modality, from its own canonical prompt and descriptions (or all from --centre-modality)
     made: dict[str, Any] = {}
-    centre_sets = {m: made.setdefault(config.centre_modality or m, _centres(config, labels, embedder,
-                                                                             config.centre_modality or m))
-                   for m in modalities} if labels else {}
+    notes: list[str] = []
+    for m in dict.fromkeys(config.centre_modality or m for m in modalities) if labels else []:
+        made[m] = _centres(config, labels, embedder, m, notes)
+    centre_sets = {m: made[config.centre_modality or m] for m in modalities} if labels else {}
     positives = {m: Positives(texts, centre_sets[m].centres if labels else None,
                               centre_sets[m].mask if labels else None) for m in modalities}
 
@@ -167,22 +169,36 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
     if ctx.main:
         _write_space(out, config, space, frozen, adapters, kept, {m: f.hashes for m, f in features.items()},
                      fit, parameters, samples, centre_sets, identity_hash(space_text_identity(space)))
-    return TrainResult(out, fit, parameters, samples, failures, encoded, removed)
+    return TrainResult(out, fit, parameters, samples, failures, encoded, removed, notes)
 
 
-def _centres(config: TrainConfig, labels: list[str], embedder: Any, modality: str) -> Any:
-    """ECL centres from the knowledge base, or the prompt-template mean when there is none."""
+def _centres(config: TrainConfig, labels: list[str], embedder: Any, modality: str, notes: list[str]) -> Any:
+    """``modality``'s ECL centres from the knowledge base, or its prompt-template means when there is none.
+
+    A class the KB describes only for other modalities gets this modality's canonical prompt as its
+    one centre (said in ``notes``); a class it does not describe at all is an error naming what it holds.
+    """
     from unibind.knowledge.centres import CentreSettings, localize
     from unibind.knowledge.records import ClassRef
 
     refs = [ClassRef(name=label) for label in labels]
-    modality = config.centre_modality or modality
     if config.kb is None:
         return localize(refs, embedder, CentreSettings(method="templates", modality=modality))
     from unibind.knowledge.store import KnowledgeBase
 
+    settings = CentreSettings(k=config.centres_k, modality=modality)
     with KnowledgeBase(config.kb, read_only=True) as kb:
-        return localize(refs, embedder, CentreSettings(k=config.centres_k, modality=modality), kb=kb)
+        made = localize(refs, embedder, settings.model_copy(update={"on_empty": "prompt"}), kb=kb)
+        stand_ins = [c for c in made.meta.classes if c.fallback]
+        held = [ClassRef(name=c.name, class_id=c.class_id) for c in stand_ins]
+        described = {d.class_ref.key for d in kb.descriptions(held, kind="class_description")} if held else set()
+        if any(ref.key not in described for ref in held):
+            return localize(refs, embedder, settings, kb=kb)  # nothing at all for some class: the error says what
+    if stand_ins:
+        notes.append(f"{modality} centres: {len(stand_ins)} class(es) ({', '.join(c.name for c in stand_ins[:10])}"
+                     f"{' ...' if len(stand_ins) > 10 else ''}) have descriptions in {config.kb} only for other "
+                     f"modalities; each has its {modality} canonical prompt as its one centre")
+    return made
 
 
 def _write_space(out: Path, config: TrainConfig, space: Any, frozen: dict[str, FrozenEncoder],
