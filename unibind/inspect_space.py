@@ -116,18 +116,20 @@ def inspect_space(space_dir: str | Path, *, registry: Any = None, check: bool = 
                                      val_accuracy=(row.get("val_accuracy") or {}).get(m)))
     centres = []
     centre_sets = {}
-    if record.centres:
-        path = space_dir / record.centres
+    from unibind.spacedir import centre_files
+
+    for relative in dict.fromkeys(centre_files(record).values()):  # one per modality (older spaces: one for all)
+        path = space_dir / relative
         try:
             loaded = CentreSet.load(path)
-            centre_sets[record.centres] = loaded
+            centre_sets[relative] = loaded
             meta = loaded.meta
-            centres.append(CentresState(file=record.centres, method=meta.settings.method,
+            centres.append(CentresState(file=relative, method=meta.settings.method,
                                         modality=meta.settings.modality, k=meta.settings.k,
                                         classes=len(meta.classes), knowledge_base=meta.knowledge_base,
                                         encoder=meta.encoder.get("encoder"), identity=meta.encoder_hash))
         except UniBindError as exc:
-            centres.append(CentresState(file=record.centres, method="?", modality="?", k=0, classes=0,
+            centres.append(CentresState(file=relative, method="?", modality="?", k=0, classes=0,
                                         knowledge_base=None, encoder=None, identity="?", problem=str(exc)))
     from unibind.calibration.store import calibrator_entries
 

@@ -82,3 +82,30 @@ class Prediction(BaseModel):
     explanation: Explanation | None = None
     warnings: list[str] = Field(default_factory=list, description="Why this input's prediction means little "
                                 "(e.g. silent or constant audio), though it was classified.")
+
+
+class LabelDecision(BaseModel):
+    """One class of a multi-label prediction: its calibrated probability against its own threshold."""
+
+    label: str
+    probability: float = Field(description="Calibrated probability that the input holds this class (independent "
+                               "of the other classes: a row need not sum to one).")
+    threshold: float = Field(description="The class's fitted decision threshold.")
+    similarity: float
+    fallback: FallbackRecord | None = Field(default=None, description="Set when a fallback policy was given and "
+                                            "this class was above its threshold.")
+
+
+class MultiLabelPrediction(BaseModel):
+    """Every class an input holds by its fitted per-class thresholds (possibly none)."""
+
+    source: str
+    modality: str
+    labels: list[LabelDecision] = Field(description="Classes above their thresholds (and kept by the fallback), "
+                                        "most probable first; empty: no class above its threshold.")
+    top: list[LabelDecision] = Field(description="The most probable classes, above their threshold or not.")
+    calibrated: bool = Field(default=True, description="Per-class temperature scaling fitted on held-out data.")
+    rejected: list[LabelDecision] = Field(default_factory=list, description="Above their thresholds but not "
+                                          "confirmed by the fallback validators.")
+    explanation: Explanation | None = Field(default=None, description="Entropy: mean binary entropy per class.")
+    warnings: list[str] = Field(default_factory=list)

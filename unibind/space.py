@@ -7,7 +7,7 @@ with whatever plugins are installed and never names one.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,7 +76,7 @@ class Space:
         adapters: dict[str, str] | None = None,
         settings: dict[str, dict[str, Any]] | None = None,
         logit_scale: float = DEFAULT_LOGIT_SCALE,
-        centres: str | Path | CentreSet | None = None,
+        centres: str | Path | CentreSet | Mapping[str, Any] | None = None,
         device: str | torch.device | None = None,
         precision: str | None = None,
     ):
@@ -276,17 +276,21 @@ class Space:
                 at += len(group)
         return F.normalize(centres, dim=-1)
 
-    def centre_set(self, centres: str | Path | CentreSet | None = None,
-                   labels: Sequence[str] | None = None) -> CentreSet | None:
+    def centre_set(self, centres: str | Path | CentreSet | Mapping[str, Any] | None = None,
+                   labels: Sequence[str] | None = None, modality: str | None = None) -> CentreSet | None:
         """Knowledge-base centres (``unibind kb centres``), checked against this space's text encoder.
 
-        ``centres`` defaults to the ones the space was made with; ``labels``
-        picks and orders classes among them (default: all).
+        ``centres`` defaults to the ones the space was made with; a mapping
+        modality -> centres (a trained space's, one set per modality) gives
+        ``modality`` its own set, and None for a modality it has none of.
+        ``labels`` picks and orders classes among them (default: all).
         """
         from unibind.knowledge.centres import CentreSet
         from unibind.identity import identity_hash, space_text_identity
 
         centres = centres if centres is not None else self.centres
+        if isinstance(centres, Mapping):
+            centres = centres.get(modality) if modality is not None else None
         if centres is None:
             return None
         loaded = centres if isinstance(centres, CentreSet) else CentreSet.load(centres)
@@ -310,9 +314,9 @@ class Space:
 
     def classify(self, paths: Sequence[str | Path], labels: Sequence[str] | None = None, *,
                  modality: str | None = None, top_k: int = 5, calibrator: Any | None = None,
-                 centres: str | Path | CentreSet | None = None,
+                 centres: str | Path | CentreSet | Mapping[str, Any] | None = None,
                  reduce: str | None = None, fallback: Any | None = None,
-                 explain: bool = False) -> tuple[list[Prediction], list[Failure]]:
+                 explain: bool = False, multi_label: bool = False) -> tuple[list[Any], list[Failure]]:
         """Zero-shot classify files against ``labels``; returns predictions and skipped files.
 
         With knowledge-base centres (``centres`` here or given to the space) a
@@ -323,17 +327,33 @@ class Space:
         ``calibrator``: one calibrator, or modality -> calibrator (a space
         directory's); ``fallback`` (:class:`unibind.validation.base.Fallback`, or
         modality -> Fallback) re-checks predictions below its threshold; ``explain`` adds why.
+        ``multi_label``: every class above its fitted threshold, each with its
+        own calibrated probability (:mod:`unibind.multilabel`; ``calibrator``
+        is then modality -> multi-label calibrator, default the space directory's).
         """
-        labels = [label.strip() for label in labels or [] if label.strip()]
-        centre_set = self.centre_set(centres, labels)
-        if centre_set is not None:
-            labels = centre_set.labels
-        if len(labels) < 2:
-            raise InputError("labels", f"give at least two labels, got {labels}")
-        counts = Counter(label.casefold() for label in labels)
-        repeated = sorted({label for label in labels if counts[label.casefold()] > 1})
-        if repeated:  # they would split one class's probability between rows: a silently wrong answer
-            raise InputError("labels", f"duplicate label(s) {', '.join(repeated)}: give each class once")
+        plan = self.classification_plan(paths, labels, modality=modality, centres=centres)
+        if multi_label:
+            from unibind.multilabel import classify_multi_label
+
+            return classify_multi_label(self, plan, calibrator=calibrator, reduce=reduce, fallback=fallback,
+                                        explain=explain, top_k=top_k)
+        predictions: list[Prediction] = []
+        for chunk in self.scored_chunks(plan, reduce=reduce):
+            part, labels, sims, mod = chunk.part, chunk.labels, chunk.sims, chunk.part.modality
+            logits = self.logit_scale * sims
+            calibrated = apply_calibration(calibrator, mod, logits, labels)
+            probs = calibrated if calibrated is not None else torch.softmax(logits, dim=-1)
+            found = _predictions(part, labels, sims, probs, top_k, calibrated is not None)
+            # explanations and, below the threshold, the fallback validators (unibind.explain)
+            checker = fallback.get(mod) if isinstance(fallback, Mapping) else fallback
+            predictions.extend(review(self, found, part.vectors, labels, probs, mod, centre_set=chunk.centre_set,
+                                      fallback=checker, explain_them=explain, top_k=top_k))
+        return predictions, plan.failures
+
+    def classification_plan(self, paths: Sequence[str | Path], labels: Sequence[str] | None = None, *,
+                            modality: str | None = None, centres: Any = None) -> ClassificationPlan:
+        """Files by modality, and each modality's centre set and classes, checked before anything is embedded."""
+        given = [label.strip() for label in labels or [] if label.strip()]
         groups: dict[str, list[Path]] = defaultdict(list)
         failures: list[Failure] = []
         for path in map(Path, paths):
@@ -341,12 +361,19 @@ class Space:
                 groups[modality or self.infer_modality(path)].append(path)
             except InputError as exc:
                 failures.append(Failure(source=str(path), reason=exc.problem))
-        predictions: list[Prediction] = []
-        for mod, group in groups.items():
+        # each modality's own centre set when the space has one per modality
+        sets = {mod: self.centre_set(centres, given, mod) for mod in groups or [modality]}
+        checked = {mod: _checked_labels(given, centre_set) for mod, centre_set in sets.items()}
+        return ClassificationPlan(dict(groups), sets, checked, failures)
+
+    def scored_chunks(self, plan: ClassificationPlan, *, reduce: str | None = None) -> Iterator[ScoredChunk]:
+        """Cosine scores ``[files, classes]`` a chunk of files at a time (bad files go to ``plan.failures``)."""
+        for mod, group in plan.groups.items():
             embedded = self.embed_files(group, mod)
-            failures.extend(embedded.failures)
+            plan.failures.extend(embedded.failures)
             if not embedded.sources:
                 continue
+            centre_set, labels = plan.centre_sets[mod], plan.labels[mod]
             class_centres = self.class_centres(labels, mod) if centre_set is None else None
             # moved to the device once; each chunk's scores come back to the CPU (calibration, predictions)
             on_device = (devices.to_device(class_centres, self.device) if class_centres is not None else None,
@@ -354,17 +381,42 @@ class Space:
             # a chunk of files at a time: the [files, labels] score blocks stay within SCORING_CHUNK_BYTES
             rows = max(1, SCORING_CHUNK_BYTES // (4 * 4 * len(labels)))
             for at in range(0, len(embedded.sources), rows):
-                part = Embeddings(embedded.vectors[at:at + rows], embedded.sources[at:at + rows], mod)
+                part = Embeddings(embedded.vectors[at:at + rows], embedded.sources[at:at + rows], mod,
+                                  warnings=embedded.warnings)
                 sims = self.similarities(part.vectors, *on_device, reduce)
-                logits = self.logit_scale * sims
-                calibrated = apply_calibration(calibrator, mod, logits, labels)
-                probs = calibrated if calibrated is not None else torch.softmax(logits, dim=-1)
-                found = _predictions(part, labels, sims, probs, top_k, calibrated is not None)
-                # explanations and, below the threshold, the fallback validators (unibind.explain)
-                checker = fallback.get(mod) if isinstance(fallback, Mapping) else fallback
-                predictions.extend(review(self, found, part.vectors, labels, probs, mod, centre_set=centre_set,
-                                          fallback=checker, explain_them=explain, top_k=top_k))
-        return predictions, failures
+                yield ScoredChunk(part, labels, sims, centre_set)
+
+
+@dataclass
+class ClassificationPlan:
+    """What :meth:`Space.classify` will score: files by modality, each modality's centre set and classes."""
+
+    groups: dict[str, list[Path]]
+    centre_sets: dict[str | None, Any]
+    labels: dict[str | None, list[str]]
+    failures: list[Failure]
+
+
+@dataclass
+class ScoredChunk:
+    """Some files of one modality and their cosine scores against its classes."""
+
+    part: Embeddings
+    labels: list[str]
+    sims: torch.Tensor
+    centre_set: Any
+
+
+def _checked_labels(given: list[str], centre_set: CentreSet | None) -> list[str]:
+    """The classes to score: the centre set's (picked by ``given``), else ``given``; at least two, each once."""
+    labels = centre_set.labels if centre_set is not None else given
+    if len(labels) < 2:
+        raise InputError("labels", f"give at least two labels, got {labels}")
+    counts = Counter(label.casefold() for label in labels)
+    repeated = sorted({label for label in labels if counts[label.casefold()] > 1})
+    if repeated:  # they would split one class's probability between rows: a silently wrong answer
+        raise InputError("labels", f"duplicate label(s) {', '.join(repeated)}: give each class once")
+    return labels
 
 
 def _has_capability(encoder: Any, method: str) -> bool:

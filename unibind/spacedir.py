@@ -4,7 +4,9 @@ Layout (each file written atomically)::
 
     SPACE/space.json                     what the space is made of (SpaceRecord, pydantic)
     SPACE/adapters/<modality>.safetensors  trained adapter; metadata in the header and a sibling .json
-    SPACE/centres.safetensors            ECL centres (unibind.knowledge.centres.CentreSet)
+    SPACE/centres/<modality>.safetensors class centres of each modality (unibind.knowledge.centres.CentreSet),
+                                         from that modality's canonical prompt and descriptions
+    SPACE/centres.safetensors            spaces trained before per-modality centres: one set for all
     SPACE/calibrators/<modality>.*       fitted calibrators (written by the calibration code)
 
 ``load_space_dir`` (also ``Space.from_dir``) rebuilds a :class:`~unibind.space.Space`
@@ -33,7 +35,8 @@ FORMAT = "unibind-space"
 FORMAT_VERSION = 1
 RECORD = "space.json"
 ADAPTERS = "adapters"
-CENTRES = "centres.safetensors"
+CENTRES = "centres.safetensors"  # the one set of spaces trained before per-modality centres
+CENTRES_DIR = "centres"
 
 
 class ModalityRecord(BaseModel):
@@ -59,11 +62,45 @@ class SpaceRecord(BaseModel):
     text_encoder_settings: dict[str, Any] | None = None
     text_identity: str = Field(description="Identity hash of the text side (unibind.knowledge.textcache).")
     modalities: dict[str, ModalityRecord]
-    centres: str | None = Field(default=None, description="Centres file, relative to the space directory.")
+    centres: str | None = Field(default=None, description="Older spaces: one centres file for every modality "
+                                "(read when modality_centres is empty).")
+    modality_centres: dict[str, str] = Field(default_factory=dict, description="Modality -> its centres file, "
+                                             "relative to the space directory.")
     calibrators: dict[str, dict[str, Any]] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
     made_from: dict[str, Any] | None = Field(default=None, description="Training data, knowledge base and the "
                                              "`unibind train` command that makes this space again.")
+
+
+def centre_files(record: SpaceRecord) -> dict[str | None, str]:
+    """Modality -> centres file; an older space's one set for every modality is filed under None."""
+    if record.modality_centres:
+        return dict(record.modality_centres)
+    return {None: record.centres} if record.centres else {}
+
+
+def stale_centres(space: Any) -> list[str]:
+    """One sentence per saved centre set whose knowledge base (or template set) changed since it was made.
+
+    The saved centres are still what the space classifies with (one source of truth); this says so.
+    """
+    from unibind.knowledge.centres import CentreSet, stale_classes
+
+    centres = getattr(space, "centres", None)
+    files = centres if isinstance(centres, dict) else ({None: centres} if centres is not None else {})
+    out = []
+    for found in files.values():
+        try:
+            loaded = found if isinstance(found, CentreSet) else CentreSet.load(found)
+            stale = stale_classes(loaded)
+        except InputError:  # an unreadable knowledge base cannot tell; classifying does not need it
+            continue
+        if stale:
+            out.append(f"{loaded.path or 'centres'}: stale for {len(stale)} of {len(loaded.labels)} classes "
+                       f"({', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}): "
+                       f"{loaded.meta.knowledge_base or 'the template set'} changed since the space was trained; "
+                       "its saved centres are used (train again to use what it holds now)")
+    return out
 
 
 def write_record(space_dir: str | Path, record: SpaceRecord) -> Path:
@@ -227,9 +264,13 @@ def load_space_dir(space_dir: str | Path, *, space_class: type[Space], registry:
             settings[mod.encoder] = mod.encoder_settings
     settings.update(space_kwargs.pop("settings", None) or {})
     _check_local_paths(space_dir, settings)
-    centres = inside(space_dir, record.centres, "centres file") if record.centres else None
-    if centres is not None and not centres.is_file():
-        raise InputError(centres, "centres file named in space.json is missing")
+    files: dict[str | None, Path] = {}
+    for modality, relative in centre_files(record).items():
+        files[modality] = inside(space_dir, relative, "centres file")
+        if not files[modality].is_file():
+            raise InputError(files[modality], "centres file named in space.json is missing")
+    # one set per modality (a mapping), or an older space's one set for all
+    centres: Any = files.get(None) if None in files else (files or None)
     space = space_class(registry=registry, text_encoder=record.text_encoder,
                         encoders={m: r.encoder for m, r in record.modalities.items()},
                         settings=settings, centres=space_kwargs.pop("centres", centres), **space_kwargs)

@@ -116,11 +116,13 @@ def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: 
               "[default: 0.6; the fallback runs where the probabilities are calibrated].")
 @click.option("--no-fallback", is_flag=True, help="Do not re-check low-confidence predictions with the validators.")
 @click.option("--explain", is_flag=True, help="Add why: best-matching descriptions, entropy (JSON output).")
+@click.option("--multi-label", is_flag=True, help="Every class above its own fitted threshold, each with its "
+              "calibrated probability (needs `unibind calibrate fit-multi-label` in --space).")
 @device_options
 def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | None, reduce: str | None,
              top_k: int, modality: str | None, as_json: bool, space_dir: Path | None = None,
              calibrator_file: Path | None = None, threshold: float | None = None, no_fallback: bool = False,
-             explain: bool = False) -> None:
+             explain: bool = False, multi_label: bool = False) -> None:
     """Zero-shot classify FILES (files or folders) against --labels and/or knowledge-base --centres."""
     from unibind.errors import UniBindError
     from unibind.results import Failure
@@ -132,6 +134,9 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
         raise click.UsageError("give --labels, --centres, or both")
     if no_fallback and threshold is not None:
         raise click.UsageError("--threshold sets where the fallback runs; it cannot go with --no-fallback")
+    if multi_label and calibrator_file is not None:
+        raise click.UsageError("--calibrator is a single-label calibrator; --multi-label uses the one "
+                               "`unibind calibrate fit-multi-label` saved in --space")
     try:
         from unibind.calibration.defaults import fallback_for
 
@@ -141,15 +146,30 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
         # the fallback acts on calibrated confidence: where there is none, a threshold on it means nothing
         fallback = {} if no_fallback else {m: fallback_for(space, c, cut) for m, c in calibrators.items()}
         found = _expand(files, space, modality)
+        if multi_label:  # the space folder's multi-label calibrators (unibind.multilabel)
+            from unibind.calibration.multilabel_store import load_multilabels
+
+            calibrators = load_multilabels(space_dir)
+            from unibind.validation.base import Fallback, FallbackSettings
+
+            # per-class calibrated probabilities: classes above their threshold but below the cut are re-checked
+            fallback = None if no_fallback else Fallback(FallbackSettings(threshold=cut), registry=space.registry)
         predictions, failures = space.classify(found.files, names, modality=modality, top_k=top_k, centres=centres,
                                                reduce=reduce, calibrator=calibrators or None,
-                                               fallback=fallback, explain=explain)
+                                               fallback=fallback, explain=explain, multi_label=multi_label)
     except UniBindError as exc:
         raise click.ClickException(str(exc)) from exc
     failures = found.skipped + list(failures)
+    if space_dir is not None and centres is None:  # the space's saved centres: say when their KB changed since
+        from unibind.spacedir import stale_centres
+
+        for line in stale_centres(space):
+            click.echo(f"warning: {line}", err=True)
     if as_json:
         for p in predictions:
             click.echo(p.model_dump_json())
+    elif multi_label:
+        _print_multi_label(predictions)
     else:
         _print_predictions(predictions)
         _say_calibration(predictions, space_dir, calibrators, why_default, no_fallback)
@@ -161,6 +181,19 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
     _report_failures(failures)
     if failures:
         sys.exit(1)
+
+
+def _print_multi_label(predictions) -> None:
+    """Every class above its threshold per file, or that there is none (calibrated per-class probabilities)."""
+    for p in predictions:
+        held = ", ".join(f"{d.label} {d.probability:.2f}" for d in p.labels) or "no class above its threshold"
+        click.echo(f"{Path(p.source).name}: {held}")
+        for d in p.rejected:
+            click.echo(f"  {d.label} {d.probability:.2f} above its threshold {d.threshold:.2f}, but "
+                       f"{d.fallback.decision} by the fallback validators")  # type: ignore[union-attr]
+    if predictions:
+        click.echo("probabilities: calibrated per class (the space's multi-label calibrator); a class counts "
+                   "when at or above its fitted threshold", err=True)
 
 
 def _print_predictions(predictions, truth: dict[str, str] | None = None) -> None:

@@ -139,7 +139,8 @@ def report(data: tuple[str, ...], space_dir: Path | None, kb_path: Path, sources
         for line in plan.messages(kb_path):
             click.echo(line, err=True)
         path = report_for_spaces(spaces, sets, out_dir, kb_path=plan.path, k=k, zeroshot=tables,
-                                 figures=[(f.stem, str(f.resolve())) for f in figures], command=_command())
+                                 figures=[(f.stem, str(f.resolve())) for f in figures], command=_command(),
+                                 on_stage=_print_stage)
     except (UniBindError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"wrote {path}")
@@ -155,6 +156,22 @@ def _space(space_dir: Path | None):
         return Space.from_dir(space_dir)
     except (UniBindError, OSError, ValueError) as exc:
         raise click.ClickException(f"{space_dir}: {exc}") from exc
+
+
+def _print_stage(result, notes) -> None:
+    """A stage's top-1 and balanced accuracy per modality and centres (stdout), its notes (stderr)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    for note in notes:
+        click.echo(note, err=True)
+    table = Table(title=result.title)
+    for column in ("modality", "centres", "top-1 %", "balanced %", "items"):
+        table.add_column(column, justify="left" if column in ("modality", "centres") else "right")
+    for r in result.accuracy:
+        balanced = f"{100 * r.balanced_accuracy:.1f}" if r.balanced_accuracy is not None else "–"
+        table.add_row(r.modality, r.method, f"{100 * r.accuracy:.1f}", balanced, str(r.items))
+    Console().print(table)
 
 
 def _print_table(result) -> None:

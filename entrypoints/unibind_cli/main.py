@@ -18,6 +18,7 @@ from unibind_cli.errors import UserErrorGroup, run_or_exit
 from unibind_cli.evaluate import evaluate
 from unibind_cli.index import bench_index, index, search
 from unibind_cli.kb import bench_centres, kb
+from unibind_cli.multilabel import fit_multi_label
 from unibind_cli.plugins import add_plugin_commands, list_plugins, note_broken_plugins, quiet_option
 from unibind_cli.space import space
 from unibind_cli.scaffold import plugin
@@ -37,6 +38,7 @@ for command in (list_plugins, embed, classify, demo, bench, kb, train, evaluate,
     cli.add_command(command)
 bench.add_command(bench_centres)
 bench.add_command(bench_index)
+calibrate.add_command(fit_multi_label)
 whole_summaries(cli)
 
 

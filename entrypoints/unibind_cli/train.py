@@ -118,3 +118,5 @@ def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centre
                f"({100 * p['trainable'] / max(1, p['trainable'] + p['frozen']):.2f}% trained)")
     for f in result.failures:
         click.echo(f"skipped {f.source}: {f.reason}", err=True)
+    for note in result.notes:
+        click.echo(note, err=True)

@@ -72,7 +72,8 @@ class SpaceDir(click.ParamType):
             return f"{path}: no such space directory"
         if not path.is_dir():
             return f"{path}: not a directory (a space is a folder holding space.json)"
-        if (path / "space.json").is_file() or (self.calibrators_only_ok and (path / "calibrators").is_dir()):
+        if (path / "space.json").is_file() or (self.calibrators_only_ok and any(
+                (path / folder).is_dir() for folder in ("calibrators", "multilabel"))):
             return None
         extra = " or calibrators/" if self.calibrators_only_ok else ""
         return f"{path}: not a space directory: no space.json{extra} (train one with `unibind train`)"

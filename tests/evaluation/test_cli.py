@@ -46,6 +46,9 @@ def test_eval_report_on_tuxpaint_pairs(tmp_path):
                                       str(tmp_path / "kb.sqlite"), "--source", "templates", "--k", "10",
                                       "--out", str(out)])
     assert result.exit_code == 0, result.output
+    assert "balanced %" in result.stdout and "top-1 %" in result.stdout   # printed, not only in the HTML
+    rows = json.loads((out / "report.json").read_text())["stages"][0]["accuracy"]
+    assert all(0 <= r["balanced_accuracy"] <= 1 for r in rows)
     html = (out / "report.html").read_text()
     assert "before training" in html and "text → audio" in html and "image → audio" in html
     assert "ECL k=10" in html and html.count("data:image/png;base64,") == 3  # t-SNE and two reliability

@@ -28,8 +28,8 @@ def _synthetic_stage() -> Stage:
 
 def test_evaluate_stage_metrics():
     result = evaluate_stage(_synthetic_stage(), recall_ks=(1, 2), balance_ks=(2, 4))
-    acc = {(r.modality, r.method): r.accuracy for r in result.accuracy}
-    assert acc == {("image", "prompt"): 1.0, ("audio", "prompt"): 1.0}
+    acc = {(r.modality, r.method): (r.accuracy, r.balanced_accuracy) for r in result.accuracy}
+    assert acc == {("image", "prompt"): (1.0, 1.0), ("audio", "prompt"): (1.0, 1.0)}
     rows = {(r.query, r.gallery, r.relevance): r.recall for r in result.retrieval}
     assert rows[("text", "image", "class")] == {1: 1.0, 2: 1.0}
     assert rows[("image", "audio", "class")] == {1: 1.0, 2: 1.0}
@@ -56,12 +56,31 @@ def test_report_html_has_tables_and_pictures(tmp_path):
                                notes=["synthetic embeddings"]), tmp_path)
     html = path.read_text()
     assert "Retrieval recall@K" in html and "audio → image" in html and "same instance" in html
-    assert "<tr><td>image</td><td>100.0</td><td>6</td></tr>" in html      # accuracy, then the item count
+    assert "<tr><td>image</td><td>100.0 (100.0)</td><td>6</td></tr>" in html  # accuracy (balanced), item count
     assert "Balance: share of each modality" in html
     assert sorted(result.pictures) == ["grid", "reliability diagram (audio)", "reliability diagram (image)", "tsne"]
     assert html.count('src="data:image/png;base64,') == 4 and html.count('src="data:image/jpeg;base64,') == 1
     assert "<h2>Calibration</h2>" in html and "synthetic embeddings" in html
     assert Report.model_validate_json((tmp_path / "report.json").read_text()).stages[0].title == "synthetic"
+
+
+def test_balanced_accuracy_weighs_every_class_alike_and_a_per_modality_scorer_uses_its_own_centres():
+    eye = torch.eye(4)
+    # five images: four "dog" (all right), one "cat" scored as "dog": top-1 4/5, balanced (1 + 0) / 2
+    images = torch.stack([eye[1]] * 5)   # CLASSES: cat e0, dog e1, owl e2
+    stage = Stage("imbalanced", [EmbeddedSet("image", images, ["dog"] * 4 + ["cat"], list("abcde"))],
+                  CLASSES, {"prompt": lambda x: x @ eye[:3].T})
+    (row,) = evaluate_stage(stage, recall_ks=(1,), balance_ks=()).accuracy
+    assert (row.accuracy, row.balanced_accuracy) == (pytest.approx(0.8), pytest.approx(0.5))
+    # a trained space's own sets, one per modality: each set is scored with its modality's centres only
+    sounds = torch.stack([eye[3]] * 2)
+    own = {"image": lambda x: x @ eye[:3].T, "audio": lambda x: x @ eye[[3, 1, 2]].T}   # audio: cat's centre is e3
+    stage = Stage("own", [EmbeddedSet("image", images[:4], ["dog"] * 4, list("abcd")),
+                          EmbeddedSet("audio", sounds, ["cat"] * 2, list("xy"))], CLASSES, {"saved": own})
+    result = evaluate_stage(stage, recall_ks=(1,), balance_ks=(2,))
+    assert {r.modality: r.accuracy for r in result.accuracy} == {"image": 1.0, "audio": 1.0}
+    # "cat" ranks the sounds first, "dog" the images, "owl" ties at 0 (stable sort: images): 4 of 6 are images
+    assert result.balance[0].shares == pytest.approx({"image": 2 / 3, "audio": 1 / 3})
 
 
 def test_pair_recall_counts_only_queries_with_a_partner():

@@ -58,9 +58,9 @@ def test_train_space_writes_a_space_that_loads_and_embeds_with_the_trained_adapt
     data = manifest(tmp_path)
     result = train_space(config(tmp_path, data), registry=fake_registry)
     space_dir = result.space_dir
-    assert {p.name for p in space_dir.iterdir()} >= {"space.json", "adapters", "centres.safetensors",
-                                                     "checkpoint.safetensors"}
+    assert {p.name for p in space_dir.iterdir()} >= {"space.json", "adapters", "centres", "checkpoint.safetensors"}
     record = read_record(space_dir)
+    assert record.modality_centres == {"vec": "centres/vec.safetensors"} and record.centres is None
     vec = record.modalities["vec"]
     assert (vec.encoder, vec.adapter, vec.in_dim) == ("counting", "mlp", fakes.DIM_OUT)
     assert record.metrics["parameters"]["trainable"] == result.parameters["trainable"] > 0

@@ -25,7 +25,7 @@ class Scored:
 def score_files(space: Any, paths: Sequence[str | Path], labels: Sequence[str], modality: str, *,
                 centres: Any = None, reduce: str | None = None, batch_size: int = 32) -> Scored:
     """Embed ``paths`` of one modality and score them against ``labels`` (knowledge-base centres or templates)."""
-    centre_set = space.centre_set(centres, labels)
+    centre_set = space.centre_set(centres, labels, modality)
     labels = centre_set.labels if centre_set is not None else list(labels)
     embedded = space.embed_files(paths, modality, batch_size=batch_size)
     if centre_set is not None:

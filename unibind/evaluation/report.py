@@ -58,10 +58,10 @@ def render_html(report: Report, out_dir: str | Path) -> str:
     stages = []
     for s in report.stages:
         methods = list(dict.fromkeys(r.method for r in s.accuracy))
-        table: dict[str, dict[str, float]] = {}
+        table: dict[str, dict[str, tuple[float, float | None]]] = {}
         items: dict[str, int] = {}
         for r in s.accuracy:
-            table.setdefault(r.modality, {})[r.method] = r.accuracy
+            table.setdefault(r.modality, {})[r.method] = (r.accuracy, r.balanced_accuracy)
             items[r.modality] = r.items
         ks = sorted({k for r in s.retrieval for k in r.recall})
         images = [(PICTURE_TITLES.get(name, name), _data_uri(out_dir / file), name == "grid")

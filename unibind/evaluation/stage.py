@@ -9,7 +9,7 @@ model, so it is tested on synthetic embeddings and runs on any space;
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,25 @@ from pydantic import BaseModel, Field
 from unibind.evaluation.retrieval import DEFAULT_RECALL_KS, gallery_shares, modality_shares, ranking, recall_at_k
 
 Scorer = Callable[[torch.Tensor], torch.Tensor]
+#: A stage's scorer: one for every modality, or modality -> scorer (a trained space's own centre sets).
+AnyScorer = Scorer | Mapping[str, Scorer]
+
+
+def score(scorer: AnyScorer, vectors: torch.Tensor, modalities: str | Sequence[str]) -> torch.Tensor:
+    """Class scores ``[N, C]``; a per-modality scorer scores each row with its own modality's."""
+    if not isinstance(scorer, Mapping):
+        return scorer(vectors)
+    if isinstance(modalities, str):
+        return scorer[modalities](vectors)
+    out: torch.Tensor | None = None
+    for m in dict.fromkeys(modalities):
+        rows = torch.tensor([i for i, mod in enumerate(modalities) if mod == m])
+        part = scorer[m](vectors[rows])
+        if out is None:
+            out = torch.empty(len(modalities), part.shape[1])
+        out[rows] = part
+    assert out is not None
+    return out
 
 
 @dataclass
@@ -39,7 +58,7 @@ class Stage:
     title: str
     sets: list[EmbeddedSet]
     class_names: list[str]
-    scorers: dict[str, Scorer]
+    scorers: dict[str, AnyScorer]
     prompts: torch.Tensor | None = None   # [C, d] canonical-prompt embeddings, drawn in the t-SNE map
     logit_scale: float = 100.0            # probabilities = softmax(scale x cosine), as Space.classify does
 
@@ -48,6 +67,8 @@ class AccuracyRow(BaseModel):
     modality: str
     method: str
     accuracy: float
+    balanced_accuracy: float | None = Field(default=None, description="Mean recall over the classes with items "
+                                            "(scikit-learn's balanced_accuracy_score).")
     items: int
 
 
@@ -84,10 +105,11 @@ def evaluate_stage(stage: Stage, *, recall_ks: Sequence[int] = DEFAULT_RECALL_KS
     accuracy, retrieval, balance = [], [], []
     for s in stage.sets:
         for method, scorer in stage.scorers.items():
-            scores = scorer(s.vectors)
+            scores = score(scorer, s.vectors, s.modality)
             truth = torch.tensor([classes.index(label) for label in s.labels])
             accuracy.append(AccuracyRow(modality=s.modality, method=method, items=len(s.labels),
-                                        accuracy=float((scores.argmax(1) == truth).float().mean())))
+                                        accuracy=float((scores.argmax(1) == truth).float().mean()),
+                                        balanced_accuracy=balanced_accuracy(truth, scores.argmax(1))))
             present = [c for c, name in enumerate(classes) if name in set(s.labels)]  # classes with items here
             retrieval.append(RecallRow(query="text", gallery=s.modality, relevance="class", method=method,
                                        recall=recall_at_k(scores.T[present], [classes[c] for c in present],
@@ -116,11 +138,22 @@ def evaluate_stage(stage: Stage, *, recall_ks: Sequence[int] = DEFAULT_RECALL_KS
     gallery, modalities = _gallery(stage)
     if len(set(modalities)) > 1:
         for method, scorer in stage.scorers.items():
-            scores = scorer(gallery).T
+            scores = score(scorer, gallery, modalities).T
             balance += [BalanceRow(method=method, k=k, shares=modality_shares(scores, modalities, k))
                         for k in balance_ks]
     return StageResult(title=stage.title, accuracy=accuracy, retrieval=retrieval, balance=balance,
                        gallery_shares=gallery_shares(modalities))
+
+
+def balanced_accuracy(truth: torch.Tensor, predicted: torch.Tensor) -> float:
+    """Mean per-class recall over the classes that have items (a prediction of an absent class counts wrong)."""
+    import warnings
+
+    from sklearn.metrics import balanced_accuracy_score
+
+    with warnings.catch_warnings():  # "y_pred contains classes not in y_true": expected, those count as wrong
+        warnings.simplefilter("ignore", UserWarning)
+        return float(balanced_accuracy_score(truth.numpy(), predicted.numpy()))
 
 
 def draw_stage(stage: Stage, out_dir: str | Path, slug: str, *, grid_queries: int = 4, grid_k: int = 6,
@@ -148,7 +181,8 @@ def draw_stage(stage: Stage, out_dir: str | Path, slug: str, *, grid_queries: in
     gallery, _ = _gallery(stage)
     items = [(s, i) for s in stage.sets for i in range(len(s.labels))]
     queries = stage.class_names[:grid_queries]
-    top = ranking(scorer(gallery).T[:len(queries)], grid_k)
+    top = ranking(score(scorer, gallery, [s.modality for s in stage.sets for _ in s.labels]).T[:len(queries)],
+                  grid_k)
     rows = [[{"item": s.items[i] if s.items is not None else None, "modality": s.modality, "label": s.labels[i],
               "name": s.names[i], "hit": s.labels[i] == q} for s, i in (items[j] for j in row.tolist())]
             for q, row in zip(queries, top)]
@@ -165,7 +199,7 @@ def draw_reliability(stage: Stage, out_dir: str | Path, slug: str) -> dict[str, 
     method, scorer = next(iter(stage.scorers.items()))
     out = {}
     for s in stage.sets:
-        probs = torch.softmax(stage.logit_scale * scorer(s.vectors), dim=-1)
+        probs = torch.softmax(stage.logit_scale * score(scorer, s.vectors, s.modality), dim=-1)
         truth = torch.tensor([stage.class_names.index(label) for label in s.labels])
         path = Path(out_dir) / f"{slug}-{s.modality}-reliability.png"
         title = f"{s.modality}, {method}: softmax({stage.logit_scale:g} x cosine), uncalibrated"

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -83,6 +83,8 @@ class CentreClass(BaseModel):
     prompt: str | None = None
     candidates: int = Field(default=0, description="Descriptions the centres were chosen among.")
     fallback: bool = Field(default=False, description="No descriptions: the canonical prompt stands in.")
+    candidates_digest: str | None = Field(default=None, description="sha256 of the texts the centres were made "
+                                          "from: a knowledge base (or template set) that changed since differs.")
     texts: list[CentreText] = Field(description="One per centre, in slot order.")
 
 
@@ -396,6 +398,54 @@ def _what_was_found(kb: Any, refs: Sequence[ClassRef], settings: CentreSettings)
     return f"; it holds {', '.join(parts)}, which do not count: {', '.join(why)}"
 
 
+def _candidates(batch: Sequence[ClassRef], settings: CentreSettings, kb: Any) -> dict[str, list]:
+    """Each class's knowledge-base texts that may become its centres (class key -> descriptions)."""
+    found = kb.descriptions(batch, sources=settings.sources or None, modality=settings.modality)
+    per_class: dict[str, list] = {ref.key: [] for ref in batch}
+    for d in found:
+        if d.kind in settings.kinds:
+            per_class[d.class_ref.key].append(d)
+    return per_class
+
+
+def texts_digest(texts: Iterable[str]) -> str:
+    """Order-free digest of the texts a class's centres were chosen among."""
+    import hashlib
+
+    return hashlib.sha256("\n".join(sorted(texts)).encode("utf-8")).hexdigest()[:24]
+
+
+def stale_classes(centres: CentreSet, kb: Any = None) -> list[str] | None:
+    """Classes whose candidate texts differ today from when ``centres`` were made; None: cannot tell.
+
+    ``kb`` (an open KnowledgeBase) defaults to the file the centres name, opened
+    read-only; it is None when that file is gone or the centres predate digests.
+    """
+    settings = centres.meta.settings
+    classes = [c for c in centres.meta.classes if c.candidates_digest is not None]
+    if not classes or settings.method not in ("ecl", "mean", "templates"):
+        return None
+    refs = [ClassRef(name=c.name, class_id=c.class_id) for c in classes]
+    if settings.method == "templates":
+        from unibind.knowledge.templates import TemplateSource
+
+        source = TemplateSource()
+        now_digest = {r.key: texts_digest(source.class_descriptions(r.name, settings.modality)) for r in refs}
+        return [c.name for c, r in zip(classes, refs) if now_digest[r.key] != c.candidates_digest]
+    if kb is None:
+        from unibind.knowledge.store import KnowledgeBase
+
+        path = centres.meta.knowledge_base
+        if not path or not Path(path).is_file():
+            return None
+        with KnowledgeBase(path, read_only=True) as opened:
+            return stale_classes(centres, opened)
+    resolved = [kb.resolve(r) for r in refs]
+    per_class = _candidates(resolved, settings, kb)
+    return [c.name for c, r in zip(classes, resolved)
+            if texts_digest(d.text for d in per_class[r.key]) != c.candidates_digest]
+
+
 def _localize_group(batch: list[ClassRef], embedder: Any, settings: CentreSettings,
                     kb: Any) -> list[tuple[torch.Tensor | None, CentreClass | None]]:
     prompts = [canonical_prompt(ref, settings) for ref in batch]
@@ -414,15 +464,12 @@ def _localize_group(batch: list[ClassRef], embedder: Any, settings: CentreSettin
         for ref, group in zip(batch, texts):
             mean = flat[start:start + len(group)].mean(0, keepdim=True)
             start += len(group)
-            out.append((mean, CentreClass(name=ref.name, class_id=ref.class_id, candidates=len(group), texts=[
+            out.append((mean, CentreClass(name=ref.name, class_id=ref.class_id, candidates=len(group),
+                                          candidates_digest=texts_digest(group), texts=[
                 CentreText(text=f"mean of {len(group)} {settings.modality} prompt templates",
                            source="templates")])))
         return out
-    found = kb.descriptions(batch, sources=settings.sources or None, modality=settings.modality)
-    found = [d for d in found if d.kind in settings.kinds]
-    per_class: dict[str, list] = {ref.key: [] for ref in batch}
-    for d in found:
-        per_class[d.class_ref.key].append(d)
+    per_class = _candidates(batch, settings, kb)
     ordered = [d for ref in batch for d in per_class[ref.key]]   # grouped by class, insertion order within
     desc_vectors = embedder([d.text for d in ordered]) if ordered else torch.empty(0)
     prompt_vectors = embedder(prompts) if method == "ecl" or settings.on_empty == "prompt" else None
@@ -433,7 +480,8 @@ def _localize_group(batch: list[ClassRef], embedder: Any, settings: CentreSettin
     out: list[tuple[torch.Tensor | None, CentreClass | None]] = []
     for i, ref in enumerate(batch):
         descs = per_class[ref.key]
-        base = {"name": ref.name, "class_id": ref.class_id, "prompt": prompts[i], "candidates": len(descs)}
+        base = {"name": ref.name, "class_id": ref.class_id, "prompt": prompts[i], "candidates": len(descs),
+                "candidates_digest": texts_digest(d.text for d in descs)}
         if not descs:
             if settings.on_empty == "prompt":
                 vector = prompt_vectors[i:i + 1]  # type: ignore[index]

@@ -37,8 +37,8 @@ class TrainConfig(BaseModel):
     modalities: list[str] | None = Field(default=None, description="Train these (default: all in the data).")
     kb: Path | None = Field(default=None, description="Knowledge base: class centres for label-only samples.")
     centres_k: int = Field(default=50, ge=1, description="ECL centres per class (the paper: 50).")
-    centre_modality: str | None = Field(default=None, description="Canonical prompt of the centres "
-                                        "(default: the first modality).")
+    centre_modality: str | None = Field(default=None, description="Make every modality's centres from this "
+                                        "modality's canonical prompt and descriptions (default: each its own).")
     text_encoder: str | None = None
     encoders: dict[str, str] = Field(default_factory=dict, description="Encoder name per modality.")
     adapters: dict[str, str] = Field(default_factory=dict, description="Adapter name per modality "
@@ -68,6 +68,7 @@ class TrainResult:
     failures: list[Failure] = field(default_factory=list)
     encoded: dict[str, int] = field(default_factory=dict)
     removed_temps: list[Path] = field(default_factory=list)  # left by a killed earlier run, cleaned up
+    notes: list[str] = field(default_factory=list)  # e.g. classes whose centres for a modality fell back
 
 
 def _require_two_classes(data: Path, items: list[Item]) -> None:
@@ -132,8 +133,14 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
     texts = embedder(descriptions) if descriptions else torch.empty(0, text_encoder.dim)
     labels = sorted({i.label for i in all_items if i.label})
     label_row = {c: r for r, c in enumerate(labels)}
-    centre_set = _centres(config, labels, embedder, modalities[0]) if labels else None
-    positives = Positives(texts, centre_set.centres if centre_set else None, centre_set.mask if centre_set else None)
+    # one centre set per modality, from its own canonical prompt and descriptions (or all from --centre-modality)
+    made: dict[str, Any] = {}
+    notes: list[str] = []
+    for m in dict.fromkeys(config.centre_modality or m for m in modalities) if labels else []:
+        made[m] = _centres(config, labels, embedder, m, notes)
+    centre_sets = {m: made[config.centre_modality or m] for m in modalities} if labels else {}
+    positives = {m: Positives(texts, centre_sets[m].centres if labels else None,
+                              centre_sets[m].mask if labels else None) for m in modalities}
 
     train_keys, val_keys = split_instances(all_items, config.val_fraction, config.train.seed,
                                            min_val_per_class=config.min_val_per_class)
@@ -161,31 +168,45 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
     parameters = {"trainable": fit.trainable_parameters, "frozen": frozen_count}
     if ctx.main:
         _write_space(out, config, space, frozen, adapters, kept, {m: f.hashes for m, f in features.items()},
-                     fit, parameters, samples, centre_set, identity_hash(space_text_identity(space)))
-    return TrainResult(out, fit, parameters, samples, failures, encoded, removed)
+                     fit, parameters, samples, centre_sets, identity_hash(space_text_identity(space)))
+    return TrainResult(out, fit, parameters, samples, failures, encoded, removed, notes)
 
 
-def _centres(config: TrainConfig, labels: list[str], embedder: Any, modality: str) -> Any:
-    """ECL centres from the knowledge base, or the prompt-template mean when there is none."""
+def _centres(config: TrainConfig, labels: list[str], embedder: Any, modality: str, notes: list[str]) -> Any:
+    """``modality``'s ECL centres from the knowledge base, or its prompt-template means when there is none.
+
+    A class the KB describes only for other modalities gets this modality's canonical prompt as its
+    one centre (said in ``notes``); a class it does not describe at all is an error naming what it holds.
+    """
     from unibind.knowledge.centres import CentreSettings, localize
     from unibind.knowledge.records import ClassRef
 
     refs = [ClassRef(name=label) for label in labels]
-    modality = config.centre_modality or modality
     if config.kb is None:
         return localize(refs, embedder, CentreSettings(method="templates", modality=modality))
     from unibind.knowledge.store import KnowledgeBase
 
+    settings = CentreSettings(k=config.centres_k, modality=modality)
     with KnowledgeBase(config.kb, read_only=True) as kb:
-        return localize(refs, embedder, CentreSettings(k=config.centres_k, modality=modality), kb=kb)
+        made = localize(refs, embedder, settings.model_copy(update={"on_empty": "prompt"}), kb=kb)
+        stand_ins = [c for c in made.meta.classes if c.fallback]
+        held = [ClassRef(name=c.name, class_id=c.class_id) for c in stand_ins]
+        described = {d.class_ref.key for d in kb.descriptions(held, kind="class_description")} if held else set()
+        if any(ref.key not in described for ref in held):
+            return localize(refs, embedder, settings, kb=kb)  # nothing at all for some class: the error says what
+    if stand_ins:
+        notes.append(f"{modality} centres: {len(stand_ins)} class(es) ({', '.join(c.name for c in stand_ins[:10])}"
+                     f"{' ...' if len(stand_ins) > 10 else ''}) have descriptions in {config.kb} only for other "
+                     f"modalities; each has its {modality} canonical prompt as its one centre")
+    return made
 
 
 def _write_space(out: Path, config: TrainConfig, space: Any, frozen: dict[str, FrozenEncoder],
                  adapters: dict[str, Any], kept: dict[str, list[Item]], hashes: dict[str, list[str]], fit: FitResult,
-                 parameters: dict[str, int], samples: dict[str, dict[str, int]], centre_set: Any,
+                 parameters: dict[str, int], samples: dict[str, dict[str, int]], centre_sets: dict[str, Any],
                  text_identity: str) -> None:
     from unibind.knowledge.textcache import identity_hash
-    from unibind.spacedir import CENTRES, ModalityRecord, SpaceRecord, save_adapter, write_record
+    from unibind.spacedir import CENTRES_DIR, ModalityRecord, SpaceRecord, save_adapter, write_record
 
     last = fit.history[-1] if fit.history else None
     best = next((r for r in fit.history if r.epoch == fit.best_epoch), last)
@@ -201,8 +222,10 @@ def _write_space(out: Path, config: TrainConfig, space: Any, frozen: dict[str, F
             frozen[m].encoder_name), adapter=config.adapters.get(m, "linear"), adapter_settings=settings,
             adapter_file=relative, in_dim=frozen[m].dim, out_dim=adapter.out_dim,
             feature_identity=identity_hash(frozen[m].identity))
-    if centre_set is not None:
-        centre_set.save(out / CENTRES)
+    centre_files = {}
+    for m, centre_set in centre_sets.items():
+        centre_files[m] = f"{CENTRES_DIR}/{m}.safetensors"
+        centre_set.save(out / centre_files[m])
     text_name = space.pipeline("text").encoder_name
     metrics = {"best_epoch": fit.best_epoch, "stopped_early": fit.stopped_early, "temperature": fit.temperature,
                "parameters": parameters, "samples": samples, "train": config.train.model_dump(mode="json"),
@@ -211,7 +234,7 @@ def _write_space(out: Path, config: TrainConfig, space: Any, frozen: dict[str, F
                  "command": train_command(config)}
     write_record(out, SpaceRecord(text_encoder=text_name, text_encoder_settings=config.settings.get(text_name),
                                   text_identity=text_identity, modalities=records,
-                                  centres=CENTRES if centre_set is not None else None, metrics=metrics,
+                                  modality_centres=centre_files, metrics=metrics,
                                   made_from=made_from))
 
 

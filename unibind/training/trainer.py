@@ -193,7 +193,7 @@ def _lr_at(step: int, total: int, settings: TrainSettings) -> float:
 
 
 def fit_adapters(adapters: dict[str, nn.Module], train: dict[str, ModalityData], val: dict[str, ModalityData],
-                 positives: Positives, settings: TrainSettings | None = None, *,
+                 positives: Positives | dict[str, Positives], settings: TrainSettings | None = None, *,
                  checkpoint: str | Path | None = None, ctx: DistContext | None = None,
                  on_epoch: Callable[[EpochRecord], None] | None = None) -> FitResult:
     """Train ``adapters`` (one per modality) contrastively; returns the best ones by val loss.
@@ -247,7 +247,7 @@ def fit_adapters(adapters: dict[str, nn.Module], train: dict[str, ModalityData],
             for m in modalities:
                 index = plans[m][step]
                 data = train[m]
-                texts[m], groups[m] = positives.draw(data.text_index[index], data.labels[index], draw[m])
+                texts[m], groups[m] = _of(positives, m).draw(data.text_index[index], data.labels[index], draw[m])
                 sizes[m] = len(index)
                 local[m] = data.features[index[ctx.part(len(index))]].float().to(ctx.device)
             outputs, scale = model(local)
@@ -289,8 +289,13 @@ def fit_adapters(adapters: dict[str, nn.Module], train: dict[str, ModalityData],
                      stopped, trainable_parameters(bundle), resumed, state["step"])
 
 
+def _of(positives: Positives | dict[str, Positives], modality: str) -> Positives:
+    """One set of positives for every modality, or each modality's own (its own class centres)."""
+    return positives[modality] if isinstance(positives, dict) else positives
+
+
 @torch.no_grad()
-def evaluate(bundle: AdapterBundle, val: dict[str, ModalityData], positives: Positives,
+def evaluate(bundle: AdapterBundle, val: dict[str, ModalityData], every: Positives | dict[str, Positives],
              settings: TrainSettings, device: torch.device | None = None) -> tuple[float, dict[str, float]]:
     """Mean val loss over modalities (fixed batches and positives) and top-1 accuracy against class centres.
 
@@ -298,10 +303,11 @@ def evaluate(bundle: AdapterBundle, val: dict[str, ModalityData], positives: Pos
     """
     bundle.eval()
     device = device or module_device(bundle)
-    centres = positives.centres.to(device) if positives.centres is not None else None
-    mask = positives.mask.to(device) if positives.mask is not None else None
     losses, accuracy = [], {}
     for m in sorted(val):
+        positives = _of(every, m)
+        centres = positives.centres.to(device) if positives.centres is not None else None
+        mask = positives.mask.to(device) if positives.mask is not None else None
         data = val[m]
         if len(data) == 0:
             continue

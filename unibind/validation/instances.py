@@ -45,7 +45,7 @@ def classify_instances(space: Any, instances: Sequence[Mapping[str, str | Path]]
         others = [{m: probs[m][str(path)] for m, path in instances[i].items()
                    if m != modality and str(path) in probs.get(m, {})} for i in owners]
         reviewed = review(space, found, subset.vectors, labels, p[order], modality,
-                          centre_set=space.centre_set(centres, labels), fallback=fallback,
+                          centre_set=space.centre_set(centres, labels, modality), fallback=fallback,
                           explain_them=explain, others=others, top_k=top_k)
         for i, prediction in zip(owners, reviewed):
             results[i][modality] = prediction

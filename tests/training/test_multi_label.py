@@ -1,0 +1,140 @@
+"""Multi-label classification from the command line: fit per-class calibration into a space, classify with it.
+
+Simulated data: ``.vec`` files whose features are the sum of two class prototypes (a "composite" of two
+classes), next to single-class files; the space is trained on single-class files only.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import training_fakes as fakes
+from click.testing import CliRunner
+from test_space_centres import LABELS, trained  # noqa: F401 - the trained space fixture
+
+from unibind.calibration.multilabel_store import MultiLabelCalibrator, load_multilabel, save_multilabel
+from unibind.space import Space
+from unibind_cli.main import cli
+
+PAIRS = [("bird", "cat"), ("cat", "dog"), ("bird", "dog")]
+
+
+def _protos():
+    return np.random.default_rng(0).standard_normal((3, fakes.DIM_IN))   # the prototypes test_space_centres trains on
+
+
+def composites(root, n=6, seed=2):
+    """A JSONL manifest of simulated files: n per class pair (sum of the two prototypes) and n per single class."""
+    gen, protos = np.random.default_rng(seed), _protos()
+    lines = []
+    for combo in [*PAIRS, *[(c,) for c in LABELS]]:
+        for i in range(n):
+            x = sum(protos[LABELS.index(c)] for c in combo) + 0.4 * gen.standard_normal(fakes.DIM_IN)
+            path = fakes.write_vec(root / f"{'+'.join(combo)}-{i}.vec", x)
+            lines.append(json.dumps({"path": path.name, "labels": list(combo)}))
+    manifest = root / "labels.jsonl"
+    manifest.write_text("\n".join(lines) + "\n")
+    return manifest
+
+
+def _run(*args):
+    return CliRunner().invoke(cli, list(map(str, args)))
+
+
+@pytest.fixture
+def fitted(tmp_path, trained):  # noqa: F811
+    space_dir, _ = trained
+    result = _run("calibrate", "fit-multi-label", composites(tmp_path / "held-out"), "--space", space_dir,
+                  "--modality", "vec")
+    assert result.exit_code == 0, result.output
+    return space_dir, result
+
+
+def test_fit_saves_per_class_temperatures_and_thresholds_in_the_space_and_prints_them(fitted):
+    space_dir, result = fitted
+    saved = load_multilabel(space_dir / "multilabel" / "vec.safetensors")
+    assert saved.record.labels == list(LABELS) and saved.record.fitted_on == 36
+    assert saved.record.positives == {"bird": 18, "cat": 18, "dog": 18}
+    assert json.loads((space_dir / "multilabel" / "vec.json").read_text())["labels"] == list(LABELS)
+    for label, t, threshold in zip(LABELS, saved.scaler.temperature.tolist(), saved.thresholds.tolist()):
+        assert f"{label:<4}  T {t:.4f}" in result.stdout and f"threshold {threshold:.3f}" in result.stdout
+    assert "micro F1" in result.stdout and "ECE" in result.stdout
+    # the per-class parameters differ between classes, and a reload scores exactly alike
+    assert len(set(saved.scaler.bias.tolist())) == 3
+    again = load_multilabel(save_multilabel(space_dir / "copy", saved))
+    scores = torch.rand(4, 3)
+    assert torch.equal(again.probabilities(scores, LABELS)[0], saved.probabilities(scores, LABELS)[0])
+    # a subset in another order picks its classes' own parameters
+    sub, thresholds = saved.probabilities(scores[:, [2, 0]], ["dog", "bird"])
+    assert torch.allclose(sub, saved.probabilities(scores, LABELS)[0][:, [2, 0]])
+    assert thresholds.tolist() == saved.thresholds[[2, 0]].tolist()
+
+
+def test_classify_multi_label_returns_both_classes_of_composites(tmp_path, fitted):
+    space_dir, _ = fitted
+    manifest = composites(tmp_path / "test", n=5, seed=7)
+    truth = {str(manifest.parent / json.loads(line)["path"]): set(json.loads(line)["labels"])
+             for line in manifest.read_text().splitlines()}
+    result = _run("classify", "--space", space_dir, "--multi-label", "--json", *truth)
+    assert result.exit_code == 0, result.output
+    predicted = {p["source"]: p for p in map(json.loads, result.stdout.splitlines())}
+    assert set(predicted) == set(truth)
+    for p in predicted.values():
+        probs = [d["probability"] for d in p["labels"]]
+        assert probs == sorted(probs, reverse=True)
+        assert all(d["probability"] >= d["threshold"] for d in p["labels"])
+        assert all(d["probability"] < d["threshold"] for d in p["top"] if d["label"] not in
+                   {x["label"] for x in p["labels"]})
+    pairs = [s for s, held in truth.items() if len(held) == 2]
+    # one label per file (single-label) finds at most half of the pairs' classes; multi-label finds more
+    found = sum(len(truth[s] & {d["label"] for d in predicted[s]["labels"]}) for s in pairs)
+    assert found / (2 * len(pairs)) > 0.5
+    plain = _run("classify", "--space", space_dir, "--multi-label", *list(truth)[:2])
+    assert plain.exit_code == 0 and "calibrated per class" in plain.stderr
+    first = predicted[list(truth)[0]]["labels"]
+    expected = ", ".join(f"{d['label']} {d['probability']:.2f}" for d in first) or "no class above its threshold"
+    assert plain.stdout.splitlines()[0] == f"{list(truth)[0].rsplit('/', 1)[1]}: {expected}"
+
+
+def test_no_class_above_its_threshold_is_said(tmp_path, fitted):
+    space_dir, _ = fitted
+    saved = load_multilabel(space_dir / "multilabel" / "vec.safetensors")
+    saved.thresholds = torch.full((3,), 1.01)    # nothing can reach it
+    save_multilabel(space_dir, saved)
+    file = sorted((tmp_path / "held-out").glob("*.vec"))[0]
+    result = _run("classify", "--space", space_dir, "--multi-label", file)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"{file.name}: no class above its threshold"
+
+
+def test_without_a_fitted_calibrator_one_error_line_says_how_to_fit_one(tmp_path, trained):  # noqa: F811
+    space_dir, _ = trained
+    file = sorted((tmp_path / "data").rglob("*.vec"))[0]
+    result = _run("classify", "--space", space_dir, "--multi-label", file)
+    assert result.exit_code != 0
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("Error: --multi-label: no multi-label calibrator for vec")
+    assert f"unibind calibrate fit-multi-label DATA --space {space_dir} --modality vec" in line
+
+
+def test_explain_and_the_fallback_work_on_multi_label(tmp_path, fitted, fake_registry):
+    space_dir, _ = fitted
+    files = sorted((tmp_path / "held-out").glob("bird+cat-*.vec"))[:3]
+    result = _run("classify", "--space", space_dir, "--multi-label", "--json", "--explain", "--threshold", "0.9999",
+                  *files)
+    assert result.exit_code == 0, result.output
+    for p in map(json.loads, result.stdout.splitlines()):
+        assert p["explanation"]["top"] and all(m["description"] for m in p["explanation"]["top"])
+        reviewed = p["labels"] + p["rejected"]
+        assert reviewed and all(d["fallback"]["ran"] for d in reviewed)   # every class above threshold re-checked
+        assert all(d["fallback"]["decision"] in ("accepted", "verified") for d in p["labels"])
+        assert all(d["fallback"]["decision"] in ("rejected", "revised") for d in p["rejected"])
+    # the library path: Space.classify(multi_label=True) with a calibrator given directly
+    space = Space.from_dir(space_dir, registry=fake_registry)
+    calibrator = load_multilabel(space_dir / "multilabel" / "vec.safetensors")
+    assert isinstance(calibrator, MultiLabelCalibrator)
+    predictions, failures = space.classify(files, ["dog", "bird"], multi_label=True, calibrator={"vec": calibrator})
+    assert not failures and all({d.label for d in p.top} <= {"dog", "bird"} for p in predictions)
