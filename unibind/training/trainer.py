@@ -44,6 +44,10 @@ class TrainSettings(BaseModel):
     temperature: float = Field(default=1.0, gt=0, description="tau; the paper uses none, i.e. 1.")
     learn_temperature: bool = Field(default=False, description="Learn tau (from `temperature`), CLIP-style.")
     symmetric: bool = Field(default=False, description="Add the text-to-sample direction (the paper: one way).")
+    anchor_weight: float = Field(default=0.0, ge=0, description=(
+        "Pull the adapters toward their starting weights (L2-SP): this times the squared distance of the "
+        "weights from the start, relative to the start's squared norm, is added to the loss. With "
+        "init='text-bridge' it keeps the bridge's zero-shot classes while training fits the seen ones."))
     seed: int = 0
 
 
@@ -157,6 +161,30 @@ class FitResult:
         return len(self.history) / seconds if seconds else float("inf")
 
 
+class Anchor:
+    """L2-SP (Li et al., 2018): ``weight * |theta - theta_0|^2 / |theta_0|^2`` over the trainable adapter weights.
+
+    Relative to the start's norm, so one weight means the same for any
+    encoder width; a start of all zeros is measured in absolute terms.
+    """
+
+    def __init__(self, adapters: nn.Module, weight: float):
+        self.weight = float(weight)
+        self.params = [p for p in adapters.parameters() if p.requires_grad] if self.weight else []
+        self.start = [p.detach().clone() for p in self.params]
+        norm = sum(float(s.pow(2).sum()) for s in self.start)
+        self.scale = self.weight / norm if norm > 0 else self.weight
+
+    def distance(self) -> torch.Tensor:
+        """Squared distance of the weights from the start (0 when off)."""
+        if not self.params:
+            return torch.zeros(())
+        return torch.stack([(p - s).pow(2).sum() for p, s in zip(self.params, self.start)]).sum()
+
+    def penalty(self) -> torch.Tensor | float:
+        return self.scale * self.distance() if self.params else 0.0
+
+
 def trainable_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
@@ -209,6 +237,7 @@ def fit_adapters(adapters: dict[str, nn.Module], train: dict[str, ModalityData],
         raise ValueError(f"adapters for {sorted(adapters)} but training data for {sorted(train)}")
     torch.manual_seed(settings.seed)
     bundle = AdapterBundle(adapters, Temperature(settings.temperature, settings.learn_temperature)).to(ctx.device)
+    anchor = Anchor(bundle.adapters, settings.anchor_weight)  # the start, taken before a checkpoint is loaded
     model: nn.Module = bundle
     if ctx.active:
         from torch.nn.parallel import DistributedDataParallel
@@ -253,7 +282,7 @@ def fit_adapters(adapters: dict[str, nn.Module], train: dict[str, ModalityData],
             losses = [contrastive_loss(gather_rows(outputs[m], ctx, sizes[m]), texts[m].to(ctx.device),
                                        groups[m].to(ctx.device), scale=scale, symmetric=settings.symmetric)
                       for m in modalities]
-            loss = torch.stack(losses).mean()
+            loss = torch.stack(losses).mean() + anchor.penalty()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if settings.clip_norm is not None:
