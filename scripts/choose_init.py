@@ -51,7 +51,6 @@ VARIANTS: dict[str, tuple[dict[str, Any], str]] = {
     "text-bridge": ({}, "text-bridge"),
     "text-bridge lr=3e-3": ({"lr": 3e-3}, "text-bridge"),
     "text-bridge epochs=90": ({"epochs": 90, "patience": 15}, "text-bridge"),
-    "text-bridge anchor=0.3": ({"anchor_weight": 0.3}, "text-bridge"),
     "text-bridge anchor=1": ({"anchor_weight": 1.0}, "text-bridge"),
     "text-bridge anchor=3": ({"anchor_weight": 3.0}, "text-bridge"),
     "text-bridge anchor=10": ({"anchor_weight": 10.0}, "text-bridge"),
