@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,12 +222,14 @@ def _lr_at(step: int, total: int, settings: TrainSettings) -> float:
 def fit_adapters(adapters: dict[str, nn.Module], train: dict[str, ModalityData], val: dict[str, ModalityData],
                  positives: Positives, settings: TrainSettings | None = None, *,
                  checkpoint: str | Path | None = None, ctx: DistContext | None = None,
-                 on_epoch: Callable[[EpochRecord], None] | None = None) -> FitResult:
+                 on_epoch: Callable[[EpochRecord], None] | None = None,
+                 anchored: Collection[str] | None = None) -> FitResult:
     """Train ``adapters`` (one per modality) contrastively; returns the best ones by val loss.
 
     ``checkpoint``: a file written atomically after every epoch; if it exists
     when training starts, training resumes from it. Under ``torchrun`` pass
-    ``ctx`` (see :mod:`unibind.training.distributed`).
+    ``ctx`` (see :mod:`unibind.training.distributed`). ``anchored``: the
+    modalities ``settings.anchor_weight`` pulls back to their start (default: all).
     """
     settings = settings or TrainSettings()
     ctx = ctx or DistContext()
@@ -237,7 +239,8 @@ def fit_adapters(adapters: dict[str, nn.Module], train: dict[str, ModalityData],
         raise ValueError(f"adapters for {sorted(adapters)} but training data for {sorted(train)}")
     torch.manual_seed(settings.seed)
     bundle = AdapterBundle(adapters, Temperature(settings.temperature, settings.learn_temperature)).to(ctx.device)
-    anchor = Anchor(bundle.adapters, settings.anchor_weight)  # the start, taken before a checkpoint is loaded
+    anchor = Anchor(nn.ModuleList([bundle.adapters[m] for m in sorted(adapters) if anchored is None or m in anchored]),
+                    settings.anchor_weight)  # the start, taken before a checkpoint is loaded
     model: nn.Module = bundle
     if ctx.active:
         from torch.nn.parallel import DistributedDataParallel
