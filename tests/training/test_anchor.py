@@ -7,13 +7,21 @@ import torch
 import training_fakes as fakes
 from pydantic import ValidationError
 
-from unibind.training.trainer import Anchor, TrainSettings, fit_adapters
+from unibind.adapters.linear import LinearAdapter, LinearAdapterSettings
+from unibind.training.trainer import Anchor, TrainSettings, fit_adapters, starts_from_bridge
 
 SETTINGS = TrainSettings(epochs=6, batch_size=32, lr=0.05, warmup_steps=2, patience=20)
 
 
 def _start(seed=0):
-    return fakes.adapters(seed=seed)
+    """Linear adapters started from a stand-in for the bridge (init='text-bridge', fixed weights)."""
+    generator = torch.Generator().manual_seed(seed)
+    out = {}
+    for m in "ab":
+        adapter = LinearAdapter(LinearAdapterSettings(init="text-bridge"), in_dim=fakes.D_IN, out_dim=fakes.D)
+        adapter.set_weights(0.3 * torch.randn(fakes.D, fakes.D_IN, generator=generator), torch.zeros(fakes.D))
+        out[m] = adapter
+    return out
 
 
 def _relative_distance(trained, start) -> float:
@@ -25,8 +33,7 @@ def _relative_distance(trained, start) -> float:
 
 def _fit(weight: float, **kwargs):
     train, val, positives = fakes.synthetic()
-    start = _start()
-    snapshot = {m: type(a)(a.settings, in_dim=fakes.D_IN, out_dim=fakes.D) for m, a in _start().items()}
+    start, snapshot = _start(), _start()
     result = fit_adapters(start, train, val, positives, SETTINGS.model_copy(update={"anchor_weight": weight}),
                           **kwargs)
     return result, snapshot
@@ -60,8 +67,19 @@ def test_a_large_weight_keeps_the_adapters_near_their_start_and_a_small_one_lets
     d_free, d_light, d_held = (_relative_distance(r.adapters, start) for r in (free, light, held))
     assert d_free > d_light > d_held
     assert d_held < 0.02 * d_free, (d_free, d_held)
-    # held near a random start, it cannot learn the task that the free adapters learn
+    # held near a start that knows nothing of the task, it cannot learn what the free adapters learn
     assert min(free.history[-1].val_accuracy.values()) > min(held.history[-1].val_accuracy.values())
+
+
+def test_only_adapters_that_start_from_the_bridge_are_anchored():
+    train, val, positives = fakes.synthetic()
+    assert all(starts_from_bridge(a) for a in _start().values())
+    assert not any(starts_from_bridge(a) for a in fakes.adapters().values())
+    free = fit_adapters(fakes.adapters(), train, val, positives, SETTINGS)
+    held = fit_adapters(fakes.adapters(), train, val, positives, SETTINGS.model_copy(update={"anchor_weight": 1e3}))
+    for m in free.adapters:   # a random start is no place to pull back to: the weight changes nothing
+        for p, q in zip(free.adapters[m].parameters(), held.adapters[m].parameters()):
+            assert torch.equal(p, q)
 
 
 def test_a_resumed_run_anchors_to_the_start_not_to_the_checkpoint(tmp_path):

@@ -166,9 +166,8 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
         if settings and "init" in settings:
             starts[m] = settings["init"]
     out = Path(config.out)
-    # the anchor pulls toward the bridge: a random start (xavier, ...) is no place to pull back to
     fit = fit_adapters(adapters, train, val, positives, config.train, checkpoint=out / CHECKPOINT, ctx=ctx,
-                       on_epoch=on_epoch, anchored={m for m, init in starts.items() if init == "text-bridge"})
+                       on_epoch=on_epoch)
     frozen_count = sum(_count(f.encoder) for f in frozen.values()) + _count(text_encoder)
     parameters = {"trainable": fit.trainable_parameters, "frozen": frozen_count}
     if ctx.main:

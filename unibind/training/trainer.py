@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,9 +45,10 @@ class TrainSettings(BaseModel):
     learn_temperature: bool = Field(default=False, description="Learn tau (from `temperature`), CLIP-style.")
     symmetric: bool = Field(default=False, description="Add the text-to-sample direction (the paper: one way).")
     anchor_weight: float = Field(default=0.0, ge=0, description=(
-        "Pull the adapters toward their starting weights (L2-SP): this times the squared distance of the "
-        "weights from the start, relative to the start's squared norm, is added to the loss. With "
-        "init='text-bridge' it keeps the bridge's zero-shot classes while training fits the seen ones."))
+        "Pull adapters that start from the text bridge (init='text-bridge') back toward it (L2-SP): this times "
+        "the squared distance of their weights from the start, relative to the start's squared norm, is added "
+        "to the loss. It keeps the bridge's zero-shot classes while training fits the seen ones; other starts "
+        "are not anchored. Chosen by scripts/choose_init.py (README, 'Which start')."))
     seed: int = 0
 
 
@@ -161,11 +162,18 @@ class FitResult:
         return len(self.history) / seconds if seconds else float("inf")
 
 
+def starts_from_bridge(adapter: nn.Module) -> bool:
+    """Whether ``adapter`` was built with ``init='text-bridge'`` (the start worth returning to)."""
+    return getattr(getattr(adapter, "settings", None), "init", None) == "text-bridge"
+
+
 class Anchor:
     """L2-SP (Li et al., 2018): ``weight * |theta - theta_0|^2 / |theta_0|^2`` over the trainable adapter weights.
 
     Relative to the start's norm, so one weight means the same for any
     encoder width; a start of all zeros is measured in absolute terms.
+    Training anchors only adapters that start from the text bridge: a random
+    start (xavier, ...) is no place to pull back to.
     """
 
     def __init__(self, adapters: nn.Module, weight: float):
@@ -222,14 +230,13 @@ def _lr_at(step: int, total: int, settings: TrainSettings) -> float:
 def fit_adapters(adapters: dict[str, nn.Module], train: dict[str, ModalityData], val: dict[str, ModalityData],
                  positives: Positives, settings: TrainSettings | None = None, *,
                  checkpoint: str | Path | None = None, ctx: DistContext | None = None,
-                 on_epoch: Callable[[EpochRecord], None] | None = None,
-                 anchored: Collection[str] | None = None) -> FitResult:
+                 on_epoch: Callable[[EpochRecord], None] | None = None) -> FitResult:
     """Train ``adapters`` (one per modality) contrastively; returns the best ones by val loss.
 
     ``checkpoint``: a file written atomically after every epoch; if it exists
     when training starts, training resumes from it. Under ``torchrun`` pass
-    ``ctx`` (see :mod:`unibind.training.distributed`). ``anchored``: the
-    modalities ``settings.anchor_weight`` pulls back to their start (default: all).
+    ``ctx`` (see :mod:`unibind.training.distributed`). ``settings.anchor_weight``
+    pulls back the adapters that start from the text bridge (see :class:`Anchor`).
     """
     settings = settings or TrainSettings()
     ctx = ctx or DistContext()
@@ -239,7 +246,7 @@ def fit_adapters(adapters: dict[str, nn.Module], train: dict[str, ModalityData],
         raise ValueError(f"adapters for {sorted(adapters)} but training data for {sorted(train)}")
     torch.manual_seed(settings.seed)
     bundle = AdapterBundle(adapters, Temperature(settings.temperature, settings.learn_temperature)).to(ctx.device)
-    anchor = Anchor(nn.ModuleList([bundle.adapters[m] for m in sorted(adapters) if anchored is None or m in anchored]),
+    anchor = Anchor(nn.ModuleList([bundle.adapters[m] for m in sorted(adapters) if starts_from_bridge(adapters[m])]),
                     settings.anchor_weight)  # the start, taken before a checkpoint is loaded
     model: nn.Module = bundle
     if ctx.active:
