@@ -13,7 +13,17 @@ NON_NEGATIVE_FLOAT = click.FloatRange(min=0)
 #: Defaults as literals (importing the trainer here would load torch for every command); a test keeps them
 #: equal to TrainSettings' and TrainConfig's.
 DEFAULT_INIT = "auto"
-DEFAULT_ANCHOR_WEIGHT = 0.0
+DEFAULT_ANCHOR_WEIGHT = 10.0
+
+
+def _anchor_note(starts: dict[str, str], weight: float) -> str:
+    anchored = sorted(m for m, init in starts.items() if init == "text-bridge")
+    if not weight:
+        return ""
+    if anchored:
+        return f"; {', '.join(anchored)} anchored to the bridge (--anchor-weight {weight:g})"
+    given = click.get_current_context().get_parameter_source("anchor_weight") != click.core.ParameterSource.DEFAULT
+    return f"; --anchor-weight {weight:g} anchors nothing: no adapter starts from the text bridge" if given else ""
 
 
 def _one(values: list[str], option: str) -> str:
@@ -57,7 +67,8 @@ def _pairs(values: tuple[str, ...] | list[str], option: str) -> dict[str, str]:
               help="Global batch per modality.")
 @click.option("--lr", default=1e-3, show_default=True, type=POSITIVE_FLOAT)
 @click.option("--anchor-weight", default=DEFAULT_ANCHOR_WEIGHT, show_default=True, type=NON_NEGATIVE_FLOAT,
-              help="Pull the adapters toward their start (L2-SP): keeps the bridge's zero-shot classes; 0: off.")
+              help="Pull adapters that start from the text bridge back toward it (L2-SP): keeps classes never seen "
+              "in training, costs accuracy on the seen ones (README: 'Which start'); 0: off.")
 @click.option("--temperature", default=1.0, show_default=True, type=POSITIVE_FLOAT,
               help="tau (the paper: 1, i.e. none).")
 @click.option("--learn-temperature", is_flag=True, show_default="fixed",
@@ -140,7 +151,7 @@ def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centre
                    "early stopping", err=True)
     if result.starts:
         click.echo("adapter start: " + ", ".join(f"{m} {init}" for m, init in sorted(result.starts.items()))
-                   + ("" if inits else f" (--init {config.init})"))
+                   + ("" if inits else f" (--init {config.init})") + _anchor_note(result.starts, anchor_weight))
     click.echo(f"parameters: {p['trainable']:,} trainable, {p['frozen']:,} frozen "
                f"({100 * p['trainable'] / max(1, p['trainable'] + p['frozen']):.2f}% trained)")
     for f in result.failures:

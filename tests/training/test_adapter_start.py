@@ -66,3 +66,20 @@ def test_the_anchor_pulls_back_only_adapters_that_start_from_the_bridge(tmp_path
     assert runs[0.0].starts == {"vec": "xavier"}   # the synthetic encoder has no ImageNet head
     for p, q in zip(runs[0.0].fit.adapters["vec"].parameters(), runs[50.0].fit.adapters["vec"].parameters()):
         assert torch.equal(p, q)   # a random start is not anchored, whatever the weight
+
+
+def test_train_says_each_adapters_start_and_what_the_anchor_holds(tmp_path, fake_registry):
+    from click.testing import CliRunner
+
+    from unibind_cli.main import cli
+
+    data = manifest(tmp_path)
+    args = ["train", "--data", str(data), "--epochs", "2", "--batch-size", "8", "--cache-dir", str(tmp_path / "c"),
+            "--threads", "1"]
+    quiet = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "s1")])
+    assert quiet.exit_code == 0, quiet.output
+    assert "adapter start: vec xavier (--init auto)\n" in quiet.stdout   # the default anchor: nothing to say
+    told = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "s2"), "--anchor-weight", "5"])
+    assert "--anchor-weight 5 anchors nothing: no adapter starts from the text bridge" in told.stdout
+    two = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "s3"), "--init", "xavier", "--init", "zeros"])
+    assert two.exit_code != 0 and "--init" in two.output and "Traceback" not in two.output

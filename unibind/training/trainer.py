@@ -44,7 +44,7 @@ class TrainSettings(BaseModel):
     temperature: float = Field(default=1.0, gt=0, description="tau; the paper uses none, i.e. 1.")
     learn_temperature: bool = Field(default=False, description="Learn tau (from `temperature`), CLIP-style.")
     symmetric: bool = Field(default=False, description="Add the text-to-sample direction (the paper: one way).")
-    anchor_weight: float = Field(default=0.0, ge=0, description=(
+    anchor_weight: float = Field(default=10.0, ge=0, description=(
         "Pull adapters that start from the text bridge (init='text-bridge') back toward it (L2-SP): this times "
         "the squared distance of their weights from the start, relative to the start's squared norm, is added "
         "to the loss. It keeps the bridge's zero-shot classes while training fits the seen ones; other starts "
@@ -292,14 +292,15 @@ def fit_adapters(adapters: dict[str, nn.Module], train: dict[str, ModalityData],
             losses = [contrastive_loss(gather_rows(outputs[m], ctx, sizes[m]), texts[m].to(ctx.device),
                                        groups[m].to(ctx.device), scale=scale, symmetric=settings.symmetric)
                       for m in modalities]
-            loss = torch.stack(losses).mean() + anchor.penalty()
+            contrastive = torch.stack(losses).mean()
+            loss = contrastive + anchor.penalty()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if settings.clip_norm is not None:
                 torch.nn.utils.clip_grad_norm_(params, settings.clip_norm)
             optimizer.step()
             state["step"] += 1
-            running += float(loss.detach())
+            running += float(contrastive.detach())  # the train loss reported is comparable to the val loss
         val_loss, accuracy = evaluate(bundle, val, positives, settings) if val else (None, {})
         record = EpochRecord(epoch, running / steps, val_loss, accuracy, lr, bundle.temperature.value,
                              time.perf_counter() - started)
