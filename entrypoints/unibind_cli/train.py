@@ -75,7 +75,7 @@ def _pairs(values: tuple[str, ...] | list[str], option: str) -> dict[str, str]:
               help="Learn tau, starting from --temperature.")
 @click.option("--symmetric", is_flag=True, show_default="one way, as the paper",
               help="Add the text-to-sample direction to the loss.")
-@click.option("--patience", default=5, show_default=True, type=NON_NEGATIVE,
+@click.option("--patience", default=5, show_default=True, type=POSITIVE,
               help="Early stopping on the val loss.")
 @click.option("--val-fraction", default=0.2, show_default=True, type=OPEN_FRACTION,
               help="Held out for early stopping; 0, or too few items per class, trains a fixed schedule.")

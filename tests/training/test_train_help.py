@@ -51,3 +51,10 @@ def test_the_defaults_help_shows_are_the_ones_training_uses():
     assert shown("--init") == f"({config['init'].default})"
     assert float(shown("--val-fraction")) == config["val_fraction"].default
     assert int(shown("--k")) == config["centres_k"].default
+
+
+def test_a_value_training_would_refuse_is_refused_at_the_option(tmp_path):
+    for option, value in (("--patience", "0"), ("--anchor-weight", "-1")):
+        result = CliRunner().invoke(cli, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "s"), option, value])
+        assert result.exit_code == 2 and f"'{option}'" in result.output, result.output
+        assert "TrainSettings" not in result.output and "Traceback" not in result.output
