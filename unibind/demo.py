@@ -112,6 +112,7 @@ class DemoConfig:
     classes: tuple[str, ...] | None = None  # a subset of DEMO_CLASSES (tests use a few)
     unseen: tuple[str, ...] = UNSEEN_CLASSES  # left out of a second training: zero-shot after training
     init: str = "text-bridge"  # adapter initialisation: the ImageNet bridge's linear part (keeps unseen classes)
+    anchor_weight: float | None = None  # pull back toward the bridge (None: unibind train's default)
     stamps_root: Path = TUXPAINT_STAMPS
     progress: bool | None = None
 
@@ -207,7 +208,8 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
         centres_k=config.k, cache_dir=cache_root, val_fraction=0.2, progress=config.progress,
         min_val_per_class=1,  # every demo class holds out >= 1 item: the early stopping its figures were measured with
         adapter_settings={m: {"init": config.init} for m in MODALITIES},
-        train=TrainSettings(epochs=config.epochs, seed=config.seed))
+        train=TrainSettings(epochs=config.epochs, seed=config.seed,
+                            **({} if config.anchor_weight is None else {"anchor_weight": config.anchor_weight})))
     trained = train_space(train_config, registry=registry)
     result.parameters = trained.parameters
     result.encoded = dict(trained.encoded)
@@ -340,7 +342,8 @@ def summarise(report: Any, result: DemoResult, config: DemoConfig, scorer: Calla
                for m, r in record.modalities.items()},
             "epochs": f"{len(record.metrics.get('history', []))} of at most {config.epochs} "
                       f"(best: {record.metrics.get('best_epoch')}; early stopping on the validation loss)",
-            "adapter init": config.init, "seed": str(config.seed),
+            "adapter init": config.init,
+            "anchor weight": str(record.metrics.get("train", {}).get("anchor_weight", "-")), "seed": str(config.seed),
             "classes": f"{len(classes)} (split by stamp, {int(100 * config.test_fraction)} % held out)",
             "unibind": __version__}
 

@@ -18,11 +18,14 @@ from unibind_cli.validation import POSITIVE, LabelList
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--init", type=click.Choice(["xavier", "orthogonal", "zeros", "text-bridge"]), default="text-bridge",
               show_default=True, help="Adapter initialisation (text-bridge: the ImageNet bridge's linear part).")
+@click.option("--anchor-weight", type=click.FloatRange(min=0), default=None, show_default="unibind train's",
+              help="Pull the adapters back toward the bridge while training (0: off).")
 @click.option("--quick", is_flag=True, help="Only zero-shot classify a few real photos (no training).")
 @click.option("--labels", type=LabelList(), default=None,
               help="--quick: comma-separated labels (default: the quick check's ten).")
 @device_options
-def demo(out: Path, epochs: int, seed: int, init: str, quick: bool, labels: list[str] | None) -> None:
+def demo(out: Path, epochs: int, seed: int, init: str, anchor_weight: float | None, quick: bool,
+         labels: list[str] | None) -> None:
     """The main job: knowledge base, centres, features, adapters, held-out evaluation, report."""
     if quick:
         _quick(labels)
@@ -33,7 +36,7 @@ def demo(out: Path, epochs: int, seed: int, init: str, quick: bool, labels: list
     from unibind.demo import DemoConfig, run_demo
 
     console = Console()
-    result = run_demo(DemoConfig(out=out, epochs=epochs, seed=seed, init=init), say=console.print)
+    result = run_demo(DemoConfig(out=out, epochs=epochs, seed=seed, init=init, anchor_weight=anchor_weight), say=console.print)
     table = Table(title="held-out top-1 accuracy (real Tux Paint stamps)")
     for column in ("modality", "stage", "centres", "top-1", "test samples"):
         table.add_column(column, justify="right" if column in ("top-1", "test samples") else "left")

@@ -201,7 +201,7 @@ def _summary_table(report, n_classes: int) -> None:
 @KB_OPTION
 @click.argument("class_name")
 @click.option("--source", "sources", multiple=True, help="Only these sources.")
-@click.option("--limit", default=0, help="Show at most this many (0: all).")
+@click.option("--limit", default=0, show_default=True, help="Show at most this many (0: all).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per line.")
 def show(kb_path: Path, class_name: str, sources: tuple[str, ...], limit: int, as_json: bool) -> None:
     """Show the descriptions of CLASS_NAME (a name or a WordNet id)."""

@@ -10,8 +10,30 @@ import click
 from unibind_cli.devices import device_options
 from unibind_cli.validation import NON_NEGATIVE, OPEN_FRACTION, POSITIVE, POSITIVE_FLOAT
 
+NON_NEGATIVE_FLOAT = click.FloatRange(min=0)
+#: Defaults as literals (importing the trainer here would load torch for every command); a test keeps them
+#: equal to TrainSettings' and TrainConfig's.
+DEFAULT_INIT = "auto"
+DEFAULT_ANCHOR_WEIGHT = 10.0
 
-def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+
+def _anchor_note(starts: dict[str, str], weight: float) -> str:
+    anchored = sorted(m for m, init in starts.items() if init == "text-bridge")
+    if not weight:
+        return ""
+    if anchored:
+        return f"; {', '.join(anchored)} anchored to the bridge (--anchor-weight {weight:g})"
+    given = click.get_current_context().get_parameter_source("anchor_weight") != click.core.ParameterSource.DEFAULT
+    return f"; --anchor-weight {weight:g} anchors nothing: no adapter starts from the text bridge" if given else ""
+
+
+def _one(values: list[str], option: str) -> str:
+    if len(values) > 1:
+        raise click.BadParameter(f"one INIT for every modality, got {', '.join(values)}", param_hint=option)
+    return values[0].strip()
+
+
+def _pairs(values: tuple[str, ...] | list[str], option: str) -> dict[str, str]:
     out = {}
     for value in values:
         key, sep, name = value.partition("=")
@@ -27,38 +49,51 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
               "or a folder per class.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Space directory to write; an interrupted run resumes from its checkpoint.")
-@click.option("--modalities", help="Comma-separated modalities to train (default: all in the data).")
+@click.option("--modalities", show_default="all in the data", help="Comma-separated modalities to train.")
 @click.option("--kb", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              show_default="none: prompt-template centres",
               help="Knowledge base: ECL class centres give positives to samples without a description.")
 @click.option("--k", "centres_k", default=50, show_default=True, type=POSITIVE, help="ECL centres per class.")
-@click.option("--encoder", "encoders", multiple=True, metavar="MODALITY=NAME", help="Encoder per modality.")
-@click.option("--adapter", "adapters", multiple=True, metavar="MODALITY=NAME",
-              help="Adapter per modality (linear, mlp, ...; default linear).")
-@click.option("--init", "inits", multiple=True, metavar="MODALITY=INIT",
-              help="Adapter initialisation per modality, e.g. image=text-bridge.")
-@click.option("--text-encoder", help="Text encoder of the space (default: the default one).")
+@click.option("--encoder", "encoders", multiple=True, metavar="MODALITY=NAME",
+              show_default="each modality's default encoder", help="Encoder per modality.")
+@click.option("--adapter", "adapters", multiple=True, metavar="MODALITY=NAME", show_default="linear",
+              help="Adapter per modality (linear, mlp, ...).")
+@click.option("--init", "inits", multiple=True, metavar="[MODALITY=]INIT",
+              show_default=DEFAULT_INIT,
+              help="Adapter start, for every modality (INIT) or one (MODALITY=INIT): auto, text-bridge, xavier, "
+              "orthogonal, zeros. auto = text-bridge where the encoder has an ImageNet head, else xavier.")
+@click.option("--text-encoder", show_default="the default text encoder", help="Text encoder of the space.")
 @click.option("--epochs", default=30, show_default=True, type=POSITIVE)
-@click.option("--batch-size", default=64, show_default=True, type=POSITIVE, help="Global batch per modality.")
+@click.option("--batch-size", default=64, show_default=True, type=POSITIVE,
+              help="Global batch per modality.")
 @click.option("--lr", default=1e-3, show_default=True, type=POSITIVE_FLOAT)
+@click.option("--anchor-weight", default=DEFAULT_ANCHOR_WEIGHT, show_default=True, type=NON_NEGATIVE_FLOAT,
+              help="Pull adapters that start from the text bridge back toward it (L2-SP): keeps classes never seen "
+              "in training, costs accuracy on the seen ones (README: 'Which start'); 0: off.")
 @click.option("--temperature", default=1.0, show_default=True, type=POSITIVE_FLOAT,
               help="tau (the paper: 1, i.e. none).")
-@click.option("--learn-temperature", is_flag=True, help="Learn tau, starting from --temperature.")
-@click.option("--symmetric", is_flag=True, help="Add the text-to-sample direction to the loss.")
-@click.option("--patience", default=5, show_default=True, type=NON_NEGATIVE, help="Early stopping on the val loss.")
+@click.option("--learn-temperature", is_flag=True, show_default="fixed",
+              help="Learn tau, starting from --temperature.")
+@click.option("--symmetric", is_flag=True, show_default="one way, as the paper",
+              help="Add the text-to-sample direction to the loss.")
+@click.option("--patience", default=5, show_default=True, type=POSITIVE,
+              help="Early stopping on the val loss.")
 @click.option("--val-fraction", default=0.2, show_default=True, type=OPEN_FRACTION,
               help="Held out for early stopping; 0, or too few items per class, trains a fixed schedule.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--workers", default=0, show_default=True, type=NON_NEGATIVE,
               help="Decoding processes for feature extraction.")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Feature cache directory.")
-@click.option("--threads", type=POSITIVE, help="torch threads per process (1 is fastest for small adapters).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              show_default="<cache dir>/feature-cache", help="Feature cache directory.")
+@click.option("--threads", type=POSITIVE, show_default="torch's default",
+              help="torch threads per process (1 is fastest for small adapters).")
+@click.option("--json", "as_json", is_flag=True, show_default="text", help="Print the summary as JSON.")
 @device_options
 def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centres_k: int,
           encoders: tuple[str, ...], adapters: tuple[str, ...], inits: tuple[str, ...], text_encoder: str | None,
-          epochs: int, batch_size: int, lr: float, temperature: float, learn_temperature: bool, symmetric: bool,
-          patience: int, val_fraction: float, seed: int, workers: int, cache_dir: Path | None,
-          threads: int | None, as_json: bool) -> None:
+          epochs: int, batch_size: int, lr: float, anchor_weight: float, temperature: float,
+          learn_temperature: bool, symmetric: bool, patience: int, val_fraction: float, seed: int, workers: int,
+          cache_dir: Path | None, threads: int | None, as_json: bool) -> None:
     """Train one adapter per modality against text descriptions (LLM-augmented contrastive learning).
 
     Under ``torchrun --nproc_per_node N -m unibind_cli train ...`` the same command trains with
@@ -77,10 +112,12 @@ def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centre
         data=data, out=out, kb=kb, centres_k=centres_k, text_encoder=text_encoder,
         modalities=[m.strip() for m in modalities.split(",") if m.strip()] if modalities else None,
         encoders=_pairs(encoders, "--encoder"), adapters=_pairs(adapters, "--adapter"),
-        adapter_settings={m: {"init": init} for m, init in _pairs(inits, "--init").items()},
+        adapter_settings={m: {"init": init} for m, init in _pairs([i for i in inits if "=" in i], "--init").items()},
+        **({"init": _one([i for i in inits if "=" not in i], "--init")} if any("=" not in i for i in inits) else {}),
         val_fraction=val_fraction, workers=workers, cache_dir=cache_dir,
         train=TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, temperature=temperature,
-                            learn_temperature=learn_temperature, symmetric=symmetric, patience=patience, seed=seed))
+                            learn_temperature=learn_temperature, symmetric=symmetric, patience=patience, seed=seed,
+                            anchor_weight=anchor_weight))
     ctx = init_from_env()
 
     def show(record) -> None:
@@ -102,7 +139,7 @@ def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centre
                "epochs": len(result.fit.history), "stopped_early": result.fit.stopped_early,
                "resumed_from": result.fit.resumed_from, "temperature": result.fit.temperature,
                "val_accuracy": result.fit.history[-1].val_accuracy if result.fit.history else {},
-               "parameters": result.parameters, "samples": result.samples, "encoded": result.encoded,
+               "parameters": result.parameters, "starts": result.starts, "samples": result.samples, "encoded": result.encoded,
                "skipped": [f.model_dump() for f in result.failures]}
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -114,6 +151,9 @@ def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centre
         click.echo(f"no validation: too few items to hold out {config.min_val_per_class} per class (and keep as "
                    f"many for training), so all trained for the fixed schedule of {epochs} epochs, with no "
                    "early stopping", err=True)
+    if result.starts:
+        click.echo("adapter start: " + ", ".join(f"{m} {init}" for m, init in sorted(result.starts.items()))
+                   + ("" if inits else f" (--init {config.init})") + _anchor_note(result.starts, anchor_weight))
     click.echo(f"parameters: {p['trainable']:,} trainable, {p['frozen']:,} frozen "
                f"({100 * p['trainable'] / max(1, p['trainable'] + p['frozen']):.2f}% trained)")
     for f in result.failures:

@@ -22,6 +22,18 @@ from unibind.errors import NotRegisteredError, SettingsError
 CAPABILITY = "imagenet_head"
 
 
+def can_bridge(encoder: Any, registry: Any = None) -> bool:
+    """Whether ``init='text-bridge'`` can start an adapter on ``encoder`` (what ``init='auto'`` asks)."""
+    head_of = getattr(encoder, CAPABILITY, None)
+    if not callable(head_of) or not isinstance(head_of(), nn.Linear):
+        return False
+    if registry is None:
+        from unibind.plugins import get_registry
+
+        registry = get_registry()
+    return any(getattr(s, "requires", None) == CAPABILITY for s in registry.by_kind("adapter"))
+
+
 def text_bridge_weights(encoder: Any, text_encoder: Any, registry: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(weight [d_text, d_enc], bias [d_text])`` of the bridge's linear form for ``encoder``."""
     head_of = getattr(encoder, CAPABILITY, None)

@@ -28,6 +28,9 @@ from unibind.training.trainer import FitResult, ModalityData, Positives, TrainSe
 
 CHECKPOINT = "checkpoint.safetensors"
 
+#: The adapter start ``unibind train`` uses unless told otherwise (chosen by scripts/choose_init.py, see README).
+DEFAULT_INIT = "auto"
+
 
 class TrainConfig(BaseModel):
     """Everything ``train_space`` needs; ``unibind train`` fills it from its options."""
@@ -44,6 +47,10 @@ class TrainConfig(BaseModel):
     adapters: dict[str, str] = Field(default_factory=dict, description="Adapter name per modality "
                                      "(default: linear).")
     adapter_settings: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per modality.")
+    init: str = Field(default=DEFAULT_INIT, min_length=1, description=(
+        "Start of every adapter whose adapter_settings name no 'init': 'auto' starts from the ImageNet text "
+        "bridge where the modality's encoder has an ImageNet head (and a bridge plugin is installed), else "
+        "from xavier; or any init the adapter takes (xavier, orthogonal, zeros, text-bridge)."))
     settings: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Settings per component "
                                                 "name (encoders, loaders), as for Space.")
     cache_dir: Path | None = Field(default=None, description="Feature cache (default: <cache dir>/feature-cache).")
@@ -69,6 +76,7 @@ class TrainResult:
     encoded: dict[str, int] = field(default_factory=dict)
     removed_temps: list[Path] = field(default_factory=list)  # left by a killed earlier run, cleaned up
     notes: list[str] = field(default_factory=list)  # e.g. classes whose centres for a modality fell back
+    starts: dict[str, str] = field(default_factory=dict)  # modality -> the init its adapter started from
 
 
 def _require_two_classes(data: Path, items: list[Item]) -> None:
@@ -156,11 +164,14 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
             val[m] = data.subset(val_index)
         samples[m] = {"train": len(train_index), "val": len(val_index)}
 
-    adapters = {}
+    adapters, starts = {}, {}
     for m in modalities:
         spec = registry.get("adapter", config.adapters.get(m, "linear"))
-        adapters[m] = spec.build(config.adapter_settings.get(m), encoder=frozen[m].encoder,
+        settings = adapter_start(config, m, spec, frozen[m].encoder, registry)
+        adapters[m] = spec.build(settings, encoder=frozen[m].encoder,
                                  text_encoder=text_encoder, in_dim=frozen[m].dim, out_dim=text_encoder.dim)
+        if settings and "init" in settings:
+            starts[m] = settings["init"]
     out = Path(config.out)
     fit = fit_adapters(adapters, train, val, positives, config.train, checkpoint=out / CHECKPOINT, ctx=ctx,
                        on_epoch=on_epoch)
@@ -169,7 +180,31 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
     if ctx.main:
         _write_space(out, config, space, frozen, adapters, kept, {m: f.hashes for m, f in features.items()},
                      fit, parameters, samples, centre_sets, identity_hash(space_text_identity(space)))
-    return TrainResult(out, fit, parameters, samples, failures, encoded, removed, notes)
+    return TrainResult(out, fit, parameters, samples, failures, encoded, removed, notes, starts)
+
+
+def adapter_start(config: TrainConfig, modality: str, spec: Any, encoder: Any, registry: Any
+                  ) -> dict[str, Any] | None:
+    """The modality's adapter settings with its start resolved: its own ``init``, else ``config.init``.
+
+    ``auto`` is the bridge where ``encoder`` has one, else xavier. An adapter
+    whose settings take no ``init`` keeps its own start, unless an init was
+    asked for explicitly (then it is an error, not a silent no-op).
+    """
+    from unibind.errors import SettingsError
+    from unibind.training.bridge_init import can_bridge
+
+    settings = dict(config.adapter_settings.get(modality) or {})
+    model = spec.settings_model()
+    takes_init = model is not None and "init" in model.model_fields
+    init = settings.get("init", config.init)
+    if not takes_init and "init" not in settings:
+        if init != "auto":
+            raise SettingsError(f"init {init!r}: adapter {spec.label} ({modality}) takes no init")
+        return settings or None
+    if init == "auto":
+        init = "text-bridge" if can_bridge(encoder, registry) else "xavier"
+    return {**settings, "init": init}
 
 
 def _centres(config: TrainConfig, labels: list[str], embedder: Any, modality: str, notes: list[str]) -> Any:
@@ -257,11 +292,12 @@ def train_command(config: TrainConfig) -> str:
     for option, pairs in (("--encoder", config.encoders), ("--adapter", config.adapters)):
         for modality, name in sorted(pairs.items()):
             words += [option, f"{modality}={name}"]
+    words += ["--init", config.init]  # always: the default may change, the command must not
     for modality, settings in sorted(config.adapter_settings.items()):
         if "init" in settings:
             words += ["--init", f"{modality}={settings['init']}"]
     words += ["--epochs", str(t.epochs), "--batch-size", str(t.batch_size), "--lr", str(t.lr),
-              "--temperature", str(t.temperature), "--patience", str(t.patience),
+              "--temperature", str(t.temperature), "--anchor-weight", str(t.anchor_weight), "--patience", str(t.patience),
               "--val-fraction", str(config.val_fraction), "--seed", str(t.seed)]
     words += ["--learn-temperature"] * bool(t.learn_temperature) + ["--symmetric"] * bool(t.symmetric)
     return shlex.join(words)

@@ -45,6 +45,11 @@ class TrainSettings(BaseModel):
     temperature: float = Field(default=1.0, gt=0, description="tau; the paper uses none, i.e. 1.")
     learn_temperature: bool = Field(default=False, description="Learn tau (from `temperature`), CLIP-style.")
     symmetric: bool = Field(default=False, description="Add the text-to-sample direction (the paper: one way).")
+    anchor_weight: float = Field(default=10.0, ge=0, description=(
+        "Pull adapters that start from the text bridge (init='text-bridge') back toward it (L2-SP): this times "
+        "the squared distance of their weights from the start, relative to the start's squared norm, is added "
+        "to the loss. It keeps the bridge's zero-shot classes while training fits the seen ones; other starts "
+        "are not anchored. Chosen by scripts/choose_init.py (README, 'Which start')."))
     seed: int = 0
 
 
@@ -158,6 +163,37 @@ class FitResult:
         return len(self.history) / seconds if seconds else float("inf")
 
 
+def starts_from_bridge(adapter: nn.Module) -> bool:
+    """Whether ``adapter`` was built with ``init='text-bridge'`` (the start worth returning to)."""
+    return getattr(getattr(adapter, "settings", None), "init", None) == "text-bridge"
+
+
+class Anchor:
+    """L2-SP (Li et al., 2018): ``weight * |theta - theta_0|^2 / |theta_0|^2`` over the trainable adapter weights.
+
+    Relative to the start's norm, so one weight means the same for any
+    encoder width; a start of all zeros is measured in absolute terms.
+    Training anchors only adapters that start from the text bridge: a random
+    start (xavier, ...) is no place to pull back to.
+    """
+
+    def __init__(self, adapters: nn.Module, weight: float):
+        self.weight = float(weight)
+        self.params = [p for p in adapters.parameters() if p.requires_grad] if self.weight else []
+        self.start = [p.detach().clone() for p in self.params]
+        norm = sum(float(s.pow(2).sum()) for s in self.start)
+        self.scale = self.weight / norm if norm > 0 else self.weight
+
+    def distance(self) -> torch.Tensor:
+        """Squared distance of the weights from the start (0 when off)."""
+        if not self.params:
+            return torch.zeros(())
+        return torch.stack([(p - s).pow(2).sum() for p, s in zip(self.params, self.start)]).sum()
+
+    def penalty(self) -> torch.Tensor | float:
+        return self.scale * self.distance() if self.params else 0.0
+
+
 def trainable_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
@@ -200,7 +236,8 @@ def fit_adapters(adapters: dict[str, nn.Module], train: dict[str, ModalityData],
 
     ``checkpoint``: a file written atomically after every epoch; if it exists
     when training starts, training resumes from it. Under ``torchrun`` pass
-    ``ctx`` (see :mod:`unibind.training.distributed`).
+    ``ctx`` (see :mod:`unibind.training.distributed`). ``settings.anchor_weight``
+    pulls back the adapters that start from the text bridge (see :class:`Anchor`).
     """
     settings = settings or TrainSettings()
     ctx = ctx or DistContext()
@@ -210,6 +247,8 @@ def fit_adapters(adapters: dict[str, nn.Module], train: dict[str, ModalityData],
         raise ValueError(f"adapters for {sorted(adapters)} but training data for {sorted(train)}")
     torch.manual_seed(settings.seed)
     bundle = AdapterBundle(adapters, Temperature(settings.temperature, settings.learn_temperature)).to(ctx.device)
+    anchor = Anchor(nn.ModuleList([bundle.adapters[m] for m in sorted(adapters) if starts_from_bridge(adapters[m])]),
+                    settings.anchor_weight)  # the start, taken before a checkpoint is loaded
     model: nn.Module = bundle
     if ctx.active:
         from torch.nn.parallel import DistributedDataParallel
@@ -254,14 +293,15 @@ def fit_adapters(adapters: dict[str, nn.Module], train: dict[str, ModalityData],
             losses = [contrastive_loss(gather_rows(outputs[m], ctx, sizes[m]), texts[m].to(ctx.device),
                                        groups[m].to(ctx.device), scale=scale, symmetric=settings.symmetric)
                       for m in modalities]
-            loss = torch.stack(losses).mean()
+            contrastive = torch.stack(losses).mean()
+            loss = contrastive + anchor.penalty()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if settings.clip_norm is not None:
                 torch.nn.utils.clip_grad_norm_(params, settings.clip_norm)
             optimizer.step()
             state["step"] += 1
-            running += float(loss.detach())
+            running += float(contrastive.detach())  # the train loss reported is comparable to the val loss
         val_loss, accuracy = evaluate(bundle, val, positives, settings, ctx.device) if val else (None, {})
         record = EpochRecord(epoch, running / steps, val_loss, accuracy, lr, bundle.temperature.value,
                              time.perf_counter() - started)
