@@ -119,16 +119,26 @@ def test_ecl_keeps_the_top_k_descriptions_nearest_the_canonical_prompt(kb, embed
     assert centres.labels == ["dog", "cat", "red_fox"] and centres.counts == [10, 10, 10]
     for c, ref in enumerate(CLASSES):
         prompt = embedder([f"a photo of a {ref.text_name}."])[0]
-        candidates = kb.descriptions([ref], modality="image")
+        candidates = [d for d in kb.descriptions([ref], modality="image") if d.provenance.source != "templates"]
         sims = embedder([d.text for d in candidates]) @ prompt
         want = sorted(range(len(candidates)), key=lambda i: (-float(sims[i]), i))[:10]
         chosen = centres.meta.classes[c]
         assert [t.id for t in chosen.texts] == [candidates[i].id for i in want]
         assert chosen.candidates == len(candidates) and chosen.prompt == f"a photo of a {ref.text_name}."
         assert torch.allclose(centres.centres[c], embedder([candidates[i].text for i in want]), atol=1e-6)
-    # templates win for dog and cat ("a photo of a dog." is itself one); the fox has only scripted texts
-    assert {t.source for t in centres.meta.classes[0].texts} == {"templates"}
-    assert {t.source for t in centres.meta.classes[2].texts} == {"scripted"}
+    # ECL chooses among descriptions (the paper): the templates stored for dog and cat are not candidates
+    assert all(t.source == "scripted" for c in centres.meta.classes for t in c.texts)
+
+
+def test_templates_count_in_ecl_only_when_named(kb, embedder):
+    named = localize(CLASSES[:2], embedder, CentreSettings(k=10, sources=["templates", "scripted"]), kb=kb)
+    # "a photo of a dog." is itself a template: named, the templates win the nearest slots
+    assert {t.source for t in named.meta.classes[0].texts} == {"templates"}
+    assert named.meta.classes[0].candidates == kb.count([CLASSES[0]])
+    default = localize(CLASSES[:2], embedder, CentreSettings(k=10), kb=kb)
+    assert default.meta.classes[0].candidates == kb.count([CLASSES[0]], sources=["scripted"])
+    only = localize(CLASSES[:2], embedder, CentreSettings(method="mean"), kb=kb)
+    assert only.meta.classes[0].texts[0].source == "scripted"   # the description mean leaves them out too
 
 
 def test_sources_restrict_and_k_beyond_the_store_takes_everything(kb, embedder):
@@ -322,3 +332,4 @@ def test_no_centres_error_says_what_the_kb_holds_and_why_it_did_not_count(tmp_pa
     message = str(refused.value)
     assert "3 class_description from templates for audio" in message
     assert "centres for image use texts for image or for any modality" in message
+    assert "not the prompt templates" in message

@@ -55,7 +55,7 @@ def test_template_source_meets_the_contract_and_keeps_its_list_method():
     assert [i.text for i in items] == source.class_descriptions("golden_retriever")
     assert items[0].prompt == CLIP_IMAGENET_TEMPLATES[0] and items[0].modality == "image"
     audio = list(source.describe(ClassRef(name="dog"), 5, modality="audio"))
-    assert audio[0].text == "a sound of a dog." and {i.modality for i in audio} == {"audio"}
+    assert audio[0].text == "the sound of a dog." and {i.modality for i in audio} == {"audio"}
 
 
 def test_the_contract_check_catches_a_source_that_ignores_start():
@@ -228,3 +228,19 @@ def test_kb_cli_build_show_stats_export(tmp_path, registry):
     assert "it has 2: " in missing.output  # the available classes are listed
     unknown = runner.invoke(kb, ["build", "--kb", path, "--classes", "dog", "--source", "nope"])
     assert unknown.exit_code != 0 and "no description_source named 'nope'" in unknown.output
+
+
+def test_descriptions_that_speak_of_no_modality_serve_every_modality(tmp_path, registry):
+    """A class description built for images is one for sounds too: not tagged image and rejected for audio."""
+    with KnowledgeBase(tmp_path / "kb.sqlite") as kb:
+        build_knowledge_base(kb, CLASSES[:1], [("scripted", {"items": 12})], per_class=50, modality="image",
+                             registry=registry)
+        build_knowledge_base(kb, CLASSES[:1], [("templates", None)], per_class=50, modality="audio",
+                             registry=registry)
+        scripted = kb.descriptions(CLASSES[:1], sources=["scripted"])
+        assert scripted and {d.modality for d in scripted} == {None}
+        for_audio = kb.descriptions(CLASSES[:1], sources=["scripted"], modality="audio")
+        assert len(for_audio) == len(scripted)
+        # a draft that names its modality keeps it, and only that modality sees it
+        assert {d.modality for d in kb.descriptions(CLASSES[:1], sources=["templates"])} == {"audio"}
+        assert kb.descriptions(CLASSES[:1], sources=["templates"], modality="image") == []

@@ -183,8 +183,14 @@ class ModalitySpec(Spec):
     kind: ClassVar[str] = "modality"
     suffixes: tuple[str, ...] = _doc("File suffixes, e.g. ('.png',).", ())
     media_types: tuple[str, ...] = ()
+    templates: str | None = _doc("'module:attr' of its prompt templates (strings with one '{}' for the "
+                                 "class name), the 'templates' source's set for this modality.", None)
 
     def _normalise(self) -> None:
+        try:
+            _check_reference(self.templates)
+        except ValueError as exc:
+            raise ValueError(f"ModalitySpec.templates: {exc}") from None
         object.__setattr__(self, "suffixes", tuple(s.lower() if s.startswith(".") else f".{s.lower()}"
                                                    for s in self.suffixes))
 

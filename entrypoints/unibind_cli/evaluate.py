@@ -51,9 +51,11 @@ def evaluate() -> None:
 @click.option("--kb", "kb_path", type=click.Path(dir_okay=False, path_type=Path), default="eval-kb.sqlite",
               show_default=True, help="Knowledge base for the classes: read if it exists (never changed "
               "without --update-kb), built here if it does not.")
-@click.option("--source", "sources", multiple=True, default=("templates", "wordnet"), show_default=True,
-              metavar="NAME[:key=value,...]", help="Description sources to build with (uninstalled ones are "
-              "reported and skipped); LLM sources are slow, add them explicitly, e.g. --source llm-transformers.")
+@click.option("--source", "sources", multiple=True, default=("wordnet",), show_default=True,
+              metavar="NAME[:key=value,...]", help="Description sources for ECL and the description rows "
+              "(uninstalled ones are reported and skipped); LLM sources are slow, add them explicitly, e.g. "
+              "--source llm-transformers. The template-mean baseline needs none; --source templates also "
+              "adds an ECL row with the templates counted as descriptions.")
 @click.option("--per-class", default=100, show_default=True,
               help="Descriptions per class and source, for a source the knowledge base has none of.")
 @click.option("--update-kb", is_flag=True, help="Add what the knowledge base lacks to it (default: it is only "
@@ -68,7 +70,11 @@ def evaluate() -> None:
 @device_options
 def zeroshot(data: tuple[str, ...], kb_path: Path, sources: tuple[str, ...], per_class: int, update_kb: bool,
              ks: tuple[int, ...], reduce: str, space_dir: Path | None, out_dir: Path) -> None:
-    """Zero-shot top-1 accuracy for class name, template mean, per-source means, all-mean and ECL at each k."""
+    """Zero-shot top-1 accuracy for class name, template mean, per-source means, all-mean and ECL at each k.
+
+    ECL chooses among descriptions (the --source ones, never the prompt templates); the template mean is
+    the baseline it is compared with. Every row says what its centres are.
+    """
     from unibind.errors import UniBindError
     from unibind.evaluation.runner import knowledge_for, write_results, zero_shot
 
@@ -99,8 +105,9 @@ def zeroshot(data: tuple[str, ...], kb_path: Path, sources: tuple[str, ...], per
 @click.option("--kb", "kb_path", type=click.Path(dir_okay=False, path_type=Path), default="eval-kb.sqlite",
               show_default=True, help="Knowledge base for ECL centres: read if it exists (never changed without "
               "--update-kb), built here with --source if it does not.")
-@click.option("--source", "sources", multiple=True, default=("templates", "wordnet"), show_default=True,
-              metavar="NAME[:key=value,...]")
+@click.option("--source", "sources", multiple=True, default=("wordnet",), show_default=True,
+              metavar="NAME[:key=value,...]", help="Description sources ECL chooses among (templates are the "
+              "baseline row and need none).")
 @click.option("--update-kb", is_flag=True, help="Add what the knowledge base lacks to it (default: additions go "
               "to OUT/kb-with-additions.sqlite).")
 @click.option("--k", "k", default=50, show_default=True, help="ECL k.")
@@ -180,18 +187,19 @@ def _print_table(result) -> None:
 
     table = Table(title=f"{result.dataset}: {result.items} {result.modality} items, {len(result.classes)} classes "
                         f"({result.space.get('encoder')} + {result.space.get('adapter')})")
-    for column in ("method", "centres/class", "top-1 %", "balanced %", "vs template mean"):
-        table.add_column(column, justify="left" if column == "method" else "right")
+    for column in ("method", "centres/class", "top-1 %", "balanced %", "vs template mean", "what the centres are"):
+        table.add_column(column, justify="left" if column in ("method", "what the centres are") else "right")
     from unibind.evaluation.zeroshot import best_baseline
 
     base_row = best_baseline(result.rows)
     base = base_row.accuracy if base_row is not None else None
     for r in result.rows:
+        what = r.what + (f" ({r.detail})" if r.detail else "")
         if r.accuracy is None:
-            table.add_row(r.title, "–", r.status, "–", "–")
+            table.add_row(r.title, "–", r.status, "–", "–", what)
             continue
         lo, hi = r.centres_per_class
         table.add_row(r.title, f"{lo}" if lo == hi else f"{lo}–{hi}", f"{100 * r.accuracy:.1f}",
                       f"{100 * r.balanced_accuracy:.1f}",
-                      f"{100 * (r.accuracy - base):+.1f}" if base is not None else "–")
+                      f"{100 * (r.accuracy - base):+.1f}" if base is not None else "–", what)
     Console().print(table)

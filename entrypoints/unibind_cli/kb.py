@@ -231,6 +231,34 @@ def show(kb_path: Path, class_name: str, sources: tuple[str, ...], limit: int, a
 
 
 @kb.command()
+@click.option("--modality", help="List this modality's templates (default: the count for every modality).")
+@click.option("--json", "as_json", is_flag=True)
+def templates(modality: str | None, as_json: bool) -> None:
+    """The prompt templates of each registered modality (the 'templates' source; the template-mean baseline)."""
+    from unibind.errors import UniBindError
+    from unibind.knowledge.templates import TemplateSource
+    from unibind.plugins import get_registry
+
+    registry = get_registry()
+    source = TemplateSource(registry=registry)
+    names = [modality] if modality else [spec.name for spec in registry.by_kind("modality")]
+    if modality and modality not in {spec.name for spec in registry.by_kind("modality")}:
+        known = ", ".join(spec.name for spec in registry.by_kind("modality"))
+        raise click.BadParameter(f"no modality named {modality!r} (registered: {known})", param_hint="--modality")
+    try:
+        sets = {name: source.templates(name) for name in names}
+    except (UniBindError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(sets if modality else {n: len(t) for n, t in sets.items()}, indent=2))
+        return
+    for name, found in sets.items():
+        click.echo(f"{name}: {len(found)} templates, canonical prompt {source.canonical_prompt('{}', name)!r}")
+        if modality:
+            click.echo("\n".join(f"  {t}" for t in found))
+
+
+@kb.command()
 @KB_OPTION
 @click.option("--json", "as_json", is_flag=True)
 def stats(kb_path: Path, as_json: bool) -> None:
@@ -287,7 +315,8 @@ def export(kb_path: Path, out: Path | None, classes: str | None, sources: tuple[
 @click.option("--modality", default="image", show_default=True,
               help="Picks the canonical prompt and templates.")
 @click.option("--prompt", help="Canonical prompt with {} for the class name (default: the modality's).")
-@click.option("--source", "sources", multiple=True, help="Only descriptions from these sources.")
+@click.option("--source", "sources", multiple=True, help="Only descriptions from these sources (default: every "
+              "source but the prompt templates, which are the baseline; name 'templates' to let them in).")
 @click.option("--reduce", type=click.Choice(["max", "mean", "softmax"]), default="max", show_default=True,
               help="Default scoring over a class's centres.")
 @click.option("--temperature", default=0.05, show_default=True, type=POSITIVE_FLOAT, help="softmax scoring temperature.")

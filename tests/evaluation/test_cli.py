@@ -24,7 +24,10 @@ def test_eval_zeroshot_on_fashion_mnist_and_tuxpaint(tmp_path):
     assert [t["dataset"] for t in tables] == ["Fashion-MNIST test", "Tux Paint photo stamps"]
     fashion = {r["title"]: r for r in tables[0]["rows"]}
     assert fashion["WordNet mean"]["status"] == "not in KB"
-    assert fashion["ECL k=5"]["centres_per_class"] == [5, 5] and fashion["ECL k=5"]["total"] == 12
+    # a KB of templates alone has no descriptions for ECL to choose among: said, not silently templates
+    assert fashion["ECL k=5"]["status"] == "not in KB" and "no descriptions" in fashion["ECL k=5"]["detail"]
+    mixed = fashion["ECL k=50, descriptions + templates"]
+    assert mixed["centres_per_class"] == [50, 50] and mixed["total"] == 12 and "not the paper's ECL" in mixed["what"]
     for table, items in zip(tables, (12, 6)):                     # each accuracy is its own hit count
         for row in table["rows"]:
             if row["status"] == "ok":

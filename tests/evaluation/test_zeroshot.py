@@ -21,12 +21,27 @@ from .conftest import CLASSES
 
 
 def test_plan_methods_has_a_row_for_expected_sources_even_when_absent():
-    titles = [m.title for m in plan_methods({"templates": 80}, ks=(5, 50))]
+    titles = [m.title for m in plan_methods({"wordnet": 80}, ks=(5, 50))]
     assert titles == ["class name", "template mean", "WordNet mean", "LLM (transformers) mean",
-                      "all descriptions mean", "ECL k=5", "ECL k=50"]
+                      "all descriptions mean", "ECL k=5", "ECL k=50", "ECL k=50, WordNet only"]
     extra = [m for m in plan_methods({"templates": 1, "my-llm": 3}) if m.sources == ["my-llm"]]
     assert [m.title for m in extra] == ["my-llm mean", "ECL k=50, my-llm only"]
     assert extra[1].method == "ecl" and extra[1].k == 50
+
+
+def test_ecl_rows_choose_among_descriptions_and_say_so():
+    methods = {m.title: m for m in plan_methods({"templates": 80, "wordnet": 9}, ks=(5, 50), modality="image")}
+    # the paper's ECL: no source named means every description source but the templates
+    assert methods["ECL k=5"].sources == [] and "every source but templates" in methods["ECL k=5"].what
+    assert "'a photo of a {}.'" in methods["ECL k=5"].what
+    assert methods["template mean"].what.startswith("1 centre: mean of the 80 image prompt templates")
+    # templates in the knowledge base get one row of their own, named as such
+    mixed = methods["ECL k=50, descriptions + templates"]
+    assert mixed.sources == ["templates", "wordnet"] and "not the paper's ECL" in mixed.what
+    assert "ECL k=50, templates only" not in methods
+    assert all(m.what for m in methods.values())
+    without = [m.title for m in plan_methods({"wordnet": 9}, ks=(50,))]
+    assert "ECL k=50, descriptions + templates" not in without
 
 
 def test_accuracy_and_balanced_accuracy_hand_computed():
@@ -53,14 +68,28 @@ def test_evaluate_methods_rows(kb_path, embedder):
     assert by["template mean"].accuracy == 1.0          # the prompts are among the templates
     ecl5, ecl100 = by["ECL k=5"], by["ECL k=100"]
     assert ecl5.centres_per_class == (5, 5)
-    # every class has 80 templates + ~22 kept scripted texts (30 items minus rejects/repeats)
-    assert 90 < ecl100.centres_per_class[0] <= 100
+    # every class has 80 templates + ~22 kept scripted texts (30 items minus rejects/repeats): ECL takes the
+    # descriptions only, as many as there are; with the templates let in it reaches 100
+    assert ecl100.centres_per_class[1] < 30
+    assert ecl100.centres_per_class == by["ECL k=100, scripted only"].centres_per_class
+    assert by["ECL k=100, descriptions + templates"].centres_per_class == (100, 100)
     assert ecl5.accuracy == 1.0 and ecl5.total == 12 and ecl5.correct == 12
-    assert by["ECL k=100, scripted only"].centres_per_class[1] < 30   # the scripted texts alone
     markdown = to_markdown(ZeroShotResult(dataset="synthetic", modality="image", classes=["dog", "cat", "red_fox"],
                                           items=12, rows=rows))
-    assert "| ECL k=5 | 5 | 100.0 | 100.0 | +0.0 |" in markdown
-    assert "| WordNet mean | – | not in KB |" in markdown
+    assert "| ECL k=5 | 5 | 100.0 | 100.0 | +0.0 | ECL: the 5 descriptions (every source but templates)" in markdown
+    assert "| WordNet mean | – | not in KB | – | – | 1 centre: mean of the class's WordNet descriptions" in markdown
+
+
+def test_ecl_on_a_kb_of_templates_only_is_not_in_kb(tmp_path, registry, embedder):
+    from unibind.knowledge.builder import build_knowledge_base
+
+    with KnowledgeBase(tmp_path / "kb.sqlite") as kb:
+        build_knowledge_base(kb, CLASSES, [("templates", None)], per_class=5, modality="image", registry=registry)
+        rows = {r.title: r for r in evaluate_methods(embedder(["a dog", "a cat"]), [0, 1], CLASSES,
+                                                     embedder=embedder, kb=kb, ks=(5,))}
+    assert rows["ECL k=5"].status == "not in KB" and "no descriptions" in rows["ECL k=5"].detail
+    assert rows["all descriptions mean"].status == "not in KB"
+    assert rows["template mean"].status == "ok" and rows["ECL k=5, descriptions + templates"].status == "ok"
 
 
 def test_a_source_covering_only_some_classes_still_runs_with_the_prompt_standing_in(tmp_path, registry, embedder):

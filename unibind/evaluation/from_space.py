@@ -33,7 +33,9 @@ def class_scorers(space: Any, classes: Sequence[ClassRef], *, kb_path: str | Pat
         for title, method in plans:
             if (method == "ecl" and kb is None) or title in skip:
                 continue
-            settings = CentreSettings(method=method, k=k, modality=modality)  # type: ignore[arg-type]
+            # ECL chooses among descriptions (not templates); a class with none keeps its canonical prompt
+            settings = CentreSettings(method=method, k=k, modality=modality,  # type: ignore[arg-type]
+                                      on_empty="prompt" if method == "ecl" else "error")
             scorers[title] = localize(classes, embedder, settings, kb=kb, progress=False).score
     finally:
         if kb is not None:

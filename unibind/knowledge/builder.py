@@ -141,7 +141,9 @@ class _Job:
         try:
             record = Description(
                 class_name=self.ref.name, class_id=self.ref.class_id, kind=s.kind, text=item.text,
-                modality=item.modality or s.modality or None, meta=item.meta,
+                # a draft that speaks of no modality (WordNet, a class description) serves every modality:
+                # tagging it with the job's would hide it from the others and reject it there as a duplicate
+                modality=item.modality or None, meta=item.meta,
                 sample=sample.sha256 if sample else item.sample, sample_path=sample.path if sample else None,
                 provenance=Provenance(**{**self.provenance, "model": item.model or self.provenance["model"],
                                          "prompt": item.prompt or self.provenance["prompt"]}),

@@ -6,8 +6,10 @@ photo of a {}."). A query scores against a class by the maximum cosine over
 the set (the paper), the mean, or a soft maximum. The baselines go through
 the same code path as sets of one centre: the bare class name, the mean of
 the prompt templates (CLIP/ImageBind), and the mean of all descriptions
-(no localization); ``sources`` restricts any of the knowledge-base methods to
-some sources (e.g. only WordNet).
+(no localization). ECL and the description mean use every source but the
+prompt templates (the paper's ECL chooses among descriptions; templates are
+what it is compared with); ``sources`` restricts them to some sources (e.g.
+only WordNet), or lets the templates in by naming them.
 
 Scoring N queries against C classes x K centres is one matrix product per
 chunk of queries followed by a segmented reduction over the K slots of each
@@ -41,6 +43,9 @@ Method = Literal["ecl", "name", "templates", "mean"]
 FORMAT = "unibind-centres"
 FORMAT_VERSION = 1
 
+#: The prompt-template source: the baseline, left out of ECL and the description mean unless named.
+TEMPLATE_SOURCE = "templates"
+
 #: Default working-memory budget of one scoring chunk (the [rows, C*K] similarity block).
 DEFAULT_CHUNK_BYTES = 64 * 2**20
 
@@ -57,8 +62,10 @@ class CentreSettings(BaseModel):
                           "prompt and templates, and keeps descriptions of that modality or of none.")
     prompt: str | None = Field(default=None, description="Canonical prompt template with '{}' for the "
                                "class name; default: the modality's ('a photo of a {}.' for images).")
-    sources: list[str] = Field(default_factory=list, description="Only descriptions from these sources "
-                               "(empty: all), e.g. ['wordnet'] for WordNet-augmented centres.")
+    sources: list[str] = Field(default_factory=list, description="Only descriptions from these sources, "
+                               "e.g. ['wordnet'] for WordNet-augmented centres (empty: every source but the "
+                               "prompt templates, so ECL chooses among descriptions as the paper does and "
+                               "the templates stay its baseline; name 'templates' to let them in).")
     kinds: list[Kind] = Field(default_factory=lambda: ["class_description"],
                               description="Kinds of knowledge-base text that may become centres.")
     include_prompt: bool = Field(default=False,
@@ -394,6 +401,8 @@ def _what_was_found(kb: Any, refs: Sequence[ClassRef], settings: CentreSettings)
     why = [f"centres for {settings.modality} use texts for {settings.modality} or for any modality"]
     if settings.sources:
         why.append(f"only from {', '.join(settings.sources)}")
+    else:
+        why.append(f"not the prompt templates (the baseline; name source {TEMPLATE_SOURCE!r} to use them)")
     why.append(f"of kind {'/'.join(settings.kinds)}")
     return f"; it holds {', '.join(parts)}, which do not count: {', '.join(why)}"
 
@@ -402,8 +411,8 @@ def _candidates(batch: Sequence[ClassRef], settings: CentreSettings, kb: Any) ->
     """Each class's knowledge-base texts that may become its centres (class key -> descriptions)."""
     found = kb.descriptions(batch, sources=settings.sources or None, modality=settings.modality)
     per_class: dict[str, list] = {ref.key: [] for ref in batch}
-    for d in found:
-        if d.kind in settings.kinds:
+    for d in found:  # prompt templates are the baseline, not descriptions, unless named as a source
+        if d.kind in settings.kinds and (settings.sources or d.provenance.source != TEMPLATE_SOURCE):
             per_class[d.class_ref.key].append(d)
     return per_class
 

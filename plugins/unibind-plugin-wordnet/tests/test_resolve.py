@@ -35,6 +35,7 @@ def test_imagenet_id_resolves_directly(source) -> None:
     ("t shirt", "jersey.n.03", "t shirt"),            # space read as the hyphen WordNet writes
     ("tshirt", "jersey.n.03", "t-shirt"),             # the same letters as the lemma "t-shirt"
     ("hi-hat", "high-hat_cymbal.n.01", "high_hat"),    # no such lemma: the one it shortens
+    ("hi hat", "high-hat_cymbal.n.01", "high_hat"),    # spelled apart: the cymbal, not a kind of hat
     ("three", "three.n.01", "three"),                 # the number, not the playing card (trey.n.02)
     ("seven", "seven.n.01", "seven"),                 # not the seven-spot card
     ("xqzvbnm", None, None),                          # nothing spelled alike: unresolved
@@ -116,6 +117,9 @@ def test_bad_imagenet_list_is_an_error_naming_the_file(tmp_path: Path) -> None:
 def test_spelling_variants_are_stated_and_numbers_are_numbers(source) -> None:
     hihat = source.resolve("hi-hat")
     assert "short spelling" in hihat.detail and "high_hat" in hihat.detail
+    apart = source.resolve("hi hat")   # tried as the cymbal before the head-noun fallback ("a kind of hat")
+    assert apart.exact and apart.synset == hihat.synset and "short spelling" in apart.detail
+    assert not source.resolve("ankle boot").exact   # a name no lemma spells still falls back to its head noun
     assert source.resolve("three").rule == "number"
     digit = source.resolve("the digit 3")
     assert digit.synset == "three.n.01" and digit.exact   # the number itself, not "a kind of three"

@@ -20,6 +20,7 @@ def unibind_modalities(register):
         # chosen explicitly, or by its own double suffix where the core matches those.
         suffixes=(".npy", ".depth.png"),
         media_types=("application/x-npy",),
+        templates="unibind_plugin_depth.templates:DEPTH_TEMPLATES",
         summary="depth maps: .npy (float metres or integer units) and 16-bit PNG (Kinect/NYU millimetres)",
     ))
 

@@ -18,6 +18,7 @@ def unibind_modalities(register):
         name="audio", factory=f"{_PKG}.loading:AudioModality", settings=f"{_PKG}.settings:AudioLoadSettings",
         suffixes=(".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3"),
         media_types=("audio/wav", "audio/x-wav", "audio/flac", "audio/ogg", "audio/opus", "audio/mpeg"),
+        templates=f"{_PKG}.templates:AUDIO_TEMPLATES",
         summary="WAV, FLAC, OGG/Vorbis/Opus, MP3 (libsndfile >= 1.1) to mono; huge files streamed by clips",
     ))
 

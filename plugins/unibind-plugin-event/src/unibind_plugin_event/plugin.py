@@ -29,6 +29,7 @@ def unibind_modalities(register):
         settings=f"{_PKG}.settings:EventLoadSettings",
         suffixes=(".npy", ".npz", ".h5", ".hdf5", ".bin", ".aedat4"),
         media_types=("application/x-npy", "application/x-hdf5"),
+        templates=f"{_PKG}.templates:EVENT_TEMPLATES",
         summary="event-camera streams (x, y, t, p) read with tonic/h5py: structured .npy, .npz, HDF5, "
                 f"N-MNIST/N-Caltech101 .bin, {_aedat4_note()}; validated, time-ordered, polarity 0/1, "
                 "long streams cut to a memory budget",

@@ -22,6 +22,7 @@ def unibind_modalities(register):
         # they are not claimed here because other modalities (text, depth, event) use them too.
         suffixes=(".ply", ".off", ".pcd", ".xyz", ".xyzn", ".xyzrgb", ".pts"),
         media_types=("model/x-ply", "application/x-off", "application/x-pcd"),
+        templates=f"{_PKG}.templates:POINTCLOUD_TEMPLATES",
         summary="PLY (ASCII/binary), OFF (ModelNet), PCD (ASCII/binary/compressed), XYZ/TXT/PTS, NPY/NPZ; "
                 "normals and colours; meshes sampled by area",
     ))

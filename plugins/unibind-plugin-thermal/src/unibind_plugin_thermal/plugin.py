@@ -15,6 +15,7 @@ def unibind_modalities(register):
         # explicitly (`unibind embed thermal ...`) or by these double suffixes (the longest suffix wins).
         suffixes=(".thermal.png", ".thermal.tif", ".thermal.tiff", ".thermal.jpg", ".thermal.jpeg"),
         media_types=("image/png", "image/tiff", "image/jpeg"),
+        templates=f"{_PKG}.templates:THERMAL_TEMPLATES",
         summary="8/16-bit single-channel PNG/TIFF (radiometric counts kept), float TIFF (°C), "
                 "colour renderings (luminance or colour-map inversion)",
     ))

@@ -18,6 +18,7 @@ def unibind_modalities(register):
         name="video", factory=f"{_PKG}.loading:VideoModality", settings=f"{_PKG}.settings:VideoSettings",
         suffixes=(".mp4", ".m4v", ".webm", ".avi", ".mkv", ".mov"),
         media_types=("video/mp4", "video/webm", "video/x-msvideo", "video/x-matroska", "video/quicktime"),
+        templates=f"{_PKG}.templates:VIDEO_TEMPLATES",
         summary="mp4, webm, avi, mkv, mov via PyAV; uniform / ImageBind clips / fps frame sampling by seeking",
     ))
 

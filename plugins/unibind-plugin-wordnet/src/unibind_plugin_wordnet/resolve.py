@@ -9,11 +9,11 @@ Resolution, in order:
    tries "T-shirt" first), spaces as underscores, hyphens as written, as underscores or dropped,
    plurals through WordNet's morphology ("mice" -> "mouse"); the first alternative with any noun
    sense gives the candidates, in WordNet's sense order (most frequent first);
-4. with ``head_noun_fallback``, a multi-word name WordNet lacks takes its last word ("ankle boot"
-   -> "boot"); the class is then described as a *kind of* that synset (``exact=False``);
-5. a lemma spelled with the same letters once spaces, hyphens and underscores go ("tshirt" ->
-   "t-shirt"), else the one lemma the name is with one or two letters left out ("hi-hat" ->
-   "high_hat"), stated in the detail.
+4. a lemma spelled with the same letters once spaces, hyphens and underscores go ("tshirt" ->
+   "t-shirt"), else the one lemma the name is with one or two letters left out ("hi-hat", "hi hat"
+   -> "high_hat"), stated in the detail;
+5. with ``head_noun_fallback``, a multi-word name WordNet lacks takes its last word ("ankle boot"
+   -> "boot"); the class is then described as a *kind of* that synset (``exact=False``).
    A class still unresolved is reported and skipped; the other classes are described.
 
 A number word or digit ("three", "7") resolves to the number (noun.quantity), not the
@@ -241,17 +241,16 @@ class Resolver:
             return self._direct(query, ref.name, "id")
         lemma, candidates = self.noun_senses(ref.text_name)
         exact = True
+        spelled = ""
+        if not candidates:   # "hi hat" is the cymbal spelled apart, before it is a kind of hat
+            variant, spelled = self.spelling_variant(ref.text_name)
+            if variant is not None:
+                lemma, candidates = variant, list(dict.fromkeys(self.wn.synsets(variant, pos="n")))
         if not candidates and self.head_noun_fallback:
             words = re.split(r"[\s_]+", _ALTERNATIVES.split(ref.text_name.strip())[0])
             if len(words) > 1:
                 lemma, candidates = self.noun_senses(words[-1])
                 exact = _is_numeral(words[-1])   # "the digit 3" is the number 3 itself, not a kind of it
-        spelled = ""
-        if not candidates:
-            variant, spelled = self.spelling_variant(ref.text_name)
-            if variant is not None:
-                lemma, candidates = variant, list(dict.fromkeys(self.wn.synsets(variant, pos="n")))
-                exact = True
         if not candidates:
             return Resolution(query=query, rule="unresolved", detail=f"WordNet has no noun {ref.text_name!r} "
                               "(nor one spelled alike); give its WordNet id or a sense in the settings")
