@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +92,8 @@ class Space:
         self.centres = centres
         #: Trained adapters by modality (filled by Space.from_dir / unibind.spacedir).
         self.trained_adapters: dict[str, Any] = {}
+        #: Per-modality mean embeddings subtracted before normalising (unibind.centring; from a space folder).
+        self.modality_means: dict[str, torch.Tensor] = {}
 
     @classmethod
     def from_dir(cls, path: str | Path, **kwargs: Any) -> Space:
@@ -145,6 +147,10 @@ class Space:
             ad_spec = self._pick_adapter(modality, encoder)
             adapter = ad_spec.build(self._settings_of(ad_spec), encoder=encoder, text_encoder=text_encoder,
                                     in_dim=encoder.dim, out_dim=text_encoder.dim)
+        if modality in self.modality_means:  # every path through this pipeline centres (unibind.centring)
+            from unibind.centring import CentredAdapter
+
+            adapter = CentredAdapter(adapter, self.modality_means[modality])
         adapter.eval()
         # names that resolve back to these specs even where two plugins claim the bare name
         pipe = Pipeline(modality, loader, encoder, adapter, self.registry.reference(enc_spec),
@@ -265,7 +271,11 @@ class Space:
         if centres is None:
             return None
         loaded = centres if isinstance(centres, CentreSet) else CentreSet.load(centres)
-        loaded.check_encoder(identity_hash(space_text_identity(self)))
+        loaded.check_encoder(identity_hash(space_text_identity(self, centred=False)))
+        if "text" in self.modality_means:  # embedded before centring: centre them as this space's texts are
+            from unibind.centring import centre_rows
+
+            loaded = replace(loaded, centres=centre_rows(loaded.centres, self.modality_means["text"]))
         return loaded.select(labels) if labels else loaded
 
     def logits(self, embeddings: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:

@@ -60,6 +60,8 @@ class SpaceRecord(BaseModel):
     text_identity: str = Field(description="Identity hash of the text side (unibind.knowledge.textcache).")
     modalities: dict[str, ModalityRecord]
     centres: str | None = Field(default=None, description="Centres file, relative to the space directory.")
+    means: str | None = Field(default=None, description="Per-modality means subtracted before normalising "
+                              "(unibind.centring), relative to the space directory; None: no centring.")
     calibrators: dict[str, dict[str, Any]] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
     made_from: dict[str, Any] | None = Field(default=None, description="Training data, knowledge base and the "
@@ -146,7 +148,7 @@ def text_identity(space: Any) -> str:
     """Identity hash of a space's text side today (content of its files, settings, text adapter)."""
     from unibind.identity import space_text_identity
 
-    return identity_hash(space_text_identity(space))
+    return identity_hash(space_text_identity(space, centred=False))
 
 
 def feature_identity(space: Any, modality: str) -> str:
@@ -241,6 +243,12 @@ def load_space_dir(space_dir: str | Path, *, space_class: type[Space], registry:
             raise InputError(path, f"adapter file of {modality} named in space.json is missing")
         space.trained_adapters[modality] = TrainedAdapter(modality, mod.adapter, mod.adapter_settings, path,
                                                           mod.encoder)
+    if record.means:
+        from unibind.centring import load_means
+
+        dims = {r.out_dim for r in record.modalities.values()}
+        space.modality_means = load_means(inside(space_dir, record.means, "means file"),
+                                          dims.pop() if len(dims) == 1 else None)
     space.space_dir = space_dir
     space.record = record
     return space

@@ -43,6 +43,10 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
               help="tau (the paper: 1, i.e. none).")
 @click.option("--learn-temperature", is_flag=True, help="Learn tau, starting from --temperature.")
 @click.option("--symmetric", is_flag=True, help="Add the text-to-sample direction to the loss.")
+@click.option("--balance-weight", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="Weight of a loss term pulling each modality's batch mean onto its texts' mean (modality gap).")
+@click.option("--centre-modalities", is_flag=True, help="Save per-modality means (training data) in the space; "
+              "it subtracts them before normalising (C3's centring against the modality gap).")
 @click.option("--patience", default=5, show_default=True, type=NON_NEGATIVE, help="Early stopping on the val loss.")
 @click.option("--val-fraction", default=0.2, show_default=True, type=OPEN_FRACTION,
               help="Held out for early stopping; 0, or too few items per class, trains a fixed schedule.")
@@ -56,7 +60,7 @@ def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centre
           encoders: tuple[str, ...], adapters: tuple[str, ...], inits: tuple[str, ...], text_encoder: str | None,
           epochs: int, batch_size: int, lr: float, temperature: float, learn_temperature: bool, symmetric: bool,
           patience: int, val_fraction: float, seed: int, workers: int, cache_dir: Path | None,
-          threads: int | None, as_json: bool) -> None:
+          threads: int | None, as_json: bool, balance_weight: float = 0.0, centre_modalities: bool = False) -> None:
     """Train one adapter per modality against text descriptions (LLM-augmented contrastive learning).
 
     Under ``torchrun --nproc_per_node N -m unibind_cli train ...`` the same command trains with
@@ -76,9 +80,10 @@ def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centre
         modalities=[m.strip() for m in modalities.split(",") if m.strip()] if modalities else None,
         encoders=_pairs(encoders, "--encoder"), adapters=_pairs(adapters, "--adapter"),
         adapter_settings={m: {"init": init} for m, init in _pairs(inits, "--init").items()},
-        val_fraction=val_fraction, workers=workers, cache_dir=cache_dir,
+        val_fraction=val_fraction, workers=workers, cache_dir=cache_dir, centre_modalities=centre_modalities,
         train=TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, temperature=temperature,
-                            learn_temperature=learn_temperature, symmetric=symmetric, patience=patience, seed=seed))
+                            learn_temperature=learn_temperature, symmetric=symmetric, patience=patience, seed=seed,
+                            balance_weight=balance_weight))
     ctx = init_from_env()
 
     def show(record) -> None:

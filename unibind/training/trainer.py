@@ -26,7 +26,7 @@ from torch import nn
 
 from unibind.training.checkpoint import load_checkpoint, save_checkpoint
 from unibind.training.distributed import DistContext, gather_rows
-from unibind.training.objective import Temperature, contrastive_loss
+from unibind.training.objective import Temperature, contrastive_loss, mean_gap
 
 
 class TrainSettings(BaseModel):
@@ -44,6 +44,9 @@ class TrainSettings(BaseModel):
     temperature: float = Field(default=1.0, gt=0, description="tau; the paper uses none, i.e. 1.")
     learn_temperature: bool = Field(default=False, description="Learn tau (from `temperature`), CLIP-style.")
     symmetric: bool = Field(default=False, description="Add the text-to-sample direction (the paper: one way).")
+    balance_weight: float = Field(default=0.0, ge=0, description=(
+        "Weight of the balance term: the squared distance between a batch's mean unit embedding and the "
+        "mean of its positive texts, added to each modality's loss against the modality gap (0: off)."))
     seed: int = 0
 
 
@@ -250,9 +253,14 @@ def fit_adapters(adapters: dict[str, nn.Module], train: dict[str, ModalityData],
                 sizes[m] = len(index)
                 local[m] = data.features[index[ctx.part(len(index))]].float().to(ctx.device)
             outputs, scale = model(local)
-            losses = [contrastive_loss(gather_rows(outputs[m], ctx, sizes[m]), texts[m].to(ctx.device),
-                                       groups[m].to(ctx.device), scale=scale, symmetric=settings.symmetric)
-                      for m in modalities]
+            losses = []
+            for m in modalities:
+                rows, positive = gather_rows(outputs[m], ctx, sizes[m]), texts[m].to(ctx.device)
+                loss_m = contrastive_loss(rows, positive, groups[m].to(ctx.device), scale=scale,
+                                          symmetric=settings.symmetric)
+                if settings.balance_weight:
+                    loss_m = loss_m + settings.balance_weight * mean_gap(rows, positive)
+                losses.append(loss_m)
             loss = torch.stack(losses).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
