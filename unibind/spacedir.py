@@ -5,6 +5,8 @@ Layout (each file written atomically)::
     SPACE/space.json                     what the space is made of (SpaceRecord, pydantic)
     SPACE/adapters/<modality>.safetensors  trained adapter; metadata in the header and a sibling .json
     SPACE/centres.safetensors            ECL centres (unibind.knowledge.centres.CentreSet)
+    SPACE/means.safetensors              per-modality means subtracted before normalising (unibind.centring;
+                                         only with `train --centre-modalities`)
     SPACE/calibrators/<modality>.*       fitted calibrators (written by the calibration code)
 
 ``load_space_dir`` (also ``Space.from_dir``) rebuilds a :class:`~unibind.space.Space`
