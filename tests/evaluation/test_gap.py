@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from unibind.evaluation.gap import alignment, measure_gap, modality_gap, uniformity
+from unibind.evaluation.gap import alignment, gap_floor, measure_gap, modality_gap, uniformity
 from unibind.evaluation.stage import EmbeddedSet, Stage, evaluate_stage
 
 
@@ -83,3 +83,31 @@ def test_evaluate_stage_reports_the_gap_when_prompts_are_known():
     assert [r.modality for r in with_prompts.gap.rows] == ["image", "audio"]
     assert with_prompts.gap.rows[0].gap_to_text == pytest.approx(0.0, abs=1e-12)
     assert evaluate_stage(Stage("s", sets, ["a", "b"], {"p": lambda v: v @ eye[:2].T})).gap is None
+
+
+def test_gap_floor_is_what_two_samples_of_one_distribution_show():
+    gen = torch.Generator().manual_seed(3)
+    draws = [F.normalize(torch.randn(2, 20, 16, generator=gen), dim=-1) for _ in range(300)]
+    measured = math.sqrt(sum(modality_gap(a, b) ** 2 for a, b in draws) / len(draws))
+    floors = sum(gap_floor(a, b) for a, b in draws) / len(draws)
+    assert measured == pytest.approx(floors, rel=0.1)
+    assert floors == pytest.approx(math.sqrt(2 / 20), rel=0.1)     # unit vectors: tr S ~ 1
+    one_point = torch.ones(5, 4)
+    assert gap_floor(one_point, one_point) == 0.0                  # no spread, no noise
+
+
+def test_report_page_and_json_carry_the_gap(tmp_path):
+    import json
+
+    from unibind.evaluation.report import Report, write_report
+
+    eye = torch.eye(4)
+    sets = [EmbeddedSet("image", eye[[0, 1]], ["a", "b"], ["x", "y"]),
+            EmbeddedSet("audio", F.normalize(eye[[0, 1]] + eye[2], dim=-1), ["a", "b"], ["x", "y"])]
+    result = evaluate_stage(Stage("s", sets, ["a", "b"], {"p": lambda v: v @ eye[:2].T}, prompts=eye[:2]))
+    html = write_report(Report(stages=[result]), tmp_path).read_text()
+    audio = result.gap.rows[1]
+    assert "Modality gap" in html
+    assert f"<tr><td>audio</td><td>{audio.gap_to_text:.3f} ({audio.floor:.3f})</td><td>{audio.alignment:.3f}</td>" in html
+    saved = json.loads((tmp_path / "report.json").read_text())["stages"][0]["gap"]
+    assert saved["rows"][1]["gap_to_text"] == pytest.approx(audio.gap_to_text) and "image-audio" in saved["pairs"]

@@ -33,6 +33,17 @@ def modality_gap(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.double().mean(0) - b.double().mean(0)).norm())
 
 
+def gap_floor(a: torch.Tensor, b: torch.Tensor) -> float:
+    """The gap two finite samples show with no gap at all: ``sqrt(tr S_a / n_a + tr S_b / n_b)``.
+
+    The root mean square of ``||mean(a) - mean(b)||`` when both sides are drawn
+    from one distribution with their sample covariances; a measured gap near it is noise.
+    """
+    spread = a.double().var(0).sum() / len(a) if len(a) > 1 else 0.0
+    spread = spread + (b.double().var(0).sum() / len(b) if len(b) > 1 else 0.0)
+    return float(torch.as_tensor(spread).sqrt())
+
+
 def alignment(x: torch.Tensor, y: torch.Tensor, alpha: float = 2.0) -> float:
     """Mean ``||x_i - y_i||^alpha`` over matched rows (Wang & Isola's alignment loss)."""
     if x.shape != y.shape or len(x) == 0:
@@ -60,6 +71,7 @@ class GapRow(BaseModel):
     modality: str
     items: int
     gap_to_text: float = Field(description="||mean(modality) - mean(text)||.")
+    floor: float = Field(default=0.0, description="Gap finite samples show with no gap (gap_floor): below it, noise.")
     alignment: float = Field(description="Mean squared distance of each item to its class's text.")
     uniformity: float = Field(description="log mean exp(-2 ||x - y||^2) over this modality's pairs.")
 
@@ -82,6 +94,7 @@ def measure_gap(sets: Sequence[tuple[str, torch.Tensor, Sequence[str]]], text: t
     for modality, vectors, labels in sets:
         matched = text[torch.tensor([row_of[label] for label in labels], dtype=torch.long)]
         rows.append(GapRow(modality=modality, items=len(vectors), gap_to_text=modality_gap(vectors, text),
+                           floor=gap_floor(vectors, text),
                            alignment=alignment(vectors, matched), uniformity=uniformity(vectors)))
     pairs = {f"{a}-{b}": modality_gap(va, vb) for n, (a, va, _) in enumerate(sets) for b, vb, _ in sets[n + 1:]}
     return GapResult(rows=rows, text_uniformity=uniformity(text), pairs=pairs)
