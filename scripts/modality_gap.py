@@ -81,6 +81,7 @@ def measure(space, sets, title: str) -> dict:
     gap = {g.modality: g.gap_to_text for g in result.gap.rows}
     return {"accuracy": acc, "recall": recall, "audio_share_top5": balance.get("audio", 0.0),
             "audio_share_gallery": result.gallery_shares.get("audio", 0.0), "gap_to_text": gap,
+            "gap_floor": {g.modality: g.floor for g in result.gap.rows},
             "alignment": {g.modality: g.alignment for g in result.gap.rows},
             "uniformity": {g.modality: g.uniformity for g in result.gap.rows},
             "gap_image_audio": result.gap.pairs.get("image-audio"),
