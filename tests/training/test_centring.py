@@ -139,3 +139,18 @@ def test_train_command_names_the_gap_options(tmp_path):
     assert words[words.index("--balance-weight") + 1] == "0.5" and "--centre-modalities" in words
     assert "--balance-weight" not in train_command(config(tmp_path, tmp_path / "x.jsonl"))
     json.dumps(cfg.model_dump(mode="json"))
+
+
+def test_train_cli_passes_the_gap_options_and_refuses_a_negative_weight(tmp_path, fake_registry):
+    from click.testing import CliRunner
+
+    from unibind_cli.main import cli
+
+    args = ["train", "--data", str(manifest(tmp_path)), "--out", str(tmp_path / "space"), "--adapter", "vec=mlp",
+            "--epochs", "2", "--batch-size", "8", "--cache-dir", str(tmp_path / "cache"), "--threads", "1"]
+    result = CliRunner().invoke(cli, [*args, "--centre-modalities", "--balance-weight", "0.5", "--json"])
+    assert result.exit_code == 0, result.output
+    record = read_record(tmp_path / "space")
+    assert record.means == MEANS and record.metrics["train"]["balance_weight"] == 0.5
+    bad = CliRunner().invoke(cli, [*args, "--balance-weight", "-1"])
+    assert bad.exit_code != 0 and "--balance-weight" in bad.output and "Traceback" not in bad.output
