@@ -188,9 +188,15 @@ def portable(value: Any) -> Any:
     return value
 
 
-def space_text_identity(space: Any) -> dict[str, Any]:
-    """What a space's text embeddings depend on (builds the text pipeline)."""
+def space_text_identity(space: Any, *, centred: bool = True) -> dict[str, Any]:
+    """What a space's text embeddings depend on (builds the text pipeline).
+
+    A centred text side (unibind.centring) adds the hash of its mean, so centred vectors never share
+    a cache key with plain ones; ``centred=False`` gives the text side without it (what centre files
+    and ``space.json`` record).
+    """
     pipe = space.pipeline("text")
+    adapter = getattr(pipe.adapter, "inner", pipe.adapter)
     enc_spec = space.registry.get("encoder", pipe.encoder_name)
     ad_spec = space.registry.get("adapter", pipe.adapter_name)
     enc_settings = enc_spec.make_settings(space.settings.get(pipe.encoder_name))
@@ -203,9 +209,11 @@ def space_text_identity(space: Any) -> dict[str, Any]:
         "encoder_settings": portable(enc_settings.model_dump(mode="json")) if enc_settings is not None else None,
         "adapter": pipe.adapter_name,
         "adapter_settings": portable(ad_settings.model_dump(mode="json")) if ad_settings is not None else None,
-        "adapter_weights": module_digest(pipe.adapter),
+        "adapter_weights": module_digest(adapter),
         "dim": int(space.dim),
     }
+    if centred and adapter is not pipe.adapter:
+        identity["centring"] = pipe.adapter.digest
     if identity["files"] is None:  # no model files to digest: the weights themselves say who it is
         weights = module_digest(pipe.encoder)
         if weights is not None:

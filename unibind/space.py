@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -100,6 +100,8 @@ class Space:
         self.precision = devices.resolve_precision(precision, self.device)
         #: Trained adapters by modality (filled by Space.from_dir / unibind.spacedir).
         self.trained_adapters: dict[str, Any] = {}
+        #: Per-modality mean embeddings subtracted before normalising (unibind.centring; from a space folder).
+        self.modality_means: dict[str, torch.Tensor] = {}
 
     @classmethod
     def from_dir(cls, path: str | Path, **kwargs: Any) -> Space:
@@ -153,6 +155,10 @@ class Space:
             ad_spec = self._pick_adapter(modality, encoder)
             adapter = ad_spec.build(self._settings_of(ad_spec), encoder=encoder, text_encoder=text_encoder,
                                     in_dim=encoder.dim, out_dim=text_encoder.dim)
+        if modality in self.modality_means:  # every path through this pipeline centres (unibind.centring)
+            from unibind.centring import CentredAdapter
+
+            adapter = CentredAdapter(adapter, self.modality_means[modality])
         adapter.eval()
         encoder.to(self.device)  # the text encoder moved with its own pipeline, before any adapter used it
         adapter.to(self.device)
@@ -294,7 +300,11 @@ class Space:
         if centres is None:
             return None
         loaded = centres if isinstance(centres, CentreSet) else CentreSet.load(centres)
-        loaded.check_encoder(identity_hash(space_text_identity(self)))
+        loaded.check_encoder(identity_hash(space_text_identity(self, centred=False)))
+        if "text" in self.modality_means:  # embedded before centring: centre them as this space's texts are
+            from unibind.centring import centre_rows
+
+            loaded = replace(loaded, centres=centre_rows(loaded.centres, self.modality_means["text"]))
         return loaded.select(labels) if labels else loaded
 
     @torch.inference_mode()

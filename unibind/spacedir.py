@@ -7,6 +7,8 @@ Layout (each file written atomically)::
     SPACE/centres/<modality>.safetensors class centres of each modality (unibind.knowledge.centres.CentreSet),
                                          from that modality's canonical prompt and descriptions
     SPACE/centres.safetensors            spaces trained before per-modality centres: one set for all
+    SPACE/means.safetensors              per-modality means subtracted before normalising (unibind.centring;
+                                         only with `train --centre-modalities`)
     SPACE/calibrators/<modality>.*       fitted calibrators (written by the calibration code)
 
 ``load_space_dir`` (also ``Space.from_dir``) rebuilds a :class:`~unibind.space.Space`
@@ -66,6 +68,8 @@ class SpaceRecord(BaseModel):
                                 "(read when modality_centres is empty).")
     modality_centres: dict[str, str] = Field(default_factory=dict, description="Modality -> its centres file, "
                                              "relative to the space directory.")
+    means: str | None = Field(default=None, description="Per-modality means subtracted before normalising "
+                              "(unibind.centring), relative to the space directory; None: no centring.")
     calibrators: dict[str, dict[str, Any]] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
     made_from: dict[str, Any] | None = Field(default=None, description="Training data, knowledge base and the "
@@ -183,7 +187,7 @@ def text_identity(space: Any) -> str:
     """Identity hash of a space's text side today (content of its files, settings, text adapter)."""
     from unibind.identity import space_text_identity
 
-    return identity_hash(space_text_identity(space))
+    return identity_hash(space_text_identity(space, centred=False))
 
 
 def feature_identity(space: Any, modality: str) -> str:
@@ -282,6 +286,12 @@ def load_space_dir(space_dir: str | Path, *, space_class: type[Space], registry:
             raise InputError(path, f"adapter file of {modality} named in space.json is missing")
         space.trained_adapters[modality] = TrainedAdapter(modality, mod.adapter, mod.adapter_settings, path,
                                                           mod.encoder)
+    if record.means:
+        from unibind.centring import load_means
+
+        dims = {r.out_dim for r in record.modalities.values()}
+        space.modality_means = load_means(inside(space_dir, record.means, "means file"),
+                                          dims.pop() if len(dims) == 1 else None)
     space.space_dir = space_dir
     space.record = record
     return space

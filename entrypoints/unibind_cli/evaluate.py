@@ -150,7 +150,19 @@ def report(data: tuple[str, ...], space_dir: Path | None, kb_path: Path, sources
                                  on_stage=_print_stage)
     except (UniBindError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    _print_gaps(path.with_name("report.json"))
     click.echo(f"wrote {path}")
+
+
+def _print_gaps(report_json: Path) -> None:
+    """One line per stage: each modality's gap to the text mean, alignment and uniformity (unibind.evaluation.gap)."""
+    import json
+
+    for stage in json.loads(report_json.read_text(encoding="utf-8"))["stages"]:
+        if stage.get("gap"):
+            cells = [f"{g['modality']} gap {g['gap_to_text']:.3f} align {g['alignment']:.3f} "
+                     f"unif {g['uniformity']:.2f}" for g in stage["gap"]["rows"]]
+            click.echo(f"{stage['title']}: " + "; ".join(cells))
 
 
 def _space(space_dir: Path | None):

@@ -78,6 +78,10 @@ def _pairs(values: tuple[str, ...] | list[str], option: str) -> dict[str, str]:
               help="Add the text-to-sample direction to the loss.")
 @click.option("--patience", default=5, show_default=True, type=POSITIVE,
               help="Early stopping on the val loss.")
+@click.option("--balance-weight", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="Weight of a loss term pulling each modality's batch mean onto its texts' mean (modality gap).")
+@click.option("--centre-modalities", is_flag=True, help="Save per-modality means (training data) in the space; "
+              "it subtracts them before normalising (C3's centring against the modality gap).")
 @click.option("--val-fraction", default=0.2, show_default=True, type=OPEN_FRACTION,
               help="Held out for early stopping; 0, or too few items per class, trains a fixed schedule.")
 @click.option("--seed", default=0, show_default=True)
@@ -93,7 +97,8 @@ def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centre
           encoders: tuple[str, ...], adapters: tuple[str, ...], inits: tuple[str, ...], text_encoder: str | None,
           epochs: int, batch_size: int, lr: float, anchor_weight: float, temperature: float,
           learn_temperature: bool, symmetric: bool, patience: int, val_fraction: float, seed: int, workers: int,
-          cache_dir: Path | None, threads: int | None, as_json: bool) -> None:
+          cache_dir: Path | None, threads: int | None, as_json: bool, balance_weight: float = 0.0,
+          centre_modalities: bool = False) -> None:
     """Train one adapter per modality against text descriptions (LLM-augmented contrastive learning).
 
     Under ``torchrun --nproc_per_node N -m unibind_cli train ...`` the same command trains with
@@ -114,10 +119,10 @@ def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centre
         encoders=_pairs(encoders, "--encoder"), adapters=_pairs(adapters, "--adapter"),
         adapter_settings={m: {"init": init} for m, init in _pairs([i for i in inits if "=" in i], "--init").items()},
         **({"init": _one([i for i in inits if "=" not in i], "--init")} if any("=" not in i for i in inits) else {}),
-        val_fraction=val_fraction, workers=workers, cache_dir=cache_dir,
+        val_fraction=val_fraction, workers=workers, cache_dir=cache_dir, centre_modalities=centre_modalities,
         train=TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, temperature=temperature,
                             learn_temperature=learn_temperature, symmetric=symmetric, patience=patience, seed=seed,
-                            anchor_weight=anchor_weight))
+                            anchor_weight=anchor_weight, balance_weight=balance_weight))
     ctx = init_from_env()
 
     def show(record) -> None:

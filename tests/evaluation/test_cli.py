@@ -55,6 +55,10 @@ def test_eval_report_on_tuxpaint_pairs(tmp_path):
     html = (out / "report.html").read_text()
     assert "before training" in html and "text → audio" in html and "image → audio" in html
     assert "ECL k=10" in html and html.count("data:image/png;base64,") == 3  # t-SNE and two reliability
+    assert "Modality gap" in html                                   # and one line per stage on the terminal
+    assert "before training (default space, ImageNet bridge): image gap " in result.output and " unif " in result.output
+    gap = json.loads((out / "report.json").read_text())["stages"][0]["gap"]
+    assert [r["modality"] for r in gap["rows"]] == ["image", "audio"] and 0 < gap["rows"][0]["gap_to_text"] < 2
     assert html.count("data:image/jpeg;base64,") == 1  # the retrieval grid of photos
     assert sorted(p.name.removeprefix("before-training--default-space--imagenet-bridge-")
                   for p in [*out.glob("*.png"), *out.glob("*.jpg")]) == [

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from pydantic import BaseModel, Field
 
+from unibind.evaluation.gap import GapResult, measure_gap
 from unibind.evaluation.retrieval import DEFAULT_RECALL_KS, gallery_shares, modality_shares, ranking, recall_at_k
 
 Scorer = Callable[[torch.Tensor], torch.Tensor]
@@ -96,6 +97,7 @@ class StageResult(BaseModel):
     balance: list[BalanceRow]
     gallery_shares: dict[str, float]
     pictures: dict[str, str] = Field(default_factory=dict, description="Name -> PNG file name.")
+    gap: GapResult | None = Field(default=None, description="Modality gap, alignment, uniformity (with prompts).")
 
 
 def evaluate_stage(stage: Stage, *, recall_ks: Sequence[int] = DEFAULT_RECALL_KS,
@@ -141,8 +143,10 @@ def evaluate_stage(stage: Stage, *, recall_ks: Sequence[int] = DEFAULT_RECALL_KS
             scores = score(scorer, gallery, modalities).T
             balance += [BalanceRow(method=method, k=k, shares=modality_shares(scores, modalities, k))
                         for k in balance_ks]
+    gap = (measure_gap([(s.modality, s.vectors, s.labels) for s in stage.sets], stage.prompts, classes)
+           if stage.prompts is not None else None)
     return StageResult(title=stage.title, accuracy=accuracy, retrieval=retrieval, balance=balance,
-                       gallery_shares=gallery_shares(modalities))
+                       gallery_shares=gallery_shares(modalities), gap=gap)
 
 
 def balanced_accuracy(truth: torch.Tensor, predicted: torch.Tensor) -> float:

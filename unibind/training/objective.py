@@ -56,3 +56,14 @@ def contrastive_loss(embeddings: torch.Tensor, texts: torch.Tensor, groups: torc
     if symmetric:
         loss = 0.5 * (loss + F.cross_entropy(logits.T, target))
     return loss
+
+
+def mean_gap(embeddings: torch.Tensor, texts: torch.Tensor) -> torch.Tensor:
+    """``||mean(normalize(v)) - mean(normalize(z))||^2``: the squared modality gap of one batch.
+
+    Added to the loss with a weight (``TrainSettings.balance_weight``) it pulls a
+    modality's cone onto the text's, the gap Liang et al. (2022) measure.
+    """
+    v = F.normalize(embeddings, dim=-1).mean(0)
+    z = F.normalize(texts, dim=-1).mean(0)
+    return (v - z).pow(2).sum()

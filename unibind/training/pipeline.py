@@ -58,6 +58,9 @@ class TrainConfig(BaseModel):
     min_val_per_class: int = Field(default=2, ge=1, description=(
         "Validate (and stop early) only when every class gets at least this many val items and keeps as many "
         "for training; otherwise all items train for the fixed schedule of `epochs`."))
+    centre_modalities: bool = Field(default=False, description=(
+        "Save each modality's and the text's mean embedding over the training data in the space; it is "
+        "subtracted before normalising wherever the space embeds (C3's collapse step against the modality gap)."))
     train: TrainSettings = Field(default_factory=TrainSettings)
     workers: int = Field(default=0, ge=0, description="Decoding worker processes for feature extraction.")
     extract_batch_size: int = Field(default=32, ge=1)
@@ -178,8 +181,9 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
     frozen_count = sum(_count(f.encoder) for f in frozen.values()) + _count(text_encoder)
     parameters = {"trainable": fit.trainable_parameters, "frozen": frozen_count}
     if ctx.main:
+        means = training_means(adapters, train, positives, ctx.device) if config.centre_modalities else None
         _write_space(out, config, space, frozen, adapters, kept, {m: f.hashes for m, f in features.items()},
-                     fit, parameters, samples, centre_sets, identity_hash(space_text_identity(space)))
+                     fit, parameters, samples, centre_sets, identity_hash(space_text_identity(space)), means)
     return TrainResult(out, fit, parameters, samples, failures, encoded, removed, notes, starts)
 
 
@@ -205,6 +209,30 @@ def adapter_start(config: TrainConfig, modality: str, spec: Any, encoder: Any, r
     if init == "auto":
         init = "text-bridge" if can_bridge(encoder, registry) else "xavier"
     return {**settings, "init": init}
+
+
+@torch.no_grad()
+def training_means(adapters: dict[str, Any], train: dict[str, ModalityData],
+                   positives: Positives | dict[str, Positives], device: Any = "cpu", batch: int = 1024) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+    """Each modality's mean unit embedding over its training rows, and the text's over every positive
+    text (descriptions and centre slots): what :mod:`unibind.centring` subtracts. Also the row counts."""
+    from unibind.centring import unit_mean
+
+    every = positives if isinstance(positives, dict) else {m: positives for m in train}
+    dim = next(iter(every.values())).dim
+    means, counts = {}, {}
+    for m, data in train.items():
+        adapter = adapters[m].eval()
+        total = torch.zeros(dim, dtype=torch.float64)
+        for start in range(0, len(data), batch):
+            rows = data.features[torch.arange(start, min(start + batch, len(data)))].float().to(device)
+            total += torch.nn.functional.normalize(adapter(rows).float(), dim=-1).double().sum(0).cpu()
+        means[m], counts[m] = (total / len(data)).float(), len(data)
+    shared = next(iter(every.values())).texts  # the description texts are one tensor for every modality
+    texts = [shared] + [p.centres[p.mask] for p in every.values() if p.centres is not None]
+    texts = torch.cat([t.reshape(-1, dim) for t in texts])
+    means["text"], counts["text"] = unit_mean(texts), len(texts)
+    return means, counts
 
 
 def _centres(config: TrainConfig, labels: list[str], embedder: Any, modality: str, notes: list[str]) -> Any:
@@ -239,8 +267,9 @@ def _centres(config: TrainConfig, labels: list[str], embedder: Any, modality: st
 def _write_space(out: Path, config: TrainConfig, space: Any, frozen: dict[str, FrozenEncoder],
                  adapters: dict[str, Any], kept: dict[str, list[Item]], hashes: dict[str, list[str]], fit: FitResult,
                  parameters: dict[str, int], samples: dict[str, dict[str, int]], centre_sets: dict[str, Any],
-                 text_identity: str) -> None:
+                 text_identity: str, means: tuple[dict[str, Any], dict[str, int]] | None = None) -> None:
     from unibind.knowledge.textcache import identity_hash
+    from unibind.centring import MEANS, save_means
     from unibind.spacedir import CENTRES_DIR, ModalityRecord, SpaceRecord, save_adapter, write_record
 
     last = fit.history[-1] if fit.history else None
@@ -261,6 +290,8 @@ def _write_space(out: Path, config: TrainConfig, space: Any, frozen: dict[str, F
     for m, centre_set in centre_sets.items():
         centre_files[m] = f"{CENTRES_DIR}/{m}.safetensors"
         centre_set.save(out / centre_files[m])
+    if means is not None:
+        save_means(out / MEANS, *means)
     text_name = space.pipeline("text").encoder_name
     metrics = {"best_epoch": fit.best_epoch, "stopped_early": fit.stopped_early, "temperature": fit.temperature,
                "parameters": parameters, "samples": samples, "train": config.train.model_dump(mode="json"),
@@ -270,6 +301,7 @@ def _write_space(out: Path, config: TrainConfig, space: Any, frozen: dict[str, F
     write_record(out, SpaceRecord(text_encoder=text_name, text_encoder_settings=config.settings.get(text_name),
                                   text_identity=text_identity, modalities=records,
                                   modality_centres=centre_files, metrics=metrics,
+                                  means=MEANS if means is not None else None,
                                   made_from=made_from))
 
 
@@ -300,6 +332,9 @@ def train_command(config: TrainConfig) -> str:
               "--temperature", str(t.temperature), "--anchor-weight", str(t.anchor_weight), "--patience", str(t.patience),
               "--val-fraction", str(config.val_fraction), "--seed", str(t.seed)]
     words += ["--learn-temperature"] * bool(t.learn_temperature) + ["--symmetric"] * bool(t.symmetric)
+    if t.balance_weight:
+        words += ["--balance-weight", str(t.balance_weight)]
+    words += ["--centre-modalities"] * bool(config.centre_modalities)
     return shlex.join(words)
 
 

@@ -27,7 +27,7 @@ from torch import nn
 from unibind.devices import module_device
 from unibind.training.checkpoint import load_checkpoint, save_checkpoint
 from unibind.training.distributed import DistContext, gather_rows
-from unibind.training.objective import Temperature, contrastive_loss
+from unibind.training.objective import Temperature, contrastive_loss, mean_gap
 
 
 class TrainSettings(BaseModel):
@@ -50,6 +50,9 @@ class TrainSettings(BaseModel):
         "the squared distance of their weights from the start, relative to the start's squared norm, is added "
         "to the loss. It keeps the bridge's zero-shot classes while training fits the seen ones; other starts "
         "are not anchored. Chosen by scripts/choose_init.py (README, 'Which start')."))
+    balance_weight: float = Field(default=0.0, ge=0, description=(
+        "Weight of the balance term: the squared distance between a batch's mean unit embedding and the "
+        "mean of its positive texts, added to each modality's loss against the modality gap (0: off)."))
     seed: int = 0
 
 
@@ -290,11 +293,17 @@ def fit_adapters(adapters: dict[str, nn.Module], train: dict[str, ModalityData],
                 sizes[m] = len(index)
                 local[m] = data.features[index[ctx.part(len(index))]].float().to(ctx.device)
             outputs, scale = model(local)
-            losses = [contrastive_loss(gather_rows(outputs[m], ctx, sizes[m]), texts[m].to(ctx.device),
-                                       groups[m].to(ctx.device), scale=scale, symmetric=settings.symmetric)
-                      for m in modalities]
+            losses, balance = [], []
+            for m in modalities:
+                rows, positive = gather_rows(outputs[m], ctx, sizes[m]), texts[m].to(ctx.device)
+                losses.append(contrastive_loss(rows, positive, groups[m].to(ctx.device), scale=scale,
+                                               symmetric=settings.symmetric))
+                if settings.balance_weight:
+                    balance.append(mean_gap(rows, positive))
             contrastive = torch.stack(losses).mean()
             loss = contrastive + anchor.penalty()
+            if balance:  # the same as adding the weighted gap to each modality's loss before the mean
+                loss = loss + settings.balance_weight * torch.stack(balance).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if settings.clip_norm is not None:
