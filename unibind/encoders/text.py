@@ -57,17 +57,75 @@ class HFTextEncoder(Encoder):
 
     modality = "text"
 
-    def __init__(self, settings: HFTextSettings):
+    def __init__(self, settings: HFTextSettings, *, lazy: bool = False):
         super().__init__()
-        quiet_transformers()
-
         self.settings = settings
+        self.source = settings.model
+        #: Device and dtype moves asked for before the weights were loaded, replayed after loading.
+        self._pending: list = []
+        self._loaded = False
+        config = _local_config(settings.model) if lazy else None
+        if config is not None and settings.pooling in ("auto", "mean", "cls") and config.get("hidden_size") \
+                and config.get("model_type") not in _PROJECTED_TYPES:
+            # what the space needs before the first text (dim, pooling) is in config.json: transformers and
+            # the weights load on first use, so a command whose texts are all cached never imports them
+            self.pooling = "mean" if settings.pooling == "auto" else settings.pooling
+            self.dim = int(config["hidden_size"])
+            self._padding = True
+            self.training = False
+        else:
+            self.load()
+
+    def load(self) -> HFTextEncoder:
+        """Load the tokenizer and weights now (done on first use when built ``lazy``)."""
+        if self._loaded:
+            return self
+        quiet_transformers()
+        settings = self.settings
         local = Path(settings.model).exists()
         offline = settings.local_files_only or local or os.environ.get("HF_HUB_OFFLINE") == "1"
-        self.source = settings.model
-        with _checkpoint_errors(settings.model):
+        with _checkpoint_errors(settings.model), torch.inference_mode(False):
             self._load(settings, offline)
+        self._loaded = True
+        pending, self._pending = self._pending, []
+        for fn, recurse in pending:
+            super()._apply(fn, recurse)
         self.freeze()
+        return self
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name not in ("model", "tokenizer") or self.__dict__.get("_loaded", True):
+                raise
+        self.load()
+        return getattr(self, name)
+
+    # whole-module views need the weights; device moves wait for them
+    def _apply(self, fn, recurse=True):
+        if not self._loaded:
+            self._pending.append((fn, recurse))
+            return self
+        return super()._apply(fn, recurse)
+
+    def state_dict(self, *args, **kwargs):
+        self.load()
+        return super().state_dict(*args, **kwargs)
+
+    def named_modules(self, *args, **kwargs):
+        self.load()
+        return super().named_modules(*args, **kwargs)
+
+    def named_children(self):
+        self.load()
+        return super().named_children()
+
+    def freeze(self) -> Encoder:
+        if not self._loaded:  # load() freezes
+            self.training = False
+            return self
+        return super().freeze()
 
     def _load(self, settings: HFTextSettings, offline: bool) -> None:
         from transformers import AutoConfig, AutoTokenizer
@@ -220,12 +278,25 @@ def build_minilm(settings: MiniLMSettings) -> Encoder:
     """Factory of the default text encoder.
 
     all-MiniLM-L6-v2 is mean pooling plus L2 normalisation (its ``modules.json``);
-    plain transformers reproduces it (tested against sentence-transformers to 1e-4)
+    plain transformers reproduces it (tested against sentence-transformers to 1e-5)
     without the seconds that importing sentence-transformers costs every command.
+    Built lazy: transformers and the weights load on the first text that is not
+    in a cache, so ``embed image`` and ``classify`` with cached labels skip them.
     """
     return HFTextEncoder(HFTextSettings(model=str(minilm_path()), pooling="mean", normalize=settings.normalize,
                                         max_length=settings.max_length, batch_size=settings.batch_size,
-                                        local_files_only=True))
+                                        local_files_only=True), lazy=True)
+
+
+def _local_config(model: str) -> dict | None:
+    """A local model folder's ``config.json``, or None (a hub name, or no readable config)."""
+    import json
+
+    try:
+        config = json.loads((Path(model) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return config if isinstance(config, dict) else None
 
 
 def _projection_dim(config) -> int:

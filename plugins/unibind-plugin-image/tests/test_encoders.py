@@ -93,6 +93,71 @@ def test_lite0_recognises_the_scikit_learn_photos(lite0, flower, china):
     assert {"palace", "bell tower"} <= set(china_top5)
 
 
+def _timm_lite0():
+    """timm's own tf_efficientnet_lite0 with the packaged weights: the reference of the plain-torch one."""
+    import timm
+
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    source = torch.load(lite0_weights_path(), map_location="cpu", weights_only=True)
+    model.load_state_dict(map_state_dict_in_order(source, model.state_dict()))
+    return model.eval()
+
+
+def _tuxpaint_photos(n: int = 6) -> list[Image.Image]:
+    """Real photos of several shapes (Tux Paint stamps, GPL-2 data read at run time), else skip."""
+    from pathlib import Path
+
+    found = sorted(Path("/usr/share/tuxpaint/stamps").glob("*/*/*.png"))[::37][:n]
+    if len(found) < n:
+        pytest.skip("Debian's tuxpaint-stamps-default is not installed")
+    return [Image.open(path).convert("RGB") for path in found]
+
+
+def test_plain_torch_lite0_is_timms_network_tensor_for_tensor(lite0, flower, china):
+    """Same tensor names in the same order (so the same identity and cached features) and the same
+    outputs, bitwise, on real photos and on an odd input size (TF "same" padding on both sides)."""
+    from unibind.identity import module_digest
+
+    reference = _timm_lite0()
+    assert list(lite0.model.state_dict()) == list(reference.state_dict())
+
+    class Wrapped(torch.nn.Module):  # where the encoder keeps its network
+        def __init__(self):
+            super().__init__()
+            self.model = reference
+
+    assert module_digest(lite0) == module_digest(Wrapped())
+    photos = torch.stack([lite0.preprocess(p) for p in [flower, china, *_tuxpaint_photos()]])
+    with torch.inference_mode():
+        for batch in (photos, torch.randn(2, 3, 201, 173, generator=torch.Generator().manual_seed(0))):
+            want = reference.forward_head(reference.forward_features(batch), pre_logits=True)
+            assert torch.equal(lite0(batch), want)
+            assert torch.equal(lite0.imagenet_head()(lite0(batch)), reference(batch))
+
+
+@pytest.mark.parametrize("overrides", [
+    {}, {"interpolation": "bilinear", "input_size": 200, "crop_pct": 0.9},
+    {"interpolation": "lanczos", "crop_pct": 1.0, "mean": (0.4, 0.5, 0.6), "std": (0.2, 0.3, 0.4)},
+])
+def test_pillow_preprocessing_is_timms_transform_bitwise(flower, china, overrides):
+    """The centre-crop path is timm's transform without importing it: identical tensors."""
+    encoder = EfficientNetLite0Encoder(EfficientNetLite0Settings(**overrides))
+    import timm.data
+
+    assert encoder.data_config == timm.data.resolve_data_config(
+        {**overrides, **({"input_size": (3, overrides["input_size"], overrides["input_size"])}
+                         if "input_size" in overrides else {})}, model=_timm_lite0())
+    for photo in [flower, china, *_tuxpaint_photos(), china.crop((0, 0, 300, 90))]:
+        assert torch.equal(encoder.preprocess(photo), encoder.transform(photo))
+
+
+def test_other_crop_modes_go_through_timm(china):
+    squash = EfficientNetLite0Encoder(EfficientNetLite0Settings(crop_mode="squash"))
+    x = squash.preprocess(china)
+    assert torch.equal(x, squash.transform(china))
+    assert not torch.equal(x, EfficientNetLite0Encoder().preprocess(china))
+
+
 # -- any timm model -----------------------------------------------------------------------------
 
 @random_weights

