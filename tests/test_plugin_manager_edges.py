@@ -117,6 +117,19 @@ def test_a_missing_default_config_file_is_no_error(clean_env):
     assert read_preferences() == []
 
 
+def test_a_config_file_without_a_prefer_table_prefers_nothing(clean_env, tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[cache]\ndir = "/tmp/x"\n')
+    clean_env.setenv("UNIBIND_CONFIG", str(config))
+    assert read_preferences() == []
+
+
+def test_a_preference_splits_at_the_first_equals_sign(clean_env):
+    """'encoder:lite==b' names plugin '=b' (an error once checked), not a name 'lite=' nothing claims."""
+    clean_env.setenv("UNIBIND_PREFER", "encoder:lite==b")
+    assert read_preferences() == [("encoder", "lite", "=b", "UNIBIND_PREFER")]
+
+
 @pytest.mark.parametrize(("entry", "problem"), [
     ("=imu", "UNIBIND_PREFER: expected 'kind:name=plugin', got '=imu'"),
     ("encoder:lite=", "UNIBIND_PREFER: expected 'kind:name=plugin', got 'encoder:lite='"),
@@ -181,6 +194,50 @@ def test_the_allow_list_takes_distribution_names_and_says_which_are_missing(make
     with pytest.raises(PluginConfigError) as caught:
         PluginManager(enabled={"one"}, preferences=[]).load([])
     assert str(caught.value) == "UNIBIND_PLUGINS names 'one', which is not installed (installed plugins: none)"
+
+
+class MinimalEntryPoint:
+    """An entry point with only ``name``, ``value`` and ``load()``: no ``dist`` attribute at all."""
+
+    def __init__(self, name, value):
+        self.name, self.value = name, value
+
+    def load(self):
+        __import__(self.value)
+        return sys.modules[self.value]
+
+
+def test_an_entry_point_without_distribution_metadata_loads(make_plugin, monkeypatch, clean_env):
+    monkeypatch.setitem(sys.modules, "fake_min", make_plugin("fake_min", unibind_encoders=registers(enc("m"))))
+    eps = [MinimalEntryPoint("mini", "fake_min"), MinimalEntryPoint("mini", "fake_min")]
+    for enabled in (None, {"mini"}):
+        manager = PluginManager(enabled=enabled, preferences=[]).load(eps)
+        assert (manager.plugins["mini"].status, manager.plugins["mini"].distribution) == ("ok", None)
+        assert manager.plugins["mini@None"].status == "broken"
+        assert manager.registry.get("encoder", "mini:m").plugin == "mini"
+
+
+def test_an_entry_point_without_a_distribution_sorts_before_one_with(make_plugin, monkeypatch, clean_env):
+    """Two entry points named alike: the order (and so which keeps the name) never depends on install order."""
+    monkeypatch.setitem(sys.modules, "fake_a", make_plugin("fake_a", unibind_encoders=registers(enc("from-a"))))
+    monkeypatch.setitem(sys.modules, "fake_b", make_plugin("fake_b", unibind_encoders=registers(enc("from-b"))))
+    eps = [FakeEntryPoint("image", "fake_a", "Acme-image"), FakeEntryPoint("image", "fake_b")]
+    for order in (eps, eps[::-1]):
+        manager = PluginManager(enabled=None, preferences=[]).load(order)
+        assert manager.registry.get("encoder", "image:from-b")
+        duplicate = manager.plugins["image@Acme-image"]
+        assert duplicate.error == ("entry point name 'image' is also used by None; rename one of them "
+                                   "(plugin names must be unique)")
+        assert duplicate.traceback.rstrip().endswith("PluginError: image")
+
+
+def test_ctrl_c_while_importing_a_plugin_is_not_swallowed(monkeypatch, clean_env):
+    class Interrupted(FakeEntryPoint):
+        def load(self):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        PluginManager(enabled=None, preferences=[]).load([Interrupted("i", "fake_i", "d")])
 
 
 def test_a_plugin_given_by_module_name_is_imported(make_plugin, monkeypatch, clean_env):
@@ -267,7 +324,10 @@ def test_a_broken_plugin_keeps_its_traceback_and_its_error_in_list_plugins(make_
 
     manager = manager_with({"b": make_plugin("b", unibind_encoders=boom)})
     info = manager.plugins["b"]
-    assert "LookupError: no weights" in info.traceback and "Traceback" in info.traceback
+    assert info.traceback.startswith("Traceback (most recent call last):\n")
+    assert 'File "' in info.traceback and "in boom" in info.traceback  # the plugin's own frame
+    assert info.traceback.rstrip().endswith("Error: unibind_encoders raised LookupError: no weights")
+    assert "LookupError: no weights\n" in info.traceback  # the plugin's exception, chained
     data = info.as_dict()
     assert (data["status"], data["error"], data["builtin"]) == ("broken", "unibind_encoders raised LookupError: no weights",
                                                                   False)
@@ -420,10 +480,105 @@ def test_a_plugin_failing_half_way_through_adding_commands_leaves_none_of_them(m
     assert runner.invoke(cli, ["bench", "speed"]).output == "fast\n"
     assert manager.plugins["h"].status == "broken"
     assert manager.plugins["h"].error == "unibind_commands raised RuntimeError: half done"
+    assert manager.plugins["h"].traceback.rstrip().endswith("RuntimeError: half done")
+    assert "in half" in manager.plugins["h"].traceback
     # a broken plugin gets no second chance to add commands
     again = _cli()
     manager.add_commands(again)
     assert "early" not in again.commands and set(again.commands["bench"].commands) == {"core-bench", "speed"}
+
+
+def test_a_plugin_broken_while_registering_adds_no_commands(make_plugin, manager_with, monkeypatch):
+    monkeypatch.setenv("UNIBIND_CONFIG", os.devnull)
+
+    def boom(register):
+        raise RuntimeError("no weights")
+
+    manager = manager_with({"a-broken": make_plugin("x", unibind_encoders=boom,
+                                                     unibind_commands=_adds(None, "ghost", "from a broken plugin")),
+                            "b-fine": make_plugin("y", unibind_commands=_adds(None, "fine", "fine"))})
+    cli = _cli()
+    manager.add_commands(cli)
+    assert "ghost" not in cli.commands
+    assert CliRunner().invoke(cli, ["fine"]).output == "fine\n"
+    assert manager.plugins["a-broken"].error == "unibind_encoders raised RuntimeError: no weights"
+
+
+def test_ctrl_c_while_adding_commands_is_not_swallowed(make_plugin, manager_with):
+    def interrupted(cli):
+        raise KeyboardInterrupt
+
+    manager = manager_with({"k": make_plugin("k", unibind_commands=interrupted)})
+    with pytest.raises(KeyboardInterrupt):
+        manager.add_commands(_cli())
+
+
+def test_a_plugin_adding_a_core_command_still_offers_its_other_commands(make_plugin, manager_with, monkeypatch):
+    monkeypatch.setenv("UNIBIND_CONFIG", os.devnull)
+
+    def core_and_extra(cli):
+        _adds(None, "bench", "not the core's bench")(cli)
+        _adds(None, "extra", "extra from c")(cli)
+
+    manager = manager_with({"c": make_plugin("c", unibind_commands=core_and_extra),
+                            "d": make_plugin("d", unibind_commands=_adds(None, "extra", "extra from d"))})
+    cli = _cli()
+    manager.add_commands(cli)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["bench", "core-bench"]).output == "core bench\n"
+    assert runner.invoke(cli, ["c:extra"]).output == "extra from c\n"
+    assert runner.invoke(cli, ["d:extra"]).output == "extra from d\n"
+    assert manager.plugins["c"].warnings == ["unibind_commands: command 'bench' is the core's; not replaced"]
+    assert manager.plugins["d"].warnings == []
+    assert [(c.name, c.plugins) for c in manager.conflicts()] == [("extra", ("c", "d"))]
+
+
+def test_a_command_added_under_another_name_keeps_that_name(make_plugin, manager_with, monkeypatch):
+    monkeypatch.setenv("UNIBIND_CONFIG", os.devnull)
+    monkeypatch.setenv("UNIBIND_PREFER", "command:shared=b")
+
+    def under(alias, said):
+        def add(cli):
+            @click.command("internal-name")
+            def command():
+                click.echo(said)
+            cli.add_command(command, alias)
+        return add
+
+    manager = manager_with({"a": make_plugin("a", unibind_commands=under("solo", "solo")),
+                            "b": make_plugin("b", unibind_commands=under("shared", "shared from b")),
+                            "c": make_plugin("c", unibind_commands=under("shared", "shared from c"))})
+    cli = _cli()
+    manager.add_commands(cli)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["solo"]).output == "solo\n"
+    assert runner.invoke(cli, ["shared"]).output == "shared from b\n"
+    assert runner.invoke(cli, ["c:shared"]).output == "shared from c\n"
+    assert "internal-name" not in cli.commands
+
+
+def test_an_unsettled_command_names_the_config_file_to_settle_it_in(make_plugin, manager_with, monkeypatch,
+                                                                    tmp_path):
+    monkeypatch.setenv("UNIBIND_CONFIG", str(tmp_path / "c.toml"))
+    (tmp_path / "c.toml").write_text("")
+    manager = manager_with({name: make_plugin(name, unibind_commands=_adds(None, "speed", name)) for name in "ab"})
+    cli = _cli()
+    manager.add_commands(cli)
+    used = CliRunner().invoke(cli, ["speed"])
+    assert used.exit_code == 2
+    assert " ".join(used.output.split()).endswith(
+        "Error: command 'speed' is registered by 'a' and 'b'; use 'a:speed' or 'b:speed', or choose one with "
+        f'UNIBIND_PREFER="command:speed=a" (or under [prefer] in {tmp_path / "c.toml"})')
+
+
+def test_a_command_preference_for_a_plugin_not_loaded_settles_nothing(make_plugin, manager_with, monkeypatch):
+    monkeypatch.setenv("UNIBIND_CONFIG", os.devnull)
+    monkeypatch.setenv("UNIBIND_PREFER", "command:speed=gone")
+    manager = manager_with({name: make_plugin(name, unibind_commands=_adds(None, "speed", name)) for name in "ab"})
+    cli = _cli()
+    manager.add_commands(cli)
+    assert CliRunner().invoke(cli, ["speed"]).exit_code == 2
+    assert manager.conflicts()[0].chosen is None
 
 
 def test_commands_in_a_sub_group_follow_the_same_rules(make_plugin, manager_with, monkeypatch):
@@ -454,6 +609,7 @@ def test_a_command_preference_may_name_the_distribution(make_plugin, manager_wit
     (conflict,) = manager.conflicts()
     assert (conflict.kind, conflict.name, conflict.plugins, conflict.chosen.plugin, conflict.chosen.source) == (
         "command", "speed", ("a", "b"), "b", "UNIBIND_PREFER")
+    assert (conflict.chosen.kind, conflict.chosen.name) == ("command", "speed")
 
 
 def test_a_command_only_one_plugin_adds_keeps_its_bare_name(make_plugin, manager_with, monkeypatch):
@@ -463,7 +619,9 @@ def test_a_command_only_one_plugin_adds_keeps_its_bare_name(make_plugin, manager
     cli = _cli()
     manager.add_commands(cli)
     assert CliRunner().invoke(cli, ["solo"]).output == "alone\n"
+    assert CliRunner().invoke(cli, ["other"]).output == "other\n"
     assert "a:solo" not in cli.commands and manager.command_conflicts == []
+    assert manager.plugins["a"].warnings == manager.plugins["b"].warnings == []  # the core's commands untouched
 
 
 # -- the process-wide manager ---------------------------------------------------------------------------
