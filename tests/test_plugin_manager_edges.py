@@ -161,6 +161,15 @@ def test_a_bad_config_file_is_an_error_naming_it(clean_env, tmp_path, text, prob
         read_preferences()
 
 
+def test_a_bad_entry_in_the_config_file_names_the_file(clean_env, tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[prefer]\n"encoders:lite" = "a"\n')
+    clean_env.setenv("UNIBIND_CONFIG", str(config))
+    with pytest.raises(PluginConfigError) as caught:
+        read_preferences()
+    assert str(caught.value).startswith(f"{config}: 'encoders:lite=a': unknown kind 'encoders'")
+
+
 def test_an_exception_without_a_message_is_named_by_its_type():
     assert plugins._one_line(RuntimeError()) == "RuntimeError"
     assert plugins._one_line(ValueError("two\n  lines")) == "ValueError: two lines"
@@ -279,6 +288,34 @@ def test_collecting_again_keeps_every_plugin_and_adds_new_ones(make_plugin, clea
     assert manager.plugins["a"].status == manager.plugins["b"].status == "ok"
     assert sorted(s.qualified_name for s in manager.registry) == ["a:x", "a:y", "b:x"]
     assert [s.qualified_name for s in manager.plugins["a"].specs] == ["a:x", "a:y"]
+
+
+def test_a_broken_plugin_is_not_retried_by_a_later_collect(make_plugin, clean_env):
+    """A hook that fails once and would work the second time: the plugin stays broken and registers nothing."""
+    calls = []
+
+    def flaky(register):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("model zoo offline")
+        register(enc("late"))
+
+    manager = PluginManager(enabled=set(), preferences=[])
+    manager.add_plugin(make_plugin("f", unibind_encoders=flaky), "f")
+    manager.collect()
+    manager.collect()
+    assert calls == [1] and manager.plugins["f"].status == "broken"
+    assert manager.registry.by_plugin("f") == []
+
+
+def test_plugins_after_a_broken_one_still_register(make_plugin, manager_with):
+    def boom(register):
+        raise RuntimeError("no weights")
+
+    manager = manager_with({"a": make_plugin("a", unibind_encoders=boom),
+                            "b": make_plugin("b", unibind_encoders=registers(enc("from-b")))})
+    assert manager.plugins["a"].status == "broken"
+    assert manager.registry.get("encoder", "from-b").plugin == "b"
 
 
 def test_a_roll_back_keeps_what_other_plugins_registered_under_the_same_names(make_plugin, manager_with):
@@ -409,10 +446,34 @@ def test_a_kindless_preference_for_a_plugin_without_the_name_names_both_claimant
                                  "'lite' is registered by: a, b")
 
 
+def test_a_preference_of_one_kind_is_checked_against_that_kind_only(make_plugin, manager_with, monkeypatch):
+    """Plugin 'c' claims modality 'lite' but no encoder 'lite': preferring it for the encoder is an error."""
+    with pytest.raises(PluginConfigError) as caught:
+        _two_with(make_plugin, manager_with, monkeypatch, "encoder:lite=c",
+                  c=make_plugin("c", unibind_modalities=registers(ModalitySpec(name="lite", factory="m:f"))))
+    assert str(caught.value) == ("UNIBIND_PREFER prefers 'c' for encoder 'lite', but plugin 'c' registers no "
+                                 "encoder 'lite'; encoder 'lite' is registered by: a, b")
+
+
+def test_a_preference_never_picks_a_plugin_broken_after_registering(make_plugin, manager_with, monkeypatch):
+    """'c' registered its encoder, then broke adding commands: preferring it is refused on the next collect."""
+    def boom(cli):
+        raise RuntimeError("bad command")
+
+    manager = _two_with(make_plugin, manager_with, monkeypatch, "",
+                        c=make_plugin("c", unibind_encoders=registers(enc("lite")), unibind_commands=boom))
+    manager.add_commands(_cli())
+    assert manager.plugins["c"].status == "broken"
+    manager._preference_entries = [("encoder", "lite", "c", "UNIBIND_PREFER")]
+    with pytest.raises(PluginConfigError, match="but plugin 'c' is broken: unibind_commands raised RuntimeError"):
+        manager.collect()
+
+
 def test_an_unused_preference_is_kept_for_list_plugins_and_reset_on_collect(make_plugin, manager_with, monkeypatch):
     manager = _two_with(make_plugin, manager_with, monkeypatch, "modality:gone=a,command:hi=a,encoder:lite=a")
     assert manager.unused_preferences == [
         "UNIBIND_PREFER: modality 'gone'=a (nothing loaded registers modality 'gone')"]
+    assert manager.registry.get("encoder", "lite").plugin == "a"  # the entries after them still count
     manager.collect()
     assert len(manager.unused_preferences) == 1
 
