@@ -275,13 +275,15 @@ def test_a_plugin_with_an_unknown_hook_registers_none_of_its_hooks(make_plugin, 
     manager = manager_with({"t": typo})
     assert manager.plugins["t"].error == "implements hooks that are not in the contract: unibind_adaptors, unibind_encoder"
     assert manager.registry.by_plugin("t") == []
+    assert manager.plugins["t"].traceback.rstrip().endswith("PluginError: unibind_adaptors, unibind_encoder")
     assert all(impl.plugin_name != "t" for impl in manager.pm.hook.unibind_encoders.get_hookimpls())
 
 
 # -- collecting ---------------------------------------------------------------------------------------
 def test_collecting_again_keeps_every_plugin_and_adds_new_ones(make_plugin, clean_env):
     manager = PluginManager(enabled=set(), preferences=[])
-    manager.add_plugin(make_plugin("a", unibind_encoders=registers(enc("x"), enc("y"))), "a")
+    info = manager.add_plugin(make_plugin("a", unibind_encoders=registers(enc("x"), enc("y"))), "a")
+    assert (info.distribution, info.version, info.builtin) == (None, None, False)  # only the core's is 'unibind'
     manager.collect()
     manager.add_plugin(make_plugin("b", unibind_encoders=registers(enc("x"))), "b")
     manager.collect()
@@ -369,6 +371,17 @@ def test_a_broken_plugin_keeps_its_traceback_and_its_error_in_list_plugins(make_
     assert (data["status"], data["error"], data["builtin"]) == ("broken", "unibind_encoders raised LookupError: no weights",
                                                                   False)
     assert data["registers"] == {} and data["components"] == []
+
+
+def test_registering_the_wrong_type_names_both_types(make_plugin, manager_with):
+    manager = manager_with({"w": make_plugin("w", unibind_adapters=registers(enc("not-an-adapter")))})
+    assert manager.plugins["w"].error == "unibind_adapters: register() expected a AdapterSpec, got EncoderSpec"
+
+
+def test_a_hook_that_registers_nothing_is_not_warned_about(make_plugin, manager_with):
+    manager = manager_with({"quiet": make_plugin("q", unibind_encoders=lambda register: None,
+                                                 unibind_adapters=lambda register: [])})
+    assert manager.plugins["quiet"].warnings == [] and manager.plugins["quiet"].status == "ok"
 
 
 def test_a_hook_that_registers_and_also_returns_is_not_warned_about(make_plugin, manager_with):
