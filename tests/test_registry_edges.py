@@ -50,6 +50,25 @@ def test_the_conflict_message_names_every_plugin_and_both_remedies():
         'one with UNIBIND_PREFER="modality:imu=x" (or under [prefer] in c.toml)')
 
 
+def test_a_registry_without_a_settle_hint_adds_nothing_after_the_remedy():
+    with pytest.raises(NameConflictError) as caught:
+        filled(enc("a", "lite"), enc("b", "lite"), hint="").get("encoder", "lite")
+    assert str(caught.value).endswith('UNIBIND_PREFER="encoder:lite=a"')
+    registry = Registry()
+    for spec in (enc("a", "lite"), enc("b", "lite")):
+        registry.add(spec)
+    with pytest.raises(NameConflictError) as caught:
+        registry.get("encoder", "lite")
+    assert str(caught.value).endswith('UNIBIND_PREFER="encoder:lite=a"')
+
+
+def test_an_unknown_kind_lists_the_kinds():
+    with pytest.raises(NotRegisteredError) as caught:
+        Registry().by_kind("encoders")
+    assert str(caught.value) == ("unknown kind 'encoders' (kinds: modality, encoder, adapter, description_source, "
+                                 "calibrator, validator)")
+
+
 def test_a_conflict_describes_itself_settled_or_not():
     open_ = Conflict("encoder", "lite", ("a", "b"), None)
     assert open_.describe() == "encoder 'lite' is registered by 'a' and 'b'; unsettled"
@@ -154,6 +173,13 @@ def test_a_qualified_name_that_misses_says_what_the_plugin_has_or_who_has_the_na
     with pytest.raises(NotRegisteredError) as caught:
         registry.get("encoder", "d:w")
     assert str(caught.value) == "no encoder 'd:w': plugin 'd' registers no encoders"
+    with pytest.raises(NotRegisteredError) as caught:
+        filled(enc("b", "z")).get("encoder", "d:z")
+    assert str(caught.value) == "no encoder 'd:z': plugin 'd' registers no encoders; encoder 'z' comes from 'b'"
+    # the plugin is what comes before the first colon
+    with pytest.raises(NotRegisteredError) as caught:
+        registry.get("encoder", "a:x:y")
+    assert str(caught.value) == "plugin 'a' registers no encoder named 'x:y' (its encoders: x, y)"
 
 
 def test_a_bare_name_that_misses_lists_the_names_of_its_kind():
@@ -223,6 +249,15 @@ def test_a_tie_below_the_top_does_not_block_the_default():
     tied = filled(enc("a", "lite", default=True), enc("b", "lite", default=True), enc("b", "zz", default=True))
     with pytest.raises(NameConflictError, match="'a' and 'b'"):
         tied.default("encoder", "image")
+
+
+def test_kinds_without_a_default_flag_have_no_default():
+    registry = filled(mod("a", "image", ".png"), ValidatorSpec(name="v", factory="m:f", plugin="a"),
+                      DescriptionSourceSpec(name="d", factory="m:f", plugin="a"))
+    for kind in ("modality", "validator", "description_source"):
+        assert registry.defaults(kind) == []
+        with pytest.raises(NotRegisteredError, match=f"no default {kind}"):
+            registry.default(kind)
 
 
 def test_no_default_names_the_kind_and_the_modality():
