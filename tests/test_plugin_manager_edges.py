@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from unibind import plugins
 from unibind.errors import DuplicateRegistrationError, PluginConfigError, PluginError
 from unibind.plugins import PluginManager, get_plugin_manager, get_registry, read_preferences, reset_plugin_manager
-from unibind.specs import AdapterSpec, EncoderSpec, ModalitySpec
+from unibind.specs import AdapterSpec, CalibratorSpec, EncoderSpec, ModalitySpec, ValidatorSpec
 
 
 @dataclass
@@ -363,7 +363,8 @@ def test_a_broken_plugin_keeps_its_traceback_and_its_error_in_list_plugins(make_
 
     manager = manager_with({"b": make_plugin("b", unibind_encoders=boom)})
     info = manager.plugins["b"]
-    assert info.traceback.startswith("Traceback (most recent call last):\n")
+    first, second = info.traceback.splitlines()[:2]
+    assert first == "Traceback (most recent call last):" and second.startswith('  File "')
     assert 'File "' in info.traceback and "in boom" in info.traceback  # the plugin's own frame
     assert info.traceback.rstrip().endswith("Error: unibind_encoders raised LookupError: no weights")
     assert "LookupError: no weights\n" in info.traceback  # the plugin's exception, chained
@@ -406,11 +407,14 @@ def test_as_dict_lists_what_each_component_serves(make_plugin, manager_with):
     plugin = make_plugin("p", unibind_modalities=registers(ModalitySpec(name="depth", factory="m:f")),
                          unibind_adapters=registers(AdapterSpec(name="ad", factory="m:f", modalities=("video", "audio")),
                                                     AdapterSpec(name="any", factory="m:f")),
-                         unibind_encoders=registers(enc("e", "thermal")))
+                         unibind_encoders=registers(enc("e", "thermal")),
+                         unibind_calibrators=registers(CalibratorSpec(name="cal", factory="m:f")),
+                         unibind_validators=registers(ValidatorSpec(name="val", factory="m:f")))
     data = manager_with({"p": plugin}).plugins["p"].as_dict()
     assert data["modalities"] == ["audio", "depth", "thermal", "video"]
-    assert data["registers"] == {"modality": ["depth"], "encoder": ["e"], "adapter": ["ad", "any"]}
-    assert [c["qualified_name"] for c in data["components"]] == ["p:depth", "p:e", "p:ad", "p:any"]
+    assert data["registers"] == {"modality": ["depth"], "encoder": ["e"], "adapter": ["ad", "any"],
+                                 "calibrator": ["cal"], "validator": ["val"]}
+    assert [c["qualified_name"] for c in data["components"]] == ["p:depth", "p:e", "p:ad", "p:any", "p:cal", "p:val"]
     assert data["components"][1]["kind"] == "encoder" and data["components"][1]["modality"] == "thermal"
     assert (data["name"], data["status"], data["error"], data["warnings"]) == ("p", "ok", None, [])
 
