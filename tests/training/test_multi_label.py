@@ -138,3 +138,27 @@ def test_explain_and_the_fallback_work_on_multi_label(tmp_path, fitted, fake_reg
     assert isinstance(calibrator, MultiLabelCalibrator)
     predictions, failures = space.classify(files, ["dog", "bird"], multi_label=True, calibrator={"vec": calibrator})
     assert not failures and all({d.label for d in p.top} <= {"dog", "bird"} for p in predictions)
+
+
+def test_held_out_data_from_folders_and_manifests(tmp_path):
+    from unibind.errors import InputError
+    from unibind.multilabel import read_multilabel_data
+
+    both = fakes.write_vec(tmp_path / "folders" / "bird" / "x.vec", [1.0] * fakes.DIM_IN)
+    (tmp_path / "folders" / "cat").mkdir()
+    (tmp_path / "folders" / "cat" / "same-bytes.vec").write_bytes(both.read_bytes())   # x.vec holds bird and cat
+    fakes.write_vec(tmp_path / "folders" / "cat" / "y.vec", [2.0] * fakes.DIM_IN)
+    found = read_multilabel_data(tmp_path / "folders", (".vec",))
+    assert found.labels == ["bird", "cat"] and [p.name for p in found.paths] == ["x.vec", "y.vec"]
+    assert found.targets.tolist() == [[1.0, 1.0], [0.0, 1.0]]
+
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("\n".join([json.dumps({"path": "folders/bird/x.vec", "labels": ["bird", "cat"]}),
+                                   json.dumps({"path": "folders/cat/y.vec", "labels": ["cat"]}),
+                                   json.dumps({"path": "missing.vec", "labels": ["cat"]}),
+                                   json.dumps({"path": "folders/cat/y.vec", "labels": "cat"}), "not json"]) + "\n")
+    found = read_multilabel_data(manifest, (".vec",), ["cat", "bird"])
+    assert found.labels == ["cat", "bird"] and found.targets.tolist() == [[1.0, 1.0], [1.0, 0.0]]
+    assert [f.source.rsplit(":", 1)[1] for f in found.failures] == ["3", "4", "5"]
+    with pytest.raises(InputError, match="classes bird are not among --labels"):
+        read_multilabel_data(manifest, (".vec",), ["cat", "dog"])
