@@ -154,3 +154,19 @@ def test_train_cli_passes_the_gap_options_and_refuses_a_negative_weight(tmp_path
     assert record.means == MEANS and record.metrics["train"]["balance_weight"] == 0.5
     bad = CliRunner().invoke(cli, [*args, "--balance-weight", "-1"])
     assert bad.exit_code != 0 and "--balance-weight" in bad.output and "Traceback" not in bad.output
+
+
+def test_checkpoint_id_changes_with_the_balance_term_only_when_it_is_on():
+    from unibind.training.trainer import AdapterBundle, _run_id
+    from unibind.training.objective import Temperature
+
+    train, val, _ = fakes.synthetic()
+    bundle = AdapterBundle(fakes.adapters(), Temperature())
+    off, on = TrainSettings(), TrainSettings(balance_weight=0.5)
+    assert _run_id(off, train, val, bundle) != _run_id(on, train, val, bundle)
+    # with the term off the id is what it was before the option existed (checkpoints still resume)
+    before = json.dumps([{k: v for k, v in off.model_dump(mode="json").items() if k != "balance_weight"},
+                         {m: len(d) for m, d in train.items()}, {m: len(d) for m, d in val.items()},
+                         {k: list(v.shape) for k, v in bundle.state_dict().items()}], sort_keys=True)
+    import hashlib
+    assert _run_id(off, train, val, bundle) == hashlib.sha256(before.encode()).hexdigest()[:16]

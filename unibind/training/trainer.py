@@ -52,7 +52,8 @@ class TrainSettings(BaseModel):
         "are not anchored. Chosen by scripts/choose_init.py (README, 'Which start')."))
     balance_weight: float = Field(default=0.0, ge=0, description=(
         "Weight of the balance term: the squared distance between a batch's mean unit embedding and the "
-        "mean of its positive texts, added to each modality's loss against the modality gap (0: off)."))
+        "mean of its positive texts, added to each modality's loss against the modality gap (0: off; "
+        "early stopping still watches the contrastive val loss)."))
     seed: int = 0
 
 
@@ -389,6 +390,8 @@ def _run_id(settings: TrainSettings, train: dict[str, ModalityData], val: dict[s
             bundle: nn.Module) -> str:
     """What a checkpoint must match to be resumed: settings, data sizes and parameter shapes."""
     shape = {k: list(v.shape) for k, v in bundle.state_dict().items()}
-    blob = json.dumps([settings.model_dump(mode="json"), {m: len(d) for m, d in train.items()},
+    # an option left off does not change the id, so checkpoints written before it existed still resume
+    dumped = settings.model_dump(mode="json", exclude=set() if settings.balance_weight else {"balance_weight"})
+    blob = json.dumps([dumped, {m: len(d) for m, d in train.items()},
                        {m: len(d) for m, d in val.items()}, shape], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
