@@ -136,13 +136,16 @@ class EfficientNetLite0Encoder(Encoder):
         from unibind_plugin_image.lite0 import DATA_CONFIG, EfficientNetLite0
 
         settings = settings or EfficientNetLite0Settings()
-        model = EfficientNetLite0()
+        with torch.device("meta"):  # shapes only: no random initialisation the weights overwrite
+            model = EfficientNetLite0()
         path = lite0_weights_path()
         # The package's own bundled weights (Apache-2.0), a plain state dict: read with the
         # restricted unpickler, never a full one.
         state = torch.load(path, map_location="cpu", weights_only=True)
         mapped = map_state_dict_in_order(state, model.state_dict())
-        model.load_state_dict(mapped, strict=True)
+        # contiguous, as a copy into initialised parameters would make them (the checkpoint holds
+        # transposed TF layouts, which would take other kernels and round differently)
+        model.load_state_dict({k: v.contiguous() for k, v in mapped.items()}, strict=True, assign=True)
         self.model = model
         self.source = f"{LITE0_ARCH}:{path.name}"
         self.settings = settings
