@@ -428,6 +428,17 @@ def _two_with(make_plugin, manager_with, monkeypatch, prefer: str, **extra):
     return manager_with({"a": make_plugin("a", **hooks), "b": make_plugin("b", **hooks), **extra})
 
 
+def test_preferences_given_to_the_manager_are_used_instead_of_the_environment(make_plugin, monkeypatch, clean_env):
+    clean_env.setenv("UNIBIND_PREFER", "encoder:lite=a")
+    manager = PluginManager(enabled=set(), preferences=[("encoder", "lite", "b", "a test")])
+    assert (manager.unused_preferences, manager.command_conflicts) == ([], [])  # before anything is loaded
+    for name in "ab":
+        manager.add_plugin(make_plugin(name, unibind_encoders=registers(enc("lite"))), name)
+    registry = manager.collect()
+    assert registry.get("encoder", "lite").plugin == "b"
+    assert registry.conflicts()[0].chosen.source == "a test"
+
+
 def test_a_preference_without_a_kind_settles_every_kind_of_that_name(make_plugin, manager_with, monkeypatch):
     registry = _two_with(make_plugin, manager_with, monkeypatch, "lite=unibind-plugin-b").registry
     assert registry.get("encoder", "lite").plugin == "b"
