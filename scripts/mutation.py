@@ -58,7 +58,8 @@ def existing_tests(module: str, baseline: str | None) -> list[str]:
     return tests
 
 
-def child(module: str, tests: list[str], max_children: int, out: Path, sample: int | None) -> None:
+def child(module: str, tests: list[str], max_children: int, out: Path, sample: int | None,
+          only: list[str] | None = None) -> None:
     """Inside a fresh process: configure mutmut for one module, run it, dump results as JSON."""
     from mutmut import configuration
 
@@ -79,8 +80,8 @@ def child(module: str, tests: list[str], max_children: int, out: Path, sample: i
     from mutmut.mutation.diff_apply import get_diff_for_mutant
     from mutmut.stats import status_by_exit_code
 
-    chosen: list[str] = []
-    if sample:
+    chosen: list[str] = list(only or [])
+    if sample and not chosen:
         # generate the mutants once to know their names, then test an evenly spaced sample of them
         with mm.CatchOutput(spinner_title="Generating mutants"):
             mm.copy_src_dir()
@@ -115,13 +116,15 @@ def child(module: str, tests: list[str], max_children: int, out: Path, sample: i
     out.write_text(json.dumps({"statuses": statuses, "diffs": diffs}))
 
 
-def run_module(module: str, max_children: int, out_dir: Path, baseline: str | None, sample: int | None) -> dict:
+def run_module(module: str, max_children: int, out_dir: Path, baseline: str | None, sample: int | None,
+               only: list[str] | None = None) -> dict:
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)
     raw = out_dir / (module.replace("/", ".") + ".json")
     log = out_dir / (module.replace("/", ".") + ".log")
     with log.open("w") as sink:
         done = subprocess.run([sys.executable, __file__, "--child", module, "--max-children", str(max_children),
                                "--out", str(out_dir), *(["--sample", str(sample)] if sample else []),
+                               *(arg for name in only or [] for arg in ("--mutant", name)),
                                *existing_tests(module, baseline)], cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
     if done.returncode:
         raise SystemExit(f"Error: mutmut failed on {module}, see {log}")
@@ -150,6 +153,8 @@ def main() -> None:
                         help="use only the test files that exist at this ref (the score before new tests)")
     parser.add_argument("--sample", type=int, metavar="N",
                         help="test N evenly spaced mutants per module instead of all (a sampled score)")
+    parser.add_argument("--mutant", action="append", metavar="NAME",
+                        help="test only this mutant (repeatable; e.g. an earlier run's survivors after new tests)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     unknown = [m for m in args.modules if m not in MODULES]
@@ -158,12 +163,12 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.child:
         child(args.child, args.modules, args.max_children,
-              args.out / (args.child.replace("/", ".") + ".json"), args.sample)
+              args.out / (args.child.replace("/", ".") + ".json"), args.sample, args.mutant)
         return
     scores_path = args.out / "scores.json"
     scores = json.loads(scores_path.read_text()) if scores_path.exists() else {}
     for module in args.modules or list(MODULES):
-        scores[module] = run_module(module, args.max_children, args.out, args.baseline, args.sample)
+        scores[module] = run_module(module, args.max_children, args.out, args.baseline, args.sample, args.mutant)
         scores_path.write_text(json.dumps(scores, indent=2))
         s = scores[module]
         print(f"{module}: {s['killed']}/{s['total']} killed ({s['score']} %), "
