@@ -54,7 +54,7 @@ def existing_tests(module: str, baseline: str | None) -> list[str]:
     tests = [t for t in MODULES[module] if (ROOT / t).exists()]
     if baseline:
         tests = [t for t in tests if subprocess.run(["git", "cat-file", "-e", f"{baseline}:{t}"], cwd=ROOT,
-                                                    capture_output=True).returncode == 0]
+                                                    capture_output=True, check=False).returncode == 0]
     return tests
 
 
@@ -125,7 +125,8 @@ def run_module(module: str, max_children: int, out_dir: Path, baseline: str | No
         done = subprocess.run([sys.executable, __file__, "--child", module, "--max-children", str(max_children),
                                "--out", str(out_dir), *(["--sample", str(sample)] if sample else []),
                                *(arg for name in only or [] for arg in ("--mutant", name)),
-                               *existing_tests(module, baseline)], cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
+                               *existing_tests(module, baseline)], cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT,
+                              check=False)
     if done.returncode:
         raise SystemExit(f"Error: mutmut failed on {module}, see {log}")
     result = json.loads(raw.read_text())

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from types import SimpleNamespace
 
 import click
@@ -19,7 +18,13 @@ from click.testing import CliRunner
 
 from unibind import plugins
 from unibind.errors import DuplicateRegistrationError, PluginConfigError, PluginError
-from unibind.plugins import PluginManager, get_plugin_manager, get_registry, read_preferences, reset_plugin_manager
+from unibind.plugins import (
+    PluginManager,
+    get_plugin_manager,
+    get_registry,
+    read_preferences,
+    reset_plugin_manager,
+)
 from unibind.specs import AdapterSpec, CalibratorSpec, EncoderSpec, ModalitySpec, ValidatorSpec
 
 
@@ -134,8 +139,8 @@ def test_a_preference_splits_at_the_first_equals_sign(clean_env):
     ("=imu", "UNIBIND_PREFER: expected 'kind:name=plugin', got '=imu'"),
     ("encoder:lite=", "UNIBIND_PREFER: expected 'kind:name=plugin', got 'encoder:lite='"),
     (" encoder:lite ", "UNIBIND_PREFER: expected 'kind:name=plugin', got 'encoder:lite'"),
-    ("sensor:lite=a", "UNIBIND_PREFER: 'sensor:lite=a': unknown kind 'sensor' (kinds: modality, encoder, adapter, "
-                      "description_source, calibrator, validator, command)"),
+    ("sensor:lite=a", ("UNIBIND_PREFER: 'sensor:lite=a': unknown kind 'sensor' (kinds: modality, encoder, "
+                       "adapter, description_source, calibrator, validator, command)")),
 ])
 def test_a_malformed_preference_is_one_error_saying_where_and_what(clean_env, entry, problem):
     clean_env.setenv("UNIBIND_PREFER", entry)
