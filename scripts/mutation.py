@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # module (under unibind/) -> the tests aimed at it
 MODULES: dict[str, list[str]] = {
     "calibration/metrics": ["tests/calibration/test_metrics.py", "tests/calibration/test_metrics_edges.py",
-                            "tests/test_properties.py"],
+                            "tests/calibration/test_metrics_inputs.py", "tests/test_properties.py"],
     "calibration/temperature": ["tests/calibration/test_calibrators.py", "tests/test_properties.py"],
     "knowledge/centres": ["tests/test_centres.py", "tests/test_centres_edges.py", "tests/test_properties.py"],
     "training/objective": ["tests/training/test_training_trainer.py", "tests/training/test_best_epoch.py"],
