@@ -45,3 +45,10 @@ def test_selective_accuracy_is_nan_when_nothing_is_accepted():
     assert selective([True, False, True, False], [1, 1, 0, 0]) == (0.5, 0.5)
     # a 0/1 mask is a mask, not a list of indices
     assert selective([1, 0, 0, 0], [0, 1, 1, 1]) == (0.25, 0.0)
+
+
+def test_a_confidence_written_as_a_decimal_bin_edge_starts_that_bin():
+    """0.1, 0.2, ... with 10 bins open bins 1, 2, ... (edges computed in float64; in float32 they drift)."""
+    confidences = torch.tensor([0.1, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9], dtype=torch.float64)
+    bins = bin_confidences(confidences, torch.ones(7), n_bins=10)
+    assert [int(b) for b in bins.count.nonzero()[0]] == [1, 2, 4, 6, 7, 8, 9]
