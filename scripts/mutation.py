@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # module (under unibind/) -> the tests aimed at it
 MODULES: dict[str, list[str]] = {
     "calibration/metrics": ["tests/calibration/test_metrics.py", "tests/calibration/test_metrics_edges.py",
-                            "tests/test_properties.py"],
+                            "tests/calibration/test_metrics_inputs.py", "tests/test_properties.py"],
     "calibration/temperature": ["tests/calibration/test_calibrators.py", "tests/test_properties.py"],
     "knowledge/centres": ["tests/test_centres.py", "tests/test_centres_edges.py", "tests/test_properties.py"],
     "training/objective": ["tests/training/test_training_trainer.py", "tests/training/test_best_epoch.py"],
@@ -54,11 +54,12 @@ def existing_tests(module: str, baseline: str | None) -> list[str]:
     tests = [t for t in MODULES[module] if (ROOT / t).exists()]
     if baseline:
         tests = [t for t in tests if subprocess.run(["git", "cat-file", "-e", f"{baseline}:{t}"], cwd=ROOT,
-                                                    capture_output=True).returncode == 0]
+                                                    capture_output=True, check=False).returncode == 0]
     return tests
 
 
-def child(module: str, tests: list[str], max_children: int, out: Path, sample: int | None) -> None:
+def child(module: str, tests: list[str], max_children: int, out: Path, sample: int | None,
+          only: list[str] | None = None) -> None:
     """Inside a fresh process: configure mutmut for one module, run it, dump results as JSON."""
     from mutmut import configuration
 
@@ -79,8 +80,8 @@ def child(module: str, tests: list[str], max_children: int, out: Path, sample: i
     from mutmut.mutation.diff_apply import get_diff_for_mutant
     from mutmut.stats import status_by_exit_code
 
-    chosen: list[str] = []
-    if sample:
+    chosen: list[str] = list(only or [])
+    if sample and not chosen:
         # generate the mutants once to know their names, then test an evenly spaced sample of them
         with mm.CatchOutput(spinner_title="Generating mutants"):
             mm.copy_src_dir()
@@ -115,14 +116,17 @@ def child(module: str, tests: list[str], max_children: int, out: Path, sample: i
     out.write_text(json.dumps({"statuses": statuses, "diffs": diffs}))
 
 
-def run_module(module: str, max_children: int, out_dir: Path, baseline: str | None, sample: int | None) -> dict:
+def run_module(module: str, max_children: int, out_dir: Path, baseline: str | None, sample: int | None,
+               only: list[str] | None = None) -> dict:
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)
     raw = out_dir / (module.replace("/", ".") + ".json")
     log = out_dir / (module.replace("/", ".") + ".log")
     with log.open("w") as sink:
         done = subprocess.run([sys.executable, __file__, "--child", module, "--max-children", str(max_children),
                                "--out", str(out_dir), *(["--sample", str(sample)] if sample else []),
-                               *existing_tests(module, baseline)], cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
+                               *(arg for name in only or [] for arg in ("--mutant", name)),
+                               *existing_tests(module, baseline)], cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT,
+                              check=False)
     if done.returncode:
         raise SystemExit(f"Error: mutmut failed on {module}, see {log}")
     result = json.loads(raw.read_text())
@@ -150,6 +154,8 @@ def main() -> None:
                         help="use only the test files that exist at this ref (the score before new tests)")
     parser.add_argument("--sample", type=int, metavar="N",
                         help="test N evenly spaced mutants per module instead of all (a sampled score)")
+    parser.add_argument("--mutant", action="append", metavar="NAME",
+                        help="test only this mutant (repeatable; e.g. an earlier run's survivors after new tests)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     unknown = [m for m in args.modules if m not in MODULES]
@@ -158,12 +164,12 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.child:
         child(args.child, args.modules, args.max_children,
-              args.out / (args.child.replace("/", ".") + ".json"), args.sample)
+              args.out / (args.child.replace("/", ".") + ".json"), args.sample, args.mutant)
         return
     scores_path = args.out / "scores.json"
     scores = json.loads(scores_path.read_text()) if scores_path.exists() else {}
     for module in args.modules or list(MODULES):
-        scores[module] = run_module(module, args.max_children, args.out, args.baseline, args.sample)
+        scores[module] = run_module(module, args.max_children, args.out, args.baseline, args.sample, args.mutant)
         scores_path.write_text(json.dumps(scores, indent=2))
         s = scores[module]
         print(f"{module}: {s['killed']}/{s['total']} killed ({s['score']} %), "

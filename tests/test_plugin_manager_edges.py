@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from types import SimpleNamespace
 
 import click
@@ -19,7 +18,13 @@ from click.testing import CliRunner
 
 from unibind import plugins
 from unibind.errors import DuplicateRegistrationError, PluginConfigError, PluginError
-from unibind.plugins import PluginManager, get_plugin_manager, get_registry, read_preferences, reset_plugin_manager
+from unibind.plugins import (
+    PluginManager,
+    get_plugin_manager,
+    get_registry,
+    read_preferences,
+    reset_plugin_manager,
+)
 from unibind.specs import AdapterSpec, CalibratorSpec, EncoderSpec, ModalitySpec, ValidatorSpec
 
 
@@ -134,8 +139,8 @@ def test_a_preference_splits_at_the_first_equals_sign(clean_env):
     ("=imu", "UNIBIND_PREFER: expected 'kind:name=plugin', got '=imu'"),
     ("encoder:lite=", "UNIBIND_PREFER: expected 'kind:name=plugin', got 'encoder:lite='"),
     (" encoder:lite ", "UNIBIND_PREFER: expected 'kind:name=plugin', got 'encoder:lite'"),
-    ("sensor:lite=a", "UNIBIND_PREFER: 'sensor:lite=a': unknown kind 'sensor' (kinds: modality, encoder, adapter, "
-                      "description_source, calibrator, validator, command)"),
+    ("sensor:lite=a", ("UNIBIND_PREFER: 'sensor:lite=a': unknown kind 'sensor' (kinds: modality, encoder, "
+                       "adapter, description_source, calibrator, validator, command)")),
 ])
 def test_a_malformed_preference_is_one_error_saying_where_and_what(clean_env, entry, problem):
     clean_env.setenv("UNIBIND_PREFER", entry)
@@ -426,6 +431,17 @@ def _two_with(make_plugin, manager_with, monkeypatch, prefer: str, **extra):
     hooks = {"unibind_encoders": registers(enc("lite")), "unibind_modalities": registers(
         ModalitySpec(name="lite", factory="m:f", suffixes=(".lite",)))}
     return manager_with({"a": make_plugin("a", **hooks), "b": make_plugin("b", **hooks), **extra})
+
+
+def test_preferences_given_to_the_manager_are_used_instead_of_the_environment(make_plugin, monkeypatch, clean_env):
+    clean_env.setenv("UNIBIND_PREFER", "encoder:lite=a")
+    manager = PluginManager(enabled=set(), preferences=[("encoder", "lite", "b", "a test")])
+    assert (manager.unused_preferences, manager.command_conflicts) == ([], [])  # before anything is loaded
+    for name in "ab":
+        manager.add_plugin(make_plugin(name, unibind_encoders=registers(enc("lite"))), name)
+    registry = manager.collect()
+    assert registry.get("encoder", "lite").plugin == "b"
+    assert registry.conflicts()[0].chosen.source == "a test"
 
 
 def test_a_preference_without_a_kind_settles_every_kind_of_that_name(make_plugin, manager_with, monkeypatch):
