@@ -34,6 +34,13 @@ ABSTRACT_TOPS = frozenset({
 KINDS_PER_LIST = 4
 
 
+def ordered(synsets: list[Any]) -> list[Any]:
+    """Related synsets by name: nltk keeps a synset's pointers in a set of (pos, offset) tuples, whose
+    order changes with each process's string hashing, so its lists would make the stream (and a resumed
+    build's cursor) differ from run to run."""
+    return sorted(synsets, key=lambda s: s.name())
+
+
 @dataclass(frozen=True)
 class Sentence:
     text: str
@@ -63,8 +70,8 @@ class Relations:
 
     def chain(self) -> list[Any]:
         """Ancestors nearest first along the longest hypernym path, abstract tops dropped."""
-        paths = self.synset.hypernym_paths()
-        longest = max(paths, key=len) if paths else [self.synset]
+        paths = sorted(self.synset.hypernym_paths(), key=lambda path: [s.name() for s in path])
+        longest = max(paths, key=len) if paths else [self.synset]   # ties: the first by name, in any process
         ancestors = [s for s in reversed(longest[:-1]) if s.name() not in ABSTRACT_TOPS]
         if not self.exact:
             ancestors = [self.synset, *ancestors]
@@ -105,7 +112,7 @@ class Relations:
             return []
         out = [self._say("hypernyms", "{subject} {be} {kinds}",
                          kinds=", ".join(f"a kind of {words(s.lemma_names()[0])}" for s in chain))]
-        direct = [s for s in self.synset.hypernyms() + self.synset.instance_hypernyms() if s not in chain]
+        direct = [s for s in ordered(self.synset.hypernyms() + self.synset.instance_hypernyms()) if s not in chain]
         start = 1 if not self.exact else 0  # the head noun itself is already the gloss sentence
         for s in chain[start:] + direct:
             out.append(self._say("hypernyms", "{subject} {be} a kind of {kind}: {gloss}", s,
@@ -125,7 +132,7 @@ class Relations:
             inherited = owner is not self.synset or not self.exact
             for relation, verb in ((owner.part_meronyms, "{have} {part}"),
                                    (owner.substance_meronyms, "{be} made of {part}")):
-                for part in relation():
+                for part in ordered(relation()):
                     if part in seen:
                         continue
                     seen.add(part)
@@ -142,7 +149,7 @@ class Relations:
         for relation, verb in ((self.synset.part_holonyms, "is part of"),
                                (self.synset.member_holonyms, "is a member of"),
                                (self.synset.substance_holonyms, "is found in")):
-            for whole in relation():
+            for whole in ordered(relation()):
                 verb_now = verb.replace("is", self.subject.be, 1)
                 out.append(self._say("wholes", "{subject} " + verb_now + " {whole}: {gloss}", whole,
                                      whole=noun_phrase(whole.lemma_names()[0], whole), gloss=gloss(whole)))
