@@ -76,15 +76,17 @@ def test_a_centred_space_applies_its_means_on_every_path(tmp_path, fake_registry
     assert torch.allclose(centred.embed_files(files).vectors, want, atol=1e-5)
     assert torch.allclose(centred.embed_text(["a dog"]), centre_rows(plain.embed_text(["a dog"]), means["text"]),
                           atol=1e-5)
-    cached = cached_embeddings(centred, "vec", files, load=centred.pipeline("vec").loader.load, cache_root=tmp_path / "features")
+    cached = cached_embeddings(centred, "vec", files, load=centred.pipeline("vec").loader.load,
+                               cache_root=tmp_path / "features")
     assert torch.allclose(cached.vectors, want, atol=1e-5)
 
-    stored = CentreSet.load(result.space_dir / "centres.safetensors")
-    assert torch.allclose(centred.centre_set().centres, centre_rows(stored.centres, means["text"]), atol=1e-6)
+    stored = CentreSet.load(result.space_dir / "centres" / "vec.safetensors")  # the modality's own set
+    centre_set = centred.centre_set(modality="vec")
+    assert torch.allclose(centre_set.centres, centre_rows(stored.centres, means["text"]), atol=1e-6)
     predictions, _ = centred.classify(files[:1], top_k=3)
     scores = {c.label: c.similarity for c in predictions[0].top}
-    expected = centred.centre_set().score(want[:1])[0]
-    for n, label in enumerate(centred.centre_set().labels):
+    expected = centre_set.score(want[:1])[0]
+    for n, label in enumerate(centre_set.labels):
         assert scores[label] == pytest.approx(float(expected[n]), abs=1e-5)
 
 
