@@ -80,7 +80,7 @@ def test_a_space_copied_with_its_models_classifies_the_same_and_a_changed_weight
     message = str(refused.value)
     assert str(moved_space / "space.json") in message and "text encoder 'hf-text'" in message
     assert "unibind train --data " + str(tmp_path / "train.jsonl") in message
-    assert "--text-encoder hf-text --epochs 3 --batch-size 8 --lr 0.02" in message
+    assert "--text-encoder hf-text --init auto --epochs 3 --batch-size 8 --lr 0.02" in message
     found = inspect_space(moved_space, registry=fake_registry, settings={"hf-text": {"model": str(moved_model)}})
     assert found.usable is False and [e.matches for e in found.encoders] == [False, True]
     assert found.centres[0].matches is False and "unibind train --data" in found.remedies[0]

@@ -29,7 +29,7 @@ def test_every_option_of_train_says_its_default_in_help():
     text = " ".join(CliRunner().invoke(cli, ["train", "--help"]).output.split())
     records = _help_records()
     missing = [opt for opt, help_text in records.items()
-               if opt not in REQUIRED | {"-h", "--help"} and "[default:" not in help_text]
+               if opt not in REQUIRED | {"-h", "--help"} and "default:" not in help_text]  # also "[env var: ...; default: ...]"
     assert not missing, f"options whose --help names no default: {missing}"
     for opt, help_text in records.items():
         assert help_text in text  # what is checked is what the user sees

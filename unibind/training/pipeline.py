@@ -329,7 +329,8 @@ def train_command(config: TrainConfig) -> str:
         if "init" in settings:
             words += ["--init", f"{modality}={settings['init']}"]
     words += ["--epochs", str(t.epochs), "--batch-size", str(t.batch_size), "--lr", str(t.lr),
-              "--temperature", str(t.temperature), "--anchor-weight", str(t.anchor_weight), "--patience", str(t.patience),
+              "--temperature", str(t.temperature), "--anchor-weight", str(t.anchor_weight),
+              "--patience", str(t.patience),
               "--val-fraction", str(config.val_fraction), "--seed", str(t.seed)]
     words += ["--learn-temperature"] * bool(t.learn_temperature) + ["--symmetric"] * bool(t.symmetric)
     if t.balance_weight:
