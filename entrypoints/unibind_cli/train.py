@@ -81,7 +81,8 @@ def _pairs(values: tuple[str, ...] | list[str], option: str) -> dict[str, str]:
 @click.option("--balance-weight", default=0.0, show_default=True, type=click.FloatRange(min=0),
               help="Weight of a loss term pulling each modality's batch mean onto its texts' mean (modality gap).")
 @click.option("--centre-modalities", is_flag=True, show_default="off",
-              help="Save per-modality means (training data) in the space; it subtracts them before normalising (C3's centring against the modality gap).")
+              help="Save per-modality means (training data) in the space; it subtracts them before "
+              "normalising (C3's centring against the modality gap).")
 @click.option("--val-fraction", default=0.2, show_default=True, type=OPEN_FRACTION,
               help="Held out for early stopping; 0, or too few items per class, trains a fixed schedule.")
 @click.option("--seed", default=0, show_default=True)
