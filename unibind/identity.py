@@ -23,6 +23,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from unibind.sqlite_wal import use_wal
+
 _SKIPPED_DIRS = {"__pycache__", ".git", ".cache"}
 _SKIPPED_SUFFIXES = {".pyc", ".pyo", ".lock"}
 _MAX_DEPTH = 3
@@ -70,7 +72,7 @@ class _DigestMemo:
             return
         try:
             self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
-            self.db.execute("PRAGMA journal_mode=WAL")
+            use_wal(self.db, patience=30.0)
             self.db.execute("CREATE TABLE IF NOT EXISTS digests (key TEXT PRIMARY KEY, sha256 TEXT NOT NULL)")
         except sqlite3.Error:
             self.db = None  # a read-only cache dir costs speed, never correctness

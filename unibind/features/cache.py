@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from unibind.sqlite_wal import use_wal
 from unibind.atomic import _host, atomic_open, atomic_path, remove_stale_temps
 from unibind.errors import InputError
 from unibind.identity import identity_hash
@@ -51,7 +52,7 @@ def default_cache_root() -> Path:
 def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(str(path), isolation_level=None, timeout=60)
     db.execute("PRAGMA busy_timeout=60000")
-    db.execute("PRAGMA journal_mode=WAL")
+    use_wal(db)
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("CREATE TABLE IF NOT EXISTS rows (identity TEXT NOT NULL, key TEXT NOT NULL, shard TEXT NOT NULL,"
                " row INTEGER NOT NULL, source TEXT, PRIMARY KEY (identity, key)) WITHOUT ROWID")

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from unibind.sqlite_wal import use_wal
 from unibind.identity import (  # noqa: F401 (re-exported)
     identity_hash,
     module_digest,
@@ -57,7 +58,7 @@ class TextEmbeddingCache:
         self.path = Path(path) if path is not None else default_cache_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=60)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        use_wal(self.db)
         self.db.execute("PRAGMA synchronous=NORMAL")  # a lost cache write only costs a re-encode
         for statement in _SCHEMA:
             self.db.execute(statement)
