@@ -22,6 +22,15 @@ def open_space(space_dir: Path | None):
     return Space()
 
 
+def open_space_to_write(space_dir: Path, new_space: bool):
+    """The space whose folder ``--space`` names, for fitting into; ``--new`` starts a folder for the default
+    space. A typo must not become a new folder of calibrators for the default space."""
+    problem = None if new_space else SpaceDir().problem(space_dir)
+    if problem:
+        raise click.BadParameter(f"{problem}; --new starts one for the default space", param_hint="'--space'")
+    return open_space(space_dir)
+
+
 @click.group()
 def calibrate() -> None:
     """Calibrated confidence: fit calibrators on held-out data, measure them."""
@@ -85,10 +94,7 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str, method: str
 
     import torch
 
-    problem = None if new_space else SpaceDir().problem(space_dir)
-    if problem:  # a typo must not become a new folder of calibrators for the default space
-        raise click.BadParameter(f"{problem}; --new starts one for the default space", param_hint="'--space'")
-    space = open_space(space_dir)
+    space = open_space_to_write(space_dir, new_space)
     found = _read_data(data, space, modality, labels)
     names = found.classes
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from unibind_cli.validation import LabelList, SpaceDir
+from unibind_cli.validation import LabelList
 
 
 @click.command("fit-multi-label")
@@ -36,13 +36,10 @@ def fit_multi_label(data: Path, space_dir: Path, new_space: bool, modality: str,
     from unibind.errors import UniBindError
     from unibind.multilabel import read_multilabel_data
 
-    from unibind_cli.calibrate import open_space
+    from unibind_cli.calibrate import open_space_to_write
 
-    problem = None if new_space else SpaceDir().problem(space_dir)
-    if problem:  # a typo must not become a new folder for the default space
-        raise click.BadParameter(f"{problem}; --new starts one for the default space", param_hint="'--space'")
+    space = open_space_to_write(space_dir, new_space)
     try:
-        space = open_space(space_dir)
         suffixes = space.registry.get("modality", modality).suffixes
         found = read_multilabel_data(data, suffixes, labels)
         scored = score_files(space, found.paths, found.labels, modality, reduce=reduce,

@@ -13,15 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from unibind.calibration.report import LabelledFiles
 from unibind.errors import InputError, NotRegisteredError
 from unibind.results import Failure
 
 
 def _json_list(path: Path, registry: Any, modality: str) -> tuple[list[Any], list[Failure]]:
-    from unibind.training.data import Item
+    from unibind.training.data import manifest_item
 
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))
@@ -32,16 +30,9 @@ def _json_list(path: Path, registry: Any, modality: str) -> tuple[list[Any], lis
     items, failures = [], []
     for number, entry in enumerate(entries, start=1):
         where = f"{path}[{number}]"
-        try:
-            item = Item.model_validate(entry)
-        except ValidationError as exc:
-            said = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'entry'}: {e['msg']}" for e in exc.errors())
-            failures.append(Failure(source=where, reason=f"bad manifest entry: {said}"))
-            continue
-        if not item.path.is_absolute():
-            item = item.model_copy(update={"path": path.parent / item.path})
-        if not item.path.is_file():
-            failures.append(Failure(source=where, reason=f"{item.path}: no such file"))
+        item = manifest_item(entry, path.parent, where, "entry")
+        if isinstance(item, Failure):
+            failures.append(item)
             continue
         try:
             found = item.modality or registry.modality_for_path(item.path).name

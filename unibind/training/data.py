@@ -105,6 +105,21 @@ def _why_none(n_items: int, failures: list[Failure], unread: Counter, other: Cou
     return "; ".join(reasons)
 
 
+def manifest_item(raw: Any, base: Path, where: str, entry: str = "line") -> Item | Failure:
+    """One manifest ``entry`` (a JSONL line, a JSON list's element) as an :class:`Item` whose relative
+    path is resolved against ``base``, or the :class:`Failure` saying why it is skipped."""
+    try:
+        item = Item.model_validate(raw)
+    except ValidationError as exc:  # name the field, not the model
+        said = "; ".join(f"{'.'.join(map(str, e['loc'])) or entry}: {e['msg']}" for e in exc.errors())
+        return Failure(source=where, reason=f"bad manifest {entry}: {said}")
+    if not item.path.is_absolute():
+        item = item.model_copy(update={"path": base / item.path})
+    if not item.path.is_file():
+        return Failure(source=where, reason=f"{item.path}: no such file")
+    return item
+
+
 def _manifest(path: Path) -> tuple[list[Item], list[Failure]]:
     items, failures = [], []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -112,18 +127,13 @@ def _manifest(path: Path) -> tuple[list[Item], list[Failure]]:
             continue
         where = f"{path}:{number}"
         try:
-            item = Item.model_validate(json.loads(line))
-        except ValidationError as exc:  # before ValueError, its base: name the field, not the model
-            said = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors())
-            failures.append(Failure(source=where, reason=f"bad manifest line: {said}"))
-            continue
+            raw = json.loads(line)
         except ValueError as exc:
             failures.append(Failure(source=where, reason=f"bad manifest line: {str(exc).splitlines()[0]}"))
             continue
-        if not item.path.is_absolute():
-            item = item.model_copy(update={"path": path.parent / item.path})
-        if not item.path.is_file():
-            failures.append(Failure(source=where, reason=f"{item.path}: no such file"))
+        item = manifest_item(raw, path.parent, where)
+        if isinstance(item, Failure):
+            failures.append(item)
             continue
         if not (item.label or item.description):
             failures.append(Failure(source=where, reason="needs a label or a description"))
