@@ -12,8 +12,8 @@ from unibind import devices
 
 #: Every command that runs a model (or scores with one).
 MODEL_COMMANDS = [("embed",), ("classify",), ("train",), ("demo",), ("search",), ("eval", "zeroshot"),
-                  ("eval", "report"), ("calibrate", "fit"), ("calibrate", "report"), ("index", "build"),
-                  ("index", "add"), ("kb", "centres"), ("bench", "embed"), ("bench", "labels"), ("bench", "index")]
+                  ("eval", "report"), ("calibrate", "fit"), ("calibrate", "fit-multi-label"), ("calibrate", "report"),
+                  ("index", "build"), ("index", "add"), ("kb", "centres"), ("bench", "embed"), ("bench", "labels"), ("bench", "index")]
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from unibind_cli.devices import device_options
 from unibind_cli.validation import LabelList
 
 
@@ -26,6 +27,7 @@ from unibind_cli.validation import LabelList
               help="A temperature and bias per class (shrunk towards a shared pair), or one pair for all.")
 @click.option("--shrinkage", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Pull of each class's pair towards the shared one, in held-out items (0: none).")
+@device_options
 def fit_multi_label(data: Path, space_dir: Path, new_space: bool, modality: str, labels: list[str] | None,
                     centres: Path | None, reduce: str | None, mode: str, shrinkage: float) -> None:
     """Fit multi-label calibration on held-out files: DATA is a JSONL manifest ({"path": ..., "labels": [...]}
