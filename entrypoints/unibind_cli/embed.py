@@ -143,17 +143,16 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
         names = labels or None
         space, calibrators, why_default = load_for_classify(space_dir, calibrator_file, centres)
         cut = 0.6 if threshold is None else threshold
-        # the fallback acts on calibrated confidence: where there is none, a threshold on it means nothing
-        fallback = {} if no_fallback else {m: fallback_for(space, c, cut) for m, c in calibrators.items()}
         found = _expand(files, space, modality)
         if multi_label:  # the space folder's multi-label calibrators (unibind.multilabel)
             from unibind.calibration.multilabel_store import load_multilabels
-
-            calibrators = load_multilabels(space_dir)
             from unibind.validation.base import Fallback, FallbackSettings
 
+            calibrators = load_multilabels(space_dir)
             # per-class calibrated probabilities: classes above their threshold but below the cut are re-checked
             fallback = None if no_fallback else Fallback(FallbackSettings(threshold=cut), registry=space.registry)
+        else:  # the fallback acts on calibrated confidence: where there is none, a threshold on it means nothing
+            fallback = {} if no_fallback else {m: fallback_for(space, c, cut) for m, c in calibrators.items()}
         predictions, failures = space.classify(found.files, names, modality=modality, top_k=top_k, centres=centres,
                                                reduce=reduce, calibrator=calibrators or None,
                                                fallback=fallback, explain=explain, multi_label=multi_label)
