@@ -48,7 +48,14 @@ def test_selective_accuracy_is_nan_when_nothing_is_accepted():
 
 
 def test_a_confidence_written_as_a_decimal_bin_edge_starts_that_bin():
-    """0.1, 0.2, ... with 10 bins open bins 1, 2, ... (edges computed in float64; in float32 they drift)."""
-    confidences = torch.tensor([0.1, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9], dtype=torch.float64)
-    bins = bin_confidences(confidences, torch.ones(7), n_bins=10)
-    assert [int(b) for b in bins.count.nonzero()[0]] == [1, 2, 4, 6, 7, 8, 9]
+    """0.1, 0.2, ... with 10 bins open bins 1, 2, ... (0.3 included: linspace's edge is 0.30000000000000004)."""
+    confidences = torch.tensor([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], dtype=torch.float64)
+    bins = bin_confidences(confidences, torch.ones(9), n_bins=10)
+    assert [int(b) for b in bins.count.nonzero()[0]] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+
+
+@pytest.mark.parametrize("n_bins", [3, 7, 10, 15, 20, 30])
+def test_every_lower_edge_k_over_n_falls_in_its_own_bin(n_bins):
+    confidences = torch.tensor([k / n_bins for k in range(n_bins)], dtype=torch.float64)
+    bins = bin_confidences(confidences, torch.ones(n_bins), n_bins=n_bins)
+    assert [int(c) for c in bins.count[:n_bins]] == [1] * n_bins

@@ -55,7 +55,8 @@ def bin_confidences(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int
     conf = torch.as_tensor(confidence).double().flatten()
     hit = torch.as_tensor(correct).double().flatten()
     if binning == "width":
-        edges = torch.linspace(0, 1, n_bins + 1, dtype=torch.float64)
+        # k / n rather than linspace: linspace's 0.30000000000000004 put a confidence of 0.3 in the 0.2-0.3 bin
+        edges = torch.arange(n_bins + 1, dtype=torch.float64) / n_bins
         index = torch.bucketize(conf, edges, right=True) - 1          # [lo, hi); exactly 1.0 -> slot n_bins
         slots = n_bins + 1
         lower = edges.numpy().copy()
