@@ -32,6 +32,7 @@ def no_gpu(monkeypatch):
     monkeypatch.delenv(devices.DEVICE_ENV, raising=False)
     monkeypatch.delenv(devices.PRECISION_ENV, raising=False)
     monkeypatch.delenv("LOCAL_RANK", raising=False)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
 
 
 @pytest.fixture
@@ -78,7 +79,15 @@ def test_plain_cuda_under_torchrun_is_the_local_ranks_gpu(two_gpus, monkeypatch)
     monkeypatch.setenv("LOCAL_RANK", "1")
     assert devices.resolve("cuda") == torch.device("cuda", 1)
     assert devices.resolve("auto") == torch.device("cuda", 1)
-    assert devices.resolve("cuda:0") == torch.device("cuda", 0)  # an explicit index stays
+    assert devices.resolve("cuda:0") == torch.device("cuda", 0)  # one process on this machine: an explicit index stays
+
+
+def test_an_explicit_gpu_under_a_multi_rank_torchrun_is_refused(two_gpus, monkeypatch):
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    with pytest.raises(devices.DeviceError, match=r"cuda:0 under torchrun with 2 processes .* use cuda"):
+        devices.resolve("cuda:0")
+    assert devices.resolve("cuda") == torch.device("cuda", 1)
 
 
 def test_precision_is_checked_against_the_device(no_gpu, monkeypatch):

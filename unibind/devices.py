@@ -94,10 +94,16 @@ def unavailable(device: torch.device) -> str | None:
     return None
 
 
+def _local_world_size() -> int:
+    value = os.environ.get("LOCAL_WORLD_SIZE", "")
+    return int(value) if value.isdigit() else 1
+
+
 def resolve(value: str | torch.device | None = None) -> torch.device:
     """The torch device ``value`` (or the current setting) means here; a DeviceError if it is not available.
 
-    A plain ``cuda`` under torchrun (``LOCAL_RANK`` set) is the local rank's GPU.
+    A plain ``cuda`` under torchrun (``LOCAL_RANK`` set) is the local rank's GPU; an explicit
+    ``cuda:N`` there is refused when several ranks share the machine (they would all land on N).
     """
     import torch
 
@@ -108,6 +114,10 @@ def resolve(value: str | torch.device | None = None) -> torch.device:
     local = os.environ.get("LOCAL_RANK", "")
     if device.type == "cuda" and device.index is None and local.isdigit():
         device = torch.device("cuda", int(local))
+    elif device.type == "cuda" and local.isdigit() and _local_world_size() > 1:
+        # every rank would sit on one GPU: NCCL refuses duplicate GPUs, and on gloo the ranks share one card silently
+        raise DeviceError(f"{text} under torchrun with {_local_world_size()} processes on this machine would put "
+                          f"every rank on that one GPU: use cuda, which gives each rank its local rank's GPU")
     reason = unavailable(device)
     if reason is not None:
         raise DeviceError(reason)
