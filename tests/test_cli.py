@@ -45,6 +45,13 @@ def test_a_broken_plugin_is_reported_not_fatal(make_plugin, monkeypatch):
     assert broken["status"] == "broken" and "ZeroDivisionError" in broken["error"]
     table = CliRunner().invoke(cli, ["list-plugins"], terminal_width=200)
     assert table.exit_code == 0 and "broken" in table.output
+    assert "Traceback" not in table.output and "traceback" not in broken
+    # the plugin's author gets where it failed, not just the one-line error
+    shown = CliRunner().invoke(cli, ["list-plugins", "--traceback"])
+    assert shown.exit_code == 0 and "Traceback (most recent call last)" in shown.output
+    assert "1 / 0" in shown.output and "ZeroDivisionError" in shown.output
+    (with_traceback,) = json.loads(CliRunner().invoke(cli, ["list-plugins", "--json", "--traceback"]).output)
+    assert "ZeroDivisionError" in with_traceback["traceback"]
 
 
 def test_list_plugins_imports_no_torch_or_transformers():

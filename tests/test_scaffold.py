@@ -43,4 +43,4 @@ def test_the_generated_plugin_installs_and_passes_its_own_tests(tmp_path: Path) 
     tests = subprocess.run([sys.executable, "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider"], cwd=root,
                            env=env, capture_output=True, text=True, timeout=600)
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "10 passed" in tests.stdout  # 7 contract checks + 3 of its own, none skipped
+    assert "11 passed" in tests.stdout  # 7 contract checks + 4 of its own, none skipped

@@ -172,7 +172,7 @@ class {{Modality}}Modality(Modality):
         except UnicodeDecodeError as exc:
             raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
         rows = [row for row in csv.reader(text.splitlines(), delimiter=self.settings.delimiter) if row]
-        if len(rows) > 1 and not _numeric(rows[0]):  # a header row: one name per column
+        if len(rows) > 1 and _header(rows[0]):  # a header row: one name per column
             if len(rows[0]) != len(rows[1]):
                 raise InputError(path, f"header row has {len(rows[0])} columns, the data rows {len(rows[1])}")
             rows = rows[1:]
@@ -193,6 +193,15 @@ def _numeric(row: list[str]) -> bool:
         return all(math.isfinite(float(value)) for value in row)
     except ValueError:
         return False
+
+
+def _header(row: list[str]) -> bool:
+    """Column names: short printable text and no number among them.
+
+    Strict on purpose: a first row that merely fails to parse (a corrupted start, one stray number
+    beside garbage) must be reported as bad data, not skipped as a header.
+    """
+    return all(cell.strip() and len(cell) <= 64 and cell.isprintable() and not _numeric([cell]) for cell in row)
 '''
 
 _ENCODER = '''
@@ -278,11 +287,12 @@ from pathlib import Path
 import numpy as np
 
 
-def write_recording(path: Path, seconds: int = 2, rate: int = 50) -> Path:
-    """A simulated three-channel recording: sine waves of 1, 2 and 3 Hz, with a header row."""
+def write_recording(path: Path, seconds: int = 2, rate: int = 50,
+                    frequencies: tuple[float, ...] = (1.0, 2.0, 3.0)) -> Path:
+    """A simulated recording, one sine wave per channel (1, 2 and 3 Hz by default), with a header row."""
     t = np.arange(seconds * rate) / rate
-    data = np.stack([np.sin(2 * np.pi * f * t) for f in (1.0, 2.0, 3.0)], axis=1)
-    rows = ["x,y,z"] + [",".join(f"{v:.5f}" for v in row) for row in data]
+    data = np.stack([np.sin(2 * np.pi * f * t) for f in frequencies], axis=1)
+    rows = [",".join("xyzuvw"[:len(frequencies)])] + [",".join(f"{v:.5f}" for v in row) for row in data]
     path.write_text("\\n".join(rows) + "\\n", encoding="utf-8")
     return path
 '''
@@ -324,6 +334,10 @@ class TestContract(PluginContract):
     def sample_file(self, modality: str, tmp_path: Path) -> Path:
         assert modality == "{{modality}}"
         return write_recording(tmp_path / "walk.{{modality}}.csv")
+
+    def other_sample_file(self, modality: str, tmp_path: Path) -> Path:
+        # a different recording, so the batch check can notice rows mixed up between samples
+        return write_recording(tmp_path / "run.{{modality}}.csv", frequencies=(0.5, 4.0, 1.5))
 '''
 
 _TEST_OWN = '''
@@ -346,6 +360,13 @@ def test_a_ragged_row_is_refused_naming_the_file(tmp_path) -> None:
     bad = tmp_path / "ragged.{{modality}}.csv"
     bad.write_text("1,2,3\\n4,5\\n")
     with pytest.raises(InputError, match="ragged.{{modality}}.csv: data row 2 has 2 columns"):
+        {{Modality}}Modality().load(bad)
+
+
+def test_a_first_row_with_a_number_in_it_is_bad_data_not_a_header(tmp_path) -> None:
+    bad = tmp_path / "garbled.{{modality}}.csv"
+    bad.write_text("jtkhcPjt,0.5\\n0.1,0.2\\n0.3,0.4\\n")
+    with pytest.raises(InputError, match="garbled.{{modality}}.csv: data row 1 holds a value that is not"):
         {{Modality}}Modality().load(bad)
 
 

@@ -65,17 +65,21 @@ def _manager_or_exit():
 @click.command("list-plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (every field) instead of text.")
 @click.option("--all", "show_all", is_flag=True, help="Include the core's built-in components.")
-def list_plugins(as_json: bool, show_all: bool) -> None:
+@click.option("--traceback", "show_traceback", is_flag=True,
+              help="Show the full traceback of each plugin that failed to load (for its author).")
+def list_plugins(as_json: bool, show_all: bool, show_traceback: bool) -> None:
     """List installed plugins, what each registers, conflicts, and any that failed to load."""
     manager = _manager_or_exit()
     infos = [p for p in manager.plugins.values() if show_all or not p.builtin]
     conflicts = manager.conflicts()
     if as_json:
-        listed = [{**p.as_dict(), "conflicts": [c.as_dict() for c in conflicts if p.name in c.plugins]}
+        listed = [{**p.as_dict(), "conflicts": [c.as_dict() for c in conflicts if p.name in c.plugins],
+                   **({"traceback": p.traceback} if show_traceback else {})}
                   for p in infos]
         click.echo(json.dumps(listed, indent=2))
         return
-    blocks = [_block(info.as_dict()) for info in infos]
+    blocks = [_block(info.as_dict()) + (_traceback_lines(info.traceback) if show_traceback else "")
+              for info in infos]
     if conflicts:
         blocks.append(_conflict_block(conflicts))
     quiet_choices = [p for p in manager.registry.preferences()
@@ -91,6 +95,10 @@ def list_plugins(as_json: bool, show_all: bool) -> None:
 def _wrap(label: str, text: str, width: int = 80) -> str:
     return textwrap.fill(text, width=width, initial_indent=f"  {label} ", subsequent_indent="      ",
                          break_on_hyphens=False, break_long_words=False)
+
+
+def _traceback_lines(text: str | None) -> str:
+    return "" if not text else "\n  traceback:\n" + textwrap.indent(text.rstrip(), "    ")
 
 
 def _block(data: dict[str, Any]) -> str:
