@@ -12,12 +12,38 @@ from unibind_cli.devices import device_options
 from unibind_cli.validation import POSITIVE, PROBABILITY, LabelList, SpaceDir
 
 
-def _space(encoder: str | None, adapter: str | None, modality: str | None):
+def _space(encoder: str | None, adapter: str | None, modality: str | None, space_dir: Path | None = None):
+    """The space to embed with: a trained folder as saved, or the embedded default with named parts.
+
+    A trainable adapter (``linear``, ``mlp``...) outside a trained space would embed with random
+    weights: refused, since the vectors would look fine and mean nothing.
+    """
     from unibind.space import Space
 
-    encoders = {modality: encoder} if encoder and modality else None
-    adapters = {modality: adapter} if adapter and modality else None
-    return Space(encoders=encoders, adapters=adapters)
+    if space_dir is not None:
+        if encoder or adapter:
+            raise click.UsageError("--space uses the encoders and adapters it was trained with; "
+                                   "drop --encoder/--adapter")
+        return Space.from_dir(space_dir)
+    space = Space(encoders={modality: encoder} if encoder and modality else None,
+                  adapters={modality: adapter} if adapter and modality else None)
+    if adapter:
+        spec = space.registry.get("adapter", adapter)
+        if spec.trainable:
+            raise click.ClickException(
+                f"adapter {adapter!r} has no weights until it is trained: train it with `unibind train ... "
+                f"--adapter {adapter} --out SPACE`, then embed with --space SPACE")
+    return space
+
+
+def _say_parts(space, modality: str, space_dir: Path | None) -> dict[str, str]:
+    """Which encoder and adapter made the vectors (on stderr), so two runs can be compared knowingly."""
+    pipe = space.pipeline(modality)
+    where = f"trained in {space_dir}" if modality in space.trained_adapters else "untrained"
+    if modality == "text":
+        where = "the text encoder defines the space"
+    click.echo(f"{modality}: encoder {pipe.encoder_name}, adapter {pipe.adapter_name} ({where})", err=True)
+    return {"encoder": pipe.encoder_name, "adapter": pipe.adapter_name, "space": str(space_dir or "default")}
 
 
 def _expand(inputs, space, modality: str | None):
@@ -50,22 +76,24 @@ def _report_failures(failures) -> None:
 @click.argument("modality")
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--encoder", help="Encoder name (default: the modality's default).")
-@click.option("--adapter", help="Adapter name (default: the modality's default).")
+@click.option("--adapter", help="Adapter name (default: the modality's default; a trainable one needs --space).")
+@click.option("--space", "space_dir", type=SpaceDir(calibrators_only_ok=False),
+              help="A trained space directory: embed with its encoders and trained adapters.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Save to a .safetensors file (tensor 'embeddings', sources in the metadata).")
 @click.option("--json", "as_json", is_flag=True, help="Print full vectors as JSON lines.")
 @click.option("--batch-size", default=32, show_default=True, type=POSITIVE)
 @device_options
 def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: str | None, out: Path | None,
-          as_json: bool, batch_size: int) -> None:
+          as_json: bool, batch_size: int, space_dir: Path | None = None) -> None:
     """Embed INPUTS (files, folders or WebDataset .tar shards; strings for `text`) into the space.
 
     Runs under torchrun too: each rank embeds its share into the shared feature cache, rank 0 writes.
     """
     from unibind.errors import UniBindError
 
-    space = _space(encoder, adapter, modality)
     try:
+        space = _space(encoder, adapter, modality, space_dir)
         if modality == "text":
             from unibind.space import Embeddings
 
@@ -78,13 +106,14 @@ def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: 
             if result is None:  # a torchrun rank other than 0: rank 0 reports and writes
                 return
             result.failures[:0] = found.skipped
+        parts = _say_parts(space, modality, space_dir)
     except UniBindError as exc:
         raise click.ClickException(str(exc)) from exc
     if out is not None:
         from unibind.atomic import save_tensors
 
         save_tensors({"embeddings": result.vectors}, out,
-                     metadata={"sources": json.dumps(result.sources), "modality": modality})
+                     metadata={"sources": json.dumps(result.sources), "modality": modality, **parts})
         click.echo(f"saved {len(result.sources)} x {result.vectors.shape[1]} embeddings to {out}")
     elif as_json:
         for source, vector in zip(result.sources, result.vectors.tolist()):

@@ -32,3 +32,30 @@ def test_train_command_writes_a_space_and_reports_parameters(tmp_path, fake_regi
     assert bad.exit_code != 0 and "MODALITY=NAME" in bad.output
     missing = CliRunner().invoke(cli, ["train", "--data", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path)])
     assert missing.exit_code != 0 and "nope.jsonl" in missing.output
+
+
+def test_embed_uses_a_trained_space_and_refuses_an_untrained_trainable_adapter(tmp_path, fake_registry):
+    """`embed --space` embeds with the trained adapter and says so; `--adapter mlp` alone would be random weights."""
+    from safetensors import safe_open
+
+    from unibind.space import Space
+
+    data = manifest(tmp_path)
+    trained = CliRunner().invoke(cli, ["train", "--data", str(data), "--out", str(tmp_path / "space"), "--adapter",
+                                       "vec=mlp", "--epochs", "2", "--batch-size", "8", "--cache-dir",
+                                       str(tmp_path / "cache"), "--threads", "1"])
+    assert trained.exit_code == 0, trained.output
+    files = [str(tmp_path / "data" / f"{i}.vec") for i in range(3)]
+    out = tmp_path / "vectors.safetensors"
+    result = CliRunner().invoke(cli, ["embed", "vec", *files, "--space", str(tmp_path / "space"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"vec: encoder counting, adapter mlp (trained in {tmp_path / 'space'})" in result.stderr
+    expected = Space.from_dir(tmp_path / "space").embed_files(files, "vec").vectors
+    with safe_open(str(out), framework="pt") as fh:
+        assert fh.metadata()["adapter"] == "mlp" and fh.metadata()["space"] == str(tmp_path / "space")
+        assert (fh.get_tensor("embeddings") - expected).abs().max() < 1e-5
+
+    untrained = CliRunner().invoke(cli, ["embed", "vec", *files, "--adapter", "mlp"])
+    assert untrained.exit_code == 1 and untrained.output.startswith("Error: adapter 'mlp' has no weights until")
+    both = CliRunner().invoke(cli, ["embed", "vec", *files, "--adapter", "mlp", "--space", str(tmp_path / "space")])
+    assert both.exit_code == 2 and "drop --encoder/--adapter" in both.output
