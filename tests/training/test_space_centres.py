@@ -158,7 +158,8 @@ def test_classify_gives_each_modality_its_own_centre_set(tmp_path, trained, fake
     assert len(predictions) == len(files)
 
 
-def test_a_class_described_only_for_another_modality_gets_this_modalitys_prompt_and_a_note(tmp_path, fake_registry):
+def test_a_class_described_only_for_another_modality_gets_this_modalitys_templates_and_a_note(tmp_path,
+                                                                                             fake_registry):
     kb_path = tmp_path / "kb.sqlite"
     with KnowledgeBase(kb_path) as kb:
         kb.add_many(_texts("bird", WORDS["bird"]) + _texts("cat", WORDS["cat"]))
@@ -168,12 +169,36 @@ def test_a_class_described_only_for_another_modality_gets_this_modalitys_prompt_
                          train=TrainSettings(epochs=1, batch_size=8, warmup_steps=1), progress=False)
     result = train_space(config, registry=fake_registry)
     (note,) = result.notes
-    assert note.startswith("vec centres: 1 class(es) (dog) have descriptions") and "only for other modalities" in note
+    assert note.startswith("vec centres: 1 class(es) (dog) have no vec descriptions in")
+    assert "it holds 6 class_description from manual for image, which do not count" in note
+    assert note.endswith("each has its vec prompt-template mean as its centre, as without --kb")
     saved = CentreSet.load(result.space_dir / "centres" / "vec.safetensors")
     dog = saved.meta.classes[LABELS.index("dog")]
-    assert dog.fallback and [t.source for t in dog.texts] == ["canonical-prompt"]
+    assert dog.fallback and [t.source for t in dog.texts] == ["templates"]
     # a class the KB does not describe at all is still an error that says what it holds
     with KnowledgeBase(kb_path) as kb, kb.transaction() as db:
         db.execute("DELETE FROM descriptions WHERE class_key IN (SELECT key FROM classes WHERE name = 'dog')")
     with pytest.raises(Exception, match=r"no class_description texts for 1 class\(es\): dog"):
         train_space(config.model_copy(update={"out": tmp_path / "space2"}), registry=fake_registry)
+
+
+def test_a_knowledge_base_of_templates_only_trains_on_the_template_means_it_would_use_without_one(
+        tmp_path, fake_registry):
+    """Templates are the baseline, not descriptions: a templates-only KB must not drop to one bare prompt."""
+    from unibind.knowledge.templates import TemplateSource
+
+    source = TemplateSource()
+    prov = Provenance(source="templates", settings_hash="simulated")
+    kb_path = tmp_path / "kb.sqlite"
+    with KnowledgeBase(kb_path) as kb:
+        kb.add_many([Description(class_name=label, text=text, provenance=prov, modality="vec")
+                     for label in LABELS for text in source.class_descriptions(label, "vec")])
+    common = dict(data=_data(tmp_path / "data"), cache_dir=tmp_path / "features", val_fraction=0.0,
+                  train=TrainSettings(epochs=1, batch_size=8, warmup_steps=1), progress=False)
+    with_kb = train_space(TrainConfig(out=tmp_path / "with", kb=kb_path, **common), registry=fake_registry)
+    without = train_space(TrainConfig(out=tmp_path / "without", **common), registry=fake_registry)
+    (note,) = with_kb.notes
+    assert "from templates for vec, which do not count" in note and "prompt-template mean" in note
+    a = CentreSet.load(tmp_path / "with" / "centres" / "vec.safetensors")
+    b = CentreSet.load(tmp_path / "without" / "centres" / "vec.safetensors")
+    assert torch.allclose(a.centres, b.centres, atol=1e-6)

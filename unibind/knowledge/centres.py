@@ -70,8 +70,9 @@ class CentreSettings(BaseModel):
                               description="Kinds of knowledge-base text that may become centres.")
     include_prompt: bool = Field(default=False,
                                  description="ecl: add the canonical prompt itself to the set.")
-    on_empty: Literal["error", "prompt"] = Field(default="error", description=(
-        "A class with no usable descriptions: error, or fall back to its canonical prompt (recorded)."))
+    on_empty: Literal["error", "prompt", "templates"] = Field(default="error", description=(
+        "A class with no usable descriptions: error, or fall back (recorded) to its canonical prompt or to "
+        "the mean of its modality's prompt templates (what centres are without a knowledge base)."))
     reduce: Reduce = Field(default="max", description="Default scoring over a class's set: max (the "
                            "paper), mean, or softmax (temperature x log-mean-exp: between mean and max).")
     temperature: float = Field(default=0.05, gt=0, description="softmax: smaller is closer to max.")
@@ -378,7 +379,7 @@ def localize(classes: Sequence[ClassRef], embedder: Any, settings: CentreSetting
                          f"no {'/'.join(settings.kinds)} texts for {len(empty)} class(es): "
                          f"{', '.join(r.name for r in empty[:10])}{' ...' if len(empty) > 10 else ''}"
                          + (f" from sources {settings.sources}" if settings.sources else "")
-                         + f" for {settings.modality} centres" + _what_was_found(kb, empty, settings)
+                         + f" for {settings.modality} centres" + what_was_found(kb, empty, settings)
                          + " (run `unibind kb build`, or set on_empty='prompt')")
     centres, mask = centre_tensor(groups)
     meta = CentreMeta(settings=settings, encoder=embedder.identity, encoder_hash=embedder.hash,
@@ -387,7 +388,7 @@ def localize(classes: Sequence[ClassRef], embedder: Any, settings: CentreSetting
     return CentreSet(centres, mask, meta)
 
 
-def _what_was_found(kb: Any, refs: Sequence[ClassRef], settings: CentreSettings) -> str:
+def what_was_found(kb: Any, refs: Sequence[ClassRef], settings: CentreSettings) -> str:
     """What the knowledge base does hold for classes that got no centres, and why it did not count."""
     if kb is None:
         return ""
@@ -455,6 +456,25 @@ def stale_classes(centres: CentreSet, kb: Any = None) -> list[str] | None:
             if texts_digest(d.text for d in per_class[r.key]) != c.candidates_digest]
 
 
+def _template_means(batch: Sequence[ClassRef], embedder: Any, settings: CentreSettings,
+                    fallback: bool = False) -> list[tuple[torch.Tensor, CentreClass]]:
+    """Each class's one centre: the normalised-later mean of its modality's prompt templates."""
+    from unibind.knowledge.templates import TemplateSource
+
+    source = TemplateSource()
+    texts = [source.class_descriptions(ref.name, settings.modality) for ref in batch]
+    flat = embedder([t for group in texts for t in group])
+    out, start = [], 0
+    for ref, group in zip(batch, texts):
+        mean = flat[start:start + len(group)].mean(0, keepdim=True)
+        start += len(group)
+        out.append((mean, CentreClass(name=ref.name, class_id=ref.class_id, candidates=len(group),
+                                      candidates_digest=texts_digest(group), fallback=fallback, texts=[
+            CentreText(text=f"mean of {len(group)} {settings.modality} prompt templates",
+                       source="templates")])))
+    return out
+
+
 def _localize_group(batch: list[ClassRef], embedder: Any, settings: CentreSettings,
                     kb: Any) -> list[tuple[torch.Tensor | None, CentreClass | None]]:
     prompts = [canonical_prompt(ref, settings) for ref in batch]
@@ -464,20 +484,7 @@ def _localize_group(batch: list[ClassRef], embedder: Any, settings: CentreSettin
         return [(vectors[i:i + 1], CentreClass(name=ref.name, class_id=ref.class_id, texts=[
             CentreText(text=ref.text_name, source="class-name")])) for i, ref in enumerate(batch)]
     if method == "templates":
-        from unibind.knowledge.templates import TemplateSource
-
-        source = TemplateSource()
-        texts = [source.class_descriptions(ref.name, settings.modality) for ref in batch]
-        flat = embedder([t for group in texts for t in group])
-        out, start = [], 0
-        for ref, group in zip(batch, texts):
-            mean = flat[start:start + len(group)].mean(0, keepdim=True)
-            start += len(group)
-            out.append((mean, CentreClass(name=ref.name, class_id=ref.class_id, candidates=len(group),
-                                          candidates_digest=texts_digest(group), texts=[
-                CentreText(text=f"mean of {len(group)} {settings.modality} prompt templates",
-                           source="templates")])))
-        return out
+        return _template_means(batch, embedder, settings)
     per_class = _candidates(batch, settings, kb)
     ordered = [d for ref in batch for d in per_class[ref.key]]   # grouped by class, insertion order within
     desc_vectors = embedder([d.text for d in ordered]) if ordered else torch.empty(0)
@@ -492,7 +499,10 @@ def _localize_group(batch: list[ClassRef], embedder: Any, settings: CentreSettin
         base = {"name": ref.name, "class_id": ref.class_id, "prompt": prompts[i], "candidates": len(descs),
                 "candidates_digest": texts_digest(d.text for d in descs)}
         if not descs:
-            if settings.on_empty == "prompt":
+            if settings.on_empty == "templates":
+                ((vector, record),) = _template_means([ref], embedder, settings, fallback=True)
+                out.append((vector, record))
+            elif settings.on_empty == "prompt":
                 vector = prompt_vectors[i:i + 1]  # type: ignore[index]
                 out.append((vector, CentreClass(**base, fallback=True, texts=[
                     CentreText(text=prompts[i], source="canonical-prompt")])))

@@ -238,10 +238,12 @@ def training_means(adapters: dict[str, Any], train: dict[str, ModalityData],
 def _centres(config: TrainConfig, labels: list[str], embedder: Any, modality: str, notes: list[str]) -> Any:
     """``modality``'s ECL centres from the knowledge base, or its prompt-template means when there is none.
 
-    A class the KB describes only for other modalities gets this modality's canonical prompt as its
-    one centre (said in ``notes``); a class it does not describe at all is an error naming what it holds.
+    A class the KB holds no usable description of for this modality (only prompt templates, or
+    descriptions for other modalities) gets this modality's prompt-template mean, as with no KB at all
+    (said in ``notes``, with what the KB holds); a class it does not describe at all is an error naming
+    what it holds.
     """
-    from unibind.knowledge.centres import CentreSettings, localize
+    from unibind.knowledge.centres import CentreSettings, localize, what_was_found
     from unibind.knowledge.records import ClassRef
 
     refs = [ClassRef(name=label) for label in labels]
@@ -251,16 +253,17 @@ def _centres(config: TrainConfig, labels: list[str], embedder: Any, modality: st
 
     settings = CentreSettings(k=config.centres_k, modality=modality)
     with KnowledgeBase(config.kb, read_only=True) as kb:
-        made = localize(refs, embedder, settings.model_copy(update={"on_empty": "prompt"}), kb=kb)
+        made = localize(refs, embedder, settings.model_copy(update={"on_empty": "templates"}), kb=kb)
         stand_ins = [c for c in made.meta.classes if c.fallback]
         held = [ClassRef(name=c.name, class_id=c.class_id) for c in stand_ins]
         described = {d.class_ref.key for d in kb.descriptions(held, kind="class_description")} if held else set()
         if any(ref.key not in described for ref in held):
             return localize(refs, embedder, settings, kb=kb)  # nothing at all for some class: the error says what
+        found = what_was_found(kb, held, settings) if held else ""
     if stand_ins:
         notes.append(f"{modality} centres: {len(stand_ins)} class(es) ({', '.join(c.name for c in stand_ins[:10])}"
-                     f"{' ...' if len(stand_ins) > 10 else ''}) have descriptions in {config.kb} only for other "
-                     f"modalities; each has its {modality} canonical prompt as its one centre")
+                     f"{' ...' if len(stand_ins) > 10 else ''}) have no {modality} descriptions in {config.kb}"
+                     f"{found}; each has its {modality} prompt-template mean as its centre, as without --kb")
     return made
 
 
