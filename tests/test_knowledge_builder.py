@@ -189,6 +189,43 @@ def test_captions_are_stored_per_sample_and_resume(tmp_path, registry):
     assert len(check_captioner(ScriptedCaptioner(), files, n=2)) == 5
 
 
+def test_a_sample_another_process_is_captioning_is_skipped_and_said_then_done_on_a_rerun(tmp_path, registry):
+    """Two `kb caption` runs into one KB: the second leaves the first's claimed samples alone (no double captions)."""
+    import subprocess
+    import sys
+
+    files = []
+    for i, name in enumerate(["rex", "tom"]):
+        path = tmp_path / f"{name}.txt"
+        path.write_text("a" * 10 + str(i))
+        files.append(SampleRef.from_path(path, "text", label=CLASSES[i]))
+    keys = ("class_key", "kind", "sample", "source", "settings_hash", "modality", "seed")
+    with KnowledgeBase(tmp_path / "scratch.sqlite") as scratch:   # learns rex's job key
+        build_captions(scratch, files[:1], ("captioner", None), per_sample=1, registry=registry)
+        (job,) = scratch.jobs()
+        key = {k: getattr(job, k) for k in keys}
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # a live process holds rex
+    try:
+        with KnowledgeBase(tmp_path / "kb.sqlite") as kb:
+            assert kb.claim_job(key) is None
+            with kb.transaction() as db:
+                db.execute("UPDATE claims SET pid = ?", (other.pid,))
+            (summary,) = build_captions(kb, files, ("captioner", None), per_sample=1, registry=registry).sources
+            assert summary.failed == 1 and summary.kept == 1 and len(summary.errors) == 1
+            assert summary.errors[0].startswith(f"{files[0].path}: being captioned by another `kb caption` "
+                                                f"(pid {other.pid} on ")
+            assert [c.sample for c in kb.descriptions(kind="sample_caption")] == [files[1].sha256]
+            other.kill()
+            other.wait()
+            again = build_captions(kb, files, ("captioner", None), per_sample=1, registry=registry).sources[0]
+            assert again.failed == 0 and again.skipped == 1   # the dead process's claim is taken over
+            captions = kb.descriptions(kind="sample_caption")
+            assert sorted(c.sample for c in captions) == sorted(f.sha256 for f in files)   # one each, none twice
+            assert kb.db.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0         # every claim released
+    finally:
+        other.kill()
+
+
 def test_the_captioner_check_catches_bad_indices(tmp_path):
     class OffByOne(ScriptedCaptioner):
         def caption(self, samples, *, n=1, seed=0):

@@ -263,11 +263,16 @@ def build_captions(
     registry: Any = None,
     progress: bool | None = None,
 ) -> BuildReport:
-    """Caption labelled samples with one captioner; each batch commits with its jobs (resumable)."""
+    """Caption labelled samples with one captioner; each batch commits with its jobs (resumable).
+
+    Each batch claims its samples' jobs first, as ``kb build`` claims classes: a second ``kb caption``
+    into the same knowledge base skips (and reports) the samples the first is captioning, instead of
+    storing their captions twice.
+    """
     (run,) = resolve_sources([source], registry, produces="sample_captions")
     summary = SourceSummary(source=run.name, plugin=run.spec.plugin, settings_hash=run.hash)
     settings_json = run.settings.model_dump(mode="json") if run.settings is not None else {}
-    todo: list[tuple[SampleRef, JobState]] = []
+    todo: list[tuple[SampleRef, dict[str, Any]]] = []
     for sample in samples:
         if sample.label is None:
             raise ValueError(f"{sample.path}: captions are stored under a class; give the sample a label")
@@ -279,41 +284,74 @@ def build_captions(
             summary.skipped += 1
             summary.add(state)
         else:
-            todo.append((sample, state))
+            todo.append((sample, key))
     batches = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
     for batch in track(batches, description=f"{run.name}", enabled=progress):
-        captioner = run.get()
-        summary.model = summary.model or getattr(captioner, "model", "") or ""
-        jobs = []
-        for sample, state in batch:
-            kb.ensure_class(sample.label)  # type: ignore[arg-type]
-            state.requested, state.error = per_sample, None
-            state.cursor = state.generated = state.kept = 0
-            state.rejected = {}
-            label: ClassRef = sample.label  # type: ignore[assignment]
-            jobs.append(_Job(kb, state, _provenance(run, captioner, seed), label))
-        error = None
+        claimed = _claim_captions(kb, batch, per_sample, summary)
         try:
-            for index, item in captioner.caption([s for s, _ in batch], n=per_sample, seed=seed):
-                jobs[index].take(item, batch[index][0])
-        except Exception as exc:  # noqa: BLE001 - recorded on the jobs, the rest of the run goes on
-            error = f"{type(exc).__name__}: {exc}"
-        with kb.transaction():
-            for job in jobs:
-                if error:  # the batch's captions are dropped; a rerun captions it again
-                    job.pending.clear()
-                    job.state.cursor = job.state.generated = job.state.kept = 0
-                    job.state.rejected = {}
-                    job.state.error = error
-                else:
-                    job.state.exhausted = True
-                job.flush(settings_json)
-        for job in jobs:
-            summary.add(job.state)
-        if error:
-            summary.failed += len(jobs)
-            summary.errors.append(error)
+            if claimed:
+                _caption_batch(kb, run, claimed, per_sample, seed, settings_json, summary)
+        finally:
+            for _, key, _ in claimed:
+                kb.release_job(key)
     return BuildReport(sources=[summary])
+
+
+def _claim_captions(kb: KnowledgeBase, batch: list[tuple[SampleRef, dict[str, Any]]], per_sample: int,
+                    summary: SourceSummary) -> list[tuple[SampleRef, dict[str, Any], JobState]]:
+    """The batch's jobs this process holds now, each read after its claim (so one finished meanwhile is seen)."""
+    claimed = []
+    for sample, key in batch:
+        holder = kb.claim_job(key)
+        if holder is not None:
+            summary.failed += 1
+            summary.errors.append(f"{sample.path}: being captioned by another `kb caption` ({holder}) into this "
+                                  "knowledge base; not touched (rerun once it has finished)")
+            continue
+        state = kb.job(key) or JobState(**key)
+        if state.finished(per_sample) and state.error is None:
+            kb.release_job(key)
+            summary.skipped += 1
+            summary.add(state)
+            continue
+        claimed.append((sample, key, state))
+    return claimed
+
+
+def _caption_batch(kb: KnowledgeBase, run: _Source, batch: list[tuple[SampleRef, dict[str, Any], JobState]],
+                   per_sample: int, seed: int, settings_json: dict[str, Any], summary: SourceSummary) -> None:
+    """Caption one claimed batch, committed with its jobs; an error drops the batch's captions (a rerun redoes it)."""
+    captioner = run.get()
+    summary.model = summary.model or getattr(captioner, "model", "") or ""
+    jobs = []
+    for sample, _, state in batch:
+        kb.ensure_class(sample.label)  # type: ignore[arg-type]
+        state.requested, state.error = per_sample, None
+        state.cursor = state.generated = state.kept = 0
+        state.rejected = {}
+        label: ClassRef = sample.label  # type: ignore[assignment]
+        jobs.append(_Job(kb, state, _provenance(run, captioner, seed), label))
+    error = None
+    try:
+        for index, item in captioner.caption([s for s, _, _ in batch], n=per_sample, seed=seed):
+            jobs[index].take(item, batch[index][0])
+    except Exception as exc:  # noqa: BLE001 - recorded on the jobs, the rest of the run goes on
+        error = f"{type(exc).__name__}: {exc}"
+    with kb.transaction():
+        for job in jobs:
+            if error:  # the batch's captions are dropped; a rerun captions it again
+                job.pending.clear()
+                job.state.cursor = job.state.generated = job.state.kept = 0
+                job.state.rejected = {}
+                job.state.error = error
+            else:
+                job.state.exhausted = True
+            job.flush(settings_json)
+    for job in jobs:
+        summary.add(job.state)
+    if error:
+        summary.failed += len(jobs)
+        summary.errors.append(error)
 
 
 def _provenance(run: _Source, source: Any, seed: int) -> dict[str, Any]:
