@@ -495,8 +495,12 @@ def test_a_preference_never_picks_a_plugin_broken_after_registering(make_plugin,
 
     manager = _two_with(make_plugin, manager_with, monkeypatch, "",
                         c=make_plugin("c", unibind_encoders=registers(enc("lite")), unibind_commands=boom))
+    assert {s.plugin for s in manager.registry.claimants("encoder", "lite")} == {"a", "b", "c"}
     manager.add_commands(_cli())
     assert manager.plugins["c"].status == "broken"
+    # a broken plugin serves nothing: its encoder left the registry with it
+    assert {s.plugin for s in manager.registry.claimants("encoder", "lite")} == {"a", "b"}
+    assert manager.plugins["c"].specs == []
     manager._preference_entries = [("encoder", "lite", "c", "UNIBIND_PREFER")]
     with pytest.raises(PluginConfigError, match="but plugin 'c' is broken: unibind_commands raised RuntimeError"):
         manager.collect()

@@ -384,6 +384,9 @@ class PluginManager:
                         group.commands.clear()
                         group.commands.update(commands)
                     self._fail(info, f"unibind_commands raised {_one_line(exc)}", exc)
+                    # all or nothing, as in collect: a plugin marked broken must not go on serving its components
+                    self.registry.remove_plugin(info.name)
+                    info.specs = []
                     continue
                 for key, (group, commands) in before.items():
                     for name, command in list(group.commands.items()):
