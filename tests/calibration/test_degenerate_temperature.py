@@ -31,7 +31,7 @@ def _all_right():
 def test_all_right_items_ask_for_certainty_and_are_refused():
     with pytest.raises(CalibrationFitError, match="all 9 fitting items are predicted right.*T -> 0"):
         TemperatureScaler().fit(*_all_right())
-    with pytest.raises(CalibrationFitError):      # vector scaling starts from the temperature
+    with pytest.raises(CalibrationFitError, match="vector scaling starts from temperature scaling, and no temp"):
         VectorScaler().fit(*_all_right())
 
 
@@ -116,3 +116,21 @@ def test_the_demo_skips_calibrating_a_modality_with_a_stated_reason(tmp_path):
     assert set(result.calibration) == {"image"} and len(figures) == 1
     assert "predicted right" in result.uncalibrated["audio"]
     assert not (tmp_path / "space" / "calibrators" / "audio.safetensors").exists()
+
+
+def test_partner_files_that_admit_no_temperature_leave_the_cross_modal_check_without_them(registry, tmp_path):
+    paths, targets = [], []
+    for c, label in enumerate(LABELS):      # main files: some name another class twice, so some are wrong
+        for i in range(6):
+            other = LABELS[(c + 1) % 3]
+            path = tmp_path / "main" / f"{label}-{i}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"a {label}" + (f" near a {other} {other}" if i % 2 == 0 else ""))
+            paths.append(path)
+            targets.append(c)
+    partner_paths, _ = _plain_texts(tmp_path / "partners")     # all right: no temperature for them
+    partners = {str(p): {"text": q} for p, q in zip(paths, partner_paths)}
+    data = LabelledFiles("paired", "text", paths, targets, LABELS, note="simulated pairs", partners=partners)
+    result = measure(Space(registry=registry), data, tmp_path / "out", calibrators=("temperature",))
+    assert "temperature" in result["calibrators"] and not result.get("refused")
+    assert sum(result["fallback"]["decisions"].values()) == result["held_out"]
