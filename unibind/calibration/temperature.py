@@ -80,10 +80,12 @@ class TemperatureScaler:
         low, high = self.settings.min_temperature, self.settings.max_temperature
         if not low <= fitted <= high:
             wrong = int((logits.argmax(1) != labels).sum())
-            meaning = "nearly uniform probabilities" if fitted > high else "near-certain probabilities"
+            meaning = ("nearly uniform probabilities: on this data the scores barely tell the classes apart"
+                       if fitted > high else "near-certain probabilities; fit on more data, with some wrong "
+                                              "predictions")
             raise CalibrationFitError(
                 f"no temperature fitted: the best T on these {len(labels)} items ({wrong} predicted wrong) is "
-                f"{fitted:.3g}, outside the accepted [{low:g}, {high:g}] ({meaning}); fit on more data")
+                f"{fitted:.3g}, outside the accepted [{low:g}, {high:g}] ({meaning})")
         self.log_t = log_t.detach().float()
         return self
 
