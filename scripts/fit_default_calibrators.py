@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="Measure and print, write nothing into the package.")
     args = parser.parse_args(argv)
 
+    from unibind.calibration.base import CalibrationFitError
     from unibind.calibration.defaults import DEFAULTS_DIR
     from unibind.calibration.fit_defaults import fit_default_calibrator, format_provenance
     from unibind.calibration.report import (fashion_mnist_files, tuxpaint_photo_files, tuxpaint_sound_files,
@@ -50,15 +51,21 @@ def main(argv: list[str] | None = None) -> int:
     command = "scripts/fit_default_calibrators.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     space = Space()
     dest = args.dest or DEFAULTS_DIR
+    refused = 0
     for modality in args.modality or list(plans):
         fit_on, others = plans[modality]
-        fitted = fit_default_calibrator(space, fit_on(), [make() for make in others], args.work / modality,
-                                        seed=args.seed, held_out=args.held_out_fraction,
-                                        threshold=args.threshold, command=command.strip())
+        try:
+            fitted = fit_default_calibrator(space, fit_on(), [make() for make in others], args.work / modality,
+                                            seed=args.seed, held_out=args.held_out_fraction,
+                                            threshold=args.threshold, command=command.strip())
+        except CalibrationFitError as exc:   # the shipped file (if any) stays as it was
+            print(f"{modality}: nothing written: {exc}", file=sys.stderr, flush=True)
+            refused += 1
+            continue
         print(format_provenance(fitted.record), flush=True)
         if not args.dry_run:
             print(f"wrote {write_calibrator(dest / f'{modality}.safetensors', fitted)}")
-    return 0
+    return 1 if refused else 0
 
 
 if __name__ == "__main__":

@@ -132,6 +132,7 @@ class DemoResult:
     space_dir: Path | None = None
     report: Path | None = None
     notes: list[str] = field(default_factory=list)
+    uncalibrated: dict[str, str] = field(default_factory=dict)  # modality -> why no temperature was fitted
     embeddings: dict[str, Any] = field(default_factory=dict)  # "image/after" -> (vectors, labels)
     encoded: dict[str, int] = field(default_factory=dict)  # samples the frozen encoders ran on (0: all cached)
     kb_reused: int = 0  # knowledge-base jobs an earlier run had finished
@@ -275,6 +276,10 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
     for m, c in result.calibration.items():
         say(f"calibration ({m}, held-out half): ECE {c['ece_before']:.3f} -> {c['ece_after']:.3f} "
             f"with temperature {c['temperature']:.3f} (fitted on {c['fitted_on']}, measured on {c['measured_on']})")
+    for m, why in result.uncalibrated.items():
+        say(f"calibration ({m}): skipped, {why}")
+        report.notes.append(f"{m} not calibrated: {why}")
+        result.notes.append(f"{m} not calibrated: {why}")
     _list_calibrators(trained.space_dir)
     summarise(report, result, config, scorers["ECL"], classes, unseen)
     result.report = write_report(report, out)
@@ -379,6 +384,7 @@ def calibrate_demo(result: DemoResult, scorer: Callable[[torch.Tensor], torch.Te
     ``unibind classify --space`` applies them; returns the reliability
     diagrams as (title, file) for the report.
     """
+    from unibind.calibration.base import CalibrationFitError
     from unibind.calibration.diagrams import reliability_diagrams
     from unibind.calibration.metrics import ece
     from unibind.calibration.report import split_halves
@@ -393,7 +399,11 @@ def calibrate_demo(result: DemoResult, scorer: Callable[[torch.Tensor], torch.Te
         if len(fit) < 2 or len(held) < 2:
             continue
         logits = logit_scale * scorer(vectors)
-        scaler = TemperatureScaler().fit(logits[fit], targets[fit])
+        try:
+            scaler = TemperatureScaler().fit(logits[fit], targets[fit])
+        except CalibrationFitError as exc:   # skipped with the reason, not saved degenerate
+            result.uncalibrated[m] = str(exc)
+            continue
         before, after = torch.softmax(logits[held], dim=-1), scaler(logits[held])
         numbers = {"ece_before": ece(before, targets[held]), "ece_after": ece(after, targets[held]),
                    "temperature": scaler.temperature, "fitted_on": len(fit), "measured_on": len(held)}

@@ -82,15 +82,23 @@ def fitted_parameters(calibrator) -> str:
 @click.option("--labels", type=LabelList(), help="Comma-separated class names in classify order "
               "(default: DATA's labels, sorted).")
 @click.option("--centres", type=click.Path(dir_okay=False, path_type=Path), help="Knowledge-base centres file.")
+@click.option("--threshold", default=0.6, show_default=True, type=PROBABILITY,
+              help="Fallback threshold the fallback's cut is fitted for (classify's --threshold).")
 @device_options
 def fit(data: Path, space_dir: Path, new_space: bool, modality: str, method: str, labels: list[str] | None,
-        centres: Path | None) -> None:
+        centres: Path | None, threshold: float) -> None:
     """Fit a calibrator on held-out labelled files: DATA/<class name>/<file>, or a JSONL/JSON manifest of
-    {"path": ..., "label": ...}."""
+    {"path": ..., "label": ...}.
+
+    The fallback's cut (above which predictions the validators agree with are verified) and whether
+    its revisions are kept are fitted on the same files, as for the shipped defaults, and saved with
+    the calibrator: `classify --space` uses them at the same --threshold."""
+    from unibind.calibration.defaults import describe_fallback, fit_fallback
     from unibind.calibration.metrics import calibration_report
     from unibind.calibration.scoring import score_files
     from unibind.calibration.store import CalibratorRecord, FittedCalibrator, calibrator_entries, save_calibrator
     from unibind.errors import UniBindError
+    from unibind.validation.base import FallbackSettings
 
     import torch
 
@@ -105,14 +113,20 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str, method: str
             raise click.ClickException(f"{data}: {len(y)} {modality} file(s) loaded, of fewer than two classes; "
                                        "calibrating needs held-out files of at least two classes")
         calibrator = space.registry.get("calibrator", method).build().fit(scored.logits, y)
+        probs = calibrator(scored.logits)
+        before = calibration_report(torch.softmax(scored.logits, -1), y).as_dict()
+        after = calibration_report(probs, y).as_dict()
+        record = CalibratorRecord(name=method, modality=modality, labels=scored.labels,
+                                  class_specific=calibrator.class_specific, fitted_on=len(y),
+                                  logit_scale=space.logit_scale, metrics={"before": before, "after": after})
+        fitted = FittedCalibrator(calibrator, record)
+        # the fallback's cut on the same files, exactly as classify will run it on these probabilities
+        record.provenance["fallback"] = fit_fallback(
+            space, fitted, threshold, modality=modality, labels=scored.labels, sources=scored.embedded.sources,
+            probs=probs, vectors=scored.embedded.vectors, truth=y.tolist(), centre_set=scored.centre_set)
     except UniBindError as exc:
         raise click.ClickException(str(exc)) from exc
-    before = calibration_report(torch.softmax(scored.logits, -1), y).as_dict()
-    after = calibration_report(calibrator(scored.logits), y).as_dict()
-    record = CalibratorRecord(name=method, modality=modality, labels=scored.labels,
-                              class_specific=calibrator.class_specific, fitted_on=len(y),
-                              logit_scale=space.logit_scale, metrics={"before": before, "after": after})
-    path = save_calibrator(space_dir, FittedCalibrator(calibrator, record))
+    path = save_calibrator(space_dir, fitted)
     if (space_dir / "space.json").is_file():
         from unibind.spacedir import read_record, write_record
 
@@ -125,6 +139,8 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str, method: str
     click.echo(f"fitted: {fitted_parameters(calibrator)}")
     click.echo(f"ECE {before['ece']:.3f} -> {after['ece']:.3f}, NLL {before['nll']:.3f} -> {after['nll']:.3f} "
                "(on the fitting data; measure on held-out data with `unibind calibrate report DATA`)")
+    click.echo(describe_fallback(record.provenance["fallback"]) + f" (classify --space uses it at --threshold "
+               f"{threshold}; at another threshold the unfitted cut {FallbackSettings().min_support} applies)")
 
 
 @calibrate.command("report")

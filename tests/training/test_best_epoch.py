@@ -189,16 +189,3 @@ def test_a_subset_of_lazily_indexed_features_reads_the_right_rows():
     part = data.subset(torch.tensor([7, 2, 5]))
     assert len(part) == 3 and part.text_index.tolist() == [7, 2, 5]
     assert part.features[torch.tensor([2, 0])].flatten().tolist() == [5.0, 7.0]
-
-
-def test_a_nan_validation_loss_never_counts_as_an_improvement():
-    train, val, positives = fakes.synthetic()
-    broken = {m: ModalityData(torch.full_like(d.features, float("nan")), d.text_index, d.labels)
-              for m, d in val.items()}
-    settings = TrainSettings(epochs=10, batch_size=32, lr=0.02, warmup_steps=0, patience=2)
-    modules = fakes.adapters()
-    start = _weights(modules)
-    result = fit_adapters(modules, train, broken, positives, settings)
-    assert all(math.isnan(r.val_loss) for r in result.history)
-    assert result.stopped_early and len(result.history) == 2 and result.best_epoch == 0
-    assert _equal(_weights(result.adapters), start)          # nothing better than the start was seen

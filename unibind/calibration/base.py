@@ -15,6 +15,12 @@ from typing import Protocol, runtime_checkable
 import torch
 import torch.nn.functional as F
 
+from unibind.errors import UniBindError
+
+
+class CalibrationFitError(UniBindError, ValueError):
+    """The fitting data admit no sensible calibrator (e.g. an infinite temperature); says why in one line."""
+
 
 @runtime_checkable
 class Calibrator(Protocol):

@@ -102,3 +102,37 @@ def fallback_for(space: Any, fitted: Any, threshold: float, validators: list[str
         fallback.cut = float("inf") if fitted_cut["cut"] is None else float(fitted_cut["cut"])
         fallback.revise = bool(fitted_cut["revise"])
     return fallback
+
+
+def fit_fallback(space: Any, fitted: Any, threshold: float, *, modality: str, labels: list[str], sources: list[str],
+                 probs: Any, vectors: Any, truth: list[int], centre_set: Any = None) -> dict[str, Any]:
+    """Fit the fallback's cut and revise choice for ``fitted`` on labelled items; returns the record entry
+    (``provenance["fallback"]``) that :func:`fallback_for` applies, for shipped and users' calibrators alike.
+
+    ``probs`` are ``fitted``'s calibrated probabilities of the items, ``truth`` their class indices.
+    """
+    import math
+
+    from unibind.validation.base import Case, class_texts
+
+    fallback = fallback_for(space, fitted, threshold)
+    cases = [Case(source, modality, list(labels), p, v) for source, p, v in zip(sources, probs, vectors)]
+    stats = fallback.fit(cases, class_texts(space, labels, modality, centre_set), space, list(truth))
+    finite = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in stats.items()}
+    return {"threshold": threshold, "cut": finite["cut"], "revise": stats["revise"], "fitted": finite}
+
+
+def describe_fallback(entry: dict[str, Any]) -> str:
+    """A fitted fallback entry in one line (what ``calibrate fit`` prints)."""
+    f = entry["fitted"]
+    at = entry["threshold"]
+    if entry["cut"] is not None:
+        verified = f"verifies a prediction below {at} when the fused confidence reaches {entry['cut']:.3f}"
+    elif f["agreed"]:
+        verified = f"never verifies (no cut made the agreed predictions right {at:.0%} of the time)"
+    else:
+        verified = "never verifies (the validators agreed with no prediction below it)"
+    revise = "keeps" if entry["revise"] else "drops"
+    return (f"fallback at threshold {at}: {verified}; {f['agreed']} agreed predictions below it, {f['agreed_right']} "
+            f"right; {revise} revisions ({f['revised_right']} of {f['revised']} right)")
+

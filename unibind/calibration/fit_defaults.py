@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from unibind.calibration.defaults import fallback_for, space_identity
+from unibind.calibration.base import CalibrationFitError
+from unibind.calibration.defaults import fallback_for, fit_fallback, space_identity
 from unibind.calibration.metrics import calibration_report, selective
 from unibind.calibration.report import LabelledFiles, cached_scores, split_halves
 from unibind.calibration.store import CalibratorRecord, FittedCalibrator
@@ -41,13 +42,6 @@ def _loaded(space: Any, data: LabelledFiles, work: Path) -> tuple[torch.Tensor, 
     vectors, sims, sources, failures = cached_scores(space, data, work)
     target_of = {str(p): t for p, t in zip(data.paths, data.targets)}
     return vectors, sims, sources, failures, torch.tensor([target_of[s] for s in sources])
-
-
-def _cases(data: LabelledFiles, sources: list[str], probs: torch.Tensor, vectors: torch.Tensor,
-           rows: Sequence[int]) -> list[Any]:
-    from unibind.validation.base import Case
-
-    return [Case(sources[i], data.modality, data.classes, probs[i], vectors[i]) for i in rows]
 
 
 def fallback_effect(space: Any, fallback: Any, data: LabelledFiles, sources: list[str], vectors: torch.Tensor,
@@ -82,13 +76,19 @@ def fallback_effect(space: Any, fallback: Any, data: LabelledFiles, sources: lis
             "reviewed": ran, "seconds_per_reviewed": seconds / ran if ran else 0.0}
 
 
+def _oracle(logits: torch.Tensor, targets: torch.Tensor) -> dict[str, Any]:
+    """The set's own best temperature (how far the shipped one is from it), or why it has none."""
+    try:
+        return {"oracle_temperature": TemperatureScaler().fit(logits, targets).temperature}
+    except CalibrationFitError as exc:
+        return {"oracle_temperature": None, "oracle_refused": str(exc)}
+
+
 def fit_default_calibrator(space: Any, data: LabelledFiles, others: Sequence[LabelledFiles], work: str | Path, *,
                            seed: int = 0, held_out: float = 0.5, threshold: float = 0.6,
                            command: str = "") -> FittedCalibrator:
     """A temperature (and fallback cut) fitted on the calibration part of ``data``, measured on its held-out
     part and on each of ``others``; everything said in the record's ``provenance``."""
-    from unibind.validation.base import class_texts
-
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     vectors, sims, sources, failures, targets = _loaded(space, data, work)
@@ -102,18 +102,17 @@ def fit_default_calibrator(space: Any, data: LabelledFiles, others: Sequence[Lab
     probs = scaler(logits)
 
     # the fallback's cut, fitted on the calibration part too (its validators' supports are not probabilities)
-    fallback = fallback_for(space, fitted, threshold)
-    texts = class_texts(space, data.classes, data.modality)
-    fit_stats = fallback.fit(_cases(data, sources, probs, vectors, fit_rows.tolist()), texts, space,
-                             targets[fit_rows].tolist())
+    rows = fit_rows.tolist()
+    fitted_fallback = fit_fallback(space, fitted, threshold, modality=data.modality, labels=data.classes,
+                                   sources=[sources[i] for i in rows], probs=probs[rows], vectors=vectors[rows],
+                                   truth=targets[rows].tolist())
     record.provenance = {
         "dataset": data.note or data.name, "dataset_key": data.name, "labels": data.classes,
         "label_set_size": len(data.classes), "files": len(data.paths), "skipped": len(failures),
         "seed": seed, "held_out_fraction": held_out, "calibration_count": len(fit_rows),
         "held_out_count": len(held_rows), "temperature": scaler.temperature, "space": identity,
         "centres": "prompt templates",
-        "fallback": {"threshold": threshold, "cut": _nan_to_none(fit_stats["cut"]), "revise": fit_stats["revise"],
-                     "fitted": {k: _nan_to_none(v) if isinstance(v, float) else v for k, v in fit_stats.items()}},
+        "fallback": fitted_fallback,
         "command": command,
     }
     measured_fallback = fallback_for(space, fitted, threshold)   # exactly what classify builds from the record
@@ -135,7 +134,7 @@ def fit_default_calibrator(space: Any, data: LabelledFiles, others: Sequence[Lab
             "dataset": other.note or other.name, "dataset_key": other.name, "label_set_size": len(other.classes),
             "count": len(o_sources), "skipped": len(o_failures),
             "before": _metrics(torch.softmax(o_logits, -1), o_targets), "after": _metrics(o_probs, o_targets),
-            "oracle_temperature": TemperatureScaler().fit(o_logits, o_targets).temperature,
+            **_oracle(o_logits, o_targets),
             "fallback": fallback_effect(space, measured_fallback, other, o_sources, o_vectors, o_sims, o_probs,
                                         o_targets, everything)})
     return fitted
@@ -148,7 +147,8 @@ def format_provenance(record: CalibratorRecord) -> str:
              f"{p['dataset']} ({p['label_set_size']} classes, seed {p['seed']}); fallback cut "
              f"{p['fallback']['cut']} revise {p['fallback']['revise']}"]
     rows = [(f"{p['dataset']} held-out", p["held_out"]["count"], p["held_out"])]
-    rows += [(f"{o['dataset']} (not fitted on; its own best T {o['oracle_temperature']:.2f})", o["count"], o)
+    rows += [(f"{o['dataset']} (not fitted on; its own best T " + (f"{o['oracle_temperature']:.2f})"
+              if o.get("oracle_temperature") is not None else f"none: {o.get('oracle_refused')})"), o["count"], o)
              for o in p["other_sets"]]
     for name, count, m in rows:
         b, a, f = m["before"], m["after"], m["fallback"]

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from unibind.calibration.base import CalibrationFitError
 from unibind.calibration.diagrams import reliability_diagrams, risk_coverage_plot
 from unibind.calibration.metrics import calibration_report, risk_coverage, selective
 from unibind.calibration.scoring import score_files
@@ -172,7 +173,11 @@ def measure(space: Any, data: LabelledFiles, out: Path, *, calibrators: Sequence
     panels = {"uncalibrated (softmax of 100 x cos)": before}
     fitted = {}
     for name in calibrators:
-        calibrator = registry.get("calibrator", name).build().fit(logits[fit], targets[fit])
+        try:
+            calibrator = registry.get("calibrator", name).build().fit(logits[fit], targets[fit])
+        except CalibrationFitError as exc:    # said in the report; the others are still measured
+            result.setdefault("refused", {})[name] = str(exc)
+            continue
         fitted[name] = calibrator
         after = calibrator(logits[held])
         entry = calibration_report(after, targets[held]).as_dict()
@@ -259,7 +264,10 @@ def _partner_probs(space: Any, data: LabelledFiles, sources: list[str], out: Pat
         logits = space.logit_scale * sims
         targets = torch.tensor([target_of[owner[s]] for s in loaded])
         fit_rows = [i for i, s in enumerate(loaded) if owner[s] not in held_sources]
-        probs = TemperatureScaler().fit(logits[fit_rows], targets[fit_rows])(logits)
+        try:
+            probs = TemperatureScaler().fit(logits[fit_rows], targets[fit_rows])(logits)
+        except CalibrationFitError:   # no calibrated partner probabilities: the cross-modal check abstains
+            continue
         for i, s in enumerate(loaded):
             found.setdefault(owner[s], {})[modality] = probs[i]
     return [found.get(s, {}) for s in sources]
@@ -277,6 +285,8 @@ def format_report(results: Sequence[dict[str, Any]]) -> str:
         for name, m in rows:
             lines.append(f"  {name:<14}{m['accuracy']:7.3f}{m['ece']:7.3f}{m['ece_equal_mass']:7.3f}{m['mce']:7.3f}"
                          f"{m['adaptive_ece']:7.3f}{m['brier']:7.3f}{m['nll']:7.3f}{m['mistake_auroc']:7.3f}")
+        for name, why in r.get("refused", {}).items():
+            lines.append(f"  {name}: not fitted ({why})")
         if "temperature" in r["calibrators"]:
             lines.append(f"  fitted temperature: {r['calibrators']['temperature']['temperature']:.4f}"
                          " (fitted on the calibration part; the rows are measured on the held-out part)")

@@ -20,6 +20,7 @@ class Scored:
     labels: list[str]
     sims: torch.Tensor
     logits: torch.Tensor
+    centre_set: Any = None   # the knowledge-base centres scored against (None: prompt templates)
 
 
 def score_files(space: Any, paths: Sequence[str | Path], labels: Sequence[str], modality: str, *,
@@ -32,4 +33,4 @@ def score_files(space: Any, paths: Sequence[str | Path], labels: Sequence[str], 
         sims = centre_set.score(embedded.vectors, reduce=reduce)
     else:
         sims = embedded.vectors @ space.class_centres(labels, modality).T
-    return Scored(embedded, labels, sims, space.logit_scale * sims)
+    return Scored(embedded, labels, sims, space.logit_scale * sims, centre_set)

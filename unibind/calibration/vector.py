@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from pydantic import BaseModel, Field
 
-from unibind.calibration.base import check_fit_inputs, minimise_nll
+from unibind.calibration.base import CalibrationFitError, check_fit_inputs, minimise_nll
 from unibind.calibration.temperature import TemperatureScaler
 
 
@@ -29,7 +29,10 @@ class VectorScaler:
 
     def fit(self, logits: torch.Tensor, labels: torch.Tensor) -> VectorScaler:
         logits, labels = check_fit_inputs(logits, labels)
-        start = 1.0 / TemperatureScaler().fit(logits, labels).temperature
+        try:
+            start = 1.0 / TemperatureScaler().fit(logits, labels).temperature
+        except CalibrationFitError as exc:   # its start is temperature scaling's: degenerate data stay refused
+            raise CalibrationFitError(f"vector scaling starts from temperature scaling, and {exc}") from exc
         classes = logits.shape[1]
         weight = torch.full((classes,), start, dtype=torch.float64, requires_grad=True)
         bias = torch.zeros(classes, dtype=torch.float64, requires_grad=True)

@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from torch import nn
 
 from unibind.devices import module_device
+from unibind.errors import UniBindError
 from unibind.training.checkpoint import load_checkpoint, save_checkpoint
 from unibind.training.distributed import DistContext, gather_rows
 from unibind.training.objective import Temperature, contrastive_loss, mean_gap
@@ -55,6 +56,44 @@ class TrainSettings(BaseModel):
         "mean of its positive texts, added to each modality's loss against the modality gap (0: off; "
         "early stopping still watches the contrastive val loss)."))
     seed: int = 0
+
+
+class NonFiniteLossError(UniBindError, ArithmeticError):
+    """Training or validation loss became NaN or infinite: training stops instead of returning broken weights.
+
+    Names the epoch (and step) and the likely cause: non-finite input features (with their rows) or
+    weights that diverged. A checkpoint, if one is written, still holds the last finite epoch.
+    """
+
+
+def _bad_rows(features: Any, rows: torch.Tensor) -> list[int]:
+    """Which of ``rows`` (indices into ``features``) hold a NaN or infinite value."""
+    bad = []
+    for chunk in rows.split(1024):
+        values = features[chunk].float()
+        finite = torch.isfinite(values.reshape(len(chunk), -1)).all(1)
+        bad += chunk[~finite.cpu()].tolist()
+    return bad
+
+
+def _diverged(where: str, what: str, data: dict[str, ModalityData], rows: dict[str, torch.Tensor],
+              params: list[torch.Tensor], kept: int, checkpoint: Any) -> NonFiniteLossError:
+    """The error for ``what`` went non-finite at ``where``, naming the modality and rows whose features caused it."""
+    for m in sorted(data):
+        bad = _bad_rows(data[m].features, rows[m])
+        if bad:
+            shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+            cause = (f"{len(bad)} {m} feature row(s) hold NaN or infinite values (rows {shown}); "
+                     "remove or re-encode those files")
+            break
+    else:
+        weights = "the adapter weights are no longer finite" if any(
+            not bool(torch.isfinite(p).all()) for p in params) else "the features are finite"
+        cause = f"{weights}: training diverged; lower --lr or keep gradient clipping on"
+    last = f"epoch {kept} was the last finite one" if kept else "no epoch finished with a finite loss"
+    if kept and checkpoint is not None:
+        last += f" ({checkpoint} holds it)"
+    return NonFiniteLossError(f"{where}: {what} ({cause}); training stopped, {last}")
 
 
 @dataclass
@@ -305,6 +344,9 @@ def fit_adapters(adapters: dict[str, nn.Module], train: dict[str, ModalityData],
             loss = contrastive + anchor.penalty()
             if balance:  # the same as adding the weighted gap to each modality's loss before the mean
                 loss = loss + settings.balance_weight * torch.stack(balance).mean()
+            if not bool(torch.isfinite(loss)):  # before the step: the weights stay those of a finite loss
+                raise _diverged(f"epoch {epoch}, step {step + 1} of {steps}", f"training loss is {loss.item()}",
+                                train, {m: plans[m][step] for m in modalities}, params, state["epoch"], checkpoint)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if settings.clip_norm is not None:
@@ -313,6 +355,12 @@ def fit_adapters(adapters: dict[str, nn.Module], train: dict[str, ModalityData],
             state["step"] += 1
             running += float(contrastive.detach())  # the train loss reported is comparable to the val loss
         val_loss, accuracy = evaluate(bundle, val, positives, settings, ctx.device) if val else (None, {})
+        if not all(bool(torch.isfinite(p).all()) for p in params):   # the last step's update diverged
+            raise _diverged(f"epoch {epoch}, after its last step", "the adapter weights are NaN or infinite", {},
+                            {}, params, state["epoch"], checkpoint)
+        if val_loss is not None and not math.isfinite(val_loss):
+            raise _diverged(f"validation after epoch {epoch}", f"validation loss is {val_loss}", val,
+                            {m: torch.arange(len(d)) for m, d in val.items()}, params, state["epoch"], checkpoint)
         record = EpochRecord(epoch, running / steps, val_loss, accuracy, lr, bundle.temperature.value,
                              time.perf_counter() - started)
         history.append(record)
@@ -346,10 +394,11 @@ def _of(positives: Positives | dict[str, Positives], modality: str) -> Positives
 
 @torch.no_grad()
 def evaluate(bundle: AdapterBundle, val: dict[str, ModalityData], every: Positives | dict[str, Positives],
-             settings: TrainSettings, device: torch.device | None = None) -> tuple[float, dict[str, float]]:
+             settings: TrainSettings, device: torch.device | None = None) -> tuple[float | None, dict[str, float]]:
     """Mean val loss over modalities (fixed batches and positives) and top-1 accuracy against class centres.
 
-    Runs on ``device`` (where the bundle is); features, positives and centres go there.
+    Runs on ``device`` (where the bundle is); features, positives and centres go there. The loss is
+    None when no modality has two validation rows to contrast (then training runs a fixed schedule).
     """
     bundle.eval()
     device = device or module_device(bundle)
@@ -383,7 +432,7 @@ def evaluate(bundle: AdapterBundle, val: dict[str, ModalityData], every: Positiv
             losses.append(total / batches)
         if labelled:
             accuracy[m] = correct / labelled
-    return (sum(losses) / len(losses) if losses else math.nan), accuracy
+    return (sum(losses) / len(losses) if losses else None), accuracy
 
 
 def _run_id(settings: TrainSettings, train: dict[str, ModalityData], val: dict[str, ModalityData],
