@@ -36,9 +36,10 @@ def main() -> None:
     rows = [json.loads(line) for line in (out / "test.jsonl").read_text().splitlines()]
     label = {r["path"]: r["label"] for r in rows}
     before, after = Space(), Space.from_dir(out / "space")
+    k = after.centre_set(None, classes, MODALITIES[0]).meta.settings.k  # the demo's --k, as the space saved it
     with KnowledgeBase(out / "kb.sqlite", read_only=True) as kb:  # the demo's former ECL centres
         rebuilt = localize([ClassRef(name=c) for c in classes], TextEmbedder.from_space(before),
-                           CentreSettings(method="ecl", k=50, on_empty="prompt"), kb=kb, progress=False)
+                           CentreSettings(method="ecl", k=k, on_empty="prompt"), kb=kb, progress=False)
     for m in MODALITIES:
         frozen = FrozenEncoder.from_space(before, m)
         feats = extract_features([r["path"] for r in rows if r["modality"] == m], frozen,
