@@ -11,7 +11,9 @@ work:
 3. image and audio adapters trained contrastively on the training stamps,
    each sample against its own description;
 4. held-out stamps classified before training (the ImageNet bridge) and
-   after (the trained adapters), with template-mean and ECL centres;
+   after (the trained adapters), with the trained space's saved
+   per-modality ECL centres (what ``eval report`` and ``classify --space``
+   score with) and the template-mean and class-name baselines;
    sound-to-image retrieval; an HTML report.
 
 The split is by stamp, so a stamp's photo and sound are both train or both
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,9 @@ import torch
 
 from unibind.atomic import atomic_open
 from unibind.datasets import TUXPAINT_STAMPS, Stamp, tuxpaint_selection
+
+#: A class scorer (embeddings -> [N, C] scores), or modality -> scorer (unibind.evaluation.stage.AnyScorer).
+AnyScorer = Callable[[torch.Tensor], torch.Tensor] | Mapping[str, Callable[[torch.Tensor], torch.Tensor]]
 
 #: Demo class -> the Tux Paint stamp folders it holds (the longest matching prefix wins: cattle before mammal).
 DEMO_CLASSES: dict[str, tuple[str, ...]] = {
@@ -59,8 +64,6 @@ MODALITIES = ("image", "audio")
 #: Classes a second space never trains on, to measure zero-shot accuracy on classes unseen in training.
 UNSEEN_CLASSES = ("fish", "tree", "coin", "musical instrument")
 
-#: (title in the report, centre method): the paper's ECL against the two baselines it beats.
-CENTRE_METHODS = (("ECL", "ecl"), ("template mean", "templates"), ("class name", "name"))
 STAGE_TITLES = {"before": "before training (ImageNet bridge, no adapters trained)",
                 "after": "after training (contrastive adapters)"}
 
@@ -138,6 +141,8 @@ class DemoResult:
     kb_reused: int = 0  # knowledge-base jobs an earlier run had finished
     calibration: dict[str, dict[str, float]] = field(default_factory=dict)  # modality -> ECE before/after, T
     unseen: dict[str, dict[str, float]] = field(default_factory=dict)  # "image/trained without them" -> top-1
+    # "image/after" -> per held-out item: source, label, ECL prediction and its cosine (as classify --space prints)
+    predictions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def table(self) -> list[tuple[str, str, str, float, int]]:
         """(modality, stage, centres, top-1, test samples) rows."""
@@ -151,7 +156,7 @@ class DemoResult:
 
 def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry: Any = None) -> DemoResult:
     """Run the demo end to end into ``config.out`` (reusing what an earlier run left there)."""
-    from unibind.knowledge.centres import CentreSettings, canonical_prompt, localize
+    from unibind.knowledge.centres import CentreSettings, canonical_prompt
     from unibind.knowledge.records import ClassRef
     from unibind.knowledge.store import KnowledgeBase
     from unibind.knowledge.textcache import TextEmbedder
@@ -222,7 +227,7 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
 
     # 4. held-out evaluation, before and after training, from cached features; the report
     from unibind.evaluation.report import Report, stage_slug, write_report
-    from unibind.evaluation.stage import EmbeddedSet, Stage, draw_stage, evaluate_stage
+    from unibind.evaluation.stage import EmbeddedSet, Stage, draw_stage, evaluate_stage, score
 
     before = Space(registry=registry)
     after = Space.from_dir(trained.space_dir, registry=registry)
@@ -230,14 +235,15 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
     row_of = {r["path"]: r for r in test_rows}
     test_features = {}
     for m in MODALITIES:
-        frozen = FrozenEncoder.from_registry(m, registry=registry)
+        frozen = FrozenEncoder.from_space(before, m)  # the before space's encoder: built once, not again here
         paths = [r["path"] for r in test_rows if r["modality"] == m]
         test_features[m] = extract_features(paths, frozen, FeatureCache(cache_root, frozen.cache_identity),
                                             progress=config.progress)
         result.encoded[m] = result.encoded.get(m, 0) + test_features[m].encoded
-    with KnowledgeBase(out / "kb.sqlite", create=False) as kb:
-        scorers = {title: localize(refs, embedder, CentreSettings(method=method, k=config.k, on_empty="prompt"),
-                                   kb=kb, progress=False).score for title, method in CENTRE_METHODS}
+    scorers = demo_scorers(after, refs)
+    result.notes.append("ECL rows score with the trained space's saved centres, one set per modality "
+                        f"({trained.space_dir / 'centres'}), as `unibind eval report` and `unibind classify --space` "
+                        "do, before and after training alike")
     prompts = embedder([canonical_prompt(ref, CentreSettings()) for ref in refs])
     report = Report(title="UniBind demo: real Tux Paint photos and sounds", command="unibind demo",
                     notes=[f"{len(classes)} classes: " + ", ".join(classes),
@@ -251,6 +257,11 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
             sets.append(EmbeddedSet(m, vectors, [r["label"] for r in rows_m], [Path(src).name for src in feats.sources],
                                     items=list(feats.sources), pair_ids=[r["instance"] for r in rows_m]))
             result.embeddings[f"{m}/{stage_name}"] = (vectors, [r["label"] for r in rows_m])
+            if stage_name == "after":
+                top = score(scorers["ECL"], vectors, m).max(1)
+                result.predictions[f"{m}/after"] = [
+                    {"source": src, "label": r["label"], "predicted": classes[i], "similarity": v}
+                    for src, r, i, v in zip(feats.sources, rows_m, top.indices.tolist(), top.values.tolist())]
         title = STAGE_TITLES[stage_name]
         stage = Stage(title, sets, classes, scorers, prompts)
         evaluated = evaluate_stage(stage)
@@ -266,10 +277,14 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
     if unseen and len(unseen) < len(classes):
         seen_rows = [r for r in train_rows if r["label"] not in unseen]
         write_manifest(out / "train-seen.jsonl", seen_rows)
-        seen_space = train_space(train_config.model_copy(update={
+        seen_dir = train_space(train_config.model_copy(update={
             "data": out / "train-seen.jsonl", "out": out / "space-seen"}), registry=registry).space_dir
+        seen_space = Space.from_dir(seen_dir, registry=registry)
+        differ = same_centres(seen_space, after, [c for c in classes if c not in unseen])
+        result.notes += differ
+        report.notes += differ
         result.unseen = unseen_accuracy(
-            {"before": before, "after": after, "trained without them": Space.from_dir(seen_space, registry=registry)},
+            {"before": before, "after": after, "trained without them": seen_space},
             test_features, row_of, unseen, classes, scorers)
     report.figures += calibrate_demo(result, scorers["ECL"], after.logit_scale, classes, trained.space_dir, out,
                                      seed=config.seed)
@@ -286,8 +301,45 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
     with atomic_open(out / "results.json") as f:
         json.dump({"accuracy": result.accuracy, "counts": result.counts, "retrieval": result.retrieval,
                    "classes": classes, "sources": sources, "parameters": result.parameters,
-                   "calibration": result.calibration, "unseen": result.unseen, "notes": result.notes}, f, indent=2)
+                   "calibration": result.calibration, "unseen": result.unseen, "notes": result.notes,
+                   "predictions": result.predictions}, f, indent=2)
     return result
+
+
+def demo_scorers(space: Any, refs: Sequence[Any]) -> dict[str, AnyScorer]:
+    """Title -> scorer: ECL from ``space``'s saved centre sets (modality -> scorer), and the two baselines.
+
+    One source of truth: the trained space's own per-modality centres score
+    every ECL figure (both stages, the unseen classes, the calibrators), and
+    the baselines are built as ``unibind eval report`` builds them, so the
+    after stage equals what ``eval report --space`` and ``classify --space``
+    give on the same files. The text side is the same before and after
+    training, so the before stage scores with the same centres and only the
+    adapters differ.
+    """
+    from unibind.evaluation.from_space import class_scorers
+
+    labels = [ref.name for ref in refs]
+    scorers: dict[str, AnyScorer] = {"ECL": {m: space.centre_set(None, labels, m).score for m in MODALITIES}}
+    scorers.update(class_scorers(space, refs))  # template mean and class name, from the image prompts
+    return scorers
+
+
+def same_centres(space: Any, reference: Any, labels: Sequence[str]) -> list[str]:
+    """Notes where ``space``'s saved centres differ from ``reference``'s for ``labels`` (none: they agree).
+
+    The space trained without the unseen classes saved centres only for the
+    classes it saw; it is scored with the full space's sets, which hold the
+    same centres for those classes (same knowledge base, settings and text
+    encoder): this checks it instead of assuming it.
+    """
+    notes = []
+    for m in MODALITIES:
+        own, full = space.centre_set(None, labels, m), reference.centre_set(None, labels, m)
+        if not (torch.equal(own.centres, full.centres) and torch.equal(own.mask, full.mask)):
+            notes.append(f"{m}: the space trained without the unseen classes saved other centres for the seen "
+                         "classes than the full space; both are scored with the full space's")
+    return notes
 
 
 def _list_calibrators(space_dir: Path) -> None:
@@ -300,10 +352,11 @@ def _list_calibrators(space_dir: Path) -> None:
     write_record(space_dir, record)
 
 
-def summarise(report: Any, result: DemoResult, config: DemoConfig, scorer: Callable[[torch.Tensor], torch.Tensor],
+def summarise(report: Any, result: DemoResult, config: DemoConfig, scorer: AnyScorer,
               classes: Sequence[str], unseen: Sequence[str]) -> None:
     """Fill the report's first screen: the result per modality, what did not work, unseen classes, per class."""
     from unibind.version import __version__
+    from unibind.evaluation.stage import score
     from unibind.evaluation.summary import CalibrationRow, UnseenRow, findings, per_class, summary_rows
     from unibind.spacedir import read_record
 
@@ -337,7 +390,7 @@ def summarise(report: Any, result: DemoResult, config: DemoConfig, scorer: Calla
         if f"{m}/after" not in result.embeddings:
             continue
         vectors, truth = result.embeddings[f"{m}/after"]
-        predicted = [classes[i] for i in scorer(vectors).argmax(1).tolist()]
+        predicted = [classes[i] for i in score(scorer, vectors, m).argmax(1).tolist()]
         report.per_class[m] = per_class(truth, predicted, classes)
     report.per_class_title = ("After training, ECL centres, held-out items (scikit-learn's precision, recall, F1; "
                               "support: test items of the class).")
@@ -356,13 +409,15 @@ def summarise(report: Any, result: DemoResult, config: DemoConfig, scorer: Calla
 
 
 def unseen_accuracy(spaces: dict[str, Any], features: dict[str, Any], row_of: dict[str, dict[str, Any]],
-                    unseen: Sequence[str], classes: Sequence[str], scorers: dict[str, Callable[..., torch.Tensor]]
+                    unseen: Sequence[str], classes: Sequence[str], scorers: dict[str, AnyScorer]
                     ) -> dict[str, dict[str, float]]:
     """Top-1 on the test items of ``unseen`` classes (among all classes) in each space: the zero-shot setting.
 
     A space trained without those classes shows whether the adapters learned
     the language space or only the training classes.
     """
+    from unibind.evaluation.stage import score
+
     out: dict[str, dict[str, float]] = {}
     for m, feats in features.items():
         keep = [i for i, src in enumerate(feats.sources) if row_of[src]["label"] in unseen]
@@ -371,12 +426,12 @@ def unseen_accuracy(spaces: dict[str, Any], features: dict[str, Any], row_of: di
         truth = torch.tensor([classes.index(row_of[feats.sources[i]]["label"]) for i in keep])
         for name, space in spaces.items():
             vectors = space.embed_features(m, feats.vectors[keep])
-            out[f"{m}/{name}"] = {title: float((scorer(vectors).argmax(1) == truth).float().mean())
+            out[f"{m}/{name}"] = {title: float((score(scorer, vectors, m).argmax(1) == truth).float().mean())
                                   for title, scorer in scorers.items()} | {"items": float(len(keep))}
     return out
 
 
-def calibrate_demo(result: DemoResult, scorer: Callable[[torch.Tensor], torch.Tensor], logit_scale: float,
+def calibrate_demo(result: DemoResult, scorer: AnyScorer, logit_scale: float,
                    classes: Sequence[str], space_dir: Path, out: Path, *, seed: int = 0) -> list[tuple[str, str]]:
     """Temperature scaling of the trained space, fitted on half of the held-out data, measured on the other.
 
@@ -390,6 +445,7 @@ def calibrate_demo(result: DemoResult, scorer: Callable[[torch.Tensor], torch.Te
     from unibind.calibration.report import split_halves
     from unibind.calibration.store import CalibratorRecord, FittedCalibrator, save_calibrator
     from unibind.calibration.temperature import TemperatureScaler
+    from unibind.evaluation.stage import score
 
     figures = []
     for m in MODALITIES:
@@ -398,7 +454,7 @@ def calibrate_demo(result: DemoResult, scorer: Callable[[torch.Tensor], torch.Te
         fit, held = (torch.from_numpy(i) for i in split_halves(targets.tolist(), seed))
         if len(fit) < 2 or len(held) < 2:
             continue
-        logits = logit_scale * scorer(vectors)
+        logits = logit_scale * score(scorer, vectors, m)  # the sims classify --space scales and calibrates
         try:
             scaler = TemperatureScaler().fit(logits[fit], targets[fit])
         except CalibrationFitError as exc:   # skipped with the reason, not saved degenerate
