@@ -2,7 +2,8 @@
 
 Layout (each file written atomically)::
 
-    SPACE/space.json                     what the space is made of (SpaceRecord, pydantic)
+    SPACE/space.json                     what the space is made of (SpaceRecord, pydantic), including each
+                                         modality's calibrated stacking (trained classes, gamma)
     SPACE/adapters/<modality>.safetensors  trained adapter; metadata in the header and a sibling .json
     SPACE/centres/<modality>.safetensors class centres of each modality (unibind.knowledge.centres.CentreSet),
                                          from that modality's canonical prompt and descriptions
