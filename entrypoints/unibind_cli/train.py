@@ -88,6 +88,9 @@ def _pairs(values: tuple[str, ...] | list[str], option: str) -> dict[str, str]:
               help="Calibrated stacking: a second training run without ~30 % of the classes (pseudo-unseen) picks "
               "the offset subtracted from trained classes' scores at classify time, so classes never trained on "
               "can still win (README: 'Which start'); classify/eval report --no-stacking ignore it.")
+@click.option("--stacking-max-seen-loss", type=click.FloatRange(0, 1), show_default="none: maximise H",
+              help="With --stacking: choose the offset with the best unseen accuracy that costs seen accuracy at "
+              "most this much (on the second run's items it holds out), instead of the best harmonic mean H.")
 @click.option("--val-fraction", default=0.2, show_default=True, type=OPEN_FRACTION,
               help="Held out for early stopping; 0, or too few items per class, trains a fixed schedule.")
 @click.option("--seed", default=0, show_default=True)
@@ -104,7 +107,8 @@ def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centre
           epochs: int, batch_size: int, lr: float, anchor_weight: float, temperature: float,
           learn_temperature: bool, symmetric: bool, patience: int, val_fraction: float, seed: int, workers: int,
           cache_dir: Path | None, threads: int | None, as_json: bool, balance_weight: float = 0.0,
-          centre_modalities: bool = False, stacking: bool = DEFAULT_STACKING) -> None:
+          centre_modalities: bool = False, stacking: bool = DEFAULT_STACKING,
+          stacking_max_seen_loss: float | None = None) -> None:
     """Train one adapter per modality against text descriptions (LLM-augmented contrastive learning).
 
     Under ``torchrun --nproc_per_node N -m unibind_cli train ...`` the same command trains with
@@ -126,7 +130,7 @@ def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centre
         adapter_settings={m: {"init": init} for m, init in _pairs([i for i in inits if "=" in i], "--init").items()},
         **({"init": _one([i for i in inits if "=" not in i], "--init")} if any("=" not in i for i in inits) else {}),
         val_fraction=val_fraction, workers=workers, cache_dir=cache_dir, centre_modalities=centre_modalities,
-        stacking=stacking,
+        stacking=stacking, stacking_max_seen_loss=stacking_max_seen_loss,
         train=TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, temperature=temperature,
                             learn_temperature=learn_temperature, symmetric=symmetric, patience=patience, seed=seed,
                             anchor_weight=anchor_weight, balance_weight=balance_weight))

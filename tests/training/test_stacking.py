@@ -57,6 +57,13 @@ def test_choose_gamma_lifts_unseen_classes_that_seen_ones_crowd_out():
     choice = choose_gamma(sims, truth, torch.tensor([True, True, False]))
     assert choice.h_before == 0 and choice.unseen_before == 0
     assert 0.15 < choice.gamma < 0.8 and choice.h_after == pytest.approx(1.0)
+    # a seen-accuracy budget: here gamma costs no seen accuracy up to 0.8, so the same unseen gain is allowed
+    assert choose_gamma(sims, truth, torch.tensor([True, True, False]), 0.0).unseen_after == 1.0
+    # where every gain costs seen accuracy, a budget of 0 keeps gamma at 0
+    costly = torch.tensor([[0.6, 0.1, 0.55], [0.1, 0.9, 0.0], [0.6, 0.0, 0.5]])
+    capped = choose_gamma(costly, torch.tensor([0, 1, 2]), torch.tensor([True, True, False]), 0.0)
+    assert capped.gamma == 0.0 and choose_gamma(costly, torch.tensor([0, 1, 2]),
+                                                torch.tensor([True, True, False])).gamma > 0
     # no bias toward the seen classes: the smallest gamma, none
     fair = torch.tensor([[0.9, 0.1, 0.0], [0.1, 0.9, 0.0], [0.0, 0.1, 0.5]])
     assert choose_gamma(fair, torch.tensor([0, 1, 2]), torch.tensor([True, True, False])).gamma == 0.0
@@ -74,7 +81,9 @@ def test_train_records_gamma_and_the_seen_classes_in_space_json(trained, fake_re
     assert stacking.seen == list(LABELS) and stacking.gamma >= 0
     fitted = stacking.fitted
     assert fitted["pseudo_unseen"] == pseudo_unseen(list(LABELS), 0) and fitted["unseen_items"] == 10
-    assert fitted["h_after"] >= fitted["h_before"]
+    assert fitted["seen_items"] == 3 * 2  # a fifth of each pseudo-seen class's 10 items
+    assert fitted["h_after"] >= fitted["h_before"] and set(fitted["gammas"]) == {"H", "seen loss <= 0.05"}
+    assert fitted["gammas"]["H"] == stacking.gamma
     assert "--stacking" in record.made_from["command"]
 
 
@@ -133,6 +142,21 @@ def test_an_older_space_without_stacking_loads_and_scores_raw(tmp_path, trained,
     assert space.centre_set(None, None, "vec").offsets is None
 
 
-def test_too_few_classes_or_no_validation_trains_without_stacking_and_says_why(tmp_path, fake_registry):
+def test_without_validation_the_second_run_holds_out_its_own_items(tmp_path, fake_registry):
     result = train_space(_config(tmp_path, val_fraction=0.0), registry=fake_registry)
-    assert result.stacking == {} and any("no calibrated stacking" in n and "validation" in n for n in result.notes)
+    assert result.stacking["vec"].fitted["epochs"] == 3 and result.stacking["vec"].fitted["seen_items"] == 6
+
+
+def test_too_few_classes_train_without_stacking_and_say_why(tmp_path, fake_registry):
+    config = _config(tmp_path)
+    two = [line for line in config.data.read_text().splitlines() if '"bird"' in line or '"cat"' in line]
+    config.data.write_text("\n".join(two) + "\n")
+    result = train_space(config, registry=fake_registry)
+    assert result.stacking == {} and any("no calibrated stacking" in n and "at least 3" in n for n in result.notes)
+
+
+def test_a_seen_loss_budget_is_the_criterion_when_given(tmp_path, fake_registry):
+    result = train_space(_config(tmp_path, stacking_max_seen_loss=0.0), registry=fake_registry)
+    fitted = result.stacking["vec"].fitted
+    assert fitted["criterion"] == "seen loss <= 0" and fitted["seen_after"] >= fitted["seen_before"]
+    assert "--stacking-max-seen-loss 0.0" in read_record(result.space_dir).made_from["command"]

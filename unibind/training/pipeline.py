@@ -67,6 +67,9 @@ class TrainConfig(BaseModel):
     stacking: bool = Field(default=DEFAULT_STACKING, description=(
         "Fit calibrated stacking: a second run holds out ~30 % of the classes as pseudo-unseen and chooses the "
         "offset gamma subtracted from trained classes' scores at classify time (unibind.training.stacking)."))
+    stacking_max_seen_loss: float | None = Field(default=None, ge=0, le=1, description=(
+        "Calibrated stacking's criterion: None maximises H of seen and unseen accuracy (Chao et al.); a number "
+        "takes the gamma with the best unseen accuracy that costs seen accuracy at most this much."))
     train: TrainSettings = Field(default_factory=TrainSettings)
     workers: int = Field(default=0, ge=0, description="Decoding worker processes for feature extraction.")
     extract_batch_size: int = Field(default=32, ge=1)
@@ -162,14 +165,14 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
 
     train_keys, val_keys = split_instances(all_items, config.val_fraction, config.train.seed,
                                            min_val_per_class=config.min_val_per_class)
-    train, val, samples = {}, {}, {}
+    train, val, samples, every = {}, {}, {}, {}
     for m in modalities:
         data = ModalityData(features[m],
                             torch.tensor([text_row.get(i.description, -1) for i in kept[m]]),  # type: ignore[arg-type]
                             torch.tensor([label_row.get(i.label, -1) for i in kept[m]]))  # type: ignore[arg-type]
         train_index = torch.tensor([n for n, i in enumerate(kept[m]) if i.key in train_keys], dtype=torch.long)
         val_index = torch.tensor([n for n, i in enumerate(kept[m]) if i.key in val_keys], dtype=torch.long)
-        train[m] = data.subset(train_index)
+        train[m], every[m] = data.subset(train_index), data
         if len(val_index):
             val[m] = data.subset(val_index)
         samples[m] = {"train": len(train_index), "val": len(val_index)}
@@ -191,7 +194,9 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
     parameters = {"trainable": fit.trainable_parameters, "frozen": frozen_count}
     stacking: dict[str, Any] = {}
     if ctx.main and config.stacking:
-        stacking = _fit_stacking(stacking_starts, train, val, positives, labels, centre_sets, config, kept, notes)
+        # the second run trains as long as the main one did: its best epoch, or the fixed schedule
+        epochs = fit.best_epoch if val and fit.best_epoch else config.train.epochs
+        stacking = _fit_stacking(stacking_starts, every, positives, labels, centre_sets, config, kept, notes, epochs)
     if ctx.main:
         means = training_means(adapters, train, positives, ctx.device) if config.centre_modalities else None
         _write_space(out, config, space, frozen, adapters, kept, {m: f.hashes for m, f in features.items()},
@@ -199,16 +204,17 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
     return TrainResult(out, fit, parameters, samples, failures, encoded, removed, notes, starts, stacking)
 
 
-def _fit_stacking(starts: dict[str, Any], train: dict[str, ModalityData], val: dict[str, ModalityData],
-                  positives: dict[str, Positives], labels: list[str], centre_sets: dict[str, Any],
-                  config: TrainConfig, kept: dict[str, list[Item]], notes: list[str]) -> dict[str, Any]:
+def _fit_stacking(starts: dict[str, Any], every: dict[str, ModalityData], positives: dict[str, Positives],
+                  labels: list[str], centre_sets: dict[str, Any], config: TrainConfig, kept: dict[str, list[Item]],
+                  notes: list[str], epochs: int) -> dict[str, Any]:
     """Each modality's :class:`~unibind.spacedir.StackingRecord`; a modality it cannot be fitted for is noted."""
     from unibind.spacedir import StackingRecord
     from unibind.training.stacking import fit_stacking
 
     out = {}
     for m, start in starts.items():
-        fields, why = fit_stacking(start, m, train[m], val.get(m), positives[m], labels, centre_sets[m], config.train)
+        fields, why = fit_stacking(start, m, every[m], positives[m], labels, centre_sets[m], config.train, epochs,
+                                   config.stacking_max_seen_loss)
         if fields is None:
             notes.append(f"{m}: no calibrated stacking ({why})")
             continue
@@ -368,6 +374,8 @@ def train_command(config: TrainConfig) -> str:
         words += ["--balance-weight", str(t.balance_weight)]
     words += ["--centre-modalities"] * bool(config.centre_modalities)
     words += ["--stacking" if config.stacking else "--no-stacking"]  # always: the default may change
+    if config.stacking and config.stacking_max_seen_loss is not None:
+        words += ["--stacking-max-seen-loss", str(config.stacking_max_seen_loss)]
     return shlex.join(words)
 
 

@@ -27,6 +27,10 @@ import torch
 
 #: Share of the seen classes held out as pseudo-unseen (the share of unseen classes scripts/choose_init.py measures).
 PSEUDO_UNSEEN_FRACTION = 0.3
+#: Share of each pseudo-seen class's items held out to measure seen accuracy while choosing gamma.
+HELD_OUT_FRACTION = 0.2
+#: The seen-accuracy budget of the second criterion every fit also reports (``fitted["gammas"]``).
+SEEN_LOSS_BUDGET = 0.05
 #: At most this many gamma candidates are tried (quantiles of the items' seen-minus-unseen margins).
 MAX_CANDIDATES = 400
 
@@ -61,8 +65,10 @@ class Choice:
     unseen_after: float
 
 
-def choose_gamma(sims: torch.Tensor, truth: torch.Tensor, seen: torch.Tensor) -> Choice:
-    """The ``gamma`` >= 0 maximising H on scored items.
+def choose_gamma(sims: torch.Tensor, truth: torch.Tensor, seen: torch.Tensor,
+                 max_seen_loss: float | None = None) -> Choice:
+    """The ``gamma`` >= 0 maximising H on scored items (Chao et al.), or, with ``max_seen_loss``, the one
+    maximising unseen accuracy among those that cost seen accuracy at most that much (from gamma = 0).
 
     ``sims`` ``[N, C]`` cosine scores, ``truth`` ``[N]`` class indices,
     ``seen`` ``[C]`` bool (classes the adapter was trained on). Items of
@@ -86,7 +92,11 @@ def choose_gamma(sims: torch.Tensor, truth: torch.Tensor, seen: torch.Tensor) ->
     s = _balanced(predicted[:, on_seen], truth[on_seen])
     u = _balanced(predicted[:, ~on_seen], truth[~on_seen])
     h = harmonic(s, u)
-    best = int(torch.argmax(h))  # first maximum: the smallest gamma among ties
+    if max_seen_loss is None:
+        best = int(torch.argmax(h))  # first maximum: the smallest gamma among ties
+    else:
+        allowed = s >= s[0] - max_seen_loss - 1e-9
+        best = int(torch.argmax(torch.where(allowed, u, torch.full_like(u, -1.0))))
     return Choice(float(candidates[best]), float(h[0]), float(h[best]), float(s[0]), float(u[0]),
                   float(s[best]), float(u[best]))
 
@@ -98,50 +108,68 @@ def pseudo_unseen(classes: Sequence[str], seed: int) -> list[str]:
     return sorted(random.Random(seed).sample(classes, count)) if count >= 1 else []
 
 
-def fit_stacking(start: torch.nn.Module, modality: str, train: Any, val: Any, positives: Any, labels: Sequence[str],
-                 centre_set: Any, settings: Any) -> tuple[dict[str, Any] | None, str | None]:
+def _held_out(rows: torch.Tensor, labels: torch.Tensor, seed: int) -> torch.Tensor:
+    """Bool over ``rows``: about :data:`HELD_OUT_FRACTION` of each class's rows (one at least, none of a
+    class of one row), drawn with ``seed``."""
+    out = torch.zeros(len(rows), dtype=torch.bool)
+    generator = torch.Generator().manual_seed(seed)
+    for c in labels[rows].unique().tolist():
+        mine = torch.nonzero(labels[rows] == c).flatten()
+        take = max(1, round(HELD_OUT_FRACTION * len(mine))) if len(mine) > 1 else 0
+        out[mine[torch.randperm(len(mine), generator=generator)[:take]]] = True
+    return out
+
+
+def fit_stacking(start: torch.nn.Module, modality: str, data: Any, positives: Any, labels: Sequence[str],
+                 centre_set: Any, settings: Any, epochs: int,
+                 max_seen_loss: float | None = None) -> tuple[dict[str, Any] | None, str | None]:
     """Choose ``gamma`` for one modality: a second run from ``start`` without a pseudo-unseen part of the classes.
 
-    ``train``/``val``: the modality's :class:`~unibind.training.trainer.ModalityData` (val: None when there
-    is none); ``labels``: the class names its ``labels`` index; ``centre_set``: the centres the space saves.
+    ``data``: every labelled row of the modality (:class:`~unibind.training.trainer.ModalityData`, train and
+    val); ``labels``: the class names its ``labels`` index; ``centre_set``: the centres the space saves. The
+    second run trains ``epochs`` epochs (the main run's best, or its fixed schedule) on the pseudo-seen
+    classes' rows but a held-out part, which with the pseudo-unseen classes' rows then chooses gamma.
+    ``max_seen_loss``: None maximises H; a number caps the seen-accuracy cost (:func:`choose_gamma`).
     Returns (the record's fields, None) or (None, why it could not be fitted).
     """
-    from unibind.training.trainer import ModalityData, fit_adapters
+    from unibind.training.trainer import fit_adapters
 
-    present = sorted({int(c) for c in train.labels.tolist() if c >= 0})
+    present = sorted({int(c) for c in data.labels.tolist() if c >= 0})
     names = [labels[c] for c in present]
     if len(names) < 3:
         return None, f"{len(names)} trained class(es): stacking needs at least 3 (2 to train, 1 pseudo-unseen)"
-    if val is None or not len(val):
-        return None, "no validation items: stacking needs held-out items of the pseudo-seen classes"
     held = pseudo_unseen(names, settings.seed)
     held_index = torch.tensor([labels.index(n) for n in held])
-    in_held = lambda data: torch.isin(data.labels, held_index)  # noqa: E731
-    aux_train = train.subset(torch.nonzero(~in_held(train) & (train.labels >= 0)).flatten())
-    aux_val = val.subset(torch.nonzero(~in_held(val) & (val.labels >= 0)).flatten())
-    unseen_rows = [d.subset(torch.nonzero(in_held(d)).flatten()) for d in (train, val)]
-    if not len(aux_val) or not len(aux_train):
-        return None, "no validation items of the pseudo-seen classes"
+    labelled = torch.nonzero(data.labels >= 0).flatten()
+    unseen_rows = labelled[torch.isin(data.labels[labelled], held_index)]
+    seen_rows = labelled[~torch.isin(data.labels[labelled], held_index)]
+    test = _held_out(seen_rows, data.labels, settings.seed)
+    if not bool(test.any()) or bool(test.all()):
+        return None, "too few items of the pseudo-seen classes to train on some and hold out others"
     adapter = copy.deepcopy(start)
-    fit = fit_adapters({modality: adapter}, {modality: aux_train}, {modality: aux_val}, {modality: positives},
-                       settings)
+    fit = fit_adapters({modality: adapter}, {modality: data.subset(seen_rows[~test])}, {}, {modality: positives},
+                       settings.model_copy(update={"epochs": max(1, epochs)}))
     adapter = fit.adapters[modality].eval()
-    features = torch.cat([aux_val.features[torch.arange(len(aux_val))]]
-                         + [d.features[torch.arange(len(d))] for d in unseen_rows if len(d)])
-    truth = torch.cat([aux_val.labels] + [d.labels for d in unseen_rows])
+    rows = torch.cat([seen_rows[test], unseen_rows])
+    features = data.subset(rows).features
+    features = features[torch.arange(len(rows))] if not isinstance(features, torch.Tensor) else features
     device = next(adapter.parameters()).device
     with torch.inference_mode():
         embedded = torch.nn.functional.normalize(adapter(features.float().to(device)).float(), dim=-1).cpu()
         sims = centre_set.score(embedded)
     columns = torch.tensor([centre_set.labels.index(n) for n in names])  # GZSL among the trained classes
-    where = {int(c): i for i, c in enumerate(torch.tensor([labels.index(n) for n in names]).tolist())}
-    local = torch.tensor([where[int(t)] for t in truth.tolist()])
+    where = {labels.index(n): i for i, n in enumerate(names)}
+    local = torch.tensor([where[int(t)] for t in data.labels[rows].tolist()])
     seen_mask = torch.tensor([n not in held for n in names])
-    choice = choose_gamma(sims[:, columns], local, seen_mask)
+    choices = {"H": choose_gamma(sims[:, columns], local, seen_mask),
+               f"seen loss <= {SEEN_LOSS_BUDGET:g}": choose_gamma(sims[:, columns], local, seen_mask,
+                                                                   SEEN_LOSS_BUDGET)}
+    choice = choose_gamma(sims[:, columns], local, seen_mask, max_seen_loss)
     return {"gamma": choice.gamma, "fitted": {
         "method": "calibrated stacking; gamma chosen on a second training run without the pseudo-unseen classes",
-        "pseudo_unseen": held, "seen_items": int(len(aux_val)), "unseen_items": int(sum(len(d) for d in unseen_rows)),
+        "criterion": "H" if max_seen_loss is None else f"seen loss <= {max_seen_loss:g}",
+        "pseudo_unseen": held, "seen_items": int(test.sum()), "unseen_items": len(unseen_rows), "epochs": epochs,
         "h_before": round(choice.h_before, 4), "h_after": round(choice.h_after, 4),
         "seen_before": round(choice.seen_before, 4), "unseen_before": round(choice.unseen_before, 4),
         "seen_after": round(choice.seen_after, 4), "unseen_after": round(choice.unseen_after, 4),
-        "seed": settings.seed}}, None
+        "gammas": {k: c.gamma for k, c in choices.items()}, "seed": settings.seed}}, None
