@@ -160,3 +160,17 @@ def test_a_seen_loss_budget_is_the_criterion_when_given(tmp_path, fake_registry)
     fitted = result.stacking["vec"].fitted
     assert fitted["criterion"] == "seen loss <= 0" and fitted["seen_after"] >= fitted["seen_before"]
     assert "--stacking-max-seen-loss 0.0" in read_record(result.space_dir).made_from["command"]
+
+
+def test_train_stacking_says_gamma_and_records_it_in_json(tmp_path, fake_registry):
+    args = ["train", "--data", str(_config(tmp_path).data), "--epochs", "2", "--batch-size", "8",
+            "--cache-dir", str(tmp_path / "cache"), "--threads", "1", "--val-fraction", "0.3", "--stacking"]
+    text = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "a")])
+    assert text.exit_code == 0, text.output
+    assert "calibrated stacking (vec): gamma" in text.stdout and "classify --no-stacking ignores it" in text.stdout
+    as_json = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "b"), "--json"])
+    summary = json.loads(as_json.stdout)
+    assert summary["stacking"]["vec"]["seen"] == list(LABELS)
+    assert summary["stacking"]["vec"]["gamma"] == read_record(tmp_path / "b").stacking["vec"].gamma
+    off = CliRunner().invoke(cli, [*args[:-1], "--no-stacking", "--out", str(tmp_path / "c"), "--json"])
+    assert json.loads(off.stdout)["stacking"] == {} and read_record(tmp_path / "c").stacking == {}
