@@ -14,6 +14,12 @@ each, and on the unseen items among the unseen classes only (classic
 zero-shot, ZSL). No knowledge base, no descriptions: labelled files, as a
 user's folder per class gives them.
 
+Rows ending "+ stacking" train with calibrated stacking (``train --stacking``):
+``train_space`` itself holds out ~30 % of the *training* classes as
+pseudo-unseen in a second run and picks the offset gamma subtracted from
+the trained classes' scores; this script's unseen classes and held-out items
+never reach it. The row without "+ stacking" is the same adapter, scored raw.
+
 The criterion: GZSL's harmonic mean H = 2 s u / (s + u) of seen (s) and
 unseen (u) accuracy, averaged over the sets with at least 100 items (Tux
 Paint sounds, ~70 items, is printed but does not vote); the best trained
@@ -47,15 +53,26 @@ NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "
 
 #: name -> (train settings, adapter init), fixed before the first run. Every setting a variant depends on is
 #: explicit, so a later change of TrainSettings' defaults does not change what a row measures.
-VARIANTS: dict[str, tuple[dict[str, Any], str]] = {
-    "xavier": ({"anchor_weight": 0.0}, "xavier"),
-    "text-bridge": ({"anchor_weight": 0.0}, "text-bridge"),
-    "text-bridge lr=3e-3": ({"lr": 3e-3, "anchor_weight": 0.0}, "text-bridge"),
-    "text-bridge epochs=90": ({"epochs": 90, "patience": 15, "anchor_weight": 0.0}, "text-bridge"),
-    "text-bridge anchor=1": ({"anchor_weight": 1.0}, "text-bridge"),
-    "text-bridge anchor=3": ({"anchor_weight": 3.0}, "text-bridge"),
-    "text-bridge anchor=10": ({"anchor_weight": 10.0}, "text-bridge"),
-    "text-bridge anchor=30": ({"anchor_weight": 30.0}, "text-bridge"),
+VARIANTS: dict[str, tuple[dict[str, Any], str, str | None]] = {
+    "xavier": ({"anchor_weight": 0.0}, "xavier", None),
+    "text-bridge": ({"anchor_weight": 0.0}, "text-bridge", None),
+    "text-bridge lr=3e-3": ({"lr": 3e-3, "anchor_weight": 0.0}, "text-bridge", None),
+    "text-bridge epochs=90": ({"epochs": 90, "patience": 15, "anchor_weight": 0.0}, "text-bridge", None),
+    "text-bridge anchor=1": ({"anchor_weight": 1.0}, "text-bridge", None),
+    "text-bridge anchor=3": ({"anchor_weight": 3.0}, "text-bridge", None),
+    "text-bridge anchor=10": ({"anchor_weight": 10.0}, "text-bridge", None),
+    "text-bridge anchor=30": ({"anchor_weight": 30.0}, "text-bridge", None),
+    # calibrated stacking (train --stacking): gamma chosen inside train_space on pseudo-unseen *seen* classes,
+    # never on this script's unseen classes; the adapter is the one of the row without "+ stacking"
+    # (the third field: the criterion gamma is read for from the record's "gammas", the same fit either way)
+    "xavier + stacking": ({"anchor_weight": 0.0}, "xavier", "H"),
+    "text-bridge + stacking": ({"anchor_weight": 0.0}, "text-bridge", "H"),
+    "text-bridge anchor=10 + stacking": ({"anchor_weight": 10.0}, "text-bridge", "H"),
+    # added after the H rows had run on these sets: the same fits, gamma capped at 5 points of seen accuracy
+    "xavier + stacking (seen loss <= 0.05)": ({"anchor_weight": 0.0}, "xavier", "seen loss <= 0.05"),
+    "text-bridge + stacking (seen loss <= 0.05)": ({"anchor_weight": 0.0}, "text-bridge", "seen loss <= 0.05"),
+    "text-bridge anchor=10 + stacking (seen loss <= 0.05)": ({"anchor_weight": 10.0}, "text-bridge",
+                                                             "seen loss <= 0.05"),
 }
 #: The untrained bridge start (zero-shot, no training) is always measured as a reference row.
 BRIDGE_ONLY = "bridge only (no training)"
@@ -175,7 +192,9 @@ class Measure:
         return spec.build({"init": "text-bridge"}, encoder=frozen.encoder, text_encoder=self.space.pipeline(
             "text").encoder, in_dim=frozen.dim, out_dim=self.space.pipeline("text").encoder.dim)
 
-    def train(self, train_rows: list[dict], settings: dict[str, Any], init: str, seed: int) -> torch.nn.Module:
+    def train(self, train_rows: list[dict], settings: dict[str, Any], init: str, seed: int,
+              stacking: bool = False) -> tuple[torch.nn.Module, Any]:
+        """The trained adapter and, with ``stacking``, its StackingRecord (None when it could not be fitted)."""
         from unibind.atomic import atomic_open
         from unibind.training.pipeline import TrainConfig, train_space
         from unibind.training.trainer import TrainSettings
@@ -186,19 +205,23 @@ class Measure:
             with atomic_open(manifest) as f:
                 f.writelines(json.dumps(r) + "\n" for r in train_rows)
             config = TrainConfig(data=manifest, out=Path(tmp) / "space", modalities=[modality], cache_dir=self.cache,
-                                 adapter_settings={modality: {"init": init}}, progress=False,
+                                 adapter_settings={modality: {"init": init}}, progress=False, stacking=stacking,
                                  train=TrainSettings(**{"epochs": 30, "lr": 1e-3, "patience": 5, "seed": seed,
                                                         **settings}))
-            return train_space(config, registry=self.registry).fit.adapters[modality]
+            result = train_space(config, registry=self.registry)
+            return result.fit.adapters[modality], result.stacking.get(modality)
 
 
 def accuracy(adapter: torch.nn.Module, vectors: torch.Tensor, labels: list[str], classes: list[str],
-             scorer: Any, among: list[str] | None = None) -> float:
-    """Balanced top-1 (mean recall over the classes present) among all ``classes``, or only ``among`` them."""
+             scorer: Any, among: list[str] | None = None, offsets: torch.Tensor | None = None) -> float:
+    """Balanced top-1 (mean recall over the classes present) among all ``classes``, or only ``among`` them;
+    ``offsets`` ``[classes]`` are subtracted from the scores first (calibrated stacking)."""
     from sklearn.metrics import balanced_accuracy_score
 
     with torch.inference_mode():
         scores = scorer(torch.nn.functional.normalize(adapter(vectors).float(), dim=-1))
+    if offsets is not None:
+        scores = scores - offsets
     if among is not None:
         keep = torch.tensor([classes.index(c) for c in among])
         predicted = keep[scores[:, keep].argmax(1)]
@@ -223,7 +246,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="Data pictures and the feature cache (reused by the next run).")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, help="Also write every figure here.")
+    parser.add_argument("--summarise", type=Path, nargs="+", metavar="JSON",
+                        help="Train nothing: print the tables and criterion of earlier runs' --json files together "
+                        "(e.g. one run per set, each under the time limit).")
     args = parser.parse_args(argv)
+    if args.summarise:
+        results = {k: v for f in args.summarise for k, v in json.loads(f.read_text()).items()}
+        names = list(dict.fromkeys(n for r in results.values() for n in r["figures"]))
+        for set_name, r in results.items():
+            print_set(set_name, r, [int(s) for s in args.seeds.split(",")])
+        print_summary(results, names)
+        return 0
     warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
     torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -232,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"Error: --variants: unknown {unknown}", file=sys.stderr)
         return 2
+    args.work = args.work.resolve()  # the manifests it writes name files relative to nothing
     args.work.mkdir(parents=True, exist_ok=True)
     measure = Measure(args.work)
     names = [BRIDGE_ONLY, *variants]
@@ -243,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
         vectors = measure.features(rows)
         row_of = {r["path"]: n for n, r in enumerate(rows)}
         scorer = measure.scorer(classes, modality)
-        figures: dict[str, dict[str, list[float]]] = {n: {"seen": [], "unseen": [], "zsl": []} for n in names}
+        figures: dict[str, dict[str, list[float]]] = {n: {"seen": [], "unseen": [], "zsl": [], "gamma": []}
+                                                      for n in names}
         counts = []
         started = time.perf_counter()
         for seed in seeds:
@@ -252,15 +287,29 @@ def main(argv: list[str] | None = None) -> int:
                            "unseen test": len(unseen_test)})
             tests = {k: (vectors[[row_of[r["path"]] for r in t]], [r["label"] for r in t])
                      for k, t in (("seen", seen_test), ("unseen", unseen_test))}
-            for name in names:
+            # a row and its "+ stacking" row share one trained adapter (train_space trains the same one either
+            # way; tests/training/test_stacking.py): the stacking rows train first and the plain rows reuse them
+            trained: dict[str, tuple[torch.nn.Module, Any]] = {}
+            for name in sorted(names, key=lambda n: n == BRIDGE_ONLY or VARIANTS[n][2] is None):
+                offsets = None
                 if name == BRIDGE_ONLY:
                     adapter = measure.bridge_start(modality)
                 else:
-                    settings, init = VARIANTS[name]
-                    adapter = measure.train(train_rows, settings, init, seed)
+                    settings, init, stacking = VARIANTS[name]
+                    key = json.dumps([settings, init], sort_keys=True)
+                    if key not in trained or (stacking and trained[key][1] is None):
+                        trained[key] = measure.train(train_rows, settings, init, seed, stacking is not None)
+                    adapter, record = trained[key]
+                    if stacking:
+                        from unibind.training.stacking import seen_offsets
+
+                        gamma = record.fitted["gammas"][stacking] if record is not None else 0.0
+                        offsets = seen_offsets(classes, record.seen if record else [], gamma)
+                        figures[name]["gamma"].append(gamma)
                 for k, (x, labels) in tests.items():
-                    figures[name][k].append(accuracy(adapter, x, labels, classes, scorer))
-                figures[name]["zsl"].append(accuracy(adapter, *tests["unseen"], classes, scorer, among=unseen))
+                    figures[name][k].append(accuracy(adapter, x, labels, classes, scorer, offsets=offsets))
+                figures[name]["zsl"].append(accuracy(adapter, *tests["unseen"], classes, scorer, among=unseen,
+                                                     offsets=offsets))
         results[set_name] = {"modality": modality, "items": len(rows), "classes": len(classes), "counts": counts,
                              "figures": figures, "seconds": time.perf_counter() - started}
         print_set(set_name, results[set_name], seeds)
@@ -279,11 +328,12 @@ def print_set(name: str, r: dict[str, Any], seeds: list[int]) -> None:
     print(f"\n{name} ({r['modality']}, real): {r['items']} items, {r['classes']} classes; per seed "
           + "; ".join(f"seed {s}: {x['train']} train, {x['seen test']} seen held out, {x['unseen test']} unseen "
                       f"({', '.join(x['unseen classes'])})" for s, x in zip(seeds, c)))
-    print(f"  {'start':28s} {'seen':>6s} {'unseen':>7s} {'H':>6s} {'ZSL':>6s}   per seed (seen/unseen)")
+    print(f"  {'start':52s} {'seen':>6s} {'unseen':>7s} {'H':>6s} {'ZSL':>6s}   per seed (seen/unseen)")
     for variant, f in r["figures"].items():
         seen, unseen = _mean(f["seen"]), _mean(f["unseen"])
         per = "  ".join(f"{a:.2f}/{b:.2f}" for a, b in zip(f["seen"], f["unseen"]))
-        print(f"  {variant:28s} {seen:6.3f} {unseen:7.3f} {_h(f):6.3f} {_mean(f['zsl']):6.3f}   {per}")
+        gammas = f" gamma {' '.join(f'{g:.3f}' for g in f['gamma'])}" if f.get("gamma") else ""
+        print(f"  {variant:52s} {seen:6.3f} {unseen:7.3f} {_h(f):6.3f} {_mean(f['zsl']):6.3f}   {per}{gammas}")
 
 
 def _h(f: dict[str, list[float]]) -> float:
@@ -301,7 +351,7 @@ def print_summary(results: dict[str, Any], names: list[str]) -> None:
         unseen = _mean([_mean(results[s]["figures"][variant]["unseen"]) for s in voting])
         zsl = _mean([_mean(results[s]["figures"][variant]["zsl"]) for s in voting])
         scores[variant] = _mean([_h(results[s]["figures"][variant]) for s in voting])
-        print(f"  {variant:28s} seen {seen:.3f}  unseen {unseen:.3f}  ZSL {zsl:.3f}  H {scores[variant]:.3f}")
+        print(f"  {variant:52s} seen {seen:.3f}  unseen {unseen:.3f}  ZSL {zsl:.3f}  H {scores[variant]:.3f}")
     trained = {v: s for v, s in scores.items() if v != BRIDGE_ONLY}
     if trained:
         print(f"winner among trained starts: {max(trained, key=trained.get)}")

@@ -102,6 +102,8 @@ class Space:
         self.trained_adapters: dict[str, Any] = {}
         #: Per-modality mean embeddings subtracted before normalising (unibind.centring; from a space folder).
         self.modality_means: dict[str, torch.Tensor] = {}
+        #: Apply the calibrated stacking a trained space recorded (unibind.training.stacking); False: raw scores.
+        self.stacking = True
 
     @classmethod
     def from_dir(cls, path: str | Path, **kwargs: Any) -> Space:
@@ -305,7 +307,20 @@ class Space:
             from unibind.centring import centre_rows
 
             loaded = replace(loaded, centres=centre_rows(loaded.centres, self.modality_means["text"]))
-        return loaded.select(labels) if labels else loaded
+        loaded = loaded.select(labels) if labels else loaded
+        offsets = self.seen_offsets(loaded.labels, modality)
+        return replace(loaded, offsets=offsets) if offsets is not None else loaded
+
+    def seen_offsets(self, labels: Sequence[str], modality: str | None) -> torch.Tensor | None:
+        """``[C]`` calibrated-stacking offsets of ``labels`` (gamma on the classes the space was trained on),
+        or None: no record for ``modality``, or :attr:`stacking` off. Every scoring path subtracts these."""
+        record = getattr(self, "record", None)
+        fitted = record.stacking.get(modality) if record is not None and self.stacking and modality else None
+        if fitted is None:
+            return None
+        from unibind.training.stacking import seen_offsets
+
+        return seen_offsets(labels, fitted.seen, fitted.gamma)
 
     @torch.inference_mode()
     def similarities(self, vectors: torch.Tensor, class_centres: torch.Tensor | None,
@@ -390,10 +405,12 @@ class Space:
                          centre_set.on(self.device) if centre_set is not None else None)
             # a chunk of files at a time: the [files, labels] score blocks stay within SCORING_CHUNK_BYTES
             rows = max(1, SCORING_CHUNK_BYTES // (4 * 4 * len(labels)))
+            offsets = self.seen_offsets(labels, mod) if class_centres is not None else None  # else in the set
             for at in range(0, len(embedded.sources), rows):
                 part = Embeddings(embedded.vectors[at:at + rows], embedded.sources[at:at + rows], mod,
                                   warnings=embedded.warnings)
                 sims = self.similarities(part.vectors, *on_device, reduce)
+                sims = sims - offsets if offsets is not None else sims
                 yield ScoredChunk(part, labels, sims, centre_set)
 
 

@@ -2,7 +2,8 @@
 
 Layout (each file written atomically)::
 
-    SPACE/space.json                     what the space is made of (SpaceRecord, pydantic)
+    SPACE/space.json                     what the space is made of (SpaceRecord, pydantic), including each
+                                         modality's calibrated stacking (trained classes, gamma)
     SPACE/adapters/<modality>.safetensors  trained adapter; metadata in the header and a sibling .json
     SPACE/centres/<modality>.safetensors class centres of each modality (unibind.knowledge.centres.CentreSet),
                                          from that modality's canonical prompt and descriptions
@@ -54,6 +55,17 @@ class ModalityRecord(BaseModel):
     feature_identity: str | None = Field(default=None, description="Feature-cache identity hash of the encoder.")
 
 
+class StackingRecord(BaseModel):
+    """Calibrated stacking of one modality (Chao et al. 2016): ``gamma`` is subtracted from the cosine
+    score of every class in ``seen`` at classify time, so classes never trained on are not crowded out.
+    ``gamma`` was chosen without any unseen class's data (see :mod:`unibind.training.stacking`)."""
+
+    seen: list[str] = Field(description="Classes this modality's adapter was trained on.")
+    gamma: float = Field(ge=0, description="Subtracted from the seen classes' cosine scores.")
+    fitted: dict[str, Any] = Field(default_factory=dict, description="How gamma was chosen: the pseudo-unseen "
+                                   "classes held out of a second training run, item counts, H before/after.")
+
+
 class SpaceRecord(BaseModel):
     """``space.json``."""
 
@@ -71,6 +83,8 @@ class SpaceRecord(BaseModel):
     means: str | None = Field(default=None, description="Per-modality means subtracted before normalising "
                               "(unibind.centring), relative to the space directory; None: no centring.")
     calibrators: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    stacking: dict[str, StackingRecord] = Field(default_factory=dict, description="Modality -> its calibrated "
+                                                "stacking; empty (older spaces, `train --no-stacking`): none.")
     metrics: dict[str, Any] = Field(default_factory=dict)
     made_from: dict[str, Any] | None = Field(default=None, description="Training data, knowledge base and the "
                                              "`unibind train` command that makes this space again.")

@@ -144,6 +144,8 @@ def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: 
 @click.option("--threshold", type=PROBABILITY, help="Run the fallback validators below this calibrated confidence "
               "[default: 0.6; the fallback runs where the probabilities are calibrated].")
 @click.option("--no-fallback", is_flag=True, help="Do not re-check low-confidence predictions with the validators.")
+@click.option("--no-stacking", is_flag=True, help="Raw scores: do not subtract the calibrated-stacking offset "
+              "--space recorded from the classes it was trained on.")
 @click.option("--explain", is_flag=True, help="Add why: best-matching descriptions, entropy (JSON output).")
 @click.option("--multi-label", is_flag=True, help="Every class above its own fitted threshold, each with its "
               "calibrated probability (needs `unibind calibrate fit-multi-label` in --space).")
@@ -151,7 +153,7 @@ def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: 
 def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | None, reduce: str | None,
              top_k: int, modality: str | None, as_json: bool, space_dir: Path | None = None,
              calibrator_file: Path | None = None, threshold: float | None = None, no_fallback: bool = False,
-             explain: bool = False, multi_label: bool = False) -> None:
+             explain: bool = False, multi_label: bool = False, no_stacking: bool = False) -> None:
     """Zero-shot classify FILES (files or folders) against --labels and/or knowledge-base --centres."""
     from unibind.errors import UniBindError
     from unibind.results import Failure
@@ -171,6 +173,7 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
 
         names = labels or None
         space, calibrators, why_default = load_for_classify(space_dir, calibrator_file, centres)
+        space.stacking = not no_stacking
         cut = 0.6 if threshold is None else threshold
         found = _expand(files, space, modality)
         if multi_label:  # the space folder's multi-label calibrators (unibind.multilabel)

@@ -116,12 +116,15 @@ def zeroshot(data: tuple[str, ...], kb_path: Path, sources: tuple[str, ...], per
 @click.option("--figure", "figures", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Extra PNG (e.g. a reliability diagram from calibration) to include; repeatable.")
 @click.option("--no-default", is_flag=True, help="Evaluate only the --space, not the default space before it.")
+@click.option("--no-stacking", is_flag=True, help="Score the --space without the calibrated-stacking offset it "
+              "recorded (raw scores).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default="eval-report",
               show_default=True)
 @device_options
 def report(data: tuple[str, ...], space_dir: Path | None, kb_path: Path, sources: tuple[str, ...], update_kb: bool,
            k: int,
-           zeroshot_json: Path | None, figures: tuple[Path, ...], no_default: bool, out_dir: Path) -> None:
+           zeroshot_json: Path | None, figures: tuple[Path, ...], no_default: bool, out_dir: Path,
+           no_stacking: bool = False) -> None:
     """HTML report: accuracy, recall@1/5/10/20 both ways, modality balance, t-SNE and retrieval grids."""
     import json
 
@@ -134,6 +137,7 @@ def report(data: tuple[str, ...], space_dir: Path | None, kb_path: Path, sources
     spaces = [] if no_default else [("before training (default space, ImageNet bridge)", _space(None))]
     if space_dir is not None:
         spaces.append((f"after training ({space_dir})", _space(space_dir)))
+        spaces[-1][1].stacking = not no_stacking
     if not spaces:
         raise click.UsageError("--no-default needs --space")
     tables = []

@@ -15,6 +15,7 @@ NON_NEGATIVE_FLOAT = click.FloatRange(min=0)
 #: equal to TrainSettings' and TrainConfig's.
 DEFAULT_INIT = "auto"
 DEFAULT_ANCHOR_WEIGHT = 10.0
+DEFAULT_STACKING = False
 
 
 def _anchor_note(starts: dict[str, str], weight: float) -> str:
@@ -83,6 +84,13 @@ def _pairs(values: tuple[str, ...] | list[str], option: str) -> dict[str, str]:
 @click.option("--centre-modalities", is_flag=True, show_default="off",
               help="Save per-modality means (training data) in the space; it subtracts them before "
               "normalising (C3's centring against the modality gap).")
+@click.option("--stacking/--no-stacking", default=DEFAULT_STACKING, show_default=True,
+              help="Calibrated stacking: a second training run without ~30 % of the classes (pseudo-unseen) picks "
+              "the offset subtracted from trained classes' scores at classify time, so classes never trained on "
+              "can still win (README: 'Which start'); classify/eval report --no-stacking ignore it.")
+@click.option("--stacking-max-seen-loss", type=click.FloatRange(0, 1), show_default="none: maximise H",
+              help="With --stacking: choose the offset with the best unseen accuracy that costs seen accuracy at "
+              "most this much (on the second run's items it holds out), instead of the best harmonic mean H.")
 @click.option("--val-fraction", default=0.2, show_default=True, type=OPEN_FRACTION,
               help="Held out for early stopping; 0, or too few items per class, trains a fixed schedule.")
 @click.option("--seed", default=0, show_default=True)
@@ -99,7 +107,8 @@ def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centre
           epochs: int, batch_size: int, lr: float, anchor_weight: float, temperature: float,
           learn_temperature: bool, symmetric: bool, patience: int, val_fraction: float, seed: int, workers: int,
           cache_dir: Path | None, threads: int | None, as_json: bool, balance_weight: float = 0.0,
-          centre_modalities: bool = False) -> None:
+          centre_modalities: bool = False, stacking: bool = DEFAULT_STACKING,
+          stacking_max_seen_loss: float | None = None) -> None:
     """Train one adapter per modality against text descriptions (LLM-augmented contrastive learning).
 
     Under ``torchrun --nproc_per_node N -m unibind_cli train ...`` the same command trains with
@@ -121,6 +130,7 @@ def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centre
         adapter_settings={m: {"init": init} for m, init in _pairs([i for i in inits if "=" in i], "--init").items()},
         **({"init": _one([i for i in inits if "=" not in i], "--init")} if any("=" not in i for i in inits) else {}),
         val_fraction=val_fraction, workers=workers, cache_dir=cache_dir, centre_modalities=centre_modalities,
+        stacking=stacking, stacking_max_seen_loss=stacking_max_seen_loss,
         train=TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, temperature=temperature,
                             learn_temperature=learn_temperature, symmetric=symmetric, patience=patience, seed=seed,
                             anchor_weight=anchor_weight, balance_weight=balance_weight))
@@ -145,7 +155,9 @@ def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centre
                "epochs": len(result.fit.history), "stopped_early": result.fit.stopped_early,
                "resumed_from": result.fit.resumed_from, "temperature": result.fit.temperature,
                "val_accuracy": result.fit.history[-1].val_accuracy if result.fit.history else {},
-               "parameters": result.parameters, "starts": result.starts, "samples": result.samples, "encoded": result.encoded,
+               "parameters": result.parameters, "starts": result.starts,
+               "stacking": {m: r.model_dump() for m, r in result.stacking.items()},
+               "samples": result.samples, "encoded": result.encoded,
                "skipped": [f.model_dump() for f in result.failures]}
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -162,6 +174,11 @@ def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centre
                    + ("" if inits else f" (--init {config.init})") + _anchor_note(result.starts, anchor_weight))
     click.echo(f"parameters: {p['trainable']:,} trainable, {p['frozen']:,} frozen "
                f"({100 * p['trainable'] / max(1, p['trainable'] + p['frozen']):.2f}% trained)")
+    for m, r in sorted(result.stacking.items()):
+        f = r.fitted
+        click.echo(f"calibrated stacking ({m}): gamma {r.gamma:.4f} subtracted from the {len(r.seen)} trained classes' "
+                   f"scores (chosen holding out {', '.join(f['pseudo_unseen'])}: H {f['h_before']:.3f} -> "
+                   f"{f['h_after']:.3f}); classify --no-stacking ignores it")
     for f in result.failures:
         click.echo(f"skipped {f.source}: {f.reason}", err=True)
     for note in result.notes:

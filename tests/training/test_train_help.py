@@ -51,6 +51,7 @@ def test_the_defaults_help_shows_are_the_ones_training_uses():
     assert shown("--init") == f"({config['init'].default})"
     assert float(shown("--val-fraction")) == config["val_fraction"].default
     assert int(shown("--k")) == config["centres_k"].default
+    assert shown("--stacking") == ("stacking" if config["stacking"].default else "no-stacking")
 
 
 def test_a_value_training_would_refuse_is_refused_at_the_option(tmp_path):

@@ -225,6 +225,8 @@ class CentreSet:
     mask: torch.Tensor
     meta: CentreMeta
     path: Path | None = None
+    #: ``[C]`` subtracted from each class's score (calibrated stacking of a trained space; None: nothing).
+    offsets: torch.Tensor | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -241,14 +243,16 @@ class CentreSet:
             raise ValueError(f"queries are {queries.shape[-1]}-d, centres {self.meta.dim}-d "
                              f"(made with text encoder {self.meta.encoder.get('encoder')!r})")
         settings = self.meta.settings
-        return score_centres(queries, self.centres, self.mask, reduce=reduce or settings.reduce,
-                             temperature=temperature or settings.temperature, chunk_bytes=chunk_bytes)
+        scores = score_centres(queries, self.centres, self.mask, reduce=reduce or settings.reduce,
+                               temperature=temperature or settings.temperature, chunk_bytes=chunk_bytes)
+        return scores if self.offsets is None else scores - self.offsets.to(scores.device, scores.dtype)
 
     def on(self, device: torch.device) -> CentreSet:
         """These centres on ``device`` (scoring runs where the queries are; :mod:`unibind.devices`)."""
         if self.centres.device == device:
             return self
-        return CentreSet(self.centres.to(device), self.mask.to(device), self.meta, self.path)
+        offsets = self.offsets.to(device) if self.offsets is not None else None
+        return CentreSet(self.centres.to(device), self.mask.to(device), self.meta, self.path, offsets)
 
     def select(self, labels: Sequence[str]) -> CentreSet:
         """The classes named by ``labels`` (name, case-insensitive, or WordNet id), in that order."""
@@ -270,7 +274,8 @@ class CentreSet:
                              f"{hint}it has {len(names)} classes: {shown}")
         order = [index.get(label.strip(), index.get(label.strip().casefold())) for label in labels]
         meta = self.meta.model_copy(update={"classes": [self.meta.classes[i] for i in order]})
-        return CentreSet(self.centres[order], self.mask[order], meta, self.path)
+        offsets = self.offsets[order] if self.offsets is not None else None
+        return CentreSet(self.centres[order], self.mask[order], meta, self.path, offsets)
 
     def check_encoder(self, identity_hash: str) -> None:
         """Refuse queries from another text space than the one the centres were embedded in."""

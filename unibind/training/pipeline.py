@@ -10,6 +10,7 @@ slice of every batch from the cache, and rank 0 writes the space.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ CHECKPOINT = "checkpoint.safetensors"
 
 #: The adapter start ``unibind train`` uses unless told otherwise (chosen by scripts/choose_init.py, see README).
 DEFAULT_INIT = "auto"
+#: Whether ``unibind train`` fits calibrated stacking unless told otherwise (scripts/choose_init.py, see README).
+DEFAULT_STACKING = False
 
 
 class TrainConfig(BaseModel):
@@ -61,6 +64,12 @@ class TrainConfig(BaseModel):
     centre_modalities: bool = Field(default=False, description=(
         "Save each modality's and the text's mean embedding over the training data in the space; it is "
         "subtracted before normalising wherever the space embeds (C3's collapse step against the modality gap)."))
+    stacking: bool = Field(default=DEFAULT_STACKING, description=(
+        "Fit calibrated stacking: a second run holds out ~30 % of the classes as pseudo-unseen and chooses the "
+        "offset gamma subtracted from trained classes' scores at classify time (unibind.training.stacking)."))
+    stacking_max_seen_loss: float | None = Field(default=None, ge=0, le=1, description=(
+        "Calibrated stacking's criterion: None maximises H of seen and unseen accuracy (Chao et al.); a number "
+        "takes the gamma with the best unseen accuracy that costs seen accuracy at most this much."))
     train: TrainSettings = Field(default_factory=TrainSettings)
     workers: int = Field(default=0, ge=0, description="Decoding worker processes for feature extraction.")
     extract_batch_size: int = Field(default=32, ge=1)
@@ -80,6 +89,7 @@ class TrainResult:
     removed_temps: list[Path] = field(default_factory=list)  # left by a killed earlier run, cleaned up
     notes: list[str] = field(default_factory=list)  # e.g. classes whose centres for a modality fell back
     starts: dict[str, str] = field(default_factory=dict)  # modality -> the init its adapter started from
+    stacking: dict[str, Any] = field(default_factory=dict)  # modality -> StackingRecord (when fitted)
 
 
 def _require_two_classes(data: Path, items: list[Item]) -> None:
@@ -155,14 +165,14 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
 
     train_keys, val_keys = split_instances(all_items, config.val_fraction, config.train.seed,
                                            min_val_per_class=config.min_val_per_class)
-    train, val, samples = {}, {}, {}
+    train, val, samples, every = {}, {}, {}, {}
     for m in modalities:
         data = ModalityData(features[m],
                             torch.tensor([text_row.get(i.description, -1) for i in kept[m]]),  # type: ignore[arg-type]
                             torch.tensor([label_row.get(i.label, -1) for i in kept[m]]))  # type: ignore[arg-type]
         train_index = torch.tensor([n for n, i in enumerate(kept[m]) if i.key in train_keys], dtype=torch.long)
         val_index = torch.tensor([n for n, i in enumerate(kept[m]) if i.key in val_keys], dtype=torch.long)
-        train[m] = data.subset(train_index)
+        train[m], every[m] = data.subset(train_index), data
         if len(val_index):
             val[m] = data.subset(val_index)
         samples[m] = {"train": len(train_index), "val": len(val_index)}
@@ -175,16 +185,42 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
                                  text_encoder=text_encoder, in_dim=frozen[m].dim, out_dim=text_encoder.dim)
         if settings and "init" in settings:
             starts[m] = settings["init"]
+    # the starts, before training moves them: calibrated stacking trains a second adapter from the same one
+    stacking_starts = {m: copy.deepcopy(a) for m, a in adapters.items()} if config.stacking and labels else {}
     out = Path(config.out)
     fit = fit_adapters(adapters, train, val, positives, config.train, checkpoint=out / CHECKPOINT, ctx=ctx,
                        on_epoch=on_epoch)
     frozen_count = sum(_count(f.encoder) for f in frozen.values()) + _count(text_encoder)
     parameters = {"trainable": fit.trainable_parameters, "frozen": frozen_count}
+    stacking: dict[str, Any] = {}
+    if ctx.main and config.stacking:
+        # the second run trains as long as the main one did: its best epoch, or the fixed schedule
+        epochs = fit.best_epoch if val and fit.best_epoch else config.train.epochs
+        stacking = _fit_stacking(stacking_starts, every, positives, labels, centre_sets, config, kept, notes, epochs)
     if ctx.main:
         means = training_means(adapters, train, positives, ctx.device) if config.centre_modalities else None
         _write_space(out, config, space, frozen, adapters, kept, {m: f.hashes for m, f in features.items()},
-                     fit, parameters, samples, centre_sets, identity_hash(space_text_identity(space)), means)
-    return TrainResult(out, fit, parameters, samples, failures, encoded, removed, notes, starts)
+                     fit, parameters, samples, centre_sets, identity_hash(space_text_identity(space)), means, stacking)
+    return TrainResult(out, fit, parameters, samples, failures, encoded, removed, notes, starts, stacking)
+
+
+def _fit_stacking(starts: dict[str, Any], every: dict[str, ModalityData], positives: dict[str, Positives],
+                  labels: list[str], centre_sets: dict[str, Any], config: TrainConfig, kept: dict[str, list[Item]],
+                  notes: list[str], epochs: int) -> dict[str, Any]:
+    """Each modality's :class:`~unibind.spacedir.StackingRecord`; a modality it cannot be fitted for is noted."""
+    from unibind.spacedir import StackingRecord
+    from unibind.training.stacking import fit_stacking
+
+    out = {}
+    for m, start in starts.items():
+        fields, why = fit_stacking(start, m, every[m], positives[m], labels, centre_sets[m], config.train, epochs,
+                                   config.stacking_max_seen_loss)
+        if fields is None:
+            notes.append(f"{m}: no calibrated stacking ({why})")
+            continue
+        seen = sorted({i.label for i in kept[m] if i.label})
+        out[m] = StackingRecord(seen=seen, **fields)
+    return out
 
 
 def adapter_start(config: TrainConfig, modality: str, spec: Any, encoder: Any, registry: Any
@@ -270,7 +306,8 @@ def _centres(config: TrainConfig, labels: list[str], embedder: Any, modality: st
 def _write_space(out: Path, config: TrainConfig, space: Any, frozen: dict[str, FrozenEncoder],
                  adapters: dict[str, Any], kept: dict[str, list[Item]], hashes: dict[str, list[str]], fit: FitResult,
                  parameters: dict[str, int], samples: dict[str, dict[str, int]], centre_sets: dict[str, Any],
-                 text_identity: str, means: tuple[dict[str, Any], dict[str, int]] | None = None) -> None:
+                 text_identity: str, means: tuple[dict[str, Any], dict[str, int]] | None = None,
+                 stacking: dict[str, Any] | None = None) -> None:
     from unibind.knowledge.textcache import identity_hash
     from unibind.centring import MEANS, save_means
     from unibind.spacedir import CENTRES_DIR, ModalityRecord, SpaceRecord, save_adapter, write_record
@@ -304,7 +341,7 @@ def _write_space(out: Path, config: TrainConfig, space: Any, frozen: dict[str, F
     write_record(out, SpaceRecord(text_encoder=text_name, text_encoder_settings=config.settings.get(text_name),
                                   text_identity=text_identity, modalities=records,
                                   modality_centres=centre_files, metrics=metrics,
-                                  means=MEANS if means is not None else None,
+                                  means=MEANS if means is not None else None, stacking=stacking or {},
                                   made_from=made_from))
 
 
@@ -339,6 +376,9 @@ def train_command(config: TrainConfig) -> str:
     if t.balance_weight:
         words += ["--balance-weight", str(t.balance_weight)]
     words += ["--centre-modalities"] * bool(config.centre_modalities)
+    words += ["--stacking" if config.stacking else "--no-stacking"]  # always: the default may change
+    if config.stacking and config.stacking_max_seen_loss is not None:
+        words += ["--stacking-max-seen-loss", str(config.stacking_max_seen_loss)]
     return shlex.join(words)
 
 
