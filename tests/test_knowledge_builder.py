@@ -267,6 +267,22 @@ def test_kb_cli_build_show_stats_export(tmp_path, registry):
     assert unknown.exit_code != 0 and "no description_source named 'nope'" in unknown.output
 
 
+def test_kb_cli_build_says_each_finished_class_on_stderr(tmp_path, registry, monkeypatch):
+    """A build of a few classes draws no bar; a slow LLM build must still show its progress in a log."""
+    from unibind_cli.kb import kb
+
+    monkeypatch.delenv("UNIBIND_QUIET", raising=False)
+    done = CliRunner().invoke(kb, ["build", "--kb", str(tmp_path / "kb.sqlite"), "--classes", "dog,cat",
+                                   "--source", "scripted:items=9,reject_every=3", "--per-class", "20"])
+    assert done.exit_code == 0, done.output
+    lines = [line for line in done.stderr.splitlines() if line.startswith("scripted: ")]
+    # 9 items: every 3rd off-class, every 5th a repeat (the store's "duplicate"); reasons, most first
+    assert lines[0].split(";")[0] == "scripted: dog: 5 kept of 9 generated (rejected: off_class 3, duplicate 1)"
+    assert len(lines) == 2 and lines[1].startswith("scripted: cat: ")
+    assert all(line.endswith(" s") for line in lines)
+    assert not any(line.startswith("scripted: ") for line in done.stdout.splitlines())  # stdout: the table
+
+
 def test_descriptions_that_speak_of_no_modality_serve_every_modality(tmp_path, registry):
     """A class description built for images is one for sounds too: not tagged image and rejected for audio."""
     with KnowledgeBase(tmp_path / "kb.sqlite") as kb:

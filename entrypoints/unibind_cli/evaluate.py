@@ -81,6 +81,8 @@ def zeroshot(data: tuple[str, ...], kb_path: Path, sources: tuple[str, ...], per
     sets = _sets(data)
     space = _space(space_dir)
     results = []
+    # a knowledge base this run creates is its output for every set, not a user's file from the second set on
+    update_kb = update_kb or not kb_path.exists()
     try:
         for s in sets:
             plan = knowledge_for(kb_path, s.classes, sources, per_class=per_class, modality=s.modality,

@@ -77,7 +77,7 @@ def build(kb_path: Path, classes: str, sources: tuple[str, ...], per_class: int,
     with _open(kb_path, create=True) as store:
         try:
             report = build_knowledge_base(store, refs, parsed, per_class=per_class, modality=modality,
-                                          seed=seed, commit_every=commit_every)
+                                          seed=seed, commit_every=commit_every, on_job=_job_done_line())
         except (UniBindError, ValueError) as exc:
             raise click.ClickException(str(exc)) from exc
     _print_report(report, len(refs), as_json)
@@ -125,6 +125,25 @@ def caption(kb_path: Path, inputs: tuple[str, ...], source: str, label: str | No
         except (UniBindError, ValueError) as exc:
             raise click.ClickException(str(exc)) from exc
     _print_report(report, len({s.label.key for s in samples}), as_json)  # type: ignore[union-attr]
+
+
+def _job_done_line():
+    """One stderr line per finished class: an LLM build runs for minutes per class, and a log showed
+    nothing (no bar below 16 classes) until the end."""
+    import time
+
+    from unibind.progress import status
+
+    last = [time.monotonic()]
+
+    def said(source: str, ref, state) -> None:
+        now, rejected = time.monotonic(), sorted(state.rejected.items(), key=lambda kv: (-kv[1], kv[0]))
+        status(f"{source}: {ref.name}: {state.kept} kept of {state.generated} generated"
+               + (f" (rejected: {', '.join(f'{k} {v}' for k, v in rejected)})" if rejected else "")
+               + f"; {now - last[0]:.0f} s")
+        last[0] = now
+
+    return said
 
 
 def _print_report(report, n_classes: int, as_json: bool) -> None:

@@ -34,6 +34,12 @@ def test_eval_zeroshot_on_fashion_mnist_and_tuxpaint(tmp_path):
                 assert row["total"] == items and 0 <= row["correct"] <= items
                 assert row["accuracy"] == pytest.approx(row["correct"] / items)
     assert tables[1]["items"] == 6
+    # the KB this run created holds every set's classes; the second set did not go to a scratch copy
+    from unibind.knowledge.store import KnowledgeBase
+
+    with KnowledgeBase(tmp_path / "kb.sqlite", read_only=True) as kb:
+        assert {"T-shirt/top", "vehicle"} <= {c.name for c in kb.classes()}
+    assert not (out / "kb-with-additions.sqlite").exists() and "was added to" not in result.output
     markdown = (out / "zeroshot.md").read_text()
     assert "| template mean | 1 |" in markdown
     assert "Reproduce: `unibind eval zeroshot --data fashion-mnist:12 --data tuxpaint:6 --kb " in markdown

@@ -29,6 +29,18 @@ def test_plan_methods_has_a_row_for_expected_sources_even_when_absent():
     assert extra[1].method == "ecl" and extra[1].k == 50
 
 
+def test_several_description_sources_each_get_ecl_at_every_k():
+    # with WordNet and Gemma in one KB, "ECL k=5, LLM only" is the paper's ECL over the LLM texts;
+    # one k=50 row per source would be just their maximum when a class has 20 of them
+    methods = plan_methods({"templates": 80, "wordnet": 9, "llm-transformers": 20}, ks=(5, 10, 50))
+    llm = [m for m in methods if m.method == "ecl" and m.sources == ["llm-transformers"]]
+    assert [(m.title, m.k) for m in llm] == [("ECL k=5, LLM (transformers) only", 5),
+                                             ("ECL k=10, LLM (transformers) only", 10),
+                                             ("ECL k=50, LLM (transformers) only", 50)]
+    assert "the 5 LLM (transformers) descriptions nearest 'a photo of a {}.'" in llm[0].what
+    assert [m.k for m in methods if m.sources == ["wordnet"] and m.method == "ecl"] == [5, 10, 50]
+
+
 def test_ecl_rows_choose_among_descriptions_and_say_so():
     methods = {m.title: m for m in plan_methods({"templates": 80, "wordnet": 9}, ks=(5, 50), modality="image")}
     # the paper's ECL: no source named means every description source but the templates

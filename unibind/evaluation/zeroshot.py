@@ -105,11 +105,14 @@ def plan_methods(kb_sources: Iterable[str], ks: Sequence[int] = DEFAULT_KS,
                        what=f"ECL: the {k} descriptions (every source but templates) nearest "
                             f"{prompt!r}, {scoring}") for k in ks]
     # ECL over one description source at a time, and (if the KB holds them) with the templates let in:
-    # the nearest texts to "a photo of a {}." among templates are mostly templates
+    # the nearest texts to "a photo of a {}." among templates are mostly templates. With several
+    # sources, each gets every k: one row at k=50 cannot tell ECL over 20 LLM texts from their maximum.
     k_one = 50 if 50 in ks else max(ks, default=50)
-    methods += [Method(title=f"ECL k={k_one}, {SOURCE_TITLES.get(s, s)} only", method="ecl", k=k_one, sources=[s],
-                       what=f"ECL over the class's {SOURCE_TITLES.get(s, s)} descriptions alone")
-                for s in described]
+    per_source_ks = list(ks) if len(described) > 1 else [k_one]
+    methods += [Method(title=f"ECL k={k}, {SOURCE_TITLES.get(s, s)} only", method="ecl", k=k, sources=[s],
+                       what=f"ECL: the {k} {SOURCE_TITLES.get(s, s)} descriptions nearest {prompt!r} "
+                            f"(that source alone), {scoring}")
+                for s in described for k in per_source_ks]
     if TEMPLATE_SOURCE in present:
         methods.append(Method(title=f"ECL k={k_one}, descriptions + templates", method="ecl", k=k_one,
                               sources=sorted(present),
