@@ -93,3 +93,26 @@ def test_embedding_and_classifying_one_image_load_no_model_library(tmp_path, mon
     _loaded_after(_cli(classify), (), tmp_path, **env)  # embeds the label texts once (loads transformers)
     assert _loaded_after(_cli(["embed", "image", str(photo)]), MODEL_LIBRARIES, tmp_path, **env) == []
     assert _loaded_after(_cli(classify), MODEL_LIBRARIES, tmp_path, **env) == []
+
+
+@pytest.mark.parametrize("user_setting", [None, "ACTIVE"])
+def test_the_cli_lets_openmp_threads_sleep_unless_the_user_chose(user_setting, tmp_path):
+    """``OMP_WAIT_POLICY`` is read when torch loads the OpenMP runtime, so the command line must set
+    it before anything imports torch; spinning threads made a one-file classify on a busy 2-core
+    machine spend ~1 s of CPU in its first forward. A user's own value is kept."""
+    out = tmp_path / "policy.json"
+    code = ("import json, os, sys\nseen = []\n"
+            "class Spy:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'torch' and not seen:\n"
+            "            seen.append(os.environ.get('OMP_WAIT_POLICY'))\n"
+            "sys.meta_path.insert(0, Spy())\n"
+            "from unibind_cli.main import main\n"
+            "sys.argv = ['unibind', 'classify', 'no-such-file.png', '--labels', 'a,b']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            f"open({str(out)!r}, 'w').write(json.dumps(seen))")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env.update(HF_HUB_OFFLINE="1", **({"OMP_WAIT_POLICY": user_setting} if user_setting else {}))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          env=env, cwd=tmp_path)
+    assert json.loads(out.read_text()) == [user_setting or "PASSIVE"], done.stderr[-3000:]
