@@ -69,7 +69,8 @@ def _cli(args: list[str]) -> str:
 def test_embedding_and_classifying_one_image_load_no_model_library(tmp_path, monkeypatch):
     """With the once-per-install caches warm (ImageNet-bridge class texts, label texts), one image
     is embedded and classified by torch alone: no transformers, timm, torchvision or torch._dynamo.
-    On the code before issue 16, timm (with torchvision and torch._dynamo) and transformers loaded."""
+    On the code before issue 16, timm (with torchvision and torch._dynamo) and transformers loaded;
+    until the fallback's texts went through the text cache, every re-check loaded transformers."""
     from unibind.atomic import save_tensors
     from unibind.space import Space
 
@@ -89,10 +90,19 @@ def test_embedding_and_classifying_one_image_load_no_model_library(tmp_path, mon
         photo = tmp_path / "flower.png"
         Image.fromarray(load_sample_image("flower.jpg")).save(photo)
     classify = ["classify", str(photo), "--labels", "cat,dog"]
+    # --threshold 1: the fallback re-checks every prediction (its negations and the caption are texts too)
+    checked = [*classify, "--threshold", "1", "--json"]
     env = {"UNIBIND_CACHE_DIR": str(cache)}
     _loaded_after(_cli(classify), (), tmp_path, **env)  # embeds the label texts once (loads transformers)
+    first = subprocess.run([sys.executable, "-c", _cli(checked)], capture_output=True, text=True, timeout=600,
+                           env={**os.environ, "HF_HUB_OFFLINE": "1", **env})
+    assert first.returncode == 0, first.stderr[-3000:]
+    ran = json.loads(first.stdout.splitlines()[0])["fallback"]
+    assert ran["ran"] and {v["name"] for v in ran["validators"]} >= {"yes-no", "caption-agreement"}, ran
     assert _loaded_after(_cli(["embed", "image", str(photo)]), MODEL_LIBRARIES, tmp_path, **env) == []
     assert _loaded_after(_cli(classify), MODEL_LIBRARIES, tmp_path, **env) == []
+    # the same file re-checked again: its validators' texts come from the text cache, no text model
+    assert _loaded_after(_cli(checked), MODEL_LIBRARIES, tmp_path, **env) == []
 
 
 @pytest.mark.parametrize("user_setting", [None, "ACTIVE"])
