@@ -68,7 +68,8 @@ class CaptionAgreement:
         if not captions:
             return ValidatorRecord(name=self.name, verdict="abstain", detail=f"{name} gave no caption")
         # cached: offline captions come from a closed set of phrases ("a photo of a koala")
-        embedded = torch.nn.functional.normalize(space.text_embedder()(captions).mean(0, keepdim=True), dim=-1)
+        embedded = torch.nn.functional.normalize(space.text_embedder()(captions).mean(0, keepdim=True),
+                                                 dim=-1)
         caption_probs = softmax_support(texts.scores(embedded)[0], self.settings.scale)
         w = self.settings.weight
         fused = w * case.probs.float() + (1 - w) * caption_probs

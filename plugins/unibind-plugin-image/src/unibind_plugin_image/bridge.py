@@ -211,7 +211,8 @@ def ship_default() -> Path:
     settings = ImageNetBridgeSettings()
     target = SHIPPED_DIR / cache_path(text_encoder, settings).name
     embeddings = class_text_embeddings(text_encoder, settings, shipped=False)
-    save_tensors({_CACHE_TENSOR: embeddings}, target, metadata={"source": str(getattr(text_encoder, "source", ""))})
+    save_tensors({_CACHE_TENSOR: embeddings}, target,
+                 metadata={"source": str(getattr(text_encoder, "source", ""))})
     for old in SHIPPED_DIR.glob("*.safetensors"):
         if old != target:
             old.unlink()
