@@ -83,7 +83,9 @@ def main() -> None:
         parser.error(f"--before: not a checkout of this repository: {args.before}")
 
     scratch = Path(tempfile.mkdtemp(prefix="unibind-startup-"))
-    base = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
+    # OMP_WAIT_POLICY too: what a user gets is whatever the command line itself chooses
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH", "OMP_WAIT_POLICY")}
     base.update(UNIBIND_CACHE_DIR=str(args.cache_dir or scratch / "cache"), HF_HUB_OFFLINE="1")
     checkouts = {"after": ROOT, **({"before": args.before.resolve()} if args.before else {})}
     envs = {name: {**base, "PYTHONPATH": checkout_path(root)} for name, root in checkouts.items()}
@@ -97,6 +99,10 @@ def main() -> None:
             "unibind list-plugins": [*cli, "list-plugins"],
             "unibind embed image one.png": [*cli, "embed", "image", "{image}"],
             f"unibind classify one.png --labels {args.labels}": [*cli, "classify", "{image}", "--labels", args.labels],
+            # the scoring alone: where the calibrated confidence is below 0.6, the default run above
+            # also re-checks the prediction with the fallback validators (a captioner's forward)
+            f"unibind classify one.png --labels {args.labels} --no-fallback":
+                [*cli, "classify", "{image}", "--labels", args.labels, "--no-fallback"],
         }
 
     runs: list[tuple[str, str, list[str], dict[str, str]]] = [

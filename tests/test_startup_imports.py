@@ -69,7 +69,8 @@ def _cli(args: list[str]) -> str:
 def test_embedding_and_classifying_one_image_load_no_model_library(tmp_path, monkeypatch):
     """With the once-per-install caches warm (ImageNet-bridge class texts, label texts), one image
     is embedded and classified by torch alone: no transformers, timm, torchvision or torch._dynamo.
-    On the code before issue 16, timm (with torchvision and torch._dynamo) and transformers loaded."""
+    On the code before issue 16, timm (with torchvision and torch._dynamo) and transformers loaded;
+    until the fallback's texts went through the text cache, every re-check loaded transformers."""
     from unibind.atomic import save_tensors
     from unibind.space import Space
 
@@ -89,7 +90,39 @@ def test_embedding_and_classifying_one_image_load_no_model_library(tmp_path, mon
         photo = tmp_path / "flower.png"
         Image.fromarray(load_sample_image("flower.jpg")).save(photo)
     classify = ["classify", str(photo), "--labels", "cat,dog"]
+    # --threshold 1: the fallback re-checks every prediction (its negations and the caption are texts too)
+    checked = [*classify, "--threshold", "1", "--json"]
     env = {"UNIBIND_CACHE_DIR": str(cache)}
     _loaded_after(_cli(classify), (), tmp_path, **env)  # embeds the label texts once (loads transformers)
+    first = subprocess.run([sys.executable, "-c", _cli(checked)], capture_output=True, text=True, timeout=600,
+                           env={**os.environ, "HF_HUB_OFFLINE": "1", **env})
+    assert first.returncode == 0, first.stderr[-3000:]
+    ran = json.loads(first.stdout.splitlines()[0])["fallback"]
+    assert ran["ran"] and {v["name"] for v in ran["validators"]} >= {"yes-no", "caption-agreement"}, ran
     assert _loaded_after(_cli(["embed", "image", str(photo)]), MODEL_LIBRARIES, tmp_path, **env) == []
     assert _loaded_after(_cli(classify), MODEL_LIBRARIES, tmp_path, **env) == []
+    # the same file re-checked again: its validators' texts come from the text cache, no text model
+    assert _loaded_after(_cli(checked), MODEL_LIBRARIES, tmp_path, **env) == []
+
+
+@pytest.mark.parametrize("user_setting", [None, "ACTIVE"])
+def test_the_cli_lets_openmp_threads_sleep_unless_the_user_chose(user_setting, tmp_path):
+    """``OMP_WAIT_POLICY`` is read when torch loads the OpenMP runtime, so the command line must set
+    it before anything imports torch; spinning threads made a one-file classify on a busy 2-core
+    machine spend ~1 s of CPU in its first forward. A user's own value is kept."""
+    out = tmp_path / "policy.json"
+    code = ("import json, os, sys\nseen = []\n"
+            "class Spy:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'torch' and not seen:\n"
+            "            seen.append(os.environ.get('OMP_WAIT_POLICY'))\n"
+            "sys.meta_path.insert(0, Spy())\n"
+            "from unibind_cli.main import main\n"
+            "sys.argv = ['unibind', 'classify', 'no-such-file.png', '--labels', 'a,b']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            f"open({str(out)!r}, 'w').write(json.dumps(seen))")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env.update(HF_HUB_OFFLINE="1", **({"OMP_WAIT_POLICY": user_setting} if user_setting else {}))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          env=env, cwd=tmp_path)
+    assert json.loads(out.read_text()) == [user_setting or "PASSIVE"], done.stderr[-3000:]

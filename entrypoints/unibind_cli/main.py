@@ -42,7 +42,17 @@ calibrate.add_command(fit_multi_label)
 whole_summaries(cli)
 
 
+#: OpenMP threads that wait for work sleep instead of spinning (a user's own setting wins). With
+#: spinning (libgomp's default), a one-file command on a busy 2-core machine spent most of its first
+#: forward in threads burning CPU while they waited for cores (issue 16).
+OPENMP_WAIT_POLICY = "PASSIVE"
+
+
 def main() -> None:
+    import os
+
+    # read by the OpenMP runtime when torch loads it, so it must be set before anything imports torch
+    os.environ.setdefault("OMP_WAIT_POLICY", OPENMP_WAIT_POLICY)
     from unibind.secrets import install_log_redaction
 
     install_log_redaction()

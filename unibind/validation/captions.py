@@ -67,7 +67,9 @@ class CaptionAgreement:
                     if isinstance(item, DescriptionDraft)]
         if not captions:
             return ValidatorRecord(name=self.name, verdict="abstain", detail=f"{name} gave no caption")
-        embedded = torch.nn.functional.normalize(space.embed_text(captions).mean(0, keepdim=True), dim=-1)
+        # cached: offline captions come from a closed set of phrases ("a photo of a koala")
+        embedded = torch.nn.functional.normalize(space.text_embedder()(captions).mean(0, keepdim=True),
+                                                 dim=-1)
         caption_probs = softmax_support(texts.scores(embedded)[0], self.settings.scale)
         w = self.settings.weight
         fused = w * case.probs.float() + (1 - w) * caption_probs

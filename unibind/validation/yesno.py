@@ -38,7 +38,9 @@ class YesNoVerifier:
 
     def _negation(self, label: str, space: Any) -> torch.Tensor:
         if label not in self._negated:
-            self._negated[label] = space.embed_text([t.format(label) for t in self.settings.negations])
+            # through the text cache: a label's negations are the same texts every run, and encoding
+            # them directly loaded the text model into every classify the fallback re-checked
+            self._negated[label] = space.text_embedder()([t.format(label) for t in self.settings.negations])
         return self._negated[label]
 
     def validate(self, case: Case, texts: ClassTexts, space: Any) -> ValidatorRecord:

