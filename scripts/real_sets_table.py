@@ -538,6 +538,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args.k = TrainConfig.model_fields["centres_k"].default   # ECL at train's default k: not chosen here
     torch.set_num_threads(args.threads)
+    args.work = args.work.resolve()     # manifests name files by absolute path (relative: to the manifest)
     args.work.mkdir(parents=True, exist_ok=True)
     command = "nice -n 10 .venv/bin/python scripts/real_sets_table.py " + shlex.join(
         argv if argv is not None else sys.argv[1:])
