@@ -511,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "unibind-real-sets",
                         help="Pictures, manifests, feature cache, scores, knowledge bases (reused).")
     parser.add_argument("--sets", default=",".join(SETS), help="Comma-separated, from: " + ", ".join(SETS))
-    parser.add_argument("--seeds", default="0",
+    parser.add_argument("--seeds", default="0,1,2",
                         help="Comma-separated seeds (class split, held-out split, training).")
     parser.add_argument("--per-class", type=int, default=30,
                         help="Items per class of Fashion-MNIST and MNIST.")
