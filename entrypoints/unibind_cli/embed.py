@@ -15,8 +15,9 @@ from unibind_cli.validation import POSITIVE, PROBABILITY, LabelList, SpaceDir
 def _space(encoder: str | None, adapter: str | None, modality: str | None, space_dir: Path | None = None):
     """The space to embed with: a trained folder as saved, or the embedded default with named parts.
 
-    A trainable adapter (``linear``, ``mlp``...) outside a trained space would embed with random
-    weights: refused, since the vectors would look fine and mean nothing.
+    A trainable adapter (``linear``, ``mlp``...) outside a trained space embeds with its untrained
+    (seeded) weights: allowed (tests and feature pipelines use it) but said loudly, since the vectors
+    look fine and are not aligned to the text space.
     """
     from unibind.space import Space
 
@@ -30,9 +31,9 @@ def _space(encoder: str | None, adapter: str | None, modality: str | None, space
     if adapter:
         spec = space.registry.get("adapter", adapter)
         if spec.trainable:
-            raise click.ClickException(
-                f"adapter {adapter!r} has no weights until it is trained: train it with `unibind train ... "
-                f"--adapter {adapter} --out SPACE`, then embed with --space SPACE")
+            click.echo(f"Warning: adapter {adapter!r} is untrained here: its vectors are a fixed random map of the "
+                       f"features, not aligned to the text space; train it with `unibind train ... --adapter "
+                       f"{adapter} --out SPACE`, then embed with --space SPACE", err=True)
     return space
 
 
