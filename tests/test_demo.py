@@ -62,10 +62,14 @@ def test_demo_end_to_end_then_reuses_its_work(small_demo):
     assert first.counts["image/test"] == 18
     for centres in ("ECL", "template mean"):
         assert first.accuracy["image/after"][centres] > first.accuracy["image/before"][centres]
-    for m in ("image", "audio"):
-        c = first.calibration[m]
-        assert c["temperature"] > 0 and c["ece_after"] < c["ece_before"], (m, c)
-    assert (first.space_dir / "calibrators" / "image.safetensors").is_file()
+    for m in ("image", "audio"):   # calibrated and better, or refused (a tiny split) with the reason said
+        if m in first.calibration:
+            c = first.calibration[m]
+            assert c["temperature"] > 0 and c["ece_after"] < c["ece_before"], (m, c)
+            assert (first.space_dir / "calibrators" / f"{m}.safetensors").is_file()
+        else:
+            assert "no temperature fitted" in first.uncalibrated[m], m
+            assert not (first.space_dir / "calibrators" / f"{m}.safetensors").exists()
     assert "Reliability, image" in html
     saved = json.loads((tmp_path / "demo" / "results.json").read_text())
     assert saved["accuracy"] == first.accuracy

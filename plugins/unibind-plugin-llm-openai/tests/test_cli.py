@@ -33,7 +33,7 @@ def test_kb_build_reports_kept_and_rejected(server, tmp_path: Path, monkeypatch)
     kb = tmp_path / "kb.sqlite"
     done = _build(kb, f"llm-openai:base_url={server.base_url},model=fake,backoff_base=0.001,allow_http_key=true")
     assert done.exit_code == 0, done.output
-    lines = done.output.splitlines()
+    lines = done.stdout.splitlines()   # per-class progress lines go to stderr
     row = next(line for line in lines if line.startswith("llm-openai"))
     assert row.split()[1:] == ["fake", "2", "0", "0"] + row.split()[5:]
     generated, kept, rejected = map(int, row.split()[5:8])
@@ -53,13 +53,13 @@ def test_budget_exhaustion_is_recorded_and_a_rerun_resumes(server, tmp_path: Pat
     source = f"llm-openai:base_url={server.base_url},model=fake,descriptions_per_request=2,max_requests=2"
     first = _build(kb, source, "--json")
     assert first.exit_code == 1
-    report = json.loads(first.output[: first.output.rindex("}") + 1])["sources"][0]
+    report = json.loads(first.stdout[: first.stdout.rindex("}") + 1])["sources"][0]
     assert report["kept"] == 4 and report["failed"] == 2  # dog: 2 requests, then dog and cat hit the budget
     assert all("request budget is used up" in e for e in report["errors"])
     # The budget is not part of the job key: a bigger one continues the same jobs.
     again = _build(kb, source.replace("max_requests=2", "max_requests=20"), "--json")
     assert again.exit_code == 0, again.output
-    report = json.loads(again.output)["sources"][0]
+    report = json.loads(again.stdout)["sources"][0]
     assert report["kept"] == 10 and report["failed"] == 0
     with KnowledgeBase(kb) as store:
         for name in ("dog", "cat"):
