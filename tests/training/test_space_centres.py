@@ -37,17 +37,8 @@ def _texts(label: str, words: str, n: int = 6) -> list[Description]:
 
 
 def _data(root, n_per_class=8, seed=0):
-    """DATA/<class>/<i>.vec: each class a feature prototype plus noise (simulated)."""
-    gen = np.random.default_rng(seed)
-    protos = gen.standard_normal((3, fakes.DIM_IN))
-    lines = []
-    for c, label in enumerate(LABELS):
-        for i in range(n_per_class):
-            path = fakes.write_vec(root / label / f"{i}.vec", protos[c] + 0.4 * gen.standard_normal(fakes.DIM_IN))
-            lines.append(json.dumps({"path": str(path), "label": label, "instance": f"{label}{i}"}))
-    manifest = root.parent / f"{root.name}.jsonl"
-    manifest.write_text("\n".join(lines) + "\n")
-    return manifest
+    """DATA/<class>/<i>.vec and DATA.jsonl (simulated: training_fakes.write_class_folders)."""
+    return fakes.write_class_folders(root, LABELS, n_per_class, seed)
 
 
 @pytest.fixture

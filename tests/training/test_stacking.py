@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 
-import numpy as np
 import pytest
 import torch
 import training_fakes as fakes
@@ -26,16 +25,8 @@ LABELS = ("bird", "cat", "dog", "fish")
 
 
 def _data(root, n_per_class=10, seed=0):
-    gen = np.random.default_rng(seed)
-    protos = gen.standard_normal((len(LABELS), fakes.DIM_IN))
-    lines = []
-    for c, label in enumerate(LABELS):
-        for i in range(n_per_class):
-            path = fakes.write_vec(root / label / f"{i}.vec", protos[c] + 0.4 * gen.standard_normal(fakes.DIM_IN))
-            lines.append(json.dumps({"path": str(path), "label": label, "instance": f"{label}{i}"}))
-    manifest = root.parent / f"{root.name}.jsonl"
-    manifest.write_text("\n".join(lines) + "\n")
-    return manifest
+    """DATA/<class>/<i>.vec and DATA.jsonl (simulated: training_fakes.write_class_folders)."""
+    return fakes.write_class_folders(root, LABELS, n_per_class, seed)
 
 
 def _config(tmp_path, **update):

@@ -7,6 +7,7 @@ changing it must invalidate cached features) and counts what it encodes.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +111,17 @@ def adapters(kind="linear", seed=0, dropout=0.1):
         settings = MLPAdapterSettings(hidden=16, seed=seed, dropout=dropout)
         return {m: MLPAdapter(settings, in_dim=D_IN, out_dim=D) for m in "ab"}
     return {m: LinearAdapter(LinearAdapterSettings(seed=seed), in_dim=D_IN, out_dim=D) for m in "ab"}
+
+
+def write_class_folders(root: Path, labels, n_per_class: int, seed: int = 0) -> Path:
+    """ROOT/<label>/<i>.vec (simulated: each class a feature prototype plus noise) and ROOT.jsonl listing them."""
+    gen = np.random.default_rng(seed)
+    protos = gen.standard_normal((len(labels), DIM_IN))
+    lines = []
+    for c, label in enumerate(labels):
+        for i in range(n_per_class):
+            path = write_vec(root / label / f"{i}.vec", protos[c] + 0.4 * gen.standard_normal(DIM_IN))
+            lines.append(json.dumps({"path": str(path), "label": label, "instance": f"{label}{i}"}))
+    manifest = root.parent / f"{root.name}.jsonl"
+    manifest.write_text("\n".join(lines) + "\n")
+    return manifest

@@ -498,6 +498,9 @@ def _localize_group(batch: list[ClassRef], embedder: Any, settings: CentreSettin
     for ref in batch:
         offsets[ref.key] = start
         start += len(per_class[ref.key])
+    empty = [ref for ref in batch if not per_class[ref.key]]
+    stand_ins = iter(_template_means(empty, embedder, settings, fallback=True)
+                     if empty and settings.on_empty == "templates" else [])   # one embedder call for the batch
     out: list[tuple[torch.Tensor | None, CentreClass | None]] = []
     for i, ref in enumerate(batch):
         descs = per_class[ref.key]
@@ -505,8 +508,7 @@ def _localize_group(batch: list[ClassRef], embedder: Any, settings: CentreSettin
                 "candidates_digest": texts_digest(d.text for d in descs)}
         if not descs:
             if settings.on_empty == "templates":
-                ((vector, record),) = _template_means([ref], embedder, settings, fallback=True)
-                out.append((vector, record))
+                out.append(next(stand_ins))
             elif settings.on_empty == "prompt":
                 vector = prompt_vectors[i:i + 1]  # type: ignore[index]
                 out.append((vector, CentreClass(**base, fallback=True, texts=[
