@@ -80,7 +80,7 @@ def zeroshot(data: tuple[str, ...], kb_path: Path, sources: tuple[str, ...], per
 
     sets = _sets(data)
     space = _space(space_dir)
-    results = []
+    results, written = [], []
     # a knowledge base this run creates is its output for every set, not a user's file from the second set on
     update_kb = update_kb or not kb_path.exists()
     try:
@@ -94,9 +94,12 @@ def zeroshot(data: tuple[str, ...], kb_path: Path, sources: tuple[str, ...], per
             _print_table(result)
             for f in result.skipped:
                 click.echo(f"skipped {f['source']}: {f['reason']}", err=True)
+            # written after every set (atomically), so a long run stopped or failing later keeps what it measured
+            written = write_results(results, out_dir)
     except (UniBindError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    for path in write_results(results, out_dir):
+        kept = f" ({', '.join(r.dataset for r in results)} kept in {out_dir})" if results else ""
+        raise click.ClickException(f"{exc}{kept}") from exc
+    for path in written:
         click.echo(f"wrote {path}")
 
 

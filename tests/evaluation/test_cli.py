@@ -76,3 +76,29 @@ def test_eval_report_usage_errors(tmp_path):
     assert result.exit_code != 0 and "--no-default needs --space" in result.output
     result = CliRunner().invoke(cli, ["eval", "report", "--data", "imagenet", "--out", str(tmp_path)])
     assert result.exit_code != 0 and "unknown data" in result.output
+
+
+def test_eval_zeroshot_keeps_finished_sets_when_a_later_set_fails(tmp_path, monkeypatch):
+    """Tables are written after every set: a failure on the second set keeps the first set's figures."""
+    import unibind.evaluation.runner as runner
+    from unibind.errors import UniBindError
+
+    real = runner.zero_shot
+    calls = []
+
+    def second_fails(space, data, *args, **kwargs):
+        calls.append(data.name)
+        if len(calls) == 2:
+            raise UniBindError("the second set broke")
+        return real(space, data, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "zero_shot", second_fails)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["eval", "zeroshot", "--data", "fashion-mnist:6", "--data", "tuxpaint:4",
+                                      "--kb", str(tmp_path / "kb.sqlite"), "--source", "templates", "--k", "5",
+                                      "--out", str(out)])
+    assert result.exit_code == 1 and "Error: the second set broke" in result.output
+    assert "Fashion-MNIST test kept in" in result.output and "Traceback" not in result.output
+    tables = json.loads((out / "zeroshot.json").read_text())
+    assert [t["dataset"] for t in tables] == ["Fashion-MNIST test"] and tables[0]["items"] == 6
+    assert "| template mean |" in (out / "zeroshot.md").read_text()
