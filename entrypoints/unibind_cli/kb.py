@@ -20,12 +20,12 @@ KB_OPTION = click.option("--kb", "kb_path", default="knowledge-base.sqlite", sho
                          help="Knowledge-base file (SQLite).")
 
 
-def _open(path: Path, create: bool = False):
+def _open(path: Path, create: bool = False, read_only: bool = False):
     from unibind.errors import InputError
     from unibind.knowledge.store import KnowledgeBase
 
     try:
-        return KnowledgeBase(path, create=create)
+        return KnowledgeBase(path, create=create, read_only=read_only)
     except InputError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -224,7 +224,7 @@ def _summary_table(report, n_classes: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per line.")
 def show(kb_path: Path, class_name: str, sources: tuple[str, ...], limit: int, as_json: bool) -> None:
     """Show the descriptions of CLASS_NAME (a name or a WordNet id)."""
-    with _open(kb_path) as store:
+    with _open(kb_path, read_only=True) as store:
         refs = store.find_classes(class_name)
         if not refs:
             names = sorted({c.name for c in store.classes()})
@@ -282,7 +282,7 @@ def templates(modality: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def stats(kb_path: Path, as_json: bool) -> None:
     """Totals: classes, texts per source and model, jobs, rejections by reason."""
-    with _open(kb_path) as store:
+    with _open(kb_path, read_only=True) as store:
         figures = store.stats()
     if as_json:
         click.echo(json.dumps(figures, indent=2))
@@ -313,7 +313,7 @@ def export(kb_path: Path, out: Path | None, classes: str | None, sources: tuple[
     """Export descriptions as JSON lines (one validated record each)."""
     from unibind.atomic import atomic_open
 
-    with _open(kb_path) as store:
+    with _open(kb_path, read_only=True) as store:
         refs = _classes(classes, store) if classes else None
         if out is None:
             store.export_jsonl(sys.stdout, refs, kind, sources or None)  # type: ignore[arg-type]
@@ -321,6 +321,47 @@ def export(kb_path: Path, out: Path | None, classes: str | None, sources: tuple[
         with atomic_open(out) as fh:
             n = store.export_jsonl(fh, refs, kind, sources or None)  # type: ignore[arg-type]
     click.echo(f"exported {n} records to {out}", err=True)
+
+
+@kb.command()
+@KB_OPTION
+@click.option("--classes", help="File or comma-separated list (default: every class with descriptions).")
+@click.option("--source", "sources", multiple=True, help="Only descriptions from these sources.")
+@click.option("--modality", help="Only texts for this modality (and those for none in particular).")
+@click.option("--text-encoder", help="Text encoder name (default: the default text encoder).")
+@click.option("--limit", default=20, show_default=True, help="Show at most this many suspects (0: all).")
+@click.option("--json", "as_json", is_flag=True, help="The whole report as JSON.")
+@device_options
+def check(kb_path: Path, classes: str | None, sources: tuple[str, ...], modality: str | None,
+          text_encoder: str | None, limit: int, as_json: bool) -> None:
+    """List descriptions that read as another class's (nearer its centre than their own). Changes nothing.
+
+    The build filters check form, not meaning: a wrong sentence that names its class is kept. A suspect
+    here is worth reading, not proof: near classes (sandal, sneaker) lean on each other's words.
+    """
+    from unibind.errors import UniBindError
+    from unibind.knowledge.audit import audit_descriptions
+    from unibind.knowledge.textcache import TextEmbedder
+    from unibind.space import Space
+
+    store = _open(kb_path, read_only=True)
+    try:
+        refs = _classes(classes, store) if classes else None
+        embedder = TextEmbedder.from_space(Space(text_encoder=text_encoder))
+        report = audit_descriptions(store, embedder, refs, sources=sources or None, modality=modality)
+    except (UniBindError, ValueError) as exc:
+        raise click.ClickException(f"{kb_path}: {exc}") from exc
+    finally:
+        store.close()
+    if as_json:
+        click.echo(report.model_dump_json(indent=2))
+        return
+    click.echo(f"{kb_path}: {report.descriptions} descriptions of {report.classes} classes audited, "
+               f"{len(report.suspects)} nearer another class than their own")
+    for s in report.suspects[:limit] if limit else report.suspects:
+        click.echo(f"  {s.id:>6} {s.class_name} -> {s.leans_to} ({s.own:.3f} < {s.other:.3f}) {s.source}: {s.text}")
+    if limit and len(report.suspects) > limit:
+        click.echo(f"  ... {len(report.suspects) - limit} more (--limit 0 shows all)")
 
 
 @kb.command()
@@ -359,7 +400,7 @@ def centres(kb_path: Path, classes: str | None, out: Path, method: str, k: int, 
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     needs_kb = method in ("ecl", "mean")
-    store = _open(kb_path) if needs_kb or classes is None else None
+    store = _open(kb_path, read_only=True) if needs_kb or classes is None else None
     try:
         refs = _classes(classes, store)
         if not refs:
