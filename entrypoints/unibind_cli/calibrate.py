@@ -58,6 +58,37 @@ def _read_data(data: Path, space, modality: str, labels: list[str] | None):
     return found
 
 
+def _held_out(found, space_dir: Path | None, exclude: bool, data: Path):
+    """``found`` without the files the space was trained on, or an error saying how many there are.
+
+    A temperature fitted on training files is overconfident on new ones, and figures measured on them
+    are optimistic: neither may happen without the user knowing."""
+    import dataclasses
+
+    from unibind.seen_files import TRAINED_ON, seen_by_space
+
+    seen = set(seen_by_space(space_dir, found.modality, found.paths) or ())
+    if not seen:
+        return found
+    if not exclude:
+        raise click.ClickException(
+            f"{data}: {len(seen)} of {len(found.paths)} {found.modality} files trained this space "
+            f"({space_dir / TRAINED_ON}); calibrating or measuring on them gives overconfident figures. Give "
+            "held-out files, or --exclude-trained to use only the others")
+    keep = [n for n, p in enumerate(found.paths) if str(p) not in seen]
+    click.echo(f"left out {len(seen)} of {len(found.paths)} files the space was trained on (--exclude-trained)",
+               err=True)
+    if len({found.targets[n] for n in keep}) < 2:
+        raise click.ClickException(f"{data}: {len(keep)} held-out {found.modality} file(s) left, of fewer than "
+                                   "two classes")
+    return dataclasses.replace(found, paths=[found.paths[n] for n in keep], targets=[found.targets[n] for n in keep],
+                               note=f"{found.note}, {len(seen)} training files left out")
+
+
+EXCLUDE_TRAINED = click.option("--exclude-trained", is_flag=True, help="Leave out the files of DATA the space was "
+                               "trained on (by default they are an error: figures on them are overconfident).")
+
+
 def fitted_parameters(calibrator) -> str:
     """The fitted numbers of a calibrator, short enough for one line."""
     temperature = getattr(calibrator, "temperature", None)
@@ -84,9 +115,10 @@ def fitted_parameters(calibrator) -> str:
 @click.option("--centres", type=click.Path(dir_okay=False, path_type=Path), help="Knowledge-base centres file.")
 @click.option("--threshold", default=0.6, show_default=True, type=PROBABILITY,
               help="Fallback threshold the fallback's cut is fitted for (classify's --threshold).")
+@EXCLUDE_TRAINED
 @device_options
 def fit(data: Path, space_dir: Path, new_space: bool, modality: str, method: str, labels: list[str] | None,
-        centres: Path | None, threshold: float) -> None:
+        centres: Path | None, threshold: float, exclude_trained: bool) -> None:
     """Fit a calibrator on held-out labelled files: DATA/<class name>/<file>, or a JSONL/JSON manifest of
     {"path": ..., "label": ...}.
 
@@ -103,7 +135,7 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str, method: str
     import torch
 
     space = open_space_to_write(space_dir, new_space)
-    found = _read_data(data, space, modality, labels)
+    found = _held_out(_read_data(data, space, modality, labels), space_dir, exclude_trained, data)
     names = found.classes
     try:
         scored = score_files(space, found.paths, names, modality, centres=centres or getattr(space, "centres", None))
@@ -161,10 +193,11 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str, method: str
 @click.option("--space", "space_dir", type=SpaceDir(), help="Space directory (default: the embedded default).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the calibration / held-out split.")
 @click.option("--validator", "validators", multiple=True, help="Fallback validators to run (default: all registered).")
+@EXCLUDE_TRAINED
 @device_options
 def report(data: Path | None, out: Path, modality: str | None, labels: list[str] | None, held_out_fraction: float,
            datasets: tuple[str, ...], fashion: int, threshold: float, space_dir: Path | None,
-           seed: int, validators: tuple[str, ...]) -> None:
+           seed: int, validators: tuple[str, ...], exclude_trained: bool) -> None:
     """ECE/MCE/NLL/Brier before and after calibration (fitted on one part, measured on the held-out part),
     the fitted temperature, reliability diagrams and the fallback's effect.
 
@@ -179,7 +212,8 @@ def report(data: Path | None, out: Path, modality: str | None, labels: list[str]
     if data is None and (modality or labels):
         raise click.UsageError("--modality and --labels describe DATA; give DATA too")
     space = open_space(space_dir)
-    extra = [_read_data(data, space, modality, labels)] if data is not None else []
+    extra = [_held_out(_read_data(data, space, modality, labels), space_dir, exclude_trained, data)] \
+        if data is not None else []
     if data is None and not datasets:
         datasets = ("fashion-mnist", "tuxpaint-photos", "tuxpaint-sounds")
     try:

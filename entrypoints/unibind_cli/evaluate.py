@@ -145,6 +145,7 @@ def report(data: tuple[str, ...], space_dir: Path | None, kb_path: Path, sources
         spaces[-1][1].stacking = not no_stacking
     if not spaces:
         raise click.UsageError("--no-default needs --space")
+    _say_trained_files(space_dir, sets)
     tables = []
     if zeroshot_json is not None:
         tables = [ZeroShotResult.model_validate(r) for r in json.loads(zeroshot_json.read_text())]
@@ -161,6 +162,17 @@ def report(data: tuple[str, ...], space_dir: Path | None, kb_path: Path, sources
         raise click.ClickException(str(exc)) from exc
     _print_gaps(path.with_name("report.json"))
     click.echo(f"wrote {path}")
+
+
+def _say_trained_files(space_dir: Path | None, sets) -> None:
+    """A set holding files the space was trained on gives optimistic after-training figures: said, per set."""
+    from unibind.seen_files import seen_by_space
+
+    for s in sets:
+        seen = seen_by_space(space_dir, s.modality, s.items) if s.paths else None
+        if seen:
+            click.echo(f"warning: {len(seen)} of {len(s.items)} {s.modality} files of {s.name} trained {space_dir}: "
+                       "its after-training figures are measured on training data (optimistic)", err=True)
 
 
 def _print_gaps(report_json: Path) -> None:

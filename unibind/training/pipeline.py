@@ -310,6 +310,7 @@ def _write_space(out: Path, config: TrainConfig, space: Any, frozen: dict[str, F
                  stacking: dict[str, Any] | None = None) -> None:
     from unibind.knowledge.textcache import identity_hash
     from unibind.centring import MEANS, save_means
+    from unibind.seen_files import save_trained_on
     from unibind.spacedir import CENTRES_DIR, ModalityRecord, SpaceRecord, save_adapter, write_record
 
     last = fit.history[-1] if fit.history else None
@@ -326,6 +327,7 @@ def _write_space(out: Path, config: TrainConfig, space: Any, frozen: dict[str, F
             frozen[m].encoder_name), adapter=config.adapters.get(m, "linear"), adapter_settings=settings,
             adapter_file=relative, in_dim=frozen[m].dim, out_dim=adapter.out_dim,
             feature_identity=identity_hash(frozen[m].identity))
+    save_trained_on(out, hashes)      # what calibrate fit / report must not take for held-out files
     centre_files = {}
     for m, centre_set in centre_sets.items():
         centre_files[m] = f"{CENTRES_DIR}/{m}.safetensors"
