@@ -231,20 +231,25 @@ def report(data: Path | None, out: Path, modality: str | None, labels: list[str]
 
 def load_for_classify(space_dir: Path | None, calibrator_file: Path | None, centres: Path | None = None):
     """(space, calibrators, why) for ``unibind classify``: modality -> calibrator, and modality -> why the
-    shipped default calibrator does not apply.
+    shipped default calibrator, or the space's own (fitted before the space was trained again), does not apply.
 
     The embedded default (no ``--space``, or a folder of calibrators for it) starts from the shipped
     default calibrators; the folder's own calibrators and ``--calibrator`` replace them per modality.
     """
     from unibind.calibration.defaults import default_calibrators
+    from unibind.calibration.fitted_for import stale_calibrators
     from unibind.calibration.store import load_calibrator, load_calibrators
 
     space = open_space(space_dir)
     calibrators, why = {}, {}
     if space_dir is None or not (space_dir / "space.json").is_file():
         calibrators, why = default_calibrators(space, centres=centres)
+        why = {m: f"the shipped {m} calibrator does not apply: {w}" for m, w in why.items()}
     if space_dir is not None:
         calibrators.update(load_calibrators(space_dir, space.registry))
+        for m, w in stale_calibrators(space_dir, calibrators).items():
+            del calibrators[m]
+            why[m] = f"the space's {m} calibrator does not apply: {w}"
     if calibrator_file is not None:
         fitted = load_calibrator(calibrator_file, space.registry)
         calibrators[fitted.record.modality] = fitted

@@ -268,8 +268,7 @@ def _say_calibration(predictions, space_dir: Path | None, calibrators=None, why_
         click.echo(f"probabilities: calibrated for {m} ({source})", err=True)
     if raw:
         where = str(space_dir) if space_dir is not None else "SPACE"
-        shipped = "; ".join(f"the shipped {m} calibrator does not apply: {why_default[m]}" for m in raw
-                            if m in why_default)
+        shipped = "; ".join(why_default[m] for m in raw if m in why_default)
         click.echo(f"probabilities: uncalibrated for {', '.join(raw)} (softmax of scaled cosines, often over- or "
                    f"under-confident{'; ' + shipped if shipped else ''}); for calibrated ones fit a calibrator on "
                    f"held-out labelled files with `unibind calibrate fit DATA --space {where} --modality {raw[0]}` "

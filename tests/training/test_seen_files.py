@@ -13,8 +13,6 @@ from click.testing import CliRunner
 
 from unibind.features.keys import file_key
 from unibind.seen_files import TRAINED_ON, save_trained_on, seen_by_space, trained_on
-from unibind.training.pipeline import TrainConfig, train_space
-from unibind.training.trainer import TrainSettings
 from unibind_cli.main import cli
 
 LABELS = ("bird", "cat", "dog", "fish")
@@ -31,7 +29,7 @@ def test_recorded_keys_find_the_same_bytes_under_any_name(tmp_path):
     assert seen_by_space(None, "vec", [a]) is None
 
 
-def _held_out(root, source):
+def held_out(root, source):
     """Copies of ``source``'s class folders with noise added to every value: new files, same classes."""
     rng = np.random.default_rng(7)
     for path in sorted(source.rglob("*.vec")):
@@ -44,9 +42,7 @@ def _held_out(root, source):
 def test_calibrate_refuses_training_files_and_leaves_them_out_when_asked(tmp_path, fake_registry):
     fakes.write_class_folders(tmp_path / "data", LABELS, 10)
     space = tmp_path / "space"
-    train_space(TrainConfig(data=tmp_path / "data", out=space, cache_dir=tmp_path / "features", val_fraction=0.3,
-                            progress=False, train=TrainSettings(epochs=8, batch_size=8, lr=0.02, warmup_steps=1)),
-                registry=fake_registry)
+    fakes.train_tiny(tmp_path / "data", space, fake_registry)
     assert len(trained_on(space, "vec")) == 40                   # trained and validated with: all 40
     runner = CliRunner()
     refused = runner.invoke(cli, ["calibrate", "fit", str(tmp_path / "data"), "--space", str(space),
@@ -57,7 +53,7 @@ def test_calibrate_refuses_training_files_and_leaves_them_out_when_asked(tmp_pat
     report = runner.invoke(cli, ["calibrate", "report", str(tmp_path / "data"), "--space", str(space),
                                  "--modality", "vec", "--out", str(tmp_path / "rep")])
     assert report.exit_code == 1 and "40 of 40 vec files trained this space" in report.output
-    mixed = _held_out(tmp_path / "mixed", tmp_path / "data")
+    mixed = held_out(tmp_path / "mixed", tmp_path / "data")
     for label in LABELS:                                           # two training files per class among new ones
         for i in (0, 1):
             shutil.copy(tmp_path / "data" / label / f"{i}.vec", mixed / label / f"train-{i}.vec")
@@ -65,7 +61,7 @@ def test_calibrate_refuses_training_files_and_leaves_them_out_when_asked(tmp_pat
                                "--exclude-trained"])
     assert "left out 8 of 48 files the space was trained on" in left.output
     assert left.exit_code == 0 and "temperature fitted on 40 vec files" in left.output, left.output
-    held = runner.invoke(cli, ["calibrate", "fit", str(_held_out(tmp_path / "held", tmp_path / "data")),
+    held = runner.invoke(cli, ["calibrate", "fit", str(held_out(tmp_path / "held", tmp_path / "data")),
                                "--space", str(space), "--modality", "vec"])
     assert held.exit_code == 0 and "left out" not in held.output and "fitted on 40 vec files" in held.output
 

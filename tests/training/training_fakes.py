@@ -125,3 +125,14 @@ def write_class_folders(root: Path, labels, n_per_class: int, seed: int = 0) -> 
     manifest = root.parent / f"{root.name}.jsonl"
     manifest.write_text("\n".join(lines) + "\n")
     return manifest
+
+
+def train_tiny(data: Path, out: Path, registry, *, seed: int = 0, epochs: int = 8):
+    """``train_space`` on simulated class folders, quick: a few epochs at a high rate, validation 30 %."""
+    from unibind.training.pipeline import TrainConfig, train_space
+    from unibind.training.trainer import TrainSettings
+
+    return train_space(TrainConfig(data=data, out=out, cache_dir=out.parent / "features", val_fraction=0.3,
+                                   progress=False, train=TrainSettings(epochs=epochs, batch_size=8, lr=0.02,
+                                                                       warmup_steps=1, seed=seed)),
+                       registry=registry)

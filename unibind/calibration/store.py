@@ -64,7 +64,15 @@ def calibrator_path(space_dir: str | Path, modality: str) -> Path:
 
 
 def save_calibrator(space_dir: str | Path, fitted: FittedCalibrator) -> Path:
-    """Write ``calibrators/<modality>.safetensors`` and its ``.json``; returns the safetensors path."""
+    """Write ``calibrators/<modality>.safetensors`` and its ``.json``; returns the safetensors path.
+
+    In a trained space the record keeps a fingerprint of the adapter and centres it was fitted for, so a
+    later training into the same folder makes it stale instead of silently wrong (:mod:`.fitted_for`)."""
+    from unibind.calibration.fitted_for import KEY, scores_fingerprint
+
+    fingerprint = scores_fingerprint(space_dir, fitted.record.modality)
+    if fingerprint is not None:
+        fitted.record.provenance[KEY] = fingerprint
     return write_calibrator(calibrator_path(space_dir, fitted.record.modality), fitted)
 
 
