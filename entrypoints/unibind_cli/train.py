@@ -121,6 +121,10 @@ def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centre
     from unibind.training.pipeline import TrainConfig, train_space
     from unibind.training.trainer import TrainSettings
 
+    given = click.get_current_context().get_parameter_source("stacking_max_seen_loss")
+    if not stacking and given not in (None, click.core.ParameterSource.DEFAULT):
+        raise click.ClickException(f"--stacking-max-seen-loss {stacking_max_seen_loss:g} chooses calibrated "
+                                   "stacking's offset, but stacking is off (--no-stacking): add --stacking or drop it")
     if threads:
         torch.set_num_threads(threads)
     config = TrainConfig(

@@ -59,3 +59,19 @@ def test_a_value_training_would_refuse_is_refused_at_the_option(tmp_path):
         result = CliRunner().invoke(cli, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "s"), option, value])
         assert result.exit_code == 2 and f"'{option}'" in result.output, result.output
         assert "TrainSettings" not in result.output and "Traceback" not in result.output
+
+
+def test_a_seen_loss_budget_with_stacking_off_is_one_error_line_not_ignored(tmp_path):
+    import pydantic
+    import pytest
+
+    out = tmp_path / "space"
+    for off in (["--no-stacking"], [] if not TrainConfig.model_fields["stacking"].default else ["--no-stacking"]):
+        result = CliRunner().invoke(cli, ["train", "--data", str(tmp_path), "--out", str(out), *off,
+                                          "--stacking-max-seen-loss", "0.1"])
+        assert result.exit_code == 1, result.output
+        assert result.output.startswith("Error: --stacking-max-seen-loss 0.1") and result.output.count("\n") == 1
+        assert "--stacking" in result.output and not out.exists()
+    with pytest.raises(pydantic.ValidationError, match="stacking is off"):
+        TrainConfig(data=tmp_path, out=out, stacking=False, stacking_max_seen_loss=0.05)
+    assert TrainConfig(data=tmp_path, out=out, stacking=True, stacking_max_seen_loss=0.05).stacking_max_seen_loss == 0.05

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from unibind.atomic import remove_stale_temps
 from unibind.errors import InputError
@@ -74,6 +74,13 @@ class TrainConfig(BaseModel):
     workers: int = Field(default=0, ge=0, description="Decoding worker processes for feature extraction.")
     extract_batch_size: int = Field(default=32, ge=1)
     progress: bool | None = None
+
+    @model_validator(mode="after")
+    def _budget_needs_stacking(self) -> TrainConfig:
+        """A seen-loss budget without stacking would be ignored: the user meant one of the two."""
+        if self.stacking_max_seen_loss is not None and not self.stacking:
+            raise ValueError("stacking_max_seen_loss is calibrated stacking's criterion, but stacking is off")
+        return self
 
 
 @dataclass
