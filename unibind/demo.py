@@ -115,8 +115,8 @@ class DemoConfig:
     classes: tuple[str, ...] | None = None  # a subset of DEMO_CLASSES (tests use a few)
     unseen: tuple[str, ...] = UNSEEN_CLASSES  # left out of a second training: zero-shot after training
     init: str = "text-bridge"  # adapter initialisation: the ImageNet bridge's linear part (keeps unseen classes)
-    # The demo's figures (README) were measured without the anchor; with train's default (10) this run gives
-    # image after 0.568 (was 0.653) and unseen 0.214 (was 0.286) on 14 items: see README, "Which start".
+    # Without the anchor, as `unibind train` now (README, "Which start"); with 10 an older run gave image after
+    # 0.568 (was 0.653) and unseen 0.214 (was 0.286) on 14 items. Calibrated stacking: train's default.
     anchor_weight: float | None = 0.0  # pull back toward the bridge (None: unibind train's default)
     stamps_root: Path = TUXPAINT_STAMPS
     progress: bool | None = None

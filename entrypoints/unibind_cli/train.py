@@ -14,8 +14,9 @@ NON_NEGATIVE_FLOAT = click.FloatRange(min=0)
 #: Defaults as literals (importing the trainer here would load torch for every command); a test keeps them
 #: equal to TrainSettings' and TrainConfig's.
 DEFAULT_INIT = "auto"
-DEFAULT_ANCHOR_WEIGHT = 10.0
-DEFAULT_STACKING = False
+DEFAULT_ANCHOR_WEIGHT = 0.0
+DEFAULT_STACKING = True
+DEFAULT_STACKING_MAX_SEEN_LOSS = 0.05
 
 
 def _anchor_note(starts: dict[str, str], weight: float) -> str:
@@ -88,7 +89,8 @@ def _pairs(values: tuple[str, ...] | list[str], option: str) -> dict[str, str]:
               help="Calibrated stacking: a second training run without ~30 % of the classes (pseudo-unseen) picks "
               "the offset subtracted from trained classes' scores at classify time, so classes never trained on "
               "can still win (README: 'Which start'); classify/eval report --no-stacking ignore it.")
-@click.option("--stacking-max-seen-loss", type=click.FloatRange(0, 1), show_default="none: maximise H",
+@click.option("--stacking-max-seen-loss", type=click.FloatRange(0, 1), default=DEFAULT_STACKING_MAX_SEEN_LOSS,
+              show_default=True,
               help="With --stacking: choose the offset with the best unseen accuracy that costs seen accuracy at "
               "most this much (on the second run's items it holds out), instead of the best harmonic mean H.")
 @click.option("--val-fraction", default=0.2, show_default=True, type=OPEN_FRACTION,
@@ -108,7 +110,7 @@ def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centre
           learn_temperature: bool, symmetric: bool, patience: int, val_fraction: float, seed: int, workers: int,
           cache_dir: Path | None, threads: int | None, as_json: bool, balance_weight: float = 0.0,
           centre_modalities: bool = False, stacking: bool = DEFAULT_STACKING,
-          stacking_max_seen_loss: float | None = None) -> None:
+          stacking_max_seen_loss: float | None = DEFAULT_STACKING_MAX_SEEN_LOSS) -> None:
     """Train one adapter per modality against text descriptions (LLM-augmented contrastive learning).
 
     Under ``torchrun --nproc_per_node N -m unibind_cli train ...`` the same command trains with
@@ -134,7 +136,7 @@ def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centre
         adapter_settings={m: {"init": init} for m, init in _pairs([i for i in inits if "=" in i], "--init").items()},
         **({"init": _one([i for i in inits if "=" not in i], "--init")} if any("=" not in i for i in inits) else {}),
         val_fraction=val_fraction, workers=workers, cache_dir=cache_dir, centre_modalities=centre_modalities,
-        stacking=stacking, stacking_max_seen_loss=stacking_max_seen_loss,
+        stacking=stacking, stacking_max_seen_loss=stacking_max_seen_loss if stacking else None,
         train=TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, temperature=temperature,
                             learn_temperature=learn_temperature, symmetric=symmetric, patience=patience, seed=seed,
                             anchor_weight=anchor_weight, balance_weight=balance_weight))

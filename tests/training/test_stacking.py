@@ -74,7 +74,7 @@ def test_train_records_gamma_and_the_seen_classes_in_space_json(trained, fake_re
     assert fitted["pseudo_unseen"] == pseudo_unseen(list(LABELS), 0) and fitted["unseen_items"] == 10
     assert fitted["seen_items"] == 3 * 2  # a fifth of each pseudo-seen class's 10 items
     assert fitted["h_after"] >= fitted["h_before"] and set(fitted["gammas"]) == {"H", "seen loss <= 0.05"}
-    assert fitted["gammas"]["H"] == stacking.gamma
+    assert fitted["gammas"]["seen loss <= 0.05"] == stacking.gamma      # the default budget
     assert "--stacking" in record.made_from["command"]
 
 

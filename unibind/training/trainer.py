@@ -46,11 +46,12 @@ class TrainSettings(BaseModel):
     temperature: float = Field(default=1.0, gt=0, description="tau; the paper uses none, i.e. 1.")
     learn_temperature: bool = Field(default=False, description="Learn tau (from `temperature`), CLIP-style.")
     symmetric: bool = Field(default=False, description="Add the text-to-sample direction (the paper: one way).")
-    anchor_weight: float = Field(default=10.0, ge=0, description=(
+    anchor_weight: float = Field(default=0.0, ge=0, description=(
         "Pull adapters that start from the text bridge (init='text-bridge') back toward it (L2-SP): this times "
         "the squared distance of their weights from the start, relative to the start's squared norm, is added "
         "to the loss. It keeps the bridge's zero-shot classes while training fits the seen ones; other starts "
-        "are not anchored. Chosen by scripts/choose_init.py (README, 'Which start')."))
+        "are not anchored. Off by default: with calibrated stacking the plain bridge start keeps more seen and "
+        "about as many unseen classes (scripts/choose_init.py, docs/choosing-the-start.md)."))
     balance_weight: float = Field(default=0.0, ge=0, description=(
         "Weight of the balance term: the squared distance between a batch's mean unit embedding and the "
         "mean of its positive texts, added to each modality's loss against the modality gap (0: off; "
