@@ -201,3 +201,26 @@ def test_eval_report_scores_new_classes_as_classify_space_does(tmp_path, trained
     accuracy = sum(p == t for p, t in zip(predicted, truth)) / len(truth)
     assert rows["ECL k=4"]["accuracy"] == pytest.approx(accuracy)
     assert _tree(space_dir) == before
+
+
+def test_eval_report_baselines_use_each_sets_own_modality_templates(tmp_path, trained, fake_registry):
+    """An audio (here: vec) set's template-mean and class-name rows come from its own modality's templates
+    and canonical prompt, not the image ones ("a photo of a ...")."""
+    from unibind.evaluation.from_space import stage_from_space
+
+    space_dir, _ = trained
+    fakes.write_class_folders(tmp_path / "test", LABELS, 3, seed=4)
+    sets = folder_sets(tmp_path / "test", fake_registry)
+    space = Space.from_dir(space_dir, registry=fake_registry)
+    stage, _skipped, _notes = stage_from_space(space, sets, "after")
+    embedder = space.text_embedder()
+    refs = [ClassRef(name=label) for label in stage.class_names]
+    queries = torch.nn.functional.normalize(torch.randn(5, space.dim, generator=torch.Generator().manual_seed(1)),
+                                            dim=-1)
+    for title, method in (("template mean", "templates"), ("class name", "name")):
+        own = localize(refs, embedder, CentreSettings(method=method, modality="vec")).score(queries)
+        image = localize(refs, embedder, CentreSettings(method=method, modality="image")).score(queries)
+        got = stage.scorers[title]["vec"](queries)
+        assert torch.allclose(got, own, atol=1e-6)
+        if method == "templates":
+            assert not torch.allclose(got, image, atol=1e-4)  # the two template sets differ: the check means something
