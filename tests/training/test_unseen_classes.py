@@ -224,3 +224,14 @@ def test_eval_report_baselines_use_each_sets_own_modality_templates(tmp_path, tr
         assert torch.allclose(got, own, atol=1e-6)
         if method == "templates":
             assert not torch.allclose(got, image, atol=1e-4)  # the two template sets differ: the check means something
+
+
+def test_calibrate_report_on_a_new_class_says_it_was_built_now(tmp_path, trained):
+    space_dir, _ = trained
+    data = tmp_path / "held"
+    fakes.write_class_folders(data, ("bird", "zebra"), 6, seed=5)
+    before = _tree(space_dir)
+    result = _run("calibrate", "report", data, "--modality", "vec", "--space", space_dir, "--out", tmp_path / "cal")
+    assert result.exit_code == 0, result.output
+    assert "note: vec classes built now (not among the space's saved centres): zebra" in result.stderr
+    assert _tree(space_dir) == before
