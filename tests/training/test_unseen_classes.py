@@ -235,3 +235,17 @@ def test_calibrate_report_on_a_new_class_says_it_was_built_now(tmp_path, trained
     assert result.exit_code == 0, result.output
     assert "note: vec classes built now (not among the space's saved centres): zebra" in result.stderr
     assert _tree(space_dir) == before
+
+
+def test_eval_report_builds_new_classes_from_the_kb_only_when_the_user_names_it(tmp_path, trained, monkeypatch):
+    space_dir, kb_path = trained
+    fakes.write_class_folders(tmp_path / "test", ("bird", "zebra"), 4, seed=6)
+    common = ["eval", "report", "--data", tmp_path / "test", "--space", space_dir, "--no-default", "--k", "4"]
+    named = _run(*common, "--kb", kb_path, "--out", tmp_path / "named")
+    assert named.exit_code == 0, named.output
+    assert f"zebra, from ECL k=4 of their descriptions in {kb_path}" in named.stderr
+    monkeypatch.chdir(tmp_path)  # its default --kb (eval-kb.sqlite, built here with --source) is not the space's
+    unnamed = _run(*common, "--source", "templates", "--out", tmp_path / "unnamed")
+    assert unnamed.exit_code == 0, unnamed.output
+    assert "zebra, from the mean of its vec prompt templates: the saved centres came from the knowledge base" \
+        in unnamed.stderr
