@@ -322,7 +322,8 @@ class Space:
         offsets = self.seen_offsets(loaded.labels, modality)
         return replace(loaded, offsets=offsets) if offsets is not None else loaded
 
-    def _build_centres(self, labels: list[str], saved: CentreSet, modality: str | None) -> tuple[CentreSet, BuiltClasses]:
+    def _build_centres(self, labels: list[str], saved: CentreSet,
+                       modality: str | None) -> tuple[CentreSet, BuiltClasses]:
         """Centres of ``labels`` by the recipe ``saved`` was made with (its method, k, modality and prompt), through
         this space's text side before centring, as the saved ones were embedded: from :attr:`kb` when the saved
         ones came from a knowledge base and one is given, else the modality's prompt-template mean."""
@@ -331,7 +332,8 @@ class Space:
         from unibind.knowledge.centres import CentreSettings, localize
         from unibind.knowledge.records import ClassRef
 
-        settings, refs, embedder = saved.meta.settings, [ClassRef(name=label) for label in labels], self._plain_text_embedder()
+        settings, embedder = saved.meta.settings, self._plain_text_embedder()
+        refs = [ClassRef(name=label) for label in labels]
         templates = f"the mean of its {settings.modality} prompt templates"
         if settings.method in ("ecl", "mean") and self.kb is not None:
             from unibind.knowledge.store import KnowledgeBase
@@ -350,8 +352,9 @@ class Space:
         else:
             made = localize(refs, embedder, settings)
             how = templates if settings.method == "templates" else "the bare class name, as the saved centres were made"
-        close = {label: difflib.get_close_matches(label, saved.labels, n=1, cutoff=0.8) for label in labels}
-        hints = [f"{label!r} is close to the saved class {near[0]!r}" for label, near in close.items() if near]
+        close = {label: difflib.get_close_matches(label, saved.labels, n=2) for label in labels}  # a typo?
+        hints = [f"{label!r} is not a saved class: did you mean {' or '.join(near)}?" for label, near in close.items()
+                 if near]
         return made, BuiltClasses(modality, labels, how, hints)
 
     def _plain_text_embedder(self) -> Any:

@@ -162,6 +162,7 @@ def test_mistakes_with_new_labels_end_in_one_error_line(tmp_path, trained):
     cases = [
         (["--space", space_dir, "--labels", "bird,"], "empty label"),
         (["--space", space_dir, "--labels", "zebra,Zebra"], "duplicate label(s) Zebra"),
+        (["--space", space_dir, "--labels", "bird,?!"], "label(s) '?!' have no letter or digit"),
         (["--space", space_dir, "--labels", "bird,zebra", "--multi-label"], "no fitted threshold for 'zebra'"),
         (["--labels", "bird,zebra", "--kb", kb_path], "--kb builds the --labels a --space has no saved"),
         (["--space", space_dir, "--labels", "bird,zebra", "--kb", tmp_path / "none.sqlite"], "does not exist"),
@@ -249,3 +250,11 @@ def test_eval_report_builds_new_classes_from_the_kb_only_when_the_user_names_it(
     assert unnamed.exit_code == 0, unnamed.output
     assert "zebra, from the mean of its vec prompt templates: the saved centres came from the knowledge base" \
         in unnamed.stderr
+
+
+def test_a_new_label_close_to_a_saved_one_is_built_and_the_likely_typo_is_said(tmp_path, trained):
+    space_dir, _ = trained
+    result = _run("classify", "--space", space_dir, "--labels", "birds,cat", tmp_path / "data" / "cat" / "0.vec")
+    assert result.exit_code == 0, result.output
+    assert "birds, from the mean of its vec prompt templates" in result.stderr
+    assert "'birds' is not a saved class: did you mean bird?" in result.stderr
