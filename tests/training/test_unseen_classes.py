@@ -258,3 +258,13 @@ def test_a_new_label_close_to_a_saved_one_is_built_and_the_likely_typo_is_said(t
     assert result.exit_code == 0, result.output
     assert "birds, from the mean of its vec prompt templates" in result.stderr
     assert "'birds' is not a saved class: did you mean bird?" in result.stderr
+
+
+def test_calibrated_stacking_lowers_the_trained_classes_only_never_a_class_built_now(trained, fake_registry):
+    from unibind.spacedir import StackingRecord
+
+    space_dir, _ = trained
+    space = Space.from_dir(space_dir, registry=fake_registry)
+    space.record.stacking["vec"] = StackingRecord(seen=list(LABELS), gamma=0.25)
+    made = space.centre_set(None, ["zebra", "bird"], "vec")
+    assert made.offsets.tolist() == [0.0, 0.25]
