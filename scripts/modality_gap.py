@@ -71,7 +71,7 @@ def measure(space, sets, title: str) -> dict:
     from unibind.evaluation.from_space import stage_from_space
     from unibind.evaluation.stage import evaluate_stage
 
-    stage, skipped = stage_from_space(space, sets, title)
+    stage, skipped, _notes = stage_from_space(space, sets, title)
     result = evaluate_stage(stage, recall_ks=(1, 5), balance_ks=(5,))
     method = "template mean"
     acc = {r.modality: r.accuracy for r in result.accuracy if r.method == method}
@@ -94,9 +94,7 @@ def run(out: Path, seeds: list[int], weights: list[float], epochs: int, test_fra
     from unibind.space import Space
     from unibind.training.pipeline import TrainConfig, train_space
     from unibind.training.trainer import TrainSettings
-    from unibind.centring import unit_mean
     from unibind.demo import write_manifest
-    from unibind.knowledge.centres import CentreSet
 
     registry = get_registry()
     results: dict[str, list[dict]] = {}
@@ -123,12 +121,26 @@ def run(out: Path, seeds: list[int], weights: list[float], epochs: int, test_fra
                 measure(centred, sets, f"{name} centred"))
             if weight == 0:  # the text mean over the class centres only (the text side queries use)
                 centred = Space.from_dir(space_dir, registry=registry)
-                stored = CentreSet.load(space_dir / "centres.safetensors")
-                centred.modality_means["text"] = unit_mean(stored.centres[stored.mask])
+                centred.modality_means["text"] = class_centre_text_mean(space_dir)
                 results.setdefault("centred, text mean of class centres", []).append(
                     measure(centred, sets, "centred (class text mean)"))
             print(f"seed {seed}: {name} done", file=sys.stderr)
     return {"seeds": seeds, "counts": counts, "epochs": epochs, "classes": classes, "results": results}
+
+
+def class_centre_text_mean(space_dir: Path):
+    """Mean unit vector of every saved class centre of a trained space (each modality's set, or an older
+    space's one set): the text mean of what class queries are made of."""
+    import torch
+
+    from unibind.centring import unit_mean
+    from unibind.knowledge.centres import CentreSet
+    from unibind.spacedir import centre_files, read_record
+
+    sets = [CentreSet.load(space_dir / relative) for relative in centre_files(read_record(space_dir)).values()]
+    if not sets:
+        raise SystemExit(f"Error: {space_dir} has no saved class centres")
+    return unit_mean(torch.cat([s.centres[s.mask] for s in sets]))
 
 
 def table(summary: dict) -> str:
@@ -166,11 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-sounds", type=int, default=MIN_SOUNDS_PER_CLASS,
                         help="Keep the demo classes with at least this many sounds (0: all 17, as `unibind demo`).")
     args = parser.parse_args(argv)
+    from unibind.atomic import atomic_open
+
     args.out.mkdir(parents=True, exist_ok=True)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     weights = [float(w) for w in args.balance_weights.split(",") if w.strip()]
     summary = run(args.out, seeds, weights, args.epochs, args.test_fraction, args.min_sounds)
-    (args.out / "gap.json").write_text(json.dumps(summary, indent=2))
+    with atomic_open(args.out / "gap.json") as f:
+        f.write(json.dumps(summary, indent=2))
     print(f"Real data: Tux Paint photos and sounds of {len(summary['classes'])} classes, held-out stamps; "
           f"mean over seeds {seeds}; "
           f"counts per seed {json.dumps(summary['counts'])}")

@@ -104,6 +104,11 @@ class Space:
         self.modality_means: dict[str, torch.Tensor] = {}
         #: Apply the calibrated stacking a trained space recorded (unibind.training.stacking); False: raw scores.
         self.stacking = True
+        #: Knowledge base (path, read only) that classes outside the saved centres are built from when the
+        #: saved ones came from one; None: such classes get their modality's prompt-template mean.
+        self.kb: str | Path | None = None
+        #: Modality -> the classes the last :meth:`centre_set` built now (outside the saved centres), and how.
+        self.built_classes: dict[str | None, BuiltClasses] = {}
 
     @classmethod
     def from_dir(cls, path: str | Path, **kwargs: Any) -> Space:
@@ -296,13 +301,19 @@ class Space:
         from unibind.knowledge.centres import CentreSet
         from unibind.identity import identity_hash, space_text_identity
 
+        own = centres is None
         centres = centres if centres is not None else self.centres
         if isinstance(centres, Mapping):
             centres = centres.get(modality) if modality is not None else None
+        self.built_classes.pop(modality, None)
         if centres is None:
             return None
         loaded = centres if isinstance(centres, CentreSet) else CentreSet.load(centres)
         loaded.check_encoder(identity_hash(space_text_identity(self, centred=False)))
+        new = list({label.strip().casefold(): label.strip() for label in loaded.missing(labels or [])}.values())
+        if own and new:  # classes the space never saved centres for: built now by its recipe, never saved
+            built, self.built_classes[modality] = self._build_centres(new, loaded, modality)
+            loaded = loaded.joined(built)
         if "text" in self.modality_means:  # embedded before centring: centre them as this space's texts are
             from unibind.centring import centre_rows
 
@@ -310,6 +321,59 @@ class Space:
         loaded = loaded.select(labels) if labels else loaded
         offsets = self.seen_offsets(loaded.labels, modality)
         return replace(loaded, offsets=offsets) if offsets is not None else loaded
+
+    def _build_centres(self, labels: list[str], saved: CentreSet,
+                       modality: str | None) -> tuple[CentreSet, BuiltClasses]:
+        """Centres of ``labels`` by the recipe ``saved`` was made with (its method, k, modality and prompt), through
+        this space's text side before centring, as the saved ones were embedded: from :attr:`kb` when the saved
+        ones came from a knowledge base and one is given, else the modality's prompt-template mean."""
+        import difflib
+
+        from unibind.knowledge.centres import CentreSettings, localize
+        from unibind.knowledge.records import ClassRef
+
+        settings, embedder = saved.meta.settings, self._plain_text_embedder()
+        refs = [ClassRef(name=label) for label in labels]
+        templates = f"the mean of its {settings.modality} prompt templates"
+        if settings.method in ("ecl", "mean") and self.kb is not None:
+            from unibind.knowledge.store import KnowledgeBase
+
+            with KnowledgeBase(self.kb, read_only=True) as kb:
+                made = localize(refs, embedder, settings.model_copy(update={"on_empty": "templates"}), kb=kb)
+            how = (f"{'ECL k=' + str(settings.k) if settings.method == 'ecl' else 'the mean'} of their descriptions "
+                   f"in {self.kb}, as the saved centres were made")
+            bare = [c.name for c in made.meta.classes if c.fallback]
+            if bare:
+                how += f"; {', '.join(bare)}: no {settings.modality} descriptions there, so {templates}"
+        elif settings.method in ("ecl", "mean"):
+            made = localize(refs, embedder, CentreSettings(method="templates", modality=settings.modality))
+            how = (f"{templates}: the saved centres came from the knowledge base {saved.meta.knowledge_base}, which "
+                   "was not given (give it with --kb to build them the same way)")
+        else:
+            made = localize(refs, embedder, settings)
+            how = templates if settings.method == "templates" else "the bare class name, as the saved centres were made"
+        close = {label: difflib.get_close_matches(label, saved.labels, n=2) for label in labels}  # a typo?
+        hints = [f"{label!r} is not a saved class: did you mean {' or '.join(near)}?" for label, near in close.items()
+                 if near]
+        return made, BuiltClasses(modality, labels, how, hints)
+
+    def _plain_text_embedder(self) -> Any:
+        """The text side without the modality-gap centring (saved centres are embedded so; centre_set centres them)."""
+        pipe = self.pipeline("text")
+        if "text" not in self.modality_means:
+            return self.text_embedder()
+        from unibind.identity import space_text_identity
+        from unibind.knowledge.textcache import TextEmbedder
+
+        @torch.inference_mode()
+        def encode(texts: list[str]) -> torch.Tensor:
+            with devices.autocast(self.device, self.precision):
+                features = pipe.encoder.encode(list(texts))
+            return devices.to_host(F.normalize(pipe.adapter.inner(devices.to_device(features.float(), self.device)),
+                                               dim=-1))
+
+        return TextEmbedder(encode, space_text_identity(self, centred=False), cache=self.text_cache,
+                            batch_size=LABEL_TEXT_BATCH, precision=self.precision)
 
     def seen_offsets(self, labels: Sequence[str], modality: str | None) -> torch.Tensor | None:
         """``[C]`` calibrated-stacking offsets of ``labels`` (gamma on the classes the space was trained on),
@@ -357,6 +421,11 @@ class Space:
         is then modality -> multi-label calibrator, default the space directory's).
         """
         plan = self.classification_plan(paths, labels, modality=modality, centres=centres)
+        if plan.built and multi_label:
+            new = sorted({label for b in plan.built.values() for label in b.labels})
+            raise InputError("--multi-label", f"no fitted threshold for {', '.join(map(repr, new))}: the space's "
+                             "multi-label calibrator holds one per class it was fitted on; these were built now")
+        calibrator, fallback = self._without_class_calibrators(plan, calibrator, fallback)
         if multi_label:
             from unibind.multilabel import classify_multi_label
 
@@ -375,6 +444,25 @@ class Space:
                                       fallback=checker, explain_them=explain, top_k=top_k))
         return predictions, plan.failures
 
+    def _without_class_calibrators(self, plan: ClassificationPlan, calibrator: Any, fallback: Any) -> tuple[Any, Any]:
+        """Calibrator and fallback with class-specific calibrators dropped where ``plan`` built classes now:
+        their parameters belong to the classes they were fitted on (said in ``plan.built[mod].hints``).
+        A temperature does not depend on the classes and still applies; the fallback goes with the calibration."""
+        from unibind.calibration.store import FittedCalibrator
+
+        for mod, built in plan.built.items():
+            found = calibrator.get(mod) if isinstance(calibrator, Mapping) else calibrator
+            if not (isinstance(found, FittedCalibrator) and found.record.class_specific):
+                continue
+            calibrator = {m: c for m, c in calibrator.items() if m != mod} if isinstance(calibrator, Mapping) else {
+                m: calibrator for m in plan.groups if m != mod}
+            fallback = {m: f for m, f in fallback.items() if m != mod} if isinstance(fallback, Mapping) else {
+                m: fallback for m in plan.groups if m != mod}
+            built.hints.append(f"the space's {found.record.name} calibrator has parameters per class it was fitted "
+                               f"on, so it is not applied: {mod} probabilities are uncalibrated and the fallback "
+                               "does not run")
+        return calibrator, fallback
+
     def classification_plan(self, paths: Sequence[str | Path], labels: Sequence[str] | None = None, *,
                             modality: str | None = None, centres: Any = None) -> ClassificationPlan:
         """Files by modality, and each modality's centre set and classes, checked before anything is embedded."""
@@ -387,9 +475,13 @@ class Space:
             except InputError as exc:
                 failures.append(Failure(source=str(path), reason=exc.problem))
         # each modality's own centre set when the space has one per modality
-        sets = {mod: self.centre_set(centres, given, mod) for mod in groups or [modality]}
+        sets, built = {}, {}
+        for mod in groups or [modality]:
+            sets[mod] = self.centre_set(centres, given, mod)
+            if mod in self.built_classes:
+                built[mod] = self.built_classes[mod]
         checked = {mod: _checked_labels(given, centre_set) for mod, centre_set in sets.items()}
-        return ClassificationPlan(dict(groups), sets, checked, failures)
+        return ClassificationPlan(dict(groups), sets, checked, failures, built)
 
     def scored_chunks(self, plan: ClassificationPlan, *, reduce: str | None = None) -> Iterator[ScoredChunk]:
         """Cosine scores ``[files, classes]`` a chunk of files at a time (bad files go to ``plan.failures``)."""
@@ -415,6 +507,21 @@ class Space:
 
 
 @dataclass
+class BuiltClasses:
+    """Classes a trained space had no saved centres for, built for this call only (never written to its folder)."""
+
+    modality: str | None
+    labels: list[str]
+    how: str
+    hints: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        where = f"{self.modality} " if self.modality else ""
+        return (f"{where}classes built now (not among the space's saved centres): {', '.join(self.labels)}, from "
+                f"{self.how}" + "".join(f"; {hint}" for hint in self.hints))
+
+
+@dataclass
 class ClassificationPlan:
     """What :meth:`Space.classify` will score: files by modality, each modality's centre set and classes."""
 
@@ -422,6 +529,8 @@ class ClassificationPlan:
     centre_sets: dict[str | None, Any]
     labels: dict[str | None, list[str]]
     failures: list[Failure]
+    #: Modality -> the classes built now because the space's saved centres lack them.
+    built: dict[str | None, BuiltClasses] = field(default_factory=dict)
 
 
 @dataclass

@@ -225,6 +225,8 @@ def report(data: Path | None, out: Path, modality: str | None, labels: list[str]
                              validators=list(validators) or None, datasets=datasets, extra=extra, shipped=shipped)
     except UniBindError as exc:
         raise click.ClickException(str(exc)) from exc
+    for built in space.built_classes.values():  # classes outside a trained space's saved centres, as classify
+        click.echo(f"note: {built.describe()}", err=True)
     click.echo(format_report(results))
     click.echo(f"figures as JSON: {out / 'report.json'}")
 

@@ -139,7 +139,11 @@ def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: 
 @click.option("--modality", help="Force a modality instead of inferring it from the suffix.")
 @click.option("--json", "as_json", is_flag=True, help="Print predictions as JSON lines.")
 @click.option("--space", "space_dir", type=SpaceDir(),
-              help="Space directory: its encoders, adapters, centres and fitted calibrators.")
+              help="Space directory: its encoders, adapters, centres and fitted calibrators. --labels it has no "
+              "saved centres for are built now by its recipe (never saved into it).")
+@click.option("--kb", "kb_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="With --space: the knowledge base (read only) to build --labels outside its saved centres from, "
+              "when those came from one [default: their prompt-template mean].")
 @click.option("--calibrator", "calibrator_file", type=click.Path(dir_okay=False, path_type=Path),
               help="A fitted calibrator file (SPACE/calibrators/<modality>.safetensors).")
 @click.option("--threshold", type=PROBABILITY, help="Run the fallback validators below this calibrated confidence "
@@ -154,7 +158,8 @@ def embed(modality: str, inputs: tuple[str, ...], encoder: str | None, adapter: 
 def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | None, reduce: str | None,
              top_k: int, modality: str | None, as_json: bool, space_dir: Path | None = None,
              calibrator_file: Path | None = None, threshold: float | None = None, no_fallback: bool = False,
-             explain: bool = False, multi_label: bool = False, no_stacking: bool = False) -> None:
+             explain: bool = False, multi_label: bool = False, no_stacking: bool = False,
+             kb_path: Path | None = None) -> None:
     """Zero-shot classify FILES (files or folders) against --labels and/or knowledge-base --centres."""
     from unibind.errors import UniBindError
     from unibind.results import Failure
@@ -169,12 +174,17 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
     if multi_label and calibrator_file is not None:
         raise click.UsageError("--calibrator is a single-label calibrator; --multi-label uses the one "
                                "`unibind calibrate fit-multi-label` saved in --space")
+    if kb_path is not None and (space_dir is None or centres is not None):
+        raise click.UsageError("--kb builds the --labels a --space has no saved centres for; without --space (or "
+                               "with --centres) make knowledge-base centres with `unibind kb centres` and pass "
+                               "--centres")
     try:
         from unibind.calibration.defaults import fallback_for
 
         names = labels or None
         space, calibrators, why_default = load_for_classify(space_dir, calibrator_file, centres)
         space.stacking = not no_stacking
+        space.kb = kb_path
         cut = 0.6 if threshold is None else threshold
         found = _expand(files, space, modality)
         if multi_label:  # the space folder's multi-label calibrators (unibind.multilabel)
@@ -192,6 +202,8 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
     except UniBindError as exc:
         raise click.ClickException(str(exc)) from exc
     failures = found.skipped + list(failures)
+    for built in space.built_classes.values():  # classes outside the saved centres: what they were made from
+        click.echo(f"note: {built.describe()}", err=True)
     if space_dir is not None and centres is None:  # the space's saved centres: say when their KB changed since
         from unibind.spacedir import stale_centres
 

@@ -106,7 +106,8 @@ def zeroshot(data: tuple[str, ...], kb_path: Path, sources: tuple[str, ...], per
 @evaluate.command()
 @click.option("--data", "data", multiple=True, default=("tuxpaint-pairs",), show_default=True, help=DATA_HELP)
 @click.option("--space", "space_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="A trained SPACE directory: evaluated after the default space (before/after training).")
+              help="A trained SPACE directory: evaluated after the default space (before/after training). "
+              "Classes it has no saved centres for are built now by its recipe (from --kb only if given).")
 @click.option("--kb", "kb_path", type=click.Path(dir_okay=False, path_type=Path), default="eval-kb.sqlite",
               show_default=True, help="Knowledge base for ECL centres: read if it exists (never changed without "
               "--update-kb), built here with --source if it does not.")
@@ -155,6 +156,8 @@ def report(data: tuple[str, ...], space_dir: Path | None, kb_path: Path, sources
                              scratch=out_dir / "kb-with-additions.sqlite")
         for line in plan.messages(kb_path):
             click.echo(line, err=True)
+        if space_dir is not None and _given(click.get_current_context(), "kb_path"):
+            spaces[-1][1].kb = plan.path  # classes outside its saved centres: built from the KB the user named
         path = report_for_spaces(spaces, sets, out_dir, kb_path=plan.path, k=k, zeroshot=tables,
                                  figures=[(f.stem, str(f.resolve())) for f in figures], command=_command(),
                                  on_stage=_print_stage)
@@ -173,6 +176,13 @@ def _say_trained_files(space_dir: Path | None, sets) -> None:
         if seen:
             click.echo(f"warning: {len(seen)} of {len(s.items)} {s.modality} files of {s.name} trained {space_dir}: "
                        "its after-training figures are measured on training data (optimistic)", err=True)
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    """Whether the user set option ``name`` (not its default)."""
+    from click.core import ParameterSource
+
+    return ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)
 
 
 def _print_gaps(report_json: Path) -> None:

@@ -20,7 +20,8 @@ OPEN_FRACTION = click.FloatRange(0, 1, min_open=True, max_open=True)
 
 
 class LabelList(click.ParamType):
-    """Comma-separated class labels: no empty ones, no duplicates, at least ``minimum``.
+    """Comma-separated class labels: no empty ones, none without a letter or digit, no duplicates, at least
+    ``minimum``.
 
     Duplicates are refused, not merged: "dog,cat,dog" would split a class's probability
     between two rows ("dog 0.50, runner-up dog 0.50"), a silently wrong answer.
@@ -39,6 +40,10 @@ class LabelList(click.ParamType):
             empty = sum(not label for label in labels)
             self.fail(f"{value!r} has {empty} empty label(s); give comma-separated names such as 'dog,cat'",
                       param, ctx)
+        nameless = [label for label in labels if not any(ch.isalnum() for ch in label)]
+        if nameless:  # no class is named by punctuation alone; a space would build centres for it
+            self.fail(f"label(s) {', '.join(map(repr, nameless))} have no letter or digit: give class names such as "
+                      "'dog,cat'", param, ctx)
         seen: dict[str, str] = {}
         repeated = []
         for label in labels:

@@ -59,3 +59,15 @@ def test_embed_uses_a_trained_space_and_refuses_an_untrained_trainable_adapter(t
     assert untrained.exit_code == 0 and "Warning: adapter 'mlp' is untrained here" in untrained.stderr
     both = CliRunner().invoke(cli, ["embed", "vec", *files, "--adapter", "mlp", "--space", str(tmp_path / "space")])
     assert both.exit_code == 2 and "drop --encoder/--adapter" in both.output
+
+
+def test_an_unknown_init_is_one_error_line_listing_every_accepted_value_with_auto(tmp_path, fake_registry):
+    data = manifest(tmp_path)
+    for init in ("banana", "vec=banana"):
+        result = CliRunner().invoke(cli, ["train", "--data", str(data), "--out", str(tmp_path / "space"), "--init",
+                                          init, "--epochs", "1", "--cache-dir", str(tmp_path / "cache")])
+        assert result.exit_code != 0
+        errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+        assert errors == ["Error: init 'banana' (vec, adapter 'unibind:linear'): accepted values are auto, xavier, "
+                          "orthogonal, zeros, text-bridge"], result.output
+        assert not (tmp_path / "space").exists()

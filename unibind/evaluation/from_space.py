@@ -2,7 +2,9 @@
 
 The text side asks every modality with the image prompts ("a photo of a
 {}."), one query per class, as the paper's Fig. 5 does for events and
-images: a balanced space answers such a query with every modality.
+images: a balanced space answers such a query with every modality. Class
+scores (template mean, class name, ECL) use each set's own modality's
+prompts and templates.
 """
 
 from __future__ import annotations
@@ -44,8 +46,9 @@ def class_scorers(space: Any, classes: Sequence[ClassRef], *, kb_path: str | Pat
 
 
 def stage_from_space(space: Any, sets: Sequence[EvalSet], title: str, *, kb_path: str | Path | None = None,
-                     k: int = 50, **embed_kwargs: Any) -> tuple[Stage, list[dict[str, str]]]:
-    """Embed ``sets`` in ``space`` (through the feature cache); returns the stage and the skipped items."""
+                     k: int = 50, **embed_kwargs: Any) -> tuple[Stage, list[dict[str, str]], list[str]]:
+    """Embed ``sets`` in ``space`` (through the feature cache); returns the stage, the skipped items and notes
+    (which centres each method used)."""
     from unibind.knowledge.textcache import TextEmbedder
 
     classes = list(dict.fromkeys(c for s in sets for c in s.classes))
@@ -60,15 +63,19 @@ def stage_from_space(space: Any, sets: Sequence[EvalSet], title: str, *, kb_path
             pair_ids=[data.pair_keys[i] for i in feats.index] if data.pair_keys is not None else None))
     settings = CentreSettings(modality="image")
     prompts = TextEmbedder.from_space(space)([canonical_prompt(c, settings) for c in classes])
-    own, notes = saved_centre_scorers(space, [c.name for c in classes], [s.modality for s in sets])
-    covered = [title for title, by_modality in own.items() if len(by_modality) == len({s.modality for s in sets})]
-    scorers: dict[str, Any] = dict(class_scorers(space, classes, kb_path=kb_path, k=k, skip=covered))
-    for title, by_modality in own.items():  # the space's saved sets, as `classify --space` scores with them
-        fallback = scorers.get(title)
-        scorers[title] = {s.modality: by_modality.get(s.modality, fallback) for s in sets}
-        if any(v is None for v in scorers[title].values()):
-            scorers[title] = {m: v for m, v in scorers[title].items() if v is not None}
-            notes.append(f"{title}: only for {', '.join(sorted(scorers[title]))}, the modalities with saved centres")
+    modalities = list(dict.fromkeys(s.modality for s in sets))
+    own, notes = saved_centre_scorers(space, [c.name for c in classes], modalities)
+    covered = [method for method, by_modality in own.items() if len(by_modality) == len(modalities)]
+    # each modality's baselines from its own prompts and template set (an audio set is not asked "a photo of")
+    built = {m: class_scorers(space, classes, kb_path=kb_path, k=k, modality=m, skip=covered) for m in modalities}
+    scorers: dict[str, Any] = {method: {m: built[m][method] for m in modalities if method in built[m]}
+                               for method in dict.fromkeys(t for by_method in built.values() for t in by_method)}
+    for method, by_modality in own.items():  # the space's saved sets, as `classify --space` scores with them
+        fallback = scorers.get(method, {})
+        scorers[method] = {s.modality: by_modality.get(s.modality, fallback.get(s.modality)) for s in sets}
+        if any(v is None for v in scorers[method].values()):
+            scorers[method] = {m: v for m, v in scorers[method].items() if v is not None}
+            notes.append(f"{method}: only for {', '.join(sorted(scorers[method]))}, the modalities with saved centres")
     stage = Stage(title, embedded, [c.name for c in classes], scorers, prompts, float(space.logit_scale))
     return stage, skipped, [f"{title}: {n}" for n in notes]
 
@@ -108,8 +115,12 @@ def saved_centre_scorers(space: Any, labels: Sequence[str],
         title = centres_title(centre_set)
         out.setdefault(title, {})[modality] = centre_set.score
         where = centre_set.path.name if centre_set.path is not None else "the space's centres"
-        stale = stale_classes(centre_set)
         notes.append(f"{modality}: {title} from the space's saved centres ({where}), as classify --space uses")
+        built = getattr(space, "built_classes", {}).get(modality)
+        if built is not None:  # classes outside the saved centres, built by the space's recipe as classify builds them
+            notes.append(built.describe())
+        new = {label.casefold() for label in built.labels} if built is not None else set()
+        stale = [c for c in stale_classes(centre_set) or [] if c.casefold() not in new]
         if stale:
             notes.append(f"{modality}: the space's centres are stale: the knowledge base "
                          f"{centre_set.meta.knowledge_base or '(template set)'} changed since they were made, for "

@@ -254,15 +254,39 @@ class CentreSet:
         offsets = self.offsets.to(device) if self.offsets is not None else None
         return CentreSet(self.centres.to(device), self.mask.to(device), self.meta, self.path, offsets)
 
-    def select(self, labels: Sequence[str]) -> CentreSet:
-        """The classes named by ``labels`` (name, case-insensitive, or WordNet id), in that order."""
+    def _index(self) -> dict[str, int]:
         index: dict[str, int] = {}
         for i, c in enumerate(self.meta.classes):
             index.setdefault(c.name.casefold(), i)
             if c.class_id:
                 index.setdefault(c.class_id, i)
-        missing = [label for label in labels if label.strip().casefold() not in index
-                   and label.strip() not in index]
+        return index
+
+    def missing(self, labels: Sequence[str]) -> list[str]:
+        """Those of ``labels`` this set has no centres for (matched as :meth:`select` matches them)."""
+        index = self._index()
+        return [label for label in labels if label.strip().casefold() not in index and label.strip() not in index]
+
+    def joined(self, other: CentreSet) -> CentreSet:
+        """These classes followed by ``other``'s (same text side), re-padded to one ``[C, K, d]`` tensor.
+
+        The settings and knowledge base stay this set's: ``other``'s classes say what each was made from.
+        """
+        if other.meta.encoder_hash != self.meta.encoder_hash or other.meta.dim != self.meta.dim:
+            raise ValueError("centre sets from different text sides cannot be joined")
+        groups = [s.centres[c][s.mask[c]] for s in (self, other) for c in range(len(s.meta.classes))]
+        centres, mask = centre_tensor(groups)
+        meta = self.meta.model_copy(update={"classes": self.meta.classes + other.meta.classes})
+        offsets = None
+        if self.offsets is not None or other.offsets is not None:
+            offsets = torch.cat([s.offsets if s.offsets is not None else torch.zeros(len(s.meta.classes))
+                                 for s in (self, other)])
+        return CentreSet(centres, mask, meta, self.path, offsets)
+
+    def select(self, labels: Sequence[str]) -> CentreSet:
+        """The classes named by ``labels`` (name, case-insensitive, or WordNet id), in that order."""
+        index = self._index()
+        missing = self.missing(labels)
         if missing:
             import difflib
 

@@ -252,9 +252,23 @@ def adapter_start(config: TrainConfig, modality: str, spec: Any, encoder: Any, r
         if init != "auto":
             raise SettingsError(f"init {init!r}: adapter {spec.label} ({modality}) takes no init")
         return settings or None
+    accepted = _init_choices(model)
+    if accepted and init != "auto" and init not in accepted:  # said here, with auto, not as the adapter's bare list
+        raise SettingsError(f"init {init!r} ({modality}, {spec.label}): accepted values are "
+                            f"{', '.join(['auto', *accepted])}")
     if init == "auto":
         init = "text-bridge" if can_bridge(encoder, registry) else "xavier"
     return {**settings, "init": init}
+
+
+def _init_choices(model: Any) -> list[str]:
+    """The values an adapter settings model's ``init`` field accepts (its Literal), or [] when it is free-form."""
+    import typing
+
+    annotation = model.model_fields["init"].annotation
+    while typing.get_origin(annotation) is typing.Union:  # Optional[Literal[...]]
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    return [str(a) for a in typing.get_args(annotation)] if typing.get_origin(annotation) is typing.Literal else []
 
 
 @torch.no_grad()
