@@ -120,6 +120,12 @@ HEADERS = ("set (modality)", "items / classes", "class name", "template mean", "
            "audio share of top 5 before → after (gallery)")
 
 
+def _fitted(c: dict) -> str:
+    """The fitted-T ECE, or how many seeds' fits were refused (a degenerate temperature: calibrate fit says why)."""
+    refused = c.get("fitted_refused") or 0
+    return num(c["ece_fitted"]) + (f" (T refused {refused}×)" if refused else "")
+
+
 def markdown_table(rows: Sequence[dict], k: int) -> str:
     """The summary table (means over seeds): one line per set and modality; missing figures as '–'."""
     head = [h.format(k=k) for h in HEADERS]
@@ -131,7 +137,7 @@ def markdown_table(rows: Sequence[dict], k: int) -> str:
             pct(z.get("class name")), pct(z.get("template mean")), pct(z.get("ecl")),
             f"{pct(t['seen_before'])} → {pct(t['seen_after'])}",
             f"{pct(t['unseen_before'])} → {pct(t['unseen_after'])}",
-            f"{num(c['ece_before'])} → {num(c['ece_fitted'])} → {num(c['ece_shipped'])} ({c['held_out']})",
+            f"{num(c['ece_before'])} → {_fitted(c)} → {num(c['ece_shipped'])} ({c['held_out']})",
             (f"{num(f['without_coverage'], 2)} / {num(f['without_accuracy'], 2)} → "
              f"{num(f['with_coverage'], 2)} / {num(f['with_accuracy'], 2)} ({f['count']})"),
             DASH if not b else f"{pct(b['before'])} → {pct(b['after'])} ({pct(b['gallery'])})",
@@ -152,7 +158,8 @@ def summarise(set_name: str, modality: str, per_seed: Sequence[dict], zero_shot:
         "trained": {k: avg("trained", k)
                     for k in ("seen_before", "seen_after", "unseen_before", "unseen_after")},
         "calibration": {**{k: avg("calibration", k) for k in ("ece_before", "ece_fitted", "ece_shipped")},
-                        "held_out": "+".join(str(s["calibration"]["held_out"]) for s in per_seed)},
+                        "held_out": "+".join(str(s["calibration"]["held_out"]) for s in per_seed),
+                        "fitted_refused": sum(bool(s["calibration"].get("fitted_refused")) for s in per_seed)},
         "fallback": {**{k: avg("fallback", k)
                         for k in ("without_coverage", "without_accuracy", "with_coverage", "with_accuracy")},
                      "count": "+".join(str(s["fallback"]["count"]) for s in per_seed)},
@@ -314,6 +321,7 @@ class Runner:
         fallback at 0.6 on at most ``fallback_items`` held-out files (the default space, as ``classify``)."""
         import torch
 
+        from unibind.calibration.base import CalibrationFitError
         from unibind.calibration.defaults import default_calibrators, fallback_for
         from unibind.calibration.fit_defaults import fallback_effect
         from unibind.calibration.metrics import calibration_report
@@ -331,16 +339,20 @@ class Runner:
         fit_rows, held_rows = split_halves(targets.tolist(), seed, HELD_OUT_FRACTION)
         logits = self.space.logit_scale * sims
         scaler = self.registry.get("calibrator", "temperature").build()
-        scaler.fit(logits[fit_rows], targets[fit_rows])
+        try:
+            scaler.fit(logits[fit_rows], targets[fit_rows])
+            refused = None
+        except CalibrationFitError as exc:     # what `calibrate fit` would refuse: no fitted-T figure
+            refused = str(exc)
         held = torch.from_numpy(held_rows)
         shipped = default_calibrators(self.space)[0].get(modality)
         excluded = _shipped_fit_files(shipped)
         fair = [int(i) for i in held_rows if sources[int(i)] not in excluded]
         fair_t = torch.tensor(fair, dtype=torch.long)
         out = {"calibration_count": len(fit_rows), "held_out": len(held_rows), "skipped": len(failures),
-               "fitted_temperature": scaler.temperature,
+               "fitted_temperature": None if refused else scaler.temperature, "fitted_refused": refused,
                "ece_before": calibration_report(torch.softmax(logits[held], -1), targets[held]).ece,
-               "ece_fitted": calibration_report(scaler(logits[held]), targets[held]).ece,
+               "ece_fitted": None if refused else calibration_report(scaler(logits[held]), targets[held]).ece,
                "accuracy": float((logits[held].argmax(-1) == targets[held]).float().mean()),
                "ece_shipped": None, "shipped_temperature": None, "shipped_held_out": len(fair)}
         fallback = {"count": 0, "threshold": THRESHOLD}

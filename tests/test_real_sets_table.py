@@ -90,6 +90,16 @@ def test_summary_averages_seeds_and_the_table_prints_missing_figures_as_dashes()
     assert cells[8] == "– / – → – / – (0+0)" and cells[9] == "–"
 
 
+def test_a_refused_temperature_is_counted_not_averaged_as_a_figure() -> None:
+    zero = {"items": 100, "classes": 10, "balanced": {}}
+    refused = _seed(0.6, None)
+    refused["calibration"]["fitted_refused"] = "no temperature fitted: the best T is 487"
+    row = summarise("Set", "image", [_seed(0.8, 0.1), refused], zero)
+    assert row["calibration"]["ece_fitted"] == pytest.approx(0.1) and row["calibration"]["fitted_refused"] == 1
+    cells = [c.strip() for c in markdown_table([row], k=50).splitlines()[2].strip("|").split("|")]
+    assert cells[7] == "0.400 → 0.100 (T refused 1×) → – (50+50)"
+
+
 def test_balance_column_when_the_set_has_two_modalities() -> None:
     zero = {"items": 10, "classes": 2, "balanced": {}}
     balance = {"before": 0.05, "after": 0.2, "gallery": 0.25}
