@@ -192,8 +192,6 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
     except UniBindError as exc:
         raise click.ClickException(str(exc)) from exc
     failures = found.skipped + list(failures)
-    if not multi_label and fallback:
-        _say_unfitted_cut(fallback, calibrators, {p.modality for p in predictions}, cut, space_dir)
     if space_dir is not None and centres is None:  # the space's saved centres: say when their KB changed since
         from unibind.spacedir import stale_centres
 
@@ -212,6 +210,8 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
                 said = ", ".join(f"{v.name} {v.verdict}" for v in p.fallback.validators)
                 click.echo(f"{Path(p.source).name}: {p.fallback.decision} ({said}){_fallback_detail(p)}")
         _report_warnings(Failure(source=p.source, reason=w) for p in predictions for w in p.warnings)
+    if not multi_label and fallback:     # after the predictions: a JSON reader's first line stays a prediction
+        _say_unfitted_cut(fallback, calibrators, {p.modality for p in predictions}, cut, space_dir)
     _report_failures(failures)
     if failures:
         sys.exit(1)
