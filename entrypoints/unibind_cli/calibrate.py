@@ -114,7 +114,8 @@ def fitted_parameters(calibrator) -> str:
               "(default: DATA's labels, sorted).")
 @click.option("--centres", type=click.Path(dir_okay=False, path_type=Path), help="Knowledge-base centres file.")
 @click.option("--threshold", default=0.6, show_default=True, type=PROBABILITY,
-              help="Fallback threshold the fallback's cut is fitted for (classify's --threshold).")
+              help="Fallback threshold the fallback's cut is fitted for (classify's --threshold); cuts at 0.5, 0.6, "
+              "0.7, 0.8 and 0.9 are fitted and saved too.")
 @EXCLUDE_TRAINED
 @device_options
 def fit(data: Path, space_dir: Path, new_space: bool, modality: str, method: str, labels: list[str] | None,
@@ -125,7 +126,7 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str, method: str
     The fallback's cut (above which predictions the validators agree with are verified) and whether
     its revisions are kept are fitted on the same files, as for the shipped defaults, and saved with
     the calibrator: `classify --space` uses them at the same --threshold."""
-    from unibind.calibration.defaults import describe_fallback, fit_fallback
+    from unibind.calibration.defaults import describe_fallback, fit_fallback, fitted_thresholds
     from unibind.calibration.metrics import calibration_report
     from unibind.calibration.scoring import score_files
     from unibind.calibration.store import CalibratorRecord, FittedCalibrator, calibrator_entries, save_calibrator
@@ -171,8 +172,10 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str, method: str
     click.echo(f"fitted: {fitted_parameters(calibrator)}")
     click.echo(f"ECE {before['ece']:.3f} -> {after['ece']:.3f}, NLL {before['nll']:.3f} -> {after['nll']:.3f} "
                "(on the fitting data; measure on held-out data with `unibind calibrate report DATA`)")
+    grid = ", ".join(f"{t:g}" for t in fitted_thresholds(record))
     click.echo(describe_fallback(record.provenance["fallback"]) + f" (classify --space uses it at --threshold "
-               f"{threshold}; at another threshold the unfitted cut {FallbackSettings().min_support} applies)")
+               f"{threshold}; a cut fitted the same way at each of {grid}; at any other threshold the unfitted "
+               f"cut {FallbackSettings().min_support} applies)")
 
 
 @calibrate.command("report")

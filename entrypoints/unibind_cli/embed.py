@@ -220,11 +220,28 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
         for p in predictions:
             if p.fallback is not None and p.fallback.ran:
                 said = ", ".join(f"{v.name} {v.verdict}" for v in p.fallback.validators)
-                click.echo(f"{Path(p.source).name}: {p.fallback.decision} ({said})")
+                click.echo(f"{Path(p.source).name}: {p.fallback.decision} ({said}){_fallback_detail(p)}")
         _report_warnings(Failure(source=p.source, reason=w) for p in predictions for w in p.warnings)
+    if not multi_label and fallback:     # after the predictions: a JSON reader's first line stays a prediction
+        _say_unfitted_cut(fallback, calibrators, {p.modality for p in predictions}, cut, space_dir)
     _report_failures(failures)
     if failures:
         sys.exit(1)
+
+
+def _say_unfitted_cut(fallback, calibrators, modalities, threshold: float, space_dir: Path | None) -> None:
+    """Once per modality on stderr: the fallback's cut was not fitted at this threshold, and how to fit it."""
+    from unibind.calibration.defaults import fitted_thresholds
+
+    for m in sorted(modalities & {m for m, f in fallback.items() if not getattr(f, "fitted", True)}):
+        record = getattr(calibrators.get(m), "record", None)
+        at = ", ".join(f"{t:g}" for t in fitted_thresholds(record)) or "none"
+        where = str(space_dir) if space_dir is not None else "SPACE"
+        click.echo(f"fallback: the {m} cut is unfitted at threshold {threshold:g} (fitted at: {at}); agreed "
+                   f"predictions are verified from a fused confidence of {fallback[m].cut:g}, a guess; fit it on "
+                   f"held-out labelled files with `unibind calibrate fit DATA --space {where} --modality {m} "
+                   f"--threshold {threshold:g}`" + ("" if space_dir is not None else " (SPACE: a new folder for the "
+                                                    "default space)"), err=True)
 
 
 def _print_multi_label(predictions) -> None:
@@ -242,6 +259,7 @@ def _print_multi_label(predictions) -> None:
 
 def _print_predictions(predictions, truth: dict[str, str] | None = None) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table()
@@ -256,12 +274,38 @@ def _print_predictions(predictions, truth: dict[str, str] | None = None) -> None
         mark = ""
         if truth:
             mark = " [green]✓[/]" if truth[p.source] == p.label else " [red]✗[/]"
+        probability, runners, note = shown(p)
         row = [Path(p.source).name] + ([truth[p.source]] if truth else [])
         # non-breaking spaces inside a pair: a narrow terminal wraps between pairs, never inside one
-        row += [p.label + mark, f"{p.confidence:.3f}", f"{p.entropy:.2f}",
-                ", ".join(f"{s.label}\u00a0{s.probability:.2f}".replace(" ", "\u00a0") for s in p.top[1:])]
+        row += [p.label + mark + (f" ({escape(note)})" if note else ""), f"{probability:.3f}", f"{p.entropy:.2f}",
+                ", ".join(f"{s.label}\u00a0{s.probability:.2f}".replace(" ", "\u00a0") for s in runners)]
         table.add_row(*row)
     Console().print(table)
+
+
+def shown(p) -> tuple[float, list, str]:
+    """(p, runners-up, note) of one table row: p is always the calibrated probability of the printed label and
+    the runners-up are the other top classes, so p is below a runner-up only when the fallback's validators
+    revised the label, and the note then says by whom and what the calibrated top was."""
+    f = p.fallback
+    runners = [s for s in p.top if s.label != p.label]
+    # verified/rejected: Prediction.confidence is the fused confidence, not a class probability
+    probability = next((s.probability for s in p.top if s.label == p.label), p.confidence)
+    if f is None or f.decision != "revised":
+        return probability, runners, ""
+    voters = ", ".join(v.name for v in f.validators if v.verdict == "disagree")
+    return probability, runners, (f"revised by {voters}; calibrated top: {f.original_label} "
+                                  f"{f.original_confidence:.2f}")
+
+
+def _fallback_detail(p) -> str:
+    """What the decision did to the label or the confidence (the table shows calibrated probabilities)."""
+    f = p.fallback
+    if f.decision == "revised":
+        return f"; {f.original_label} {f.original_confidence:.3f} -> {p.label} {p.confidence:.3f} (calibrated)"
+    if f.decision == "verified":
+        return f"; fused confidence {p.confidence:.3f} (calibrated {f.original_confidence:.3f})"
+    return ""
 
 
 def _say_calibration(predictions, space_dir: Path | None, calibrators=None, why_default=None,

@@ -88,6 +88,50 @@ def test_a_default_calibrator_does_not_apply_to_another_space_or_to_knowledge_ba
     assert "differs" in why_not_default(Space(registry=registry, logit_scale=50.0), mine, "text")
 
 
+
+def test_the_shipped_calibrators_were_fitted_on_todays_prompt_templates():
+    """Fails when a modality's template set changes without refitting its shipped calibrator: the centres are
+    the templates' mean, so the temperature was fitted to other scores (scripts/fit_default_calibrators.py)."""
+    space = Space()
+    for path in sorted(DEFAULTS_DIR.glob("*.safetensors")):
+        record = load_calibrator(path).record
+        assert record.provenance["space"]["templates"] == defaults.template_fingerprint(space, record.modality), (
+            f"{path.name}: refit with scripts/fit_default_calibrators.py --modality {record.modality}")
+
+
+def test_a_default_calibrator_fitted_on_another_template_set_is_refused_with_that_reason(registry, monkeypatch):
+    from unibind.knowledge import templates
+
+    space = Space(registry=registry)
+    fitted_with = defaults.space_identity(space, "text")
+    assert fitted_with["templates"]["count"] == len(templates.modality_templates("text", registry))
+    assert why_not_default(space, fitted_with, "text") is None
+    # the same texts in another order make the same mean: still applies
+    monkeypatch.setitem(templates.MODALITY_TEMPLATES, "text", tuple(reversed(templates.TEXT_TEMPLATES)))
+    assert why_not_default(space, fitted_with, "text") is None
+    monkeypatch.setitem(templates.MODALITY_TEMPLATES, "text", (*templates.TEXT_TEMPLATES, "a memo about a {}."))
+    why = why_not_default(space, fitted_with, "text")
+    assert why is not None and "text prompt templates (41," in why and "fitted with (40," in why
+    assert "scripts/fit_default_calibrators.py" in why
+    old = {k: v for k, v in fitted_with.items() if k != "templates"}   # a record from before templates were recorded
+    monkeypatch.setitem(templates.MODALITY_TEMPLATES, "text", templates.TEXT_TEMPLATES)
+    assert "does not record the text prompt-template set" in why_not_default(space, old, "text")
+
+
+def test_classify_says_the_shipped_calibrator_is_refused_when_the_templates_changed(shipped, tmp_path,
+                                                                                     monkeypatch):
+    from unibind.knowledge import templates
+
+    monkeypatch.setitem(templates.MODALITY_TEMPLATES, "text", templates.TEXT_TEMPLATES[:-1])
+    query = tmp_path / "q.txt"
+    query.write_text("a dog")
+    out = CliRunner().invoke(cli, ["classify", str(query), "--labels", "dog,cat,truck"])
+    assert out.exit_code == 0, out.output
+    assert "uncalibrated for text" in out.stderr
+    assert "the shipped text calibrator does not apply: the text prompt templates (39," in out.stderr
+    assert json.loads(CliRunner().invoke(cli, ["classify", str(query), "--labels", "dog,cat,truck", "--json"])
+                      .stdout.splitlines()[0])["calibrated"] is False
+
 def test_fitting_a_default_records_held_out_and_other_set_figures(shipped):
     p = shipped.record.provenance
     assert p["calibration_count"] == 15 and p["held_out_count"] == 15 and p["label_set_size"] == 3
@@ -186,3 +230,63 @@ def test_report_on_the_users_data_measures_the_shipped_default_beside_a_fresh_fi
     report = json.loads((tmp_path / "out" / "report.json").read_text())[0]
     assert report["calibrators"]["shipped"]["temperature"] == pytest.approx(shipped.calibrator.temperature)
     assert f"shipped default temperature: {shipped.calibrator.temperature:.4f}" in out.output
+
+
+def test_a_revised_prediction_prints_its_calibrated_probability_and_says_why_the_runner_up_is_higher(
+        shipped, tmp_path, monkeypatch):
+    """Validators that disagree and all prefer the runner-up revise the label; the probabilities stay calibrated."""
+    from unibind.results import ValidatorRecord
+    from unibind.validation.base import Fallback
+
+    class PreferRunnerUp:
+        name = "prefers-second"
+
+        def validate(self, case, texts, space):
+            second = case.labels[int(case.probs.argsort(descending=True)[1])]
+            return ValidatorRecord(name=self.name, verdict="disagree", support=0.1, label=second)
+
+    def revising(space, fitted, threshold, validators=None):
+        fallback = Fallback(validators=[PreferRunnerUp()])
+        fallback.settings.threshold, fallback.revise, fallback.fitted = threshold, True, True
+        return fallback
+
+    monkeypatch.setattr(defaults, "fallback_for", revising)
+    query = tmp_path / "q.txt"
+    query.write_text("a dog near a cat")
+    runner = CliRunner()
+    args = ["classify", str(query), "--labels", "dog,cat,truck", "--threshold", "0.999"]
+    p = json.loads(runner.invoke(cli, args + ["--json"]).stdout.splitlines()[0])
+    assert p["fallback"]["decision"] == "revised" and p["label"] == p["top"][1]["label"]
+    first, second = p["top"][0], p["top"][1]
+    assert first["probability"] > second["probability"]
+    monkeypatch.setenv("COLUMNS", "200")     # rich's table width: one line per row
+    out = runner.invoke(cli, args)
+    assert out.exit_code == 0, out.output
+    row = next(line for line in out.stdout.splitlines() if "q.txt" in line and "revised by" in line)
+    cells = [c.strip() for c in row.split("│")]
+    label_cell, p_cell, runners_cell = cells[2], cells[3], cells[5]
+    assert label_cell.startswith(f"{second['label']} (revised by prefers-second; calibrated top: "
+                                 f"{first['label']} {first['probability']:.2f})")
+    assert p_cell == f"{second['probability']:.3f}"      # the revised label's calibrated probability
+    assert f"{first['label']}\u00a0{first['probability']:.2f}" in runners_cell
+    assert second["label"] not in runners_cell           # the printed label is not its own runner-up
+    assert (f"q.txt: revised (prefers-second disagree); {first['label']} {first['probability']:.3f} -> "
+            f"{second['label']} {second['probability']:.3f} (calibrated)") in out.stdout
+
+
+def test_a_row_never_prints_a_runner_up_above_its_label_unless_it_says_why():
+    from unibind.results import ClassScore, FallbackRecord, Prediction, ValidatorRecord
+    from unibind_cli.embed import shown
+
+    top = [ClassScore(label="dog", probability=0.5, similarity=0.3), ClassScore(label="cat", probability=0.3,
+                                                                              similarity=0.2)]
+    agree = [ValidatorRecord(name="yes-no", verdict="agree", support=0.05)]
+    # verified with low support: the fused confidence 0.275 sits below the runner-up; the table prints 0.5
+    verified = Prediction(source="a", modality="text", label="dog", confidence=0.275, entropy=1.0, top=top,
+                          calibrated=True, fallback=FallbackRecord(threshold=0.6, ran=True, decision="verified",
+                                                                   original_label="dog", original_confidence=0.5,
+                                                                   validators=agree))
+    probability, runners, note = shown(verified)
+    assert probability == 0.5 and [s.label for s in runners] == ["cat"] and note == ""
+    plain = verified.model_copy(update={"fallback": None, "confidence": 0.5})
+    assert shown(plain) == (0.5, [top[1]], "")

@@ -5,7 +5,8 @@ temperature fitted on one real label set applies to any label set (how well it c
 measured on a real set it was not fitted on, and recorded). Calibrators tied to the classes they
 were fitted on (vector, isotonic) cannot be defaults. A shipped calibrator applies only to the
 space it was fitted with: the same encoder, text encoder and logit scale, the default adapter and
-prompt-template centres; anything else is reported as uncalibrated.
+prompt-template centres built from the same template set (its texts' digest is recorded: a temperature
+fitted on the mean of other templates is fitted to other scores); anything else is reported as uncalibrated.
 
 Files: ``unibind/calibration/defaults/<modality>.safetensors`` + ``.json`` (the record, with
 ``provenance``), written by ``scripts/fit_default_calibrators.py``.
@@ -22,16 +23,29 @@ from unibind.errors import NotRegisteredError
 
 DEFAULTS_DIR = Path(__file__).with_name("defaults")
 
+#: Thresholds the fallback's cut is fitted at besides the chosen one (classify --threshold uses the fitted cut there).
+FALLBACK_GRID: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def template_fingerprint(space: Any, modality: str) -> dict[str, Any]:
+    """The prompt-template set the space's centres for ``modality`` are the mean of: its size and the digest of its
+    texts (:func:`unibind.knowledge.centres.texts_digest`, order-free like the mean)."""
+    from unibind.knowledge.centres import texts_digest
+
+    templates = space.registry.get("description_source", "templates").build().templates(modality)
+    return {"count": len(templates), "digest": texts_digest(templates)}
+
 
 def space_identity(space: Any, modality: str) -> dict[str, Any]:
-    """What a default calibrator must match: encoder and text encoder references and the logit scale.
+    """What a default calibrator must match: encoder and text encoder references, the logit scale and the
+    prompt-template set of the centres.
 
     Read from the registry's choices, without loading a model.
     """
     encoder = space._pick("encoder", modality, space.encoder_choice)
     text = space._pick("encoder", "text", space.encoder_choice)
     return {"encoder": space.registry.reference(encoder), "text_encoder": space.registry.reference(text),
-            "logit_scale": float(space.logit_scale)}
+            "logit_scale": float(space.logit_scale), "templates": template_fingerprint(space, modality)}
 
 
 def why_not_default(space: Any, record_identity: Mapping[str, Any], modality: str, centres: Any = None) -> str | None:
@@ -44,8 +58,16 @@ def why_not_default(space: Any, record_identity: Mapping[str, Any], modality: st
         return "knowledge-base centres (it was fitted on prompt-template centres)"
     mine = space_identity(space, modality)
     for key, value in record_identity.items():
-        if key in mine and mine[key] != value:
+        if key != "templates" and key in mine and mine[key] != value:
             return f"{key} {mine[key]!r} differs from the {value!r} it was fitted with"
+    fitted_templates = record_identity.get("templates")
+    if fitted_templates is None:
+        return f"it does not record the {modality} prompt-template set it was fitted with (refit it)"
+    if fitted_templates != mine["templates"]:
+        return (f"the {modality} prompt templates ({mine['templates']['count']}, digest "
+                f"{mine['templates']['digest']}) differ from the set it was fitted with "
+                f"({fitted_templates.get('count')}, digest {fitted_templates.get('digest')}): refit it with "
+                "scripts/fit_default_calibrators.py")
     return None
 
 
@@ -81,11 +103,36 @@ def describe(fitted: FittedCalibrator) -> str:
             f"temperature {p.get('temperature', float('nan')):.2f})")
 
 
+def fitted_entry(record: Any, threshold: float) -> dict[str, Any] | None:
+    """The fallback entry fitted with ``record`` at ``threshold`` (its chosen one or one of its grid), or None.
+
+    Records written before the grid hold the chosen threshold's entry only; they load the same way.
+    """
+    import math
+
+    chosen = record.provenance.get("fallback") if record is not None else None
+    if not chosen:
+        return None
+    for entry in [chosen, *chosen.get("grid", [])]:
+        if math.isclose(entry["threshold"], threshold, abs_tol=1e-9):
+            return entry
+    return None
+
+
+def fitted_thresholds(record: Any) -> list[float]:
+    """Every threshold ``record`` has a fitted fallback cut for, ascending."""
+    chosen = record.provenance.get("fallback") if record is not None else None
+    if not chosen:
+        return []
+    return sorted({float(e["threshold"]) for e in [chosen, *chosen.get("grid", [])]})
+
+
 def fallback_for(space: Any, fitted: Any, threshold: float, validators: list[str] | None = None) -> Any:
     """The fallback that runs on ``fitted``-calibrated probabilities (what ``classify`` uses).
 
     The yes/no check's softmax is put on the same footing as the calibrated class probabilities
-    (scale / T), and a cut fitted with a shipped calibrator (on its calibration split) is used.
+    (scale / T), and the cut fitted with the calibrator at ``threshold`` (on its calibration files) is used.
+    ``fallback.fitted`` says whether there was one; without, the unfitted cut (``min_support``) applies.
     """
     from unibind.validation.base import Fallback, FallbackSettings
 
@@ -95,9 +142,9 @@ def fallback_for(space: Any, fitted: Any, threshold: float, validators: list[str
     if temperature:
         settings.settings["yes-no"] = {"scale": space.logit_scale / temperature}
     fallback = Fallback(settings, registry=space.registry)
-    record = getattr(fitted, "record", None)
-    fitted_cut = record.provenance.get("fallback") if record is not None else None
-    if fitted_cut and fitted_cut.get("threshold") == threshold:
+    fitted_cut = fitted_entry(getattr(fitted, "record", None), threshold)
+    fallback.fitted = fitted_cut is not None
+    if fitted_cut is not None:
         # None: no cut reached the target on the calibration part, so nothing is verified
         fallback.cut = float("inf") if fitted_cut["cut"] is None else float(fitted_cut["cut"])
         fallback.revise = bool(fitted_cut["revise"])
@@ -109,6 +156,8 @@ def fit_fallback(space: Any, fitted: Any, threshold: float, *, modality: str, la
     """Fit the fallback's cut and revise choice for ``fitted`` on labelled items; returns the record entry
     (``provenance["fallback"]``) that :func:`fallback_for` applies, for shipped and users' calibrators alike.
 
+    The entry is for ``threshold``; its ``grid`` holds the same fit at each of :data:`FALLBACK_GRID` (the
+    validators run once per item), so ``classify --threshold`` at any of them uses a fitted cut too.
     ``probs`` are ``fitted``'s calibrated probabilities of the items, ``truth`` their class indices.
     """
     import math
@@ -117,9 +166,15 @@ def fit_fallback(space: Any, fitted: Any, threshold: float, *, modality: str, la
 
     fallback = fallback_for(space, fitted, threshold)
     cases = [Case(source, modality, list(labels), p, v) for source, p, v in zip(sources, probs, vectors)]
-    stats = fallback.fit(cases, class_texts(space, labels, modality, centre_set), space, list(truth))
-    finite = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in stats.items()}
-    return {"threshold": threshold, "cut": finite["cut"], "revise": stats["revise"], "fitted": finite}
+    grid = sorted({float(threshold), *FALLBACK_GRID})
+    fits = fallback.fit_thresholds(cases, class_texts(space, labels, modality, centre_set), space, list(truth), grid)
+
+    def entry(at: float) -> dict[str, Any]:
+        stats = fits[at]
+        finite = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in stats.items()}
+        return {"threshold": at, "cut": finite["cut"], "revise": stats["revise"], "fitted": finite}
+
+    return {**entry(float(threshold)), "grid": [entry(at) for at in grid]}
 
 
 def describe_fallback(entry: dict[str, Any]) -> str:

@@ -145,7 +145,13 @@ def format_provenance(record: CalibratorRecord) -> str:
     p = record.provenance
     lines = [f"{record.modality}: temperature {p['temperature']:.3f} fitted on {p['calibration_count']} files of "
              f"{p['dataset']} ({p['label_set_size']} classes, seed {p['seed']}); fallback cut "
-             f"{p['fallback']['cut']} revise {p['fallback']['revise']}"]
+             f"{p['fallback']['cut']} revise {p['fallback']['revise']}; templates {p['space'].get('templates')}"]
+    grid = p["fallback"].get("grid", [])
+    if grid:
+        lines.append("  fallback cuts fitted at each threshold: " + ", ".join(
+            f"{e['threshold']:g}: {'never' if e['cut'] is None else format(e['cut'], '.3f')}"
+            f"{' +revise' if e['revise'] else ''} ({e['fitted']['agreed_right']}/{e['fitted']['agreed']} agreed right)"
+            for e in grid))
     rows = [(f"{p['dataset']} held-out", p["held_out"]["count"], p["held_out"])]
     rows += [(f"{o['dataset']} (not fitted on; its own best T " + (f"{o['oracle_temperature']:.2f})"
               if o.get("oracle_temperature") is not None else f"none: {o.get('oracle_refused')})"), o["count"], o)

@@ -131,11 +131,14 @@ class Fallback:
         self.validators = list(validators)
         self.cut = self.settings.min_support
         self.revise = True
+        #: True once the cut was fitted on labelled data (:meth:`fit`, or a calibrator's record at this threshold).
+        self.fitted = False
 
-    def _run(self, case: Case, texts: ClassTexts, space: Any) -> FallbackRecord:
-        record = FallbackRecord(threshold=self.settings.threshold, ran=False, decision="accepted",
+    def _run(self, case: Case, texts: ClassTexts, space: Any, threshold: float | None = None) -> FallbackRecord:
+        threshold = self.settings.threshold if threshold is None else threshold
+        record = FallbackRecord(threshold=threshold, ran=False, decision="accepted",
                                 original_label=case.labels[case.predicted], original_confidence=float(case.probs.max()))
-        if record.original_confidence >= self.settings.threshold:
+        if record.original_confidence >= threshold:
             return record
         record.ran = True
         for validator in self.validators:
@@ -180,22 +183,39 @@ class Fallback:
         The cut is the lowest fused confidence at which the agreed predictions at or above it are
         right at least ``target`` of the time (default: the threshold); none reaching it: never verify.
         """
-        target = self.settings.threshold if target is None else target
+        records = [self._run(case, texts, space) for case in cases]
+        stats = self._choose(cases, records, truth, self.settings.threshold, target)
+        self.cut, self.revise, self.fitted = stats["cut"], stats["revise"], True
+        return stats
+
+    def fit_thresholds(self, cases: Sequence[Case], texts: ClassTexts, space: Any, truth: Sequence[int],
+                       thresholds: Sequence[float]) -> dict[float, dict[str, Any]]:
+        """:meth:`fit`'s statistics at each of ``thresholds`` (target: that threshold), leaving this policy as it
+        was. The validators run once per case, below the highest threshold: what they say does not depend on it."""
+        highest = max(thresholds)
+        records = [self._run(case, texts, space, highest) for case in cases]
+        return {t: self._choose(cases, records, truth, t, None) for t in thresholds}
+
+    @classmethod
+    def _choose(cls, cases: Sequence[Case], records: Sequence[FallbackRecord], truth: Sequence[int],
+                threshold: float, target: float | None) -> dict[str, Any]:
+        target = threshold if target is None else target
         agreed: list[tuple[float, bool]] = []
         revised: list[bool] = []
-        for case, true in zip(cases, truth):
-            record = self._run(case, texts, space)
-            decision, label, fused = self._proposal(case, record)
+        for case, record, true in zip(cases, records, truth):
+            if record.original_confidence >= threshold:    # accepted without a check at this threshold
+                continue
+            decision, label, fused = cls._proposal(case, record)
             if decision == "verified":
                 agreed.append((fused, label == case.labels[true]))
             elif decision == "revised":
                 revised.append(label == case.labels[true])
-        self.cut = float("inf")
+        cut = float("inf")
         right = 0
         for n, (fused, ok) in enumerate(sorted(agreed, key=lambda a: -a[0]), start=1):
             right += ok
             if right / n >= target:
-                self.cut = fused
-        self.revise = bool(revised) and sum(revised) / len(revised) >= target
-        return {"cut": self.cut, "revise": self.revise, "agreed": len(agreed),
+                cut = fused
+        revise = bool(revised) and sum(revised) / len(revised) >= target
+        return {"cut": cut, "revise": revise, "agreed": len(agreed),
                 "agreed_right": sum(ok for _, ok in agreed), "revised": len(revised), "revised_right": sum(revised)}
