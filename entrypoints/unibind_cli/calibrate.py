@@ -36,6 +36,30 @@ def calibrate() -> None:
     """Calibrated confidence: fit calibrators on held-out data, measure them."""
 
 
+def _modality_of(data: Path, space, modality: str | None) -> str:
+    """``modality`` as given, else the one modality of DATA's files (said on stderr); several: a usage error."""
+    from collections import Counter
+
+    from unibind.errors import UniBindError
+    from unibind.training.data import read_dataset
+
+    if modality:
+        return modality
+    if data.is_file() and data.suffix.lower() == ".json":
+        raise click.UsageError(f"{data}: give --modality (the modality of the files it lists)")
+    try:
+        items, _ = read_dataset(data, space.registry)
+    except UniBindError as exc:
+        raise click.ClickException(str(exc)) from exc
+    found = Counter(item.modality for item in items)
+    if len(found) > 1:
+        listed = ", ".join(f"{n} {m}" for m, n in found.most_common())
+        raise click.UsageError(f"{data} holds files of several modalities ({listed}): give --modality")
+    (only,) = found
+    click.echo(f"modality: {only} (every usable file in {data}; --modality to choose)", err=True)
+    return only
+
+
 def _read_data(data: Path, space, modality: str, labels: list[str] | None):
     """The user's labelled files (folder per class or manifest), with an error naming DATA when unusable."""
     from unibind.calibration.userdata import read_labelled
@@ -108,7 +132,7 @@ def fitted_parameters(calibrator) -> str:
               help="Space directory: calibrators are saved in SPACE/calibrators/<modality>.safetensors.")
 @click.option("--new", "new_space", is_flag=True,
               help="SPACE is a new folder for calibrators of the default space (no space.json).")
-@click.option("--modality", required=True, help="Modality of the files in DATA.")
+@click.option("--modality", help="Modality of the files in DATA (default: the one modality they have).")
 @click.option("--method", default="temperature", show_default=True, help="Registered calibrator name.")
 @click.option("--labels", type=LabelList(), help="Comma-separated class names in classify order "
               "(default: DATA's labels, sorted).")
@@ -118,7 +142,7 @@ def fitted_parameters(calibrator) -> str:
               "0.7, 0.8 and 0.9 are fitted and saved too.")
 @EXCLUDE_TRAINED
 @device_options
-def fit(data: Path, space_dir: Path, new_space: bool, modality: str, method: str, labels: list[str] | None,
+def fit(data: Path, space_dir: Path, new_space: bool, modality: str | None, method: str, labels: list[str] | None,
         centres: Path | None, threshold: float, exclude_trained: bool) -> None:
     """Fit a calibrator on held-out labelled files: DATA/<class name>/<file>, or a JSONL/JSON manifest of
     {"path": ..., "label": ...}.
@@ -136,6 +160,7 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str, method: str
     import torch
 
     space = open_space_to_write(space_dir, new_space)
+    modality = _modality_of(data, space, modality)
     found = _held_out(_read_data(data, space, modality, labels), space_dir, exclude_trained, data)
     names = found.classes
     try:
@@ -182,7 +207,7 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str, method: str
 @click.argument("data", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for report.json, reliability diagrams, risk-coverage curves and cached scores.")
-@click.option("--modality", help="Modality of the files in DATA (needed with DATA).")
+@click.option("--modality", help="Modality of the files in DATA (default: the one modality they have).")
 @click.option("--labels", type=LabelList(), help="Class names of DATA in order (default: its labels, sorted).")
 @click.option("--held-out-fraction", default=0.5, show_default=True, type=click.FloatRange(0, 1, min_open=True,
               max_open=True), help="Share of each class measured on; the rest fits the calibrators.")
@@ -210,11 +235,10 @@ def report(data: Path | None, out: Path, modality: str | None, labels: list[str]
     from unibind.calibration.report import format_report, run_report
     from unibind.errors import UniBindError
 
-    if data is not None and not modality:
-        raise click.UsageError("give --modality with DATA (the modality of its files)")
     if data is None and (modality or labels):
         raise click.UsageError("--modality and --labels describe DATA; give DATA too")
     space = open_space(space_dir)
+    modality = _modality_of(data, space, modality) if data is not None else None
     extra = [_held_out(_read_data(data, space, modality, labels), space_dir, exclude_trained, data)] \
         if data is not None else []
     if data is None and not datasets:
