@@ -453,6 +453,20 @@ def _has_capability(encoder: Any, method: str) -> bool:
 
 
 
+def ranked_classes(probs: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+    """``[N, C]`` class indices by probability, equal probabilities by score (then by class order).
+
+    A calibrator that flattens the probabilities (a huge temperature) makes
+    them equal in float32 although the cosines differ; ``topk`` then picks
+    among the tied classes in no defined order, so the printed label
+    disagreed with the space's own top-1 (``eval report``, the demo). An
+    order-preserving calibrator therefore never changes the ranking.
+    """
+    by_score = scores.argsort(dim=-1, descending=True, stable=True)
+    by_probability = probs.gather(-1, by_score).argsort(dim=-1, descending=True, stable=True)
+    return by_score.gather(-1, by_probability)
+
+
 def _predictions(embedded: Embeddings, labels: Sequence[str], sims: torch.Tensor, probs: torch.Tensor,
                  top_k: int, calibrated: bool) -> list[Prediction]:
     out = []
@@ -461,10 +475,10 @@ def _predictions(embedded: Embeddings, labels: Sequence[str], sims: torch.Tensor
     noted: dict[str, list[str]] = {}
     for w in embedded.warnings:
         noted.setdefault(w.source, []).append(w.reason)
+    ranked = ranked_classes(probs, sims)[:, :k]
     for row, source in enumerate(embedded.sources):
-        values, order = probs[row].topk(k)
-        top = [ClassScore(label=labels[i], probability=float(v), similarity=float(sims[row, i]))
-               for v, i in zip(values.tolist(), order.tolist())]
+        top = [ClassScore(label=labels[i], probability=float(probs[row, i]), similarity=float(sims[row, i]))
+               for i in ranked[row].tolist()]
         out.append(Prediction(source=source, modality=embedded.modality, label=top[0].label,
                               confidence=top[0].probability, entropy=float(ent[row]), top=top,
                               calibrated=calibrated, warnings=noted.get(source, [])))
