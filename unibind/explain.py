@@ -49,7 +49,7 @@ def review(space: Any, predictions: Sequence[Prediction], vectors: torch.Tensor,
     out = []
     for row, prediction in enumerate(predictions):
         case = Case(prediction.source, modality, list(labels), probs[row], vectors[row],
-                    dict(others[row]) if others else {})
+                    dict(others[row]) if others else {}, chosen=list(labels).index(prediction.label))
         update: dict[str, Any] = {}
         if explain_them:
             update["explanation"] = explain(case, texts, top_k)

@@ -44,3 +44,22 @@ def test_a_flattening_calibrator_keeps_the_top_cosine_as_the_label(registry, tmp
         sims = [c.similarity for c in after.top]
         assert sims == sorted(sims, reverse=True)
         assert after.top[0].probability == pytest.approx(1 / len(LABELS), abs=1e-6)
+
+
+def test_the_fallback_reviews_the_label_classify_named(registry, tmp_path):
+    """With the fallback on, its original label is the printed one, not ``probs.argmax`` over the ties."""
+    from unibind.validation.base import Fallback, FallbackSettings
+
+    space = Space(registry=registry, settings={"hashing": {"dim": 256}})
+    files = []
+    for n, text in enumerate(["a tree by a boat", "truck truck", "a boat on the sea", "a cat and a tree"]):
+        files.append(tmp_path / f"{n}.txt")
+        files[-1].write_text(text)
+    flat = TemperatureScaler(TemperatureSettings(temperature=8.4e7, max_temperature=1e9))
+    fitted = FittedCalibrator(flat, CalibratorRecord(name="temperature", modality="text"))
+    plain, _ = space.classify(files, LABELS)
+    reviewed, _ = space.classify(files, LABELS, calibrator={"text": fitted}, explain=True,
+                                 fallback=Fallback(FallbackSettings(validators=["yes-no"]), registry=registry))
+    for before, after in zip(plain, reviewed):
+        assert after.fallback.ran
+        assert after.fallback.original_label == before.label == after.top[0].label
