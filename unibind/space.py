@@ -79,6 +79,7 @@ class Space:
         centres: str | Path | CentreSet | Mapping[str, Any] | None = None,
         device: str | torch.device | None = None,
         precision: str | None = None,
+        pool: Any = None,
     ):
         if registry is None:
             from unibind.plugins import get_registry
@@ -104,6 +105,8 @@ class Space:
         self.modality_means: dict[str, torch.Tensor] = {}
         #: Apply the calibrated stacking a trained space recorded (unibind.training.stacking); False: raw scores.
         self.stacking = True
+        #: Built frozen encoders shared with other spaces (unibind.encoders.pool.EncoderPool); None: build own.
+        self.pool = pool
 
     @classmethod
     def from_dir(cls, path: str | Path, **kwargs: Any) -> Space:
@@ -145,7 +148,8 @@ class Space:
             return self._pipelines[modality]
         loader = self.registry.get("modality", modality).build()
         enc_spec = self._pick("encoder", modality, self.encoder_choice)
-        encoder = enc_spec.build(self._settings_of(enc_spec))
+        encoder = (self.pool.build(enc_spec, self._settings_of(enc_spec), self.device) if self.pool is not None
+                   else enc_spec.build(self._settings_of(enc_spec)))
         if modality == "text":
             text_encoder = encoder
         else:
