@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from unibind import devices
 from unibind.batching import prepared_batches
 from unibind.calibration.metrics import entropy
-from unibind.calibration.store import apply_calibration
+from unibind.calibration.store import apply_calibration, ranked_classes
 from unibind.explain import review
 from unibind.errors import InputError, NotRegisteredError
 from unibind.progress import track
@@ -376,7 +376,7 @@ class Space:
             # explanations and, below the threshold, the fallback validators (unibind.explain)
             checker = fallback.get(mod) if isinstance(fallback, Mapping) else fallback
             predictions.extend(review(self, found, part.vectors, labels, probs, mod, centre_set=chunk.centre_set,
-                                      fallback=checker, explain_them=explain, top_k=top_k))
+                                      fallback=checker, explain_them=explain, top_k=top_k, scores=sims))
         return predictions, plan.failures
 
     def classification_plan(self, paths: Sequence[str | Path], labels: Sequence[str] | None = None, *,
@@ -455,20 +455,6 @@ def _has_capability(encoder: Any, method: str) -> bool:
     return callable(found) and found() is not None
 
 
-
-
-def ranked_classes(probs: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-    """``[N, C]`` class indices by probability, equal probabilities by score (then by class order).
-
-    A calibrator that flattens the probabilities (a huge temperature) makes
-    them equal in float32 although the cosines differ; ``topk`` then picks
-    among the tied classes in no defined order, so the printed label
-    disagreed with the space's own top-1 (``eval report``, the demo). An
-    order-preserving calibrator therefore never changes the ranking.
-    """
-    by_score = scores.argsort(dim=-1, descending=True, stable=True)
-    by_probability = probs.gather(-1, by_score).argsort(dim=-1, descending=True, stable=True)
-    return by_score.gather(-1, by_probability)
 
 
 def _predictions(embedded: Embeddings, labels: Sequence[str], sims: torch.Tensor, probs: torch.Tensor,

@@ -12,9 +12,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from unibind.calibration.store import CalibratorRecord, FittedCalibrator
+from unibind.calibration.store import CalibratorRecord, FittedCalibrator, ranked_classes
 from unibind.calibration.temperature import TemperatureScaler, TemperatureSettings
-from unibind.space import Space, ranked_classes
+from unibind.space import Space
 
 LABELS = ["dog", "cat", "truck", "boat", "tree"]
 
@@ -63,3 +63,5 @@ def test_the_fallback_reviews_the_label_classify_named(registry, tmp_path):
     for before, after in zip(plain, reviewed):
         assert after.fallback.ran
         assert after.fallback.original_label == before.label == after.top[0].label
+        # the explanation lists the classes in the printed order too, not topk's order among the ties
+        assert [c.label for c in after.explanation.top] == [c.label for c in before.top]

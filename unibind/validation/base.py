@@ -29,8 +29,9 @@ class Case:
     embedding: torch.Tensor                   # [d] unit norm, in the space
     others: dict[str, torch.Tensor] = field(default_factory=dict)   # other modalities of the instance: [C] probs
     #: Index of the label classify named (None: the most probable); it breaks equal probabilities by cosine
-    #: (unibind.space.ranked_classes), which ``probs.argmax`` cannot see.
+    #: (unibind.calibration.store.ranked_classes), which ``probs.argmax`` cannot see.
     chosen: int | None = None
+    scores: torch.Tensor | None = None        # [C] the scores classify ranked by (equal probabilities by these)
 
     @property
     def predicted(self) -> int:
