@@ -160,6 +160,7 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
     from unibind.knowledge.records import ClassRef
     from unibind.knowledge.store import KnowledgeBase
     from unibind.knowledge.textcache import TextEmbedder
+    from unibind.encoders.pool import EncoderPool
     from unibind.space import Space
     from unibind.features import FeatureCache, FrozenEncoder, extract_features
     from unibind.training.pipeline import TrainConfig, train_space
@@ -172,6 +173,7 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     result = DemoResult()
+    pool = EncoderPool()  # every stage (training, before, after, the space without the unseen) shares these
 
     rows = demo_rows(tuxpaint_selection(DEMO_CLASSES, root=config.stamps_root))  # mirrored copies dropped
     if config.classes is not None:
@@ -218,7 +220,7 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
         adapter_settings={m: {"init": config.init} for m in MODALITIES},
         train=TrainSettings(epochs=config.epochs, seed=config.seed,
                             **({} if config.anchor_weight is None else {"anchor_weight": config.anchor_weight})))
-    trained = train_space(train_config, registry=registry)
+    trained = train_space(train_config, registry=registry, pool=pool)
     result.parameters = trained.parameters
     result.encoded = dict(trained.encoded)
     result.space_dir = trained.space_dir
@@ -229,8 +231,8 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
     from unibind.evaluation.report import Report, stage_slug, write_report
     from unibind.evaluation.stage import EmbeddedSet, Stage, draw_stage, evaluate_stage, score
 
-    before = Space(registry=registry)
-    after = Space.from_dir(trained.space_dir, registry=registry)
+    before = Space(registry=registry, pool=pool)
+    after = Space.from_dir(trained.space_dir, registry=registry, pool=pool)
     embedder = TextEmbedder.from_space(before)
     row_of = {r["path"]: r for r in test_rows}
     test_features = {}
@@ -278,8 +280,8 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
         seen_rows = [r for r in train_rows if r["label"] not in unseen]
         write_manifest(out / "train-seen.jsonl", seen_rows)
         seen_dir = train_space(train_config.model_copy(update={
-            "data": out / "train-seen.jsonl", "out": out / "space-seen"}), registry=registry).space_dir
-        seen_space = Space.from_dir(seen_dir, registry=registry)
+            "data": out / "train-seen.jsonl", "out": out / "space-seen"}), registry=registry, pool=pool).space_dir
+        seen_space = Space.from_dir(seen_dir, registry=registry, pool=pool)
         differ = same_centres(seen_space, after, [c for c in classes if c not in unseen])
         result.notes += differ
         report.notes += differ

@@ -27,9 +27,15 @@ def modality_contributions(per_modality: Mapping[str, torch.Tensor], labels: Seq
 
 def explain(case: Case, texts: ClassTexts, top_k: int = 3) -> Explanation:
     """The explanation of one case (its probabilities are the calibrated ones)."""
-    values, order = case.probs.topk(min(top_k, len(case.labels)))
+    k = min(top_k, len(case.labels))
+    if case.scores is not None:   # the order classify printed: equal probabilities by score
+        from unibind.calibration.store import ranked_classes
+
+        order = ranked_classes(case.probs[None], case.scores[None])[0, :k]
+    else:
+        order = case.probs.topk(k).indices
     top = []
-    for p, i in zip(values.tolist(), order.tolist()):
+    for p, i in zip(case.probs[order].tolist(), order.tolist()):
         text, sim = texts.best_text(case.embedding, i)
         top.append(CentreMatch(label=case.labels[i], probability=p, description=text, description_similarity=sim))
     modalities = []
@@ -41,15 +47,17 @@ def explain(case: Case, texts: ClassTexts, top_k: int = 3) -> Explanation:
 def review(space: Any, predictions: Sequence[Prediction], vectors: torch.Tensor, labels: Sequence[str],
            probs: torch.Tensor, modality: str, *, centre_set: Any = None, fallback: Fallback | None = None,
            explain_them: bool = False, others: Sequence[Mapping[str, torch.Tensor]] | None = None,
-           top_k: int = 3) -> list[Prediction]:
-    """Predictions with explanations and fallback decisions added (rows of ``vectors``/``probs`` match them)."""
+           top_k: int = 3, scores: torch.Tensor | None = None) -> list[Prediction]:
+    """Predictions with explanations and fallback decisions added (rows of ``vectors``/``probs`` match them;
+    ``scores``, the ``[N, C]`` scores classify ranked by, order the explanation's equal probabilities)."""
     if fallback is None and not explain_them:
         return list(predictions)
     texts = class_texts(space, labels, modality, centre_set)
     out = []
     for row, prediction in enumerate(predictions):
         case = Case(prediction.source, modality, list(labels), probs[row], vectors[row],
-                    dict(others[row]) if others else {})
+                    dict(others[row]) if others else {}, chosen=list(labels).index(prediction.label),
+                    scores=scores[row] if scores is not None else None)
         update: dict[str, Any] = {}
         if explain_them:
             update["explanation"] = explain(case, texts, top_k)

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from unibind import devices
 from unibind.batching import prepared_batches
 from unibind.calibration.metrics import entropy
-from unibind.calibration.store import apply_calibration
+from unibind.calibration.store import apply_calibration, ranked_classes
 from unibind.explain import review
 from unibind.errors import InputError, NotRegisteredError
 from unibind.progress import track
@@ -79,6 +79,7 @@ class Space:
         centres: str | Path | CentreSet | Mapping[str, Any] | None = None,
         device: str | torch.device | None = None,
         precision: str | None = None,
+        pool: Any = None,
     ):
         if registry is None:
             from unibind.plugins import get_registry
@@ -109,6 +110,8 @@ class Space:
         self.kb: str | Path | None = None
         #: Modality -> the classes the last :meth:`centre_set` built now (outside the saved centres), and how.
         self.built_classes: dict[str | None, BuiltClasses] = {}
+        #: Built frozen encoders shared with other spaces (unibind.encoders.pool.EncoderPool); None: build own.
+        self.pool = pool
 
     @classmethod
     def from_dir(cls, path: str | Path, **kwargs: Any) -> Space:
@@ -150,7 +153,8 @@ class Space:
             return self._pipelines[modality]
         loader = self.registry.get("modality", modality).build()
         enc_spec = self._pick("encoder", modality, self.encoder_choice)
-        encoder = enc_spec.build(self._settings_of(enc_spec))
+        encoder = (self.pool.build(enc_spec, self._settings_of(enc_spec), self.device) if self.pool is not None
+                   else enc_spec.build(self._settings_of(enc_spec)))
         if modality == "text":
             text_encoder = encoder
         else:
@@ -441,7 +445,7 @@ class Space:
             # explanations and, below the threshold, the fallback validators (unibind.explain)
             checker = fallback.get(mod) if isinstance(fallback, Mapping) else fallback
             predictions.extend(review(self, found, part.vectors, labels, probs, mod, centre_set=chunk.centre_set,
-                                      fallback=checker, explain_them=explain, top_k=top_k))
+                                      fallback=checker, explain_them=explain, top_k=top_k, scores=sims))
         return predictions, plan.failures
 
     def _without_class_calibrators(self, plan: ClassificationPlan, calibrator: Any, fallback: Any) -> tuple[Any, Any]:
@@ -570,10 +574,10 @@ def _predictions(embedded: Embeddings, labels: Sequence[str], sims: torch.Tensor
     noted: dict[str, list[str]] = {}
     for w in embedded.warnings:
         noted.setdefault(w.source, []).append(w.reason)
+    ranked = ranked_classes(probs, sims)[:, :k]
     for row, source in enumerate(embedded.sources):
-        values, order = probs[row].topk(k)
-        top = [ClassScore(label=labels[i], probability=float(v), similarity=float(sims[row, i]))
-               for v, i in zip(values.tolist(), order.tolist())]
+        top = [ClassScore(label=labels[i], probability=float(probs[row, i]), similarity=float(sims[row, i]))
+               for i in ranked[row].tolist()]
         out.append(Prediction(source=source, modality=embedded.modality, label=top[0].label,
                               confidence=top[0].probability, entropy=float(ent[row]), top=top,
                               calibrated=calibrated, warnings=noted.get(source, [])))

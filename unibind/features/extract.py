@@ -94,12 +94,13 @@ class FrozenEncoder:
     @classmethod
     def from_registry(cls, modality: str, encoder: str | None = None, *, registry: Any = None,
                       settings: dict[str, dict[str, Any]] | None = None, device: Any = None,
-                      precision: str | None = None) -> FrozenEncoder:
+                      precision: str | None = None, pool: Any = None) -> FrozenEncoder:
         """Build ``modality``'s loader and encoder (``encoder`` by name, else the default).
 
         ``settings`` maps component names (the modality's, the encoder's) to
         their settings, as for :class:`~unibind.space.Space`; ``device`` and
-        ``precision`` as there (default: the current setting, :mod:`unibind.devices`).
+        ``precision`` as there (default: the current setting, :mod:`unibind.devices`); ``pool``
+        (:class:`~unibind.encoders.pool.EncoderPool`) hands out an encoder it already built.
         """
         device = resolve(device)
         precision = resolve_precision(precision, device)
@@ -113,7 +114,8 @@ class FrozenEncoder:
         if getattr(enc_spec, "modality", modality) != modality:
             raise InputError(enc_spec.name, f"encodes {enc_spec.modality!r}, not {modality!r}")
         loader = mod_spec.build(settings.get(modality))
-        model = enc_spec.build(settings.get(enc_spec.name))
+        model = (pool.build(enc_spec, settings.get(enc_spec.name), device) if pool is not None
+                 else enc_spec.build(settings.get(enc_spec.name)))
         freeze = getattr(model, "freeze", None)
         if callable(freeze):
             freeze()

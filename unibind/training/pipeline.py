@@ -112,8 +112,12 @@ def _require_two_classes(data: Path, items: list[Item]) -> None:
 
 
 def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext | None = None,
-                on_epoch: Any = None) -> TrainResult:
-    """Train adapters on ``config.data`` and write the space directory ``config.out``."""
+                on_epoch: Any = None, pool: Any = None) -> TrainResult:
+    """Train adapters on ``config.data`` and write the space directory ``config.out``.
+
+    ``pool`` (:class:`~unibind.encoders.pool.EncoderPool`): frozen encoders built once and shared with
+    the caller's other spaces (``unibind demo``), instead of loading them again here.
+    """
     from unibind.knowledge.textcache import TextEmbedder, identity_hash, space_text_identity
     from unibind.space import Space
 
@@ -125,7 +129,8 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
     items, failures = read_dataset(config.data, registry, config.modalities)
     modalities = config.modalities or sorted({i.modality for i in items})  # type: ignore[misc]
     _require_two_classes(config.data, [i for i in items if i.modality in modalities])
-    space = Space(registry=registry, text_encoder=config.text_encoder, settings=config.settings, device=ctx.device)
+    space = Space(registry=registry, text_encoder=config.text_encoder, settings=config.settings, device=ctx.device,
+                  pool=pool)
     embedder = TextEmbedder.from_space(space)
     text_encoder = space.pipeline("text").encoder
 
@@ -140,7 +145,7 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
         if not group:
             raise InputError(config.data, f"no {m} samples in the data")
         frozen[m] = FrozenEncoder.from_registry(m, config.encoders.get(m), registry=registry,
-                                                settings=config.settings, device=ctx.device)
+                                                settings=config.settings, device=ctx.device, pool=pool)
         cache = FeatureCache(cache_root, frozen[m].cache_identity)
         removed += cache.remove_stale_temps()
         if not ctx.main:

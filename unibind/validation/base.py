@@ -28,10 +28,14 @@ class Case:
     probs: torch.Tensor                       # [C] calibrated
     embedding: torch.Tensor                   # [d] unit norm, in the space
     others: dict[str, torch.Tensor] = field(default_factory=dict)   # other modalities of the instance: [C] probs
+    #: Index of the label classify named (None: the most probable); it breaks equal probabilities by cosine
+    #: (unibind.calibration.store.ranked_classes), which ``probs.argmax`` cannot see.
+    chosen: int | None = None
+    scores: torch.Tensor | None = None        # [C] the scores classify ranked by (equal probabilities by these)
 
     @property
     def predicted(self) -> int:
-        return int(self.probs.argmax())
+        return int(self.probs.argmax()) if self.chosen is None else self.chosen
 
     @property
     def path(self) -> Path | None:
