@@ -309,7 +309,7 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
 
 
 def demo_scorers(space: Any, refs: Sequence[Any]) -> dict[str, AnyScorer]:
-    """Title -> scorer: ECL from ``space``'s saved centre sets (modality -> scorer), and the two baselines.
+    """Title -> modality -> scorer: ECL from ``space``'s saved centre sets, and the two baselines.
 
     One source of truth: the trained space's own per-modality centres score
     every ECL figure (both stages, the unseen classes, the calibrators), and
@@ -323,7 +323,10 @@ def demo_scorers(space: Any, refs: Sequence[Any]) -> dict[str, AnyScorer]:
 
     labels = [ref.name for ref in refs]
     scorers: dict[str, AnyScorer] = {"ECL": {m: space.centre_set(None, labels, m).score for m in MODALITIES}}
-    scorers.update(class_scorers(space, refs))  # template mean and class name, from the image prompts
+    # template mean and class name from each modality's own templates and prompt, as eval report builds them
+    per_modality = {m: class_scorers(space, refs, modality=m) for m in MODALITIES}
+    for title in per_modality[MODALITIES[0]]:
+        scorers[title] = {m: per_modality[m][title] for m in MODALITIES}
     return scorers
 
 
