@@ -282,7 +282,7 @@ class Runner:
         from unibind.evaluation.stage import balanced_accuracy
 
         feats = embed_set(space, data, cache_root=self.features, progress=False)
-        centre_set = space.centre_set(None, list(data.classes), data.modality) if space.centres else None
+        centre_set = space.centre_set(None, list(data.class_names), data.modality) if space.centres else None
         scorer = centre_set.score if centre_set is not None else class_scorers(
             space, data.classes, modality=data.modality, skip=("class name",))["template mean"]
         truth = torch.as_tensor(data.labels[feats.index], dtype=torch.long)

@@ -84,3 +84,21 @@ def test_k4_after_stage_is_what_classify_space_and_eval_report_give(built_demo, 
     stage = json.loads((tmp_path / "report" / "report.json").read_text())["stages"][0]
     ecl = {r["modality"]: r["accuracy"] for r in stage["accuracy"] if r["method"] == f"ECL k={config.k}"}
     assert ecl == {m: pytest.approx(result.accuracy[f"{m}/after"]["ECL"]) for m in MODALITIES}
+
+
+@pytest.mark.slow
+def test_unseen_figures_of_the_space_trained_without_them_are_what_classify_gives(built_demo):
+    """The space trained without "insect" scores it as `classify --space S --labels <all> --kb KB` does: its
+    saved centres, insect built now from the demo's KB, its own calibrated-stacking offset."""
+    config, result, _ = built_demo
+    rows = [json.loads(line) for line in (config.out / "test.jsonl").read_text().splitlines()]
+    insects = [r for r in rows if r["label"] == "insect" and r["modality"] == "image"]
+    said = CliRunner().invoke(cli, ["classify", "--space", str(config.out / "space-seen"), "--labels",
+                                    ",".join(config.classes), "--kb", str(config.out / "kb.sqlite"), "--json",
+                                    "--no-fallback", *[r["path"] for r in insects]])
+    assert said.exit_code == 0, said.output
+    assert "insect" in said.stderr                             # built now, and said
+    right = sum(json.loads(line)["label"] == "insect" for line in said.stdout.splitlines())
+    figures = result.unseen["image/trained without them"]
+    assert figures["items"] == len(insects)
+    assert figures["ECL"] == pytest.approx(right / len(insects))

@@ -282,6 +282,7 @@ def run_demo(config: DemoConfig, *, say: Callable[[str], None] = print, registry
         seen_dir = train_space(train_config.model_copy(update={
             "data": out / "train-seen.jsonl", "out": out / "space-seen"}), registry=registry, pool=pool).space_dir
         seen_space = Space.from_dir(seen_dir, registry=registry, pool=pool)
+        seen_space.kb = out / "kb.sqlite"   # its unseen classes are built from the same KB (classify --kb)
         differ = same_centres(seen_space, after, [c for c in classes if c not in unseen])
         result.notes += differ
         report.notes += differ
@@ -419,7 +420,10 @@ def unseen_accuracy(spaces: dict[str, Any], features: dict[str, Any], row_of: di
     """Top-1 on the test items of ``unseen`` classes (among all classes) in each space: the zero-shot setting.
 
     A space trained without those classes shows whether the adapters learned
-    the language space or only the training classes.
+    the language space or only the training classes. A trained space's ECL
+    scores as ``classify --space S --labels <all classes>`` does: its saved
+    centres, the classes it never saw built now by its recipe, and its
+    calibrated-stacking offset on the classes it trained on.
     """
     from unibind.evaluation.stage import score
 
@@ -431,8 +435,10 @@ def unseen_accuracy(spaces: dict[str, Any], features: dict[str, Any], row_of: di
         truth = torch.tensor([classes.index(row_of[feats.sources[i]]["label"]) for i in keep])
         for name, space in spaces.items():
             vectors = space.embed_features(m, feats.vectors[keep])
+            own = space.centre_set(None, list(classes), m) if getattr(space, "centres", None) else None
+            mine = {**scorers, "ECL": own.score} if own is not None else scorers
             out[f"{m}/{name}"] = {title: float((score(scorer, vectors, m).argmax(1) == truth).float().mean())
-                                  for title, scorer in scorers.items()} | {"items": float(len(keep))}
+                                  for title, scorer in mine.items()} | {"items": float(len(keep))}
     return out
 
 
