@@ -411,6 +411,16 @@ def _tensors(value: Any) -> list[Any]:
 
 
 def peak_rss_mb() -> float:
+    """This process's own peak resident memory (MB): VmHWM of its address space.
+
+    Not ``getrusage``'s ru_maxrss: Linux carries that across exec, so a fuzz run started by a large
+    parent (pytest late in the suite: 3.2 GB) reported the parent's peak as its own."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -72,3 +72,14 @@ def test_a_reader_that_hangs_is_a_time_bomb_verdict(tmp_path: Path, monkeypatch:
     path.write_bytes(b"x")
     verdict, detail = fuzz.check_file(Hangs(), None, path)
     assert verdict == "crash" and "time bomb" in detail
+
+
+def test_the_peak_memory_is_the_fuzz_run_s_own_not_its_parent_s() -> None:
+    """Linux carries ru_maxrss across exec: a run started by a large parent (pytest late in the suite)
+    reported the parent's 3.2 GB as its own peak and failed the bound."""
+    parent = bytearray(800 * 1024 * 1024)
+    parent[::4096] = b"\x01" * len(parent[::4096])                 # resident, not just reserved
+    code = f"import sys; sys.path.insert(0, {str(ROOT / 'scripts')!r}); import reader_fuzzer; " \
+           "print(reader_fuzzer.peak_rss_mb())"
+    child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert len(parent) and child < 400

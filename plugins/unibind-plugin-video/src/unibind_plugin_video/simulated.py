@@ -33,14 +33,18 @@ def write_video(path: str | Path, frames: np.ndarray | Sequence[np.ndarray], fps
         raise ValueError(f"frames must be [T, H, W, 3], got {frames.shape}")
     suffix = path.suffix.lower()
     codec = codec or CODECS.get(suffix, "libx264")
-    with av.open(str(path), mode="w") as out:
+    # bitexact (no random segment id or muxing date: Matroska writes both) and one encoding thread: the same
+    # frames give the same bytes, and a fuzzer seeded with them mutates the same files every run
+    with av.open(str(path), mode="w", container_options={"fflags": "+bitexact"}) as out:
         stream = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height = int(frames.shape[2]), int(frames.shape[1])
         stream.pix_fmt = "yuv420p"
+        stream.codec_context.thread_count = 1   # threaded encoders' output varies with the machine's load
         if gop:
             stream.codec_context.gop_size = gop
         if codec == "libx264":
-            stream.options = {"preset": "veryfast", "crf": "20", **({"keyint_min": str(gop)} if gop else {})}
+            stream.options = {"preset": "veryfast", "crf": "20", "threads": "1",
+                              **({"keyint_min": str(gop)} if gop else {})}
         audio_stream = None
         if audio is not None:
             audio_stream = out.add_stream(AUDIO_CODECS.get(suffix, "aac"),
