@@ -21,7 +21,6 @@ import argparse
 import os
 import resource
 import time
-from collections import Counter
 from pathlib import Path
 
 
@@ -36,24 +35,15 @@ def main() -> None:
         parser.error(f"--out {args.out} is not empty: a second run reuses its work and times nothing comparable")
 
     from unibind.demo import DemoConfig, run_demo
-    from unibind.encoders.pool import EncoderPool
-    from unibind.specs import EncoderSpec
+    from unibind.encoders.pool import EncoderPool, counting_builds
 
-    built: Counter = Counter()
-    original = EncoderSpec.build
-
-    def counting(self, settings=None, **context):
-        validated = self.make_settings(settings)
-        built[(self.qualified_name, validated.model_dump_json() if validated is not None else "")] += 1
-        return original(self, settings, **context)
-
-    EncoderSpec.build = counting  # type: ignore[method-assign]
     if args.no_pool:
         EncoderPool.build = lambda self, spec, settings=None, device=None: spec.build(settings)  # type: ignore
     load = os.getloadavg()[0]
     start = time.perf_counter()
-    result = run_demo(DemoConfig(out=args.out, classes=("bird", "cattle", "insect"), unseen=("insect",),
-                                 epochs=args.epochs, per_class=12, k=args.k), say=lambda _: None)
+    with counting_builds() as built:
+        result = run_demo(DemoConfig(out=args.out, classes=("bird", "cattle", "insect"), unseen=("insect",),
+                                     epochs=args.epochs, per_class=12, k=args.k), say=lambda _: None)
     wall = time.perf_counter() - start
     for (name, settings), n in sorted(built.items()):
         print(f"{n} x {name} {settings}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections import Counter
 
 import pytest
 from click.testing import CliRunner
@@ -17,25 +16,16 @@ from click.testing import CliRunner
 from unibind.calibration.store import CalibratorRecord, FittedCalibrator, save_calibrator
 from unibind.calibration.temperature import TemperatureScaler, TemperatureSettings
 from unibind.demo import MODALITIES, DemoConfig, run_demo
-from unibind.specs import EncoderSpec
+from unibind.encoders.pool import counting_builds
 from unibind_cli.main import cli
 
 
 @pytest.fixture(scope="module")
 def built_demo(tmp_path_factory):
     """One small demo run with every encoder construction counted by (encoder, its settings)."""
-    built: Counter = Counter()
-    original = EncoderSpec.build
-
-    def counting(self, settings=None, **context):
-        validated = self.make_settings(settings)
-        built[(self.qualified_name, validated.model_dump_json() if validated is not None else "")] += 1
-        return original(self, settings, **context)
-
     config = DemoConfig(out=tmp_path_factory.mktemp("demo-small") / "demo", classes=("bird", "cattle", "insect"),
                         unseen=("insect",), epochs=2, per_class=12, k=4)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(EncoderSpec, "build", counting)
+    with counting_builds() as built:
         result = run_demo(config, say=lambda _: None)
     return config, result, built
 

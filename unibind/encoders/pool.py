@@ -10,6 +10,9 @@ built module instead.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -33,3 +36,24 @@ class EncoderPool:
 
     def __len__(self) -> int:
         return len(self._built)
+
+
+@contextmanager
+def counting_builds() -> Iterator[Counter]:
+    """Count every encoder construction by (spec, validated settings) while the block runs: what shows
+    whether a pool is shared (the demo's test and ``scripts/demo_encoder_builds.py``)."""
+    from unibind.specs import EncoderSpec
+
+    built: Counter = Counter()
+    original = EncoderSpec.build
+
+    def counting(self: Any, settings: Any = None, **context: Any) -> Any:
+        validated = self.make_settings(settings)
+        built[(self.qualified_name, validated.model_dump_json() if validated is not None else "")] += 1
+        return original(self, settings, **context)
+
+    EncoderSpec.build = counting  # type: ignore[method-assign]
+    try:
+        yield built
+    finally:
+        EncoderSpec.build = original  # type: ignore[method-assign]
