@@ -55,3 +55,16 @@ def test_a_calibrator_without_a_fingerprint_is_judged_by_space_json(tmp_path, fa
     write_record(space, record)
     assert stale_calibrators(space, {"vec": old}) == {}
     assert stale_calibrators(tmp_path / "no-space", {"vec": old}) == {}     # the default space's folder
+
+
+def test_a_saved_temperature_outside_the_accepted_bounds_is_not_applied(tmp_path):
+    """Files saved before degenerate fits were refused hold e.g. T = 8.4e7: every probability 1/C."""
+    from unibind.calibration.temperature import TemperatureSettings
+
+    def saved(temperature, **settings):
+        calibrator = SimpleNamespace(temperature=temperature, settings=TemperatureSettings(**settings))
+        return SimpleNamespace(calibrator=calibrator, record=SimpleNamespace(provenance={}))
+
+    why = stale_calibrators(tmp_path / "default-space-folder", {"audio": saved(8.4e7), "image": saved(4.77)})
+    assert set(why) == {"audio"} and "temperature 8.4e+07 is outside [0.01, 100]" in why["audio"]
+    assert stale_calibrators(None, {"audio": saved(8.4e7, max_temperature=1e9)}) == {}   # its own bounds allow it

@@ -40,17 +40,20 @@ def scores_fingerprint(space_dir: str | Path | None, modality: str) -> str | Non
 
 
 def stale_calibrators(space_dir: str | Path | None, calibrators: Mapping[str, Any]) -> dict[str, str]:
-    """modality -> why its saved calibrator no longer fits the space (fitted before the space was retrained).
+    """modality -> why its saved calibrator does not apply: a temperature outside the bounds a fit accepts, or
+    fitted before the space was trained again.
 
     A calibrator saved before fingerprints were recorded is judged by ``space.json``: training writes it
     anew without the calibrators, so one it does not list was fitted for an earlier training."""
     from unibind.spacedir import RECORD, read_record
 
+    stale = {m: why for m, fitted in calibrators.items() if (why := _out_of_range(fitted)) is not None}
     if space_dir is None or not (Path(space_dir) / RECORD).is_file():
-        return {}
+        return stale
     listed = read_record(space_dir).calibrators
-    stale = {}
     for modality, fitted in calibrators.items():
+        if modality in stale:
+            continue
         recorded = fitted.record.provenance.get(KEY)
         if recorded is None and modality not in listed:
             stale[modality] = "space.json does not list it (the space was trained again after it was fitted)"
@@ -58,3 +61,15 @@ def stale_calibrators(space_dir: str | Path | None, calibrators: Mapping[str, An
             stale[modality] = ("it was fitted before the space's adapter or centres changed (trained again into "
                                "this folder?); fit it again with `unibind calibrate fit`")
     return stale
+
+
+def _out_of_range(fitted: Any) -> str | None:
+    """Why a saved temperature is refused: outside the bounds its own settings accept (a file saved before
+    degenerate fits were refused holds e.g. T = 8e7: every probability 1/C)."""
+    calibrator = getattr(fitted, "calibrator", None)
+    temperature, settings = getattr(calibrator, "temperature", None), getattr(calibrator, "settings", None)
+    low, high = getattr(settings, "min_temperature", None), getattr(settings, "max_temperature", None)
+    if not isinstance(temperature, (int, float)) or low is None or high is None or low <= temperature <= high:
+        return None
+    return (f"its temperature {temperature:.3g} is outside [{low:g}, {high:g}] (saved before such fits were "
+            "refused: nearly uniform probabilities); fit it again with `unibind calibrate fit`")
