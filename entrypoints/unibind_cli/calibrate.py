@@ -164,7 +164,8 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str | None, meth
     found = _held_out(_read_data(data, space, modality, labels), space_dir, exclude_trained, data)
     names = found.classes
     try:
-        scored = score_files(space, found.paths, names, modality, centres=centres or getattr(space, "centres", None))
+        # the space's own centres (None): classes it has none saved for are built now by its recipe, as classify
+        scored = score_files(space, found.paths, names, modality, centres=centres)
         target_of = dict(zip(map(str, found.paths), found.targets))
         y = torch.tensor([target_of[s] for s in scored.embedded.sources])
         if len(set(y.tolist())) < 2:
@@ -193,6 +194,8 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str | None, meth
         write_record(space_dir, space_record)
     for failure in scored.embedded.failures:
         click.echo(f"skipped {failure.source}: {failure.reason}", err=True)
+    for built in space.built_classes.values():
+        click.echo(f"note: {built.describe()}", err=True)
     click.echo(f"{method} fitted on {len(y)} {modality} files ({len(names)} classes) -> {path}")
     click.echo(f"fitted: {fitted_parameters(calibrator)}")
     click.echo(f"ECE {before['ece']:.3f} -> {after['ece']:.3f}, NLL {before['nll']:.3f} -> {after['nll']:.3f} "

@@ -27,3 +27,17 @@ def test_the_modality_is_read_off_the_files_and_several_are_an_error(tmp_path, f
     assert mixed.exit_code == 2 and "Traceback" not in mixed.output
     assert "holds files of several modalities (40 vec, 1 text): give --modality" in mixed.output
     assert not (tmp_path / "rep").exists()
+
+
+def test_calibrate_fit_builds_classes_the_space_never_saw_as_classify_does(tmp_path, fake_registry):
+    fakes.write_class_folders(tmp_path / "data", LABELS[:3], 10)
+    space = tmp_path / "space"
+    fakes.train_tiny(tmp_path / "data", space, fake_registry)
+    fakes.write_class_folders(tmp_path / "more", LABELS, 10)          # the same three classes, and "fish", never trained
+    held = held_out(tmp_path / "held", tmp_path / "more")
+    before = sorted(p.name for p in space.rglob("*") if "calibrators" not in p.parts)
+    fitted = CliRunner().invoke(cli, ["calibrate", "fit", str(held), "--space", str(space), "--modality", "vec"])
+    assert fitted.exit_code == 0, fitted.output
+    assert "classes built now (not among the space's saved centres): fish" in fitted.stderr
+    assert "fitted on 40 vec files (4 classes)" in fitted.stdout
+    assert sorted(p.name for p in space.rglob("*") if "calibrators" not in p.parts) == before   # no centres saved
