@@ -58,4 +58,6 @@ def seen_by_space(space_dir: str | Path | None, modality: str, paths: Iterable[s
     known = trained_on(space_dir, modality)
     if known is None:
         return None
-    return [str(p) for p in paths if known and bytes.fromhex(file_hash(p)[:2 * _BYTES]) in known]
+    if not known:                # nothing of this modality was trained on: no file needs hashing
+        return []
+    return [str(p) for p in paths if bytes.fromhex(file_hash(p)[:2 * _BYTES]) in known]

@@ -269,8 +269,8 @@ def load_for_classify(space_dir: Path | None, calibrator_file: Path | None, cent
     default calibrators; the folder's own calibrators and ``--calibrator`` replace them per modality.
     """
     from unibind.calibration.defaults import default_calibrators
-    from unibind.calibration.fitted_for import stale_calibrators
-    from unibind.calibration.store import load_calibrator, load_calibrators
+    from unibind.calibration.fitted_for import applicable_calibrators
+    from unibind.calibration.store import load_calibrator
 
     space = open_space(space_dir)
     calibrators, why = {}, {}
@@ -278,9 +278,10 @@ def load_for_classify(space_dir: Path | None, calibrator_file: Path | None, cent
         calibrators, why = default_calibrators(space, centres=centres)
         why = {m: f"the shipped {m} calibrator does not apply: {w}" for m, w in why.items()}
     if space_dir is not None:
-        calibrators.update(load_calibrators(space_dir, space.registry))
-        for m, w in stale_calibrators(space_dir, calibrators).items():
-            del calibrators[m]
+        saved, stale = applicable_calibrators(space_dir, space.registry)
+        calibrators.update(saved)
+        for m, w in stale.items():
+            calibrators.pop(m, None)      # nor the shipped default: the folder's own calibrator was meant
             why[m] = f"the space's {m} calibrator does not apply: {w}"
     if calibrator_file is not None:
         fitted = load_calibrator(calibrator_file, space.registry)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from unibind_cli.devices import device_options
+from unibind_cli.validation import given
 
 DATA_HELP = ("fashion-mnist[:N], fashion-mnist-inverted[:N], tuxpaint[:N], tuxpaint-pairs[:N] (photo + sound "
              "of the same stamps) or a folder of class folders; repeat for several.")
@@ -156,7 +157,7 @@ def report(data: tuple[str, ...], space_dir: Path | None, kb_path: Path, sources
                              scratch=out_dir / "kb-with-additions.sqlite")
         for line in plan.messages(kb_path):
             click.echo(line, err=True)
-        if space_dir is not None and _given(click.get_current_context(), "kb_path"):
+        if space_dir is not None and given("kb_path"):
             spaces[-1][1].kb = plan.path  # classes outside its saved centres: built from the KB the user named
         path = report_for_spaces(spaces, sets, out_dir, kb_path=plan.path, k=k, zeroshot=tables,
                                  figures=[(f.stem, str(f.resolve())) for f in figures], command=_command(),
@@ -176,13 +177,6 @@ def _say_trained_files(space_dir: Path | None, sets) -> None:
         if seen:
             click.echo(f"warning: {len(seen)} of {len(s.items)} {s.modality} files of {s.name} trained {space_dir}: "
                        "its after-training figures are measured on training data (optimistic)", err=True)
-
-
-def _given(ctx: click.Context, name: str) -> bool:
-    """Whether the user set option ``name`` (not its default)."""
-    from click.core import ParameterSource
-
-    return ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)
 
 
 def _print_gaps(report_json: Path) -> None:

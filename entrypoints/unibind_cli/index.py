@@ -192,12 +192,10 @@ def search(index_path, query, modality, k, balanced, as_text, space_dir, pairs, 
     settings = _settings(pairs, found.settings)
     calibrators = {}
     if getattr(space, "space_dir", None) is not None:
-        from unibind.calibration.fitted_for import stale_calibrators
-        from unibind.calibration.store import load_calibrators
+        from unibind.calibration.fitted_for import applicable_calibrators
 
-        calibrators = load_calibrators(space.space_dir, space.registry)
-        for m, why in stale_calibrators(space.space_dir, calibrators).items():
-            del calibrators[m]
+        calibrators, stale = applicable_calibrators(space.space_dir, space.registry)
+        for m, why in stale.items():
             click.echo(f"probabilities: uncalibrated for {m}: the space's calibrator does not apply: {why}", err=True)
     results = q.search(found, space, query, k=k, modality=modality, balanced=balanced,
                        calibrators=calibrators, settings=settings, as_text=as_text)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from unibind_cli.devices import device_options
-from unibind_cli.validation import NON_NEGATIVE, OPEN_FRACTION, POSITIVE, POSITIVE_FLOAT
+from unibind_cli.validation import NON_NEGATIVE, OPEN_FRACTION, POSITIVE, POSITIVE_FLOAT, given
 
 NON_NEGATIVE_FLOAT = click.FloatRange(min=0)
 #: Defaults as literals (importing the trainer here would load torch for every command); a test keeps them
@@ -25,8 +25,8 @@ def _anchor_note(starts: dict[str, str], weight: float) -> str:
         return ""
     if anchored:
         return f"; {', '.join(anchored)} anchored to the bridge (--anchor-weight {weight:g})"
-    given = click.get_current_context().get_parameter_source("anchor_weight") != click.core.ParameterSource.DEFAULT
-    return f"; --anchor-weight {weight:g} anchors nothing: no adapter starts from the text bridge" if given else ""
+    return f"; --anchor-weight {weight:g} anchors nothing: no adapter starts from the text bridge" \
+        if given("anchor_weight") else ""
 
 
 def _one(values: list[str], option: str) -> str:
@@ -123,8 +123,7 @@ def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centre
     from unibind.training.pipeline import TrainConfig, train_space
     from unibind.training.trainer import TrainSettings
 
-    given = click.get_current_context().get_parameter_source("stacking_max_seen_loss")
-    if not stacking and given not in (None, click.core.ParameterSource.DEFAULT):
+    if not stacking and given("stacking_max_seen_loss"):
         raise click.ClickException(f"--stacking-max-seen-loss {stacking_max_seen_loss:g} chooses calibrated "
                                    "stacking's offset, but stacking is off (--no-stacking): add --stacking or drop it")
     if threads:

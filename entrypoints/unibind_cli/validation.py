@@ -1,7 +1,8 @@
 """Option types that refuse a bad value where it enters, naming the option (errors at the edge).
 
 Counts and sizes use click's own ranges (``click.IntRange(min=1)``); this module
-holds what click has no type for: a list of class labels, and a space directory.
+holds what click has no type for: a list of class labels, and a space directory; and whether the user
+gave an option at all (:func:`given`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ NON_NEGATIVE = click.IntRange(min=0)
 POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
 PROBABILITY = click.FloatRange(0, 1)
 OPEN_FRACTION = click.FloatRange(0, 1, min_open=True, max_open=True)
+
+
+def given(name: str) -> bool:
+    """Whether the user set option ``name`` of the running command (not left at its default)."""
+    from click.core import ParameterSource
+
+    source = click.get_current_context().get_parameter_source(name)
+    return source not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)
 
 
 class LabelList(click.ParamType):
