@@ -81,5 +81,7 @@ def test_kb_check_finds_the_wrong_sentence_with_the_real_text_encoder_and_change
     assert (not wal.exists() or wal.stat().st_size == 0) and set(after) <= {wal.name, "kb.sqlite", "kb.sqlite-shm"}
     shown = CliRunner().invoke(kb, ["check", "--kb", str(path)])
     assert "1 nearer another class than their own" in shown.output and "dog -> airplane" in shown.output
+    unknown = CliRunner().invoke(kb, ["check", "--kb", str(path), "--classes", "dog,wolf"])
+    assert unknown.exit_code == 1 and "1 class(es) with descriptions found (none for wolf)" in unknown.output
     missing = CliRunner().invoke(kb, ["check", "--kb", str(tmp_path / "nope.sqlite")])
     assert missing.exit_code == 1 and "no knowledge base here" in missing.output

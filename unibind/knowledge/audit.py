@@ -51,7 +51,9 @@ def audit_descriptions(kb: Any, embed: Any, classes: Sequence[ClassRef] | None =
     for record in records:
         by_class.setdefault(record.class_ref.key, []).append(record)
     if len(by_class) < 2:
-        raise ValueError(f"the audit compares classes: {len(by_class)} class(es) with descriptions found")
+        bare = [c.name for c in classes or () if c.key not in by_class]
+        none = f" (none for {', '.join(bare)})" if bare else ""
+        raise ValueError(f"the audit compares classes: {len(by_class)} class(es) with descriptions found{none}")
     keys = list(by_class)
     names = [by_class[k][0].class_ref.name for k in keys]
     texts = [r.text for k in keys for r in by_class[k]]
