@@ -269,8 +269,7 @@ def load_for_classify(space_dir: Path | None, calibrator_file: Path | None, cent
     default calibrators; the folder's own calibrators and ``--calibrator`` replace them per modality.
     """
     from unibind.calibration.defaults import default_calibrators
-    from unibind.calibration.fitted_for import applicable_calibrators
-    from unibind.calibration.store import load_calibrator
+    from unibind.calibration.store import applicable_calibrators, load_calibrator
 
     space = open_space(space_dir)
     calibrators, why = {}, {}

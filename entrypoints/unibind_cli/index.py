@@ -192,7 +192,7 @@ def search(index_path, query, modality, k, balanced, as_text, space_dir, pairs, 
     settings = _settings(pairs, found.settings)
     calibrators = {}
     if getattr(space, "space_dir", None) is not None:
-        from unibind.calibration.fitted_for import applicable_calibrators
+        from unibind.calibration.store import applicable_calibrators
 
         calibrators, stale = applicable_calibrators(space.space_dir, space.registry)
         for m, why in stale.items():

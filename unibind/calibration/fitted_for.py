@@ -63,16 +63,6 @@ def stale_calibrators(space_dir: str | Path | None, calibrators: Mapping[str, An
     return stale
 
 
-def applicable_calibrators(space_dir: str | Path, registry: Any = None) -> tuple[dict[str, Any], dict[str, str]]:
-    """(modality -> calibrator, modality -> why it does not apply) of the calibrators saved in ``space_dir``:
-    what every caller that applies a space's calibrators loads, so none applies a stale one."""
-    from unibind.calibration.store import load_calibrators
-
-    calibrators = load_calibrators(space_dir, registry)
-    stale = stale_calibrators(space_dir, calibrators)
-    return {m: c for m, c in calibrators.items() if m not in stale}, stale
-
-
 def _out_of_range(fitted: Any) -> str | None:
     """Why a saved temperature is refused: outside the bounds its own settings accept (a file saved before
     degenerate fits were refused holds e.g. T = 8e7: every probability 1/C)."""

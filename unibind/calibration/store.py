@@ -127,6 +127,17 @@ def load_calibrators(space_dir: str | Path, registry=None) -> dict[str, FittedCa
     return {p.stem: load_calibrator(p, registry) for p in sorted(folder.glob("*.safetensors"))}
 
 
+def applicable_calibrators(space_dir: str | Path, registry=None) -> tuple[dict[str, FittedCalibrator], dict[str, str]]:
+    """(modality -> calibrator, modality -> why it does not apply) of the calibrators saved in ``space_dir``:
+    what every caller that applies a space's calibrators loads, so none applies a stale one
+    (:func:`~unibind.calibration.fitted_for.stale_calibrators`)."""
+    from unibind.calibration.fitted_for import stale_calibrators
+
+    calibrators = load_calibrators(space_dir, registry)
+    stale = stale_calibrators(space_dir, calibrators)
+    return {m: c for m, c in calibrators.items() if m not in stale}, stale
+
+
 def calibrator_entries(space_dir: str | Path) -> dict[str, dict[str, Any]]:
     """Small summaries for ``space.json``: modality -> {file, name, settings, metrics} (no torch needed)."""
     folder = Path(space_dir) / FOLDER
