@@ -25,9 +25,14 @@ def open_space(space_dir: Path | None):
 def open_space_to_write(space_dir: Path, new_space: bool):
     """The space whose folder ``--space`` names, for fitting into; ``--new`` starts a folder for the default
     space. A typo must not become a new folder of calibrators for the default space."""
+    from unibind.spacelock import writing_space
+
     problem = None if new_space else SpaceDir().problem(space_dir)
     if problem:
         raise click.BadParameter(f"{problem}; --new starts one for the default space", param_hint="'--space'")
+    # held until the command ends: a train into the same folder meanwhile would change the adapters it fits for
+    ctx = click.get_current_context()
+    ctx.with_resource(writing_space(space_dir, f"unibind {ctx.command_path.split(' ', 1)[-1]}"))
     return open_space(space_dir)
 
 

@@ -10,6 +10,7 @@ slice of every batch from the cache, and rank 0 writes the space.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 from dataclasses import dataclass, field
@@ -118,10 +119,18 @@ def train_space(config: TrainConfig, *, registry: Any = None, ctx: DistContext |
     ``pool`` (:class:`~unibind.encoders.pool.EncoderPool`): frozen encoders built once and shared with
     the caller's other spaces (``unibind demo``), instead of loading them again here.
     """
+    from unibind.spacelock import writing_space
+
+    ctx = ctx or DistContext()
+    # only the main process writes the folder; under torchrun the other ranks would wait on their own lock
+    with writing_space(config.out, "unibind train") if ctx.main else contextlib.nullcontext():
+        return _train_space(config, registry=registry, ctx=ctx, on_epoch=on_epoch, pool=pool)
+
+
+def _train_space(config: TrainConfig, *, registry: Any, ctx: DistContext, on_epoch: Any, pool: Any) -> TrainResult:
     from unibind.knowledge.textcache import TextEmbedder, identity_hash, space_text_identity
     from unibind.space import Space
 
-    ctx = ctx or DistContext()
     if registry is None:
         from unibind.plugins import get_registry
 
