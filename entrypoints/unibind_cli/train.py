@@ -171,9 +171,13 @@ def train(data: Path, out: Path, modalities: str | None, kb: Path | None, centre
     click.echo(f"space written to {result.space_dir} (best epoch {result.fit.best_epoch} of "
                f"{len(result.fit.history)}{', stopped early' if result.fit.stopped_early else ''})")
     if val_fraction > 0 and result.samples and all(n["val"] == 0 for n in result.samples.values()):
-        click.echo(f"no validation: too few items to hold out {config.min_val_per_class} per class (and keep as "
-                   f"many for training), so all trained for the fixed schedule of {epochs} epochs, with no "
-                   "early stopping", err=True)
+        from unibind.training.data import smallest_validated_class
+
+        needed = smallest_validated_class(val_fraction, config.min_val_per_class)
+        click.echo(f"no validation: --val-fraction {val_fraction:g} holds out {config.min_val_per_class} per class "
+                   f"(and keeps as many for training) only when every class has at least {needed} items, and one "
+                   f"has fewer; so all trained for the fixed schedule of {epochs} epochs, with no early stopping",
+                   err=True)
     if result.starts:
         click.echo("adapter start: " + ", ".join(f"{m} {init}" for m, init in sorted(result.starts.items()))
                    + ("" if inits else f" (--init {config.init})") + _anchor_note(result.starts, anchor_weight))

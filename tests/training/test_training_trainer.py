@@ -168,3 +168,14 @@ def test_split_holds_out_nothing_when_a_class_is_too_small_to_validate():
     many = items({"a": 15, "b": 20})
     train, val = split_instances(many, 0.2, 0, min_val_per_class=3)
     assert len(val) == 7 and len(train) == 28 and not train & val
+
+
+def test_the_class_size_the_no_validation_message_names_is_the_one_the_split_needs():
+    from unibind.training.data import Item, smallest_validated_class, split_instances
+
+    for fraction, least in ((0.2, 2), (0.2, 3), (0.5, 2), (0.1, 1), (0.3, 4)):
+        needed = smallest_validated_class(fraction, least)
+        for n, validates in ((needed - 1, False), (needed, True)):
+            items = [Item(path=f"{c}{i}.png", label=c, modality="image") for c in "ab" for i in range(n)]
+            _, val = split_instances(items, fraction, 0, min_val_per_class=least)
+            assert bool(val) is validates, (fraction, least, n)

@@ -170,6 +170,15 @@ def _share_instance_descriptions(items: list[Item]) -> None:
             items[i] = item.model_copy(update={"description": by_instance[item.instance]})
 
 
+def smallest_validated_class(fraction: float, min_val_per_class: int) -> int | None:
+    """The fewest instances a class needs for :func:`split_instances` to validate at ``fraction`` (None: never)."""
+    for n in range(2, 100_000):
+        take = round(fraction * n)
+        if take >= min_val_per_class and n - take >= min_val_per_class:
+            return n
+    return None
+
+
 def split_instances(items: Sequence[Item], fraction: float, seed: int, *,
                     min_val_per_class: int = 1) -> tuple[set[str], set[str]]:
     """Train and val instance keys, stratified by label; one instance never straddles the split.
