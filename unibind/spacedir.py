@@ -88,6 +88,10 @@ class SpaceRecord(BaseModel):
     metrics: dict[str, Any] = Field(default_factory=dict)
     made_from: dict[str, Any] | None = Field(default=None, description="Training data, knowledge base and the "
                                              "`unibind train` command that makes this space again.")
+    files: dict[str, str] = Field(default_factory=dict, description="Relative path -> SHA-256 of every file the "
+                                  "training run wrote beside this record; checked on load, so a folder mixing two "
+                                  "runs' files (a train writing it now, files copied in) is refused, not used. "
+                                  "Empty in older spaces: not checked.")
 
 
 def centre_files(record: SpaceRecord) -> dict[str | None, str]:
@@ -268,6 +272,27 @@ def _check_local_paths(space_dir: Path, settings: dict[str, dict[str, Any]]) -> 
                                  f"(Space.from_dir(..., settings={{{component!r}: {{{key!r}: PATH}}}}))")
 
 
+def written_files(space_dir: Path, relatives: list[str]) -> dict[str, str]:
+    """``SpaceRecord.files`` for the files a training run just wrote."""
+    from unibind.identity import file_digest
+
+    return {relative: file_digest(space_dir / relative) for relative in sorted(relatives)}
+
+
+def check_written_files(space_dir: Path, record: SpaceRecord) -> None:
+    """Refuse a space whose files are not the ones its ``space.json`` was written with."""
+    from unibind.identity import file_digest
+
+    for relative, digest in record.files.items():
+        path = inside(space_dir, relative, "file")
+        if not path.is_file():
+            raise InputError(path, f"named in {RECORD} but missing")
+        if file_digest(path) != digest:
+            raise InputError(path, f"is not the file {RECORD} was written with: it changed afterwards (a train "
+                             f"into {space_dir} may be writing it now, or it was copied in from another space); "
+                             "wait for that train and retry, or train this space again")
+
+
 def load_space_dir(space_dir: str | Path, *, space_class: type[Space], registry: Any = None,
                    **space_kwargs: Any) -> Space:
     """A ``space_class`` (:class:`~unibind.space.Space`, via ``Space.from_dir``) with the recorded
@@ -282,6 +307,7 @@ def load_space_dir(space_dir: str | Path, *, space_class: type[Space], registry:
             settings[mod.encoder] = mod.encoder_settings
     settings.update(space_kwargs.pop("settings", None) or {})
     _check_local_paths(space_dir, settings)
+    check_written_files(space_dir, record)
     files: dict[str | None, Path] = {}
     for modality, relative in centre_files(record).items():
         files[modality] = inside(space_dir, relative, "centres file")

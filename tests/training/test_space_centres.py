@@ -123,7 +123,8 @@ def test_an_older_space_with_one_centres_file_still_loads_and_classifies_alike(t
     (old / "centres" / "vec.safetensors").rename(old / "centres.safetensors")
     shutil.rmtree(old / "centres")
     record = read_record(old)
-    write_record(old, record.model_copy(update={"centres": "centres.safetensors", "modality_centres": {}}))
+    write_record(old, record.model_copy(update={"centres": "centres.safetensors", "modality_centres": {},
+                                                     "files": {}}))
     assert "modality_centres" not in json.loads((old / "space.json").read_text()) or \
         json.loads((old / "space.json").read_text())["modality_centres"] == {}
     after = _classify_json(old, files)

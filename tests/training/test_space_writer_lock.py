@@ -6,6 +6,7 @@ Synthetic ``.vec`` files and the hashing text encoder (no model; simulated).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -87,3 +88,25 @@ def test_train_and_calibrate_fit_refuse_a_space_another_process_writes(tmp_path,
         assert len(lines) == 1 and "another unibind process is writing this space" in lines[0], result.output
         assert command in lines[0]
     assert {p.name: p.stat().st_mtime_ns for p in space.rglob("*")} == before    # nothing touched
+
+
+def test_a_space_mixing_two_runs_files_is_refused_on_load(tmp_path, fake_registry):
+    from unibind.space import Space
+
+    fakes.write_class_folders(tmp_path / "data", LABELS, 10)
+    fakes.write_class_folders(tmp_path / "other", LABELS, 10, seed=1)
+    fakes.train_tiny(tmp_path / "data", tmp_path / "a", fake_registry)
+    fakes.train_tiny(tmp_path / "other", tmp_path / "b", fake_registry, seed=1)
+    record = (tmp_path / "a" / "space.json").read_text()
+    assert "adapters/vec.safetensors" in record and "centres/vec.safetensors" in record
+    Space.from_dir(tmp_path / "a", registry=fake_registry)           # as written: loads
+    for part in ("adapters/vec.safetensors", "centres/vec.safetensors"):
+        mixed = tmp_path / f"mixed-{part.split('/')[0]}"
+        shutil.copytree(tmp_path / "a", mixed)
+        shutil.copy(tmp_path / "b" / part, mixed / part)               # what a train midway through writes
+        with pytest.raises(InputError, match="is not the file space.json was written with"):
+            Space.from_dir(mixed, registry=fake_registry)
+        result = CliRunner().invoke(cli, ["classify", str(tmp_path / "data" / "bird" / "0.vec"), "--space",
+                                          str(mixed), "--labels", ",".join(LABELS)])
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert f"{mixed / part}: is not the file space.json was written with" in result.output

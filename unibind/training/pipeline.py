@@ -349,7 +349,8 @@ def _write_space(out: Path, config: TrainConfig, space: Any, frozen: dict[str, F
     from unibind.knowledge.textcache import identity_hash
     from unibind.centring import MEANS, save_means
     from unibind.seen_files import save_trained_on
-    from unibind.spacedir import CENTRES_DIR, ModalityRecord, SpaceRecord, save_adapter, write_record
+    from unibind.seen_files import TRAINED_ON
+    from unibind.spacedir import CENTRES_DIR, ModalityRecord, SpaceRecord, save_adapter, write_record, written_files
 
     last = fit.history[-1] if fit.history else None
     best = next((r for r in fit.history if r.epoch == fit.best_epoch), last)
@@ -378,11 +379,14 @@ def _write_space(out: Path, config: TrainConfig, space: Any, frozen: dict[str, F
                "history": [r.__dict__ for r in fit.history]}
     made_from = {"data": str(config.data), "kb": str(config.kb) if config.kb else None,
                  "command": train_command(config)}
+    written = [r.adapter_file for r in records.values() if r.adapter_file] + list(centre_files.values())
+    written += [MEANS] if means is not None else []
+    written += [TRAINED_ON] if (out / TRAINED_ON).is_file() else []
     write_record(out, SpaceRecord(text_encoder=text_name, text_encoder_settings=config.settings.get(text_name),
                                   text_identity=text_identity, modalities=records,
                                   modality_centres=centre_files, metrics=metrics,
                                   means=MEANS if means is not None else None, stacking=stacking or {},
-                                  made_from=made_from))
+                                  made_from=made_from, files=written_files(out, written)))
 
 
 def train_command(config: TrainConfig) -> str:
