@@ -4,8 +4,9 @@
 
 Per modality, a temperature is fitted on the calibration half (seed 0, stratified) of one real set
 that Debian installs (image: Tux Paint photo stamps; audio: Tux Paint sound effects) and measured on
-its held-out half and on another real set it was never fitted on (image: Fashion-MNIST test; audio:
-Tux Paint spoken digits). Scores are cached in --work, so a rerun (or a killed run) does not
+its held-out half and on other real sets it was never fitted on (image: Fashion-MNIST test and MNIST;
+audio: Tux Paint spoken digits), including how many of their files lie inside the calibrator's domain
+(unibind.calibration.domain) and its ECE inside and outside. Scores are cached in --work, so a rerun (or a killed run) does not
 re-encode; the same scores give the same temperature. Only the fitted numbers and their record are
 written into the package; the data stays where Debian put it.
 """
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modality", action="append", choices=["image", "audio"],
                         help="Modalities to fit (default: both).")
     parser.add_argument("--fashion", type=int, default=1000, help="Fashion-MNIST test images to measure on.")
+    parser.add_argument("--mnist", type=int, default=1000, help="MNIST digits to measure on (0: none).")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--held-out-fraction", type=float, default=0.5)
     parser.add_argument("--threshold", type=float, default=0.6)
@@ -36,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     from unibind.calibration.base import CalibrationFitError
     from unibind.calibration.defaults import DEFAULTS_DIR
     from unibind.calibration.fit_defaults import fit_default_calibrator, format_provenance
-    from unibind.calibration.report import (fashion_mnist_files, tuxpaint_photo_files, tuxpaint_sound_files,
-                                            tuxpaint_spoken_digit_files)
+    from unibind.calibration.report import (fashion_mnist_files, mnist_files, tuxpaint_photo_files,
+                                            tuxpaint_sound_files, tuxpaint_spoken_digit_files)
     from unibind.calibration.store import write_calibrator
     from unibind.space import Space
 
@@ -45,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         return replace(tuxpaint_sound_files(), partners={}, note="Tux Paint sound effects, 4 classes (real)")
 
     plans = {
-        "image": (tuxpaint_photo_files, [lambda: fashion_mnist_files(args.work / "fashion-mnist", args.fashion)]),
+        "image": (tuxpaint_photo_files, [lambda: fashion_mnist_files(args.work / "fashion-mnist", args.fashion)]
+                  + ([lambda: mnist_files(args.work / "mnist", args.mnist)] if args.mnist else [])),
         "audio": (sounds, [tuxpaint_spoken_digit_files]),
     }
     command = "scripts/fit_default_calibrators.py " + shlex.join(argv if argv is not None else sys.argv[1:])

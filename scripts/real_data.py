@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+from unibind.datasets import NUMBER_WORDS  # noqa: E402  (shared with unibind.calibration.report)
+
 PICTURE_SETS = ("fashion-mnist", "mnist", "sklearn-digits")
 PICTURE_SIDE = 28  # scikit-learn's 8x8 digits are resized to MNIST's size
 

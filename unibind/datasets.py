@@ -20,6 +20,8 @@ TUXPAINT_STAMPS = Path("/usr/share/tuxpaint/stamps")
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES = ("T-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
                          "sneaker", "bag", "ankle boot")
+#: Digit classes by name: a text encoder knows "three", not the glyph.
+NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
 class MissingDataError(UniBindError, FileNotFoundError):

@@ -452,6 +452,7 @@ def calibrate_demo(result: DemoResult, scorer: AnyScorer, logit_scale: float,
     """
     from unibind.calibration.base import CalibrationFitError
     from unibind.calibration.diagrams import reliability_diagrams
+    from unibind.calibration.domain import CalibrationDomain
     from unibind.calibration.metrics import ece
     from unibind.calibration.report import split_halves
     from unibind.calibration.store import CalibratorRecord, FittedCalibrator, save_calibrator
@@ -479,7 +480,7 @@ def calibrate_demo(result: DemoResult, scorer: AnyScorer, logit_scale: float,
                                   labels=list(classes), metrics={"before": {"ece": numbers["ece_before"]},
                                                                  "after": {"ece": numbers["ece_after"]},
                                                                  "held_out": len(held)})
-        save_calibrator(space_dir, FittedCalibrator(scaler, record))
+        save_calibrator(space_dir, FittedCalibrator(scaler, record, CalibrationDomain.fit(vectors[fit])))
         path = reliability_diagrams({"softmax of 100 x cos (uncalibrated)": before,
                                      f"temperature scaling (T = {scaler.temperature:.2f})": after},
                                     targets[held], out / f"reliability-{m}.png")

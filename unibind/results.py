@@ -77,6 +77,9 @@ class Prediction(BaseModel):
     entropy: float = Field(description="Predictive entropy of the probabilities, in nats.")
     top: list[ClassScore]
     calibrated: bool = Field(description="False until a calibrator is fitted on held-out data.")
+    calibration_domain: bool | None = Field(default=None, description="False: the input is unlike the files its "
+                                            "calibrator was fitted on (unibind.calibration.domain), so its "
+                                            "confidence is not calibrated for it; None: not checked.")
     fallback: FallbackRecord | None = Field(default=None, description="Set when a fallback policy was given; "
                                             "label/confidence are then the final decision's.")
     explanation: Explanation | None = None

@@ -442,6 +442,7 @@ class Space:
             calibrated = apply_calibration(calibrator, mod, logits, labels)
             probs = calibrated if calibrated is not None else torch.softmax(logits, dim=-1)
             found = _predictions(part, labels, sims, probs, top_k, calibrated is not None)
+            _mark_calibration_domain(found, calibrator, mod, part.vectors, calibrated is not None)
             # explanations and, below the threshold, the fallback validators (unibind.explain)
             checker = fallback.get(mod) if isinstance(fallback, Mapping) else fallback
             predictions.extend(review(self, found, part.vectors, labels, probs, mod, centre_set=chunk.centre_set,
@@ -564,6 +565,17 @@ def _has_capability(encoder: Any, method: str) -> bool:
     return callable(found) and found() is not None
 
 
+
+
+def _mark_calibration_domain(found: list[Prediction], calibrator: Any, modality: str, vectors: torch.Tensor,
+                             calibrated: bool) -> None:
+    """Say, per prediction, whether its input lies among the files its calibrator was fitted on."""
+    fitted = calibrator.get(modality) if isinstance(calibrator, Mapping) else calibrator
+    domain = getattr(fitted, "domain", None)
+    if not calibrated or domain is None:
+        return
+    for prediction, inside in zip(found, domain.contains(vectors).tolist()):
+        prediction.calibration_domain = inside
 
 
 def _predictions(embedded: Embeddings, labels: Sequence[str], sims: torch.Tensor, probs: torch.Tensor,

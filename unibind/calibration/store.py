@@ -50,6 +50,8 @@ class FittedCalibrator:
 
     calibrator: Any
     record: CalibratorRecord
+    #: the files it was fitted on (:class:`~unibind.calibration.domain.CalibrationDomain`); None: not recorded
+    domain: Any = None
 
     def __call__(self, logits: torch.Tensor, labels: Sequence[str] | None = None) -> torch.Tensor:
         if self.record.class_specific and labels is not None and list(labels) != self.record.labels:
@@ -81,8 +83,12 @@ def write_calibrator(path: str | Path, fitted: FittedCalibrator) -> Path:
     from unibind.atomic import atomic_open, save_tensors
 
     path = Path(path)
+    tensors = dict(fitted.calibrator.state_dict())
+    if fitted.domain is not None:
+        fitted.record.provenance["domain"] = fitted.domain.settings()
+        tensors.update(fitted.domain.tensors())
     record_json = fitted.record.model_dump_json()
-    save_tensors(fitted.calibrator.state_dict(), path, metadata={"format": FORMAT, "unibind_calibrator": record_json})
+    save_tensors(tensors, path, metadata={"format": FORMAT, "unibind_calibrator": record_json})
     with atomic_open(path.with_suffix(".json")) as fh:
         fh.write(fitted.record.model_dump_json(indent=2))
     return path
@@ -111,12 +117,16 @@ def load_calibrator(path: str | Path, registry=None) -> FittedCalibrator:
         from unibind.plugins import get_registry
 
         registry = get_registry()
+    from unibind.calibration.domain import PREFIX, CalibrationDomain
+
     calibrator = registry.get("calibrator", record.name).build(record.settings)
+    domain_tensors = {k: state.pop(k) for k in [k for k in state if k.startswith(PREFIX)]}
     try:
         calibrator.load_state_dict(state)
+        domain = CalibrationDomain.from_saved(record.provenance.get("domain"), domain_tensors)
     except (KeyError, RuntimeError, ValueError) as exc:
         raise InputError(path, f"tensors do not fit calibrator {record.name!r}: {exc}") from exc
-    return FittedCalibrator(calibrator, record)
+    return FittedCalibrator(calibrator, record, domain)
 
 
 def load_calibrators(space_dir: str | Path, registry=None) -> dict[str, FittedCalibrator]:

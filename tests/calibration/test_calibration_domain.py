@@ -1,0 +1,51 @@
+"""A calibrator knows the files it was fitted on; classify says when an input is unlike all of them.
+
+Simulated embeddings; the command-line side is in tests/training/test_calibration_domain_cli.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from unibind.calibration.domain import CalibrationDomain
+from unibind.calibration.store import CalibratorRecord, FittedCalibrator, load_calibrator, write_calibrator
+from unibind.calibration.temperature import TemperatureScaler
+
+
+def _cluster(n, centre, spread=0.1, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return centre + spread * torch.randn(n, len(centre), generator=g)
+
+
+def test_new_files_like_the_fitting_ones_fall_inside_and_unlike_ones_outside():
+    centre = torch.zeros(16)
+    centre[0] = 1.0
+    fitting = _cluster(400, centre, seed=0)
+    domain = CalibrationDomain.fit(fitting)
+    assert domain.k == 5 and domain.quantile == 0.95
+    alike = domain.contains(_cluster(2000, centre, seed=1)).float().mean()
+    assert 0.88 <= float(alike) <= 0.99          # the cut is the fitting files' own 95th percentile
+    far = torch.zeros(16)
+    far[1] = 1.0
+    assert not domain.contains(_cluster(200, far, seed=2)).any()
+    assert CalibrationDomain.fit(fitting[:2]) is None        # too few files to tell a neighbour from a stranger
+
+
+def test_the_domain_is_saved_in_the_calibrator_file_and_older_files_load_without_one(tmp_path):
+    scaler = TemperatureScaler()
+    labels = torch.randint(0, 4, (60,), generator=torch.Generator().manual_seed(0))
+    scaler.fit(torch.randn(60, 4) + 3 * torch.nn.functional.one_hot(labels, 4), labels)
+    fitting = _cluster(60, torch.ones(8))
+    record = CalibratorRecord(name="temperature", modality="image", fitted_on=60)
+    write_calibrator(tmp_path / "with.safetensors", FittedCalibrator(scaler, record, CalibrationDomain.fit(fitting)))
+    loaded = load_calibrator(tmp_path / "with.safetensors")
+    assert loaded.domain is not None and loaded.domain.radius > 0
+    assert json.loads((tmp_path / "with.json").read_text())["provenance"]["domain"]["count"] == 60
+    probe = _cluster(30, torch.ones(8), seed=5)
+    assert torch.equal(loaded.domain.contains(probe), CalibrationDomain.fit(fitting).contains(probe))
+    plain = CalibratorRecord(name="temperature", modality="image", fitted_on=60)
+    write_calibrator(tmp_path / "old.safetensors", FittedCalibrator(scaler, plain))
+    old = load_calibrator(tmp_path / "old.safetensors")
+    assert old.domain is None and old.calibrator.temperature == scaler.temperature
