@@ -31,7 +31,9 @@ only trains. Every set is real data installed by a package: Fashion-MNIST
 sounds and spoken digits (Debian tuxpaint-stamps-default, GPL-2, read at run
 time, never copied into the repository), and ``sklearn-digits``: scikit-learn's
 ``load_digits`` (1,797 real 8x8 handwritten digits shipped in its wheel, upscaled
-to 28x28 PNGs), added for the blind confirmation in docs/choosing-the-start.md.
+to 28x28 PNGs), added for the blind confirmation in docs/choosing-the-start.md. Its second
+confirmation added ``fashion-mnist-100`` and ``mnist-100`` (100 per class, none of the first 30
+earlier runs used) and ``tuxpaint-subcategories`` (the photos labelled by sub-category, 26 classes).
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from real_data import NUMBER_WORDS, PICTURE_SETS, PICTURE_SIDE, picture_set  # noqa: F401  (beside this script)
+from real_data import (  # noqa: F401  (beside this script)
+    LARGER_SETS, NUMBER_WORDS, PICTURE_SETS, PICTURE_SIDE, picture_set, tuxpaint_subcategories)
 
 
 #: name -> (train settings, adapter init), fixed before the first run. Every setting a variant depends on is
@@ -88,8 +91,10 @@ def load_set(name: str, work: Path, per_class: int) -> list[dict]:
     """Manifest rows (path, label, modality) of one real set."""
     from unibind import datasets
 
-    if name in PICTURE_SETS:
+    if name in PICTURE_SETS or name in LARGER_SETS:
         return picture_set(name, work, per_class)
+    if name == "tuxpaint-subcategories":
+        return tuxpaint_subcategories()
     if name == "tuxpaint-photos":
         from unibind.demo import DEMO_CLASSES
 
@@ -222,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", default="fashion-mnist,mnist,tuxpaint-photos,spoken-digits,tuxpaint-sounds")
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--per-class", type=int, default=30,
-                        help="Items per class of Fashion-MNIST, MNIST and sklearn-digits.")
+                        help="Items per class of Fashion-MNIST, MNIST and sklearn-digits (the -100 sets: 100).")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="Comma-separated, from: " + ", ".join(VARIANTS))
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "unibind-choose-init",
                         help="Data pictures and the feature cache (reused by the next run).")

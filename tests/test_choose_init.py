@@ -66,3 +66,48 @@ def test_decide_names_two_known_rows_or_is_one_error_line(capsys) -> None:
     assert main(["--decide", "text-bridge anchor=10", "--summarise", "nothing.json"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("Error: --decide") and err.count("\n") == 1
+
+
+def test_larger_sets_take_100_per_class_after_the_30_every_earlier_run_used(tmp_path: Path, monkeypatch) -> None:
+    import numpy as np
+    import real_data
+
+    labels = np.repeat([0, 1], 140)
+    images = np.arange(280, dtype=np.uint8)[:, None, None] * np.ones((1, 2, 2), dtype=np.uint8)
+    monkeypatch.setattr(real_data, "_arrays", lambda name: (images, labels, ("zero", "one")))
+    larger = load_set("mnist-100", tmp_path, per_class=30)   # the set's name fixes the count
+    earlier = load_set("mnist", tmp_path, per_class=30)
+    assert len(larger) == 200 and len(earlier) == 60
+    assert {r["label"] for r in larger} == {"zero", "one"}
+    indices = {int(Path(r["path"]).stem) for r in larger}
+    assert indices == set(range(30, 130)) | set(range(170, 270))   # items 31-130 of each class
+    assert not indices & {int(Path(r["path"]).stem) for r in earlier}
+
+
+def _stamp(root: Path, folder: str, names: list[str]) -> None:
+    (root / folder).mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (root / folder / f"{name}.png").write_bytes(b"")
+
+
+def test_tuxpaint_subcategories_label_by_the_folder_below_the_category(tmp_path: Path) -> None:
+    from real_data import SUBCATEGORY_MAX, tuxpaint_subcategories
+
+    _stamp(tmp_path, "animals/birds", [f"bird{i}" for i in range(5)] + ["bird0_mirror"])
+    _stamp(tmp_path, "animals/mammals/cats", ["cat0", "cat1", "cat2"])      # deeper folders fold into mammals
+    _stamp(tmp_path, "animals/mammals/dogs", ["dog0", "dog1"])
+    _stamp(tmp_path, "hobbies/music/string", [f"violin{i}" for i in range(5)])
+    _stamp(tmp_path, "symbols/music", [f"note{i}" for i in range(5)])      # same folder name, another class
+    _stamp(tmp_path, "food/nuts", [f"nut{i}" for i in range(4)])           # too few: dropped
+    _stamp(tmp_path, "clothes", [f"shirt{i}" for i in range(9)])           # no sub-category: not a class
+    _stamp(tmp_path, "symbols/alphabets/asl", [f"a{i:02d}" for i in range(20)])
+    _stamp(tmp_path, "symbols/alphabets/english", [f"e{i:02d}" for i in range(40)])
+    _stamp(tmp_path, "animals/cartoon", [f"toon{i}" for i in range(6)])    # cartoons are not photos
+    rows = tuxpaint_subcategories(tmp_path)
+    count = {label: sum(r["label"] == label for r in rows) for label in {r["label"] for r in rows}}
+    assert count == {"birds": 5, "mammals": 5, "musical instruments": 5, "music notation": 5,
+                     "alphabets": SUBCATEGORY_MAX}
+    alphabets = [Path(r["path"]).parent.name for r in rows if r["label"] == "alphabets"]
+    assert alphabets.count("asl") == 10 and alphabets.count("english") == 20   # thinned evenly, not the first 30
+    assert {r["modality"] for r in rows} == {"image"}
+    assert not any("mirror" in r["path"] for r in rows)
