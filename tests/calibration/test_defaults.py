@@ -142,6 +142,10 @@ def test_fitting_a_default_records_held_out_and_other_set_figures(shipped):
     assert sum(f["decisions"].values()) == 15 and f["without"]["coverage"] <= f["with"]["coverage"] + 1e-9
     text = format_provenance(shipped.record)
     assert "held-out: n=15" in text and "not fitted on" in text
+    # the files it was fitted on bound its domain; how many of each measured set lie inside is recorded
+    assert shipped.domain is not None and p["domain"]["count"] == 15
+    assert p["held_out"]["domain"]["count"] == 15 and p["other_sets"][0]["domain"]["count"] == 20
+    assert "inside the calibrator's domain" in text
 
 
 def test_classify_without_space_applies_the_default_calibrator_and_runs_the_fallback(shipped, tmp_path):
