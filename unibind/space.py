@@ -108,6 +108,9 @@ class Space:
         #: Knowledge base (path, read only) that classes outside the saved centres are built from when the
         #: saved ones came from one; None: such classes get their modality's prompt-template mean.
         self.kb: str | Path | None = None
+        #: The folder and ``space.json`` record a trained space was loaded from (``Space.from_dir``), else None.
+        self.space_dir: Path | None = None
+        self.record: Any = None
         #: Modality -> the classes the last :meth:`centre_set` built now (outside the saved centres), and how.
         self.built_classes: dict[str | None, BuiltClasses] = {}
         #: Built frozen encoders shared with other spaces (unibind.encoders.pool.EncoderPool); None: build own.
@@ -312,7 +315,14 @@ class Space:
         self.built_classes.pop(modality, None)
         if centres is None:
             return None
-        loaded = centres if isinstance(centres, CentreSet) else CentreSet.load(centres)
+        if isinstance(centres, CentreSet):
+            loaded = centres
+        else:
+            loaded = CentreSet.load(centres)
+            if own:  # a trained space's own file: still the one its record names, now that it was read
+                from unibind.spacedir import check_written_file
+
+                check_written_file(self.space_dir, self.record, Path(centres))
         loaded.check_encoder(identity_hash(space_text_identity(self, centred=False)))
         new = list({label.strip().casefold(): label.strip() for label in loaded.missing(labels or [])}.values())
         if own and new:  # classes the space never saved centres for: built now by its recipe, never saved

@@ -162,6 +162,9 @@ class TrainedAdapter:
     settings: dict[str, Any] | None
     path: Path
     encoder: str
+    #: the space folder and record it came from: the weights are checked against the record after reading
+    space_dir: Path | None = None
+    record: SpaceRecord | None = None
 
     def build(self, registry: Any, encoder_name: str, encoder: Any, text_encoder: Any) -> tuple[Any, Any]:
         """``(spec, adapter)`` with the trained weights; refuses a different encoder."""
@@ -175,6 +178,7 @@ class TrainedAdapter:
         adapter = spec.build(settings, encoder=encoder, text_encoder=text_encoder,
                              in_dim=encoder.dim, out_dim=text_encoder.dim)
         load_adapter_weights(adapter, self.path, encoder=encoder_name, in_dim=int(encoder.dim))
+        check_written_file(self.space_dir, self.record, self.path)
         adapter.eval()
         return spec, adapter
 
@@ -281,16 +285,33 @@ def written_files(space_dir: Path, relatives: list[str]) -> dict[str, str]:
 
 def check_written_files(space_dir: Path, record: SpaceRecord) -> None:
     """Refuse a space whose files are not the ones its ``space.json`` was written with."""
-    from unibind.identity import file_digest
-
     for relative, digest in record.files.items():
         path = inside(space_dir, relative, "file")
         if not path.is_file():
             raise InputError(path, f"named in {RECORD} but missing")
-        if file_digest(path) != digest:
-            raise InputError(path, f"is not the file {RECORD} was written with: it changed afterwards (a train "
-                             f"into {space_dir} may be writing it now, or it was copied in from another space); "
-                             "wait for that train and retry, or train this space again")
+        check_written_file(space_dir, record, path)
+
+
+def check_written_file(space_dir: Path | None, record: SpaceRecord | None, path: Path) -> None:
+    """Refuse ``path`` if it is not the file ``record`` says was written there.
+
+    Called again *after* a recorded file was read (adapters and centres are read lazily): a train that
+    replaced it between :func:`check_written_files` and that read is caught, not loaded. Readers take no
+    lock, so this second look is what keeps them from mixing two runs' files.
+    """
+    from unibind.identity import file_digest
+
+    if space_dir is None or record is None:
+        return
+    try:
+        relative = Path(path).resolve().relative_to(Path(space_dir).resolve()).as_posix()
+    except ValueError:
+        return
+    digest = record.files.get(relative)
+    if digest is not None and file_digest(path) != digest:
+        raise InputError(path, f"is not the file {RECORD} was written with: it changed afterwards (a train "
+                         f"into {space_dir} may be writing it now, or it was copied in from another space); "
+                         "wait for that train and retry, or train this space again")
 
 
 def load_space_dir(space_dir: str | Path, *, space_class: type[Space], registry: Any = None,
@@ -325,13 +346,14 @@ def load_space_dir(space_dir: str | Path, *, space_class: type[Space], registry:
         if not path.is_file():
             raise InputError(path, f"adapter file of {modality} named in space.json is missing")
         space.trained_adapters[modality] = TrainedAdapter(modality, mod.adapter, mod.adapter_settings, path,
-                                                          mod.encoder)
+                                                          mod.encoder, space_dir, record)
     if record.means:
         from unibind.centring import load_means
 
         dims = {r.out_dim for r in record.modalities.values()}
-        space.modality_means = load_means(inside(space_dir, record.means, "means file"),
-                                          dims.pop() if len(dims) == 1 else None)
+        means_file = inside(space_dir, record.means, "means file")
+        space.modality_means = load_means(means_file, dims.pop() if len(dims) == 1 else None)
+        check_written_file(space_dir, record, means_file)
     space.space_dir = space_dir
     space.record = record
     return space

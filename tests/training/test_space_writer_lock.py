@@ -127,3 +127,25 @@ def _replace_tensors(source, target):
     tensors = {k: (t + 1e-3 if t.is_floating_point() else t) for k, t in tensors.items()}
     save_file(tensors, target, metadata=metadata)
 
+
+
+def test_a_file_replaced_after_the_space_was_opened_is_refused_when_read(tmp_path, fake_registry):
+    """Adapters and centres are read lazily, after the check at open: the check is repeated on the read."""
+    from unibind.space import Space
+
+    fakes.write_class_folders(tmp_path / "data", LABELS, 10)
+    fakes.write_class_folders(tmp_path / "other", LABELS, 10, seed=1)
+    fakes.train_tiny(tmp_path / "data", tmp_path / "a", fake_registry)
+    fakes.train_tiny(tmp_path / "other", tmp_path / "b", fake_registry, seed=1)
+    sample = tmp_path / "data" / "bird" / "0.vec"
+    for part in ("adapters/vec.safetensors", "centres/vec.safetensors"):
+        space_dir = tmp_path / f"open-{part.split('/')[0]}"
+        shutil.copytree(tmp_path / "a", space_dir)
+        space = Space.from_dir(space_dir, registry=fake_registry)                # checked here
+        _replace_tensors(tmp_path / "b" / part, space_dir / part)                # a train replaces it now
+        with pytest.raises(InputError, match="is not the file space.json was written with") as caught:
+            space.classify([sample], labels=list(LABELS), modality="vec")
+        assert str(space_dir / part) in str(caught.value)
+    untouched = Space.from_dir(tmp_path / "a", registry=fake_registry)
+    predictions, failures = untouched.classify([sample], labels=list(LABELS), modality="vec")
+    assert not failures and predictions[0].label in LABELS
