@@ -1,4 +1,4 @@
-"""Switch a shared SQLite file to write-ahead logging, patiently.
+"""Switch a shared SQLite file to write-ahead logging, patiently; open one only to read it.
 
 Two processes opening a new file at once both ask for WAL; the switch takes a
 lock that SQLite's busy timeout does not wait for, so "database is locked"
@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 #: How long to keep retrying the switch before the lock error is real.
 WAL_PATIENCE_S = 60.0
@@ -25,3 +28,31 @@ def use_wal(db: sqlite3.Connection, patience: float = WAL_PATIENCE_S) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def open_read_only(path: str | Path, **kwargs: Any) -> tuple[sqlite3.Connection, tuple[int, int] | None]:
+    """A connection that cannot change ``path`` or its folder, and the file's stamp to check it by.
+
+    ``mode=ro`` alone still creates ``-wal``/``-shm`` files beside a WAL file and
+    leaves them behind. With no ``-wal`` beside it, every commit is in the file
+    itself and no writer has it open, so it is opened ``immutable`` (no files,
+    no locks); the stamp returned, ``(size, mtime_ns)``, lets the caller see
+    (:func:`changed_since`) whether a writer checkpointed into it meanwhile.
+    With a ``-wal`` there, it is opened ``mode=ro`` to see those commits (its
+    files exist already) and the stamp is None.
+    """
+    path = Path(path).resolve()
+    immutable = not Path(f"{path}-wal").exists()
+    stamp = _stamp(path) if immutable else None
+    uri = f"file:{quote(str(path))}?mode=ro" + ("&immutable=1" if immutable else "")
+    return sqlite3.connect(uri, uri=True, **kwargs), stamp
+
+
+def changed_since(path: str | Path, stamp: tuple[int, int] | None) -> bool:
+    """Whether ``path`` was rewritten after :func:`open_read_only` opened it immutable."""
+    return stamp is not None and _stamp(Path(path).resolve()) != stamp
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns

@@ -179,8 +179,8 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str | None, meth
                                        "calibrating needs held-out files of at least two classes")
         calibrator = space.registry.get("calibrator", method).build().fit(scored.logits, y)
         probs = calibrator(scored.logits)
-        before = calibration_report(torch.softmax(scored.logits, -1), y).as_dict()
-        after = calibration_report(probs, y).as_dict()
+        before = calibration_report(torch.softmax(scored.logits, -1), y, scores=scored.logits).as_dict()
+        after = calibration_report(probs, y, scores=scored.logits).as_dict()
         record = CalibratorRecord(name=method, modality=modality, labels=scored.labels,
                                   class_specific=calibrator.class_specific, fitted_on=len(y),
                                   logit_scale=space.logit_scale, metrics={"before": before, "after": after})

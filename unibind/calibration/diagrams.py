@@ -13,12 +13,13 @@ import numpy as np
 import torch
 
 from unibind.atomic import save_figure
-from unibind.calibration.metrics import DEFAULT_BINS, bin_confidences, ece
+from unibind.calibration.metrics import DEFAULT_BINS, bin_confidences, ece, top_class
 
 
-def _draw_reliability(ax_rel, ax_hist, probs: torch.Tensor, labels: torch.Tensor, n_bins: int, title: str) -> None:
+def _draw_reliability(ax_rel, ax_hist, probs: torch.Tensor, labels: torch.Tensor, n_bins: int, title: str,
+                      scores: torch.Tensor | None = None) -> None:
     probs, labels = torch.as_tensor(probs).double(), torch.as_tensor(labels).long()
-    confidence, predicted = probs.max(-1)
+    confidence, predicted = top_class(probs, scores)   # the class ECE and classify take, ties and all
     correct = (predicted == labels).double()
     bins = bin_confidences(confidence, correct, n_bins, "width")
     width = 1.0 / n_bins
@@ -41,7 +42,7 @@ def _draw_reliability(ax_rel, ax_hist, probs: torch.Tensor, labels: torch.Tensor
                alpha=0.6, edgecolor="#8172b3", hatch="\\\\", label="under-confident (accuracy > confidence)")
     ax_rel.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
     ax_rel.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy",
-               title=f"{title}\nECE {ece(probs, labels, n_bins):.3f}, accuracy {correct.mean():.3f}, n={len(labels)}")
+               title=f"{title}\nECE {ece(probs, labels, n_bins, scores=scores):.3f}, accuracy {correct.mean():.3f}, n={len(labels)}")
     ax_hist.bar(centres, count / count.sum(), width=width, edgecolor="black", color="#55a868")
     ax_hist.axvline(float(confidence.mean()), color="#c44e52", linestyle="--", label="mean confidence")
     ax_hist.axvline(float(correct.mean()), color="black", linestyle=":", label="accuracy")
@@ -49,14 +50,19 @@ def _draw_reliability(ax_rel, ax_hist, probs: torch.Tensor, labels: torch.Tensor
     ax_hist.legend(loc="best", fontsize=7)
 
 
-def reliability_diagram(probs, labels, path: str | Path, *, n_bins: int = DEFAULT_BINS, title: str = "") -> Path:
+def reliability_diagram(probs, labels, path: str | Path, *, n_bins: int = DEFAULT_BINS, title: str = "",
+                        scores=None) -> Path:
     """One reliability diagram (accuracy per confidence bin) over its confidence histogram."""
-    return reliability_diagrams({title: probs}, labels, path, n_bins=n_bins)
+    return reliability_diagrams({title: probs}, labels, path, n_bins=n_bins, scores=scores)
 
 
 def reliability_diagrams(panels: Mapping[str, torch.Tensor], labels, path: str | Path, *,
-                         n_bins: int = DEFAULT_BINS) -> Path:
-    """Side-by-side diagrams of several probability sets for the same labels (e.g. before / after)."""
+                         n_bins: int = DEFAULT_BINS, scores=None) -> Path:
+    """Side-by-side diagrams of several probability sets for the same labels (e.g. before / after).
+
+    ``scores``: what every panel's probabilities came from (logits or cosines); they break ties in the
+    predicted class as ``classify`` does.
+    """
     from matplotlib.figure import Figure
 
     if not panels:
@@ -64,7 +70,7 @@ def reliability_diagrams(panels: Mapping[str, torch.Tensor], labels, path: str |
     fig = Figure(figsize=(4.6 * len(panels), 7.0), layout="constrained")
     axes = fig.subplots(2, len(panels), squeeze=False, sharex="col", gridspec_kw={"height_ratios": [3, 1.2]})
     for column, (title, probs) in enumerate(panels.items()):
-        _draw_reliability(axes[0, column], axes[1, column], probs, labels, n_bins, title)
+        _draw_reliability(axes[0, column], axes[1, column], probs, labels, n_bins, title, scores)
     # one legend for every panel, below them: it never covers a bar, and lists both gap colours
     # even when a panel has bins of only one kind
     from matplotlib.patches import Patch

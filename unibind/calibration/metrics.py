@@ -6,6 +6,10 @@ equal-width bins are ``[lo, hi)`` over ``linspace(0, 1, n_bins + 1)``; a confide
 bins split the samples sorted by confidence into ``n_bins`` groups of (nearly) equal size, so
 ties at a saturated 1.0 cannot leave bins empty. Adaptive ECE is Nixon et al.'s (2019) adaptive
 calibration error: class-wise, with equal-mass bins per class.
+
+The predicted class is :func:`ranked_classes`' first, everywhere (these metrics, the reliability
+diagrams, ``classify``): equal probabilities are told apart by the scores they came from when the
+caller gives them, else by class order; so a metric counts right exactly what ``classify`` named.
 """
 
 from __future__ import annotations
@@ -29,7 +33,36 @@ def _check(probs: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, tor
         raise ValueError("no samples")
     if labels.min() < 0 or labels.max() >= probs.shape[1]:
         raise ValueError(f"labels must lie in [0, {probs.shape[1]}), got {int(labels.min())}..{int(labels.max())}")
+    # scores or logits here would give a confidence that means nothing, silently
+    if not (probs.min() >= 0 and probs.max() <= 1 and torch.allclose(probs.sum(-1), torch.ones(1, dtype=probs.dtype),
+                                                                       atol=1e-3)):
+        raise ValueError("probs must be probabilities (each row in [0, 1], summing to 1): pass scores or logits "
+                         "through softmax or a calibrator first, and give them as scores= to break ties")
     return probs, labels
+
+
+def ranked_classes(probs: torch.Tensor, scores: torch.Tensor | None = None) -> torch.Tensor:
+    """``[N, C]`` class indices by probability, equal probabilities by score (then by class order).
+
+    A calibrator that flattens the probabilities (a huge temperature) makes
+    them equal in float32 although the cosines differ; ``topk`` then picks
+    among the tied classes in no defined order, so the printed label
+    disagreed with the space's own top-1 (``eval report``, the demo). An
+    order-preserving calibrator therefore never changes the ranking.
+    """
+    probs = torch.as_tensor(probs)
+    if scores is None:
+        return probs.argsort(dim=-1, descending=True, stable=True)
+    by_score = torch.as_tensor(scores).argsort(dim=-1, descending=True, stable=True)
+    by_probability = probs.gather(-1, by_score).argsort(dim=-1, descending=True, stable=True)
+    return by_score.gather(-1, by_probability)
+
+
+def top_class(probs: torch.Tensor, scores: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(confidence, predicted)`` of each row: :func:`ranked_classes`' first class and its probability."""
+    probs = torch.as_tensor(probs)
+    predicted = ranked_classes(probs, scores)[..., 0]
+    return probs.gather(-1, predicted[..., None])[..., 0], predicted
 
 
 @dataclass
@@ -78,22 +111,22 @@ def bin_confidences(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int
     return Bins(lower, upper, (conf_sum / safe).numpy(), (hit_sum / safe).numpy(), count.numpy())
 
 
-def _top(probs: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    confidence, predicted = probs.max(-1)
+def _top(probs: torch.Tensor, labels: torch.Tensor, scores: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    confidence, predicted = top_class(probs, scores)
     return confidence, (predicted == labels).double()
 
 
-def ece(probs, labels, n_bins: int = DEFAULT_BINS, binning: Binning = "width") -> float:
+def ece(probs, labels, n_bins: int = DEFAULT_BINS, binning: Binning = "width", scores=None) -> float:
     """Expected calibration error of the top label: sum over bins of weight x |accuracy - confidence|."""
     probs, labels = _check(probs, labels)
-    bins = bin_confidences(*_top(probs, labels), n_bins, binning)
+    bins = bin_confidences(*_top(probs, labels, scores), n_bins, binning)
     return float((bins.count / bins.count.sum() * bins.gaps).sum())
 
 
-def mce(probs, labels, n_bins: int = DEFAULT_BINS, binning: Binning = "width") -> float:
+def mce(probs, labels, n_bins: int = DEFAULT_BINS, binning: Binning = "width", scores=None) -> float:
     """Maximum calibration error: the largest gap over non-empty bins."""
     probs, labels = _check(probs, labels)
-    bins = bin_confidences(*_top(probs, labels), n_bins, binning)
+    bins = bin_confidences(*_top(probs, labels, scores), n_bins, binning)
     return float(bins.gaps[bins.count > 0].max())
 
 
@@ -127,12 +160,12 @@ def entropy(probs: torch.Tensor) -> torch.Tensor:
     return -(probs * probs.clamp_min(1e-12).log()).sum(-1)
 
 
-def mistake_auroc(probs, labels) -> float:
+def mistake_auroc(probs, labels, scores=None) -> float:
     """AUROC of (1 - confidence) as a detector of wrong predictions; NaN if all are right or all wrong."""
     from sklearn.metrics import roc_auc_score
 
     probs, labels = _check(probs, labels)
-    confidence, correct = _top(probs, labels)
+    confidence, correct = _top(probs, labels, scores)
     wrong = (1 - correct).numpy()
     if wrong.min() == wrong.max():
         return math.nan
@@ -159,15 +192,15 @@ class CalibrationReport:
         return asdict(self)
 
 
-def calibration_report(probs, labels, n_bins: int = DEFAULT_BINS) -> CalibrationReport:
-    """All the metrics at once."""
+def calibration_report(probs, labels, n_bins: int = DEFAULT_BINS, scores=None) -> CalibrationReport:
+    """All the metrics at once; ``scores`` (what ``probs`` came from) break ties in the predicted class."""
     probs, labels = _check(probs, labels)
     return CalibrationReport(
-        n=int(labels.numel()), accuracy=float((probs.argmax(-1) == labels).double().mean()),
-        ece=ece(probs, labels, n_bins), ece_equal_mass=ece(probs, labels, n_bins, "mass"),
-        mce=mce(probs, labels, n_bins), adaptive_ece=adaptive_ece(probs, labels, n_bins),
+        n=int(labels.numel()), accuracy=float(_top(probs, labels, scores)[1].mean()),
+        ece=ece(probs, labels, n_bins, scores=scores), ece_equal_mass=ece(probs, labels, n_bins, "mass", scores),
+        mce=mce(probs, labels, n_bins, scores=scores), adaptive_ece=adaptive_ece(probs, labels, n_bins),
         brier=brier(probs, labels), nll=nll(probs, labels), entropy=float(entropy(probs).mean()),
-        mistake_auroc=mistake_auroc(probs, labels), n_bins=n_bins,
+        mistake_auroc=mistake_auroc(probs, labels, scores), n_bins=n_bins,
     )
 
 

@@ -189,7 +189,7 @@ def measure(space: Any, data: LabelledFiles, out: Path, *, calibrators: Sequence
                               "classes": data.classes, "files": len(data.paths), "skipped": failures,
                               "calibration_half": len(fit), "held_out": len(held), "calibrators": {}}
     before = torch.softmax(logits[held], -1)
-    result["before"] = calibration_report(before, targets[held]).as_dict()
+    result["before"] = calibration_report(before, targets[held], scores=logits[held]).as_dict()
     panels = {"uncalibrated (softmax of 100 x cos)": before}
     fitted = {}
     for name in calibrators:
@@ -200,7 +200,7 @@ def measure(space: Any, data: LabelledFiles, out: Path, *, calibrators: Sequence
             continue
         fitted[name] = calibrator
         after = calibrator(logits[held])
-        entry = calibration_report(after, targets[held]).as_dict()
+        entry = calibration_report(after, targets[held], scores=logits[held]).as_dict()
         if name == "temperature":
             entry["temperature"] = calibrator.temperature
         result["calibrators"][name] = entry
@@ -208,10 +208,10 @@ def measure(space: Any, data: LabelledFiles, out: Path, *, calibrators: Sequence
     ready = (shipped or {}).get(data.modality)
     if ready is not None:    # the shipped default: fitted on other data, so the whole held-out part is fair
         after = ready(logits[held], data.classes)
-        result["calibrators"]["shipped"] = {**calibration_report(after, targets[held]).as_dict(),
+        result["calibrators"]["shipped"] = {**calibration_report(after, targets[held], scores=logits[held]).as_dict(),
                                             "temperature": getattr(ready.calibrator, "temperature", None)}
         panels["shipped default"] = after
-    diagram = reliability_diagrams(panels, targets[held], out / f"reliability-{data.name}.png")
+    diagram = reliability_diagrams(panels, targets[held], out / f"reliability-{data.name}.png", scores=logits[held])
     result["reliability_png"] = str(diagram)
 
     # fallback on temperature-scaled probabilities: fitted on the calibration half, measured on the held-out half

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, Field, ValidationError
 
+from unibind.calibration.metrics import ranked_classes  # noqa: F401 (its old home; classify imported it here)
 from unibind.errors import InputError
 from unibind.knowledge.records import now
 
@@ -173,17 +174,3 @@ def apply_calibration(calibrator: Any, modality: str, logits: torch.Tensor,
     if isinstance(calibrator, FittedCalibrator):
         return calibrator(logits, labels)
     return calibrator(logits)
-
-
-def ranked_classes(probs: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-    """``[N, C]`` class indices by probability, equal probabilities by score (then by class order).
-
-    A calibrator that flattens the probabilities (a huge temperature) makes
-    them equal in float32 although the cosines differ; ``topk`` then picks
-    among the tied classes in no defined order, so the printed label
-    disagreed with the space's own top-1 (``eval report``, the demo). An
-    order-preserving calibrator therefore never changes the ranking.
-    """
-    by_score = scores.argsort(dim=-1, descending=True, stable=True)
-    by_probability = probs.gather(-1, by_score).argsort(dim=-1, descending=True, stable=True)
-    return by_score.gather(-1, by_probability)

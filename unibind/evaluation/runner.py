@@ -128,6 +128,7 @@ def _scratch_copy(source: Path, scratch: Path) -> Path:
 
     from unibind.atomic import atomic_path
     from unibind.identity import file_digest
+    from unibind.sqlite_wal import open_read_only
 
     digest = file_digest(source)
     if scratch.exists():
@@ -136,7 +137,7 @@ def _scratch_copy(source: Path, scratch: Path) -> Path:
         if row and row[0] == digest:
             return scratch
     with atomic_path(scratch) as tmp:
-        src = sqlite3.connect(f"file:{source.resolve()}?mode=ro", uri=True)
+        src, _ = open_read_only(source)  # mode=ro alone would leave -wal/-shm files beside the user's KB
         dst = sqlite3.connect(str(tmp))
         try:
             src.backup(dst)

@@ -9,6 +9,7 @@ identity*, not to the key.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,22 @@ _CHUNK = 1 << 20
 
 
 def file_hash(path: str | Path) -> str:
-    """SHA-256 of a file's bytes (hex)."""
+    """SHA-256 of a file's bytes (hex), computed once per process while the file is unchanged.
+
+    ``eval report`` and ``calibrate`` hash each data file to see whether the space trained on it,
+    then again for its feature-cache key; the second is now a lookup.
+    """
+    st = Path(path).stat()
+    return _hash_of(str(Path(path).resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _hash_of(path: str, device: int, inode: int, size: int, mtime_ns: int) -> str:
+    """Keyed by the file's identity and stamp: an edited or replaced file is hashed afresh."""
+    return _sha256_file(path)
+
+
+def _sha256_file(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(_CHUNK):

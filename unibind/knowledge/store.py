@@ -125,6 +125,7 @@ class KnowledgeBase:
             raise InputError(self.path, "no knowledge base here (build one with `unibind kb build`)")
         self._depth = 0
         self._claims = False  # this connection has claimed jobs (the claims table exists)
+        self._stamp: tuple[int, int] | None = None  # the file as an immutable read-only open found it
         if read_only:
             self._open_read_only()
             return
@@ -160,11 +161,11 @@ class KnowledgeBase:
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def _open_read_only(self) -> None:
-        from urllib.parse import quote
+        from unibind.sqlite_wal import open_read_only
 
         try:
-            self.db = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?mode=ro", uri=True,
-                                      isolation_level=None, timeout=60)
+            # not a plain mode=ro: that leaves -wal/-shm files beside a file the user only gave to read
+            self.db, self._stamp = open_read_only(self.path, isolation_level=None, timeout=60)
             self.db.execute("PRAGMA query_only=ON")
             self._check_version()
         except sqlite3.DatabaseError as exc:
@@ -178,14 +179,20 @@ class KnowledgeBase:
                                         f"this UniBind reads {SCHEMA_VERSION}")
 
     # -- plumbing -------------------------------------------------------------------------
-    def close(self) -> None:
+    def close(self, *, check: bool = True) -> None:
+        """Close; with ``check``, a read-only file another process rewrote meanwhile is an error."""
+        from unibind.sqlite_wal import changed_since
+
         self.db.close()
+        if check and self.read_only and changed_since(self.path, self._stamp):
+            raise InputError(self.path, "changed while this command read it (another process wrote to it), "
+                                        "so what was read may be a mix; run the command again")
 
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.close(check=exc_type is None)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

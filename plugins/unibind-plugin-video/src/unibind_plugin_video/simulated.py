@@ -43,7 +43,9 @@ def write_video(path: str | Path, frames: np.ndarray | Sequence[np.ndarray], fps
         if gop:
             stream.codec_context.gop_size = gop
         if codec == "libx264":
-            stream.options = {"preset": "veryfast", "crf": "20", "threads": "1",
+            # no lookahead and no macroblock tree: with them x264 can read uninitialised memory, so two runs
+            # on the same frames differed and scripts/fuzz.py could not be reproduced
+            stream.options = {"preset": "veryfast", "crf": "20", "threads": "1", "rc-lookahead": "0", "mbtree": "0",
                               **({"keyint_min": str(gop)} if gop else {})}
         audio_stream = None
         if audio is not None:
