@@ -52,7 +52,9 @@ def review(space: Any, predictions: Sequence[Prediction], vectors: torch.Tensor,
     ``scores``, the ``[N, C]`` scores classify ranked by, order the explanation's equal probabilities)."""
     if fallback is None and not explain_them:
         return list(predictions)
-    texts = class_texts(space, labels, modality, centre_set)
+    # a fallback that adds nothing runs no validator: no class texts to embed for it
+    needs_texts = explain_them or not getattr(fallback, "adds_nothing", False)
+    texts = class_texts(space, labels, modality, centre_set) if needs_texts else None
     out = []
     for row, prediction in enumerate(predictions):
         case = Case(prediction.source, modality, list(labels), probs[row], vectors[row],

@@ -225,6 +225,7 @@ def classify(files: tuple[Path, ...], labels: list[str] | None, centres: Path | 
         _report_warnings(Failure(source=p.source, reason=w) for p in predictions for w in p.warnings)
     if not multi_label and fallback:     # after the predictions: a JSON reader's first line stays a prediction
         _say_unfitted_cut(fallback, calibrators, {p.modality for p in predictions}, cut, space_dir)
+        _say_adds_nothing(fallback, calibrators, {p.modality for p in predictions}, cut)
     _report_failures(failures)
     if failures:
         sys.exit(1)
@@ -243,6 +244,20 @@ def _say_unfitted_cut(fallback, calibrators, modalities, threshold: float, space
                    f"held-out labelled files with `unibind calibrate fit DATA --space {where} --modality {m} "
                    f"--threshold {threshold:g}`" + ("" if space_dir is not None else " (SPACE: a new folder for the "
                                                     "default space)"), err=True)
+
+
+def _say_adds_nothing(fallback, calibrators, modalities, threshold: float) -> None:
+    """Once per modality on stderr: the fitted fallback verifies nothing and keeps no revision here, so its
+    validators were not run (they cost time and could not change an answer)."""
+    from unibind.calibration.defaults import fitted_entry
+
+    for m in sorted(modalities & {m for m, f in fallback.items() if getattr(f, "adds_nothing", False)}):
+        f = (fitted_entry(getattr(calibrators.get(m), "record", None), threshold) or {}).get("fitted", {})
+        why = (f"no cut's agreed predictions were right at least {f['target']:.3f} of the time at 95% confidence"
+               if "target" in f else "no cut reached the threshold") + " on its fitting files"
+        click.echo(f"fallback: at threshold {threshold:g} the {m} calibrator's fallback verifies nothing and keeps "
+                   f"no revision ({why}), so validators skipped; predictions below {threshold:g} are rejected",
+                   err=True)
 
 
 def _print_multi_label(predictions) -> None:

@@ -162,7 +162,12 @@ def test_classify_without_space_applies_the_default_calibrator_and_runs_the_fall
     expected = torch.softmax(space.logit_scale * sims / shipped.calibrator.temperature, -1).max()
     assert prediction["top"][0]["probability"] == pytest.approx(float(expected), abs=1e-4)
     assert prediction["fallback"]["threshold"] == 0.6
-    assert prediction["fallback"]["ran"] == (prediction["fallback"]["original_confidence"] < 0.6)
+    below = prediction["fallback"]["original_confidence"] < 0.6
+    # a fallback fitted to add nothing at 0.6 rejects what is below it without running its validators
+    skipped = defaults.adds_nothing(defaults.fitted_entry(shipped.record, 0.6))
+    assert prediction["fallback"]["ran"] == (below and not skipped)
+    assert prediction["fallback"]["decision"] in (("rejected",) if below and skipped else
+                                                  ("verified", "revised", "rejected") if below else ("accepted",))
     table = runner.invoke(cli, ["classify", str(query), "--labels", "dog,cat,truck"])
     assert "calibrated for text (default calibrator fitted on simulated fit" in table.stderr
     assert "uncalibrated" not in table.stderr

@@ -164,16 +164,90 @@ class FromSource(Stub):
                                label=case.labels[case.predicted])
 
 
-def test_fit_chooses_the_lowest_cut_whose_accepted_predictions_reach_the_target(space):
+def _lower_bound(right, n):
+    """The one-sided 95 % Clopper-Pearson lower bound written as its beta quantile (not binomtest's route)."""
+    from scipy.stats import beta
+
+    return 0.0 if right == 0 else float(beta.ppf(0.05, right, n - right + 1))
+
+
+def _cases(space, confidences, supports):
+    vector = space.embed_text(["a dog"])[0]
+    return [Case(str(s), "text", LABELS, torch.tensor([c, (1 - c) / 2, (1 - c) / 2]), vector)
+            for c, s in zip(confidences, supports)]
+
+
+def test_a_cut_the_point_estimate_would_take_is_refused_when_its_95_percent_bound_misses_the_target(space):
     texts = class_texts(space, LABELS, "text")
     supports = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
     cases = [_case(space, "a dog", [0.5, 0.3, 0.2], source=str(s)) for s in supports]
     truth = [0, 0, 0, 1, 0, 1]          # right, right, right, wrong, right, wrong (predicted: dog = 0)
     fallback = Fallback(validators=[FromSource("s", "agree")])
     stats = fallback.fit(cases, texts, space, truth, target=0.75)
-    # sorted by fused confidence: cumulative accuracy 1, 1, 1, .75, .8, .67 -> lowest cut reaching .75 is at .5
-    assert stats["cut"] == pytest.approx((0.5 + 0.5) / 2) and stats["agreed"] == 6
+    # cumulative accuracy 1, 1, 1, .75, .8, .67: the old point estimate verified down to .5 (5 of 6); 3 of 3 right
+    # is no evidence of 75 %: the best lower bound (all of the top 3 right) is 0.05 ** (1/3)
+    assert stats["cut"] == float("inf") and stats["agreed"] == 6 and stats["verified"] == 0
+    assert stats["bound"] == pytest.approx(0.05 ** (1 / 3)) and stats["target"] == 0.75
+    assert [fallback.review(c, texts, space)[0].decision for c in cases] == ["rejected"] * 6
+    assert fallback.adds_nothing
+
+
+def test_fit_chooses_the_lowest_cut_whose_95_percent_lower_bound_reaches_the_target(space):
+    texts = class_texts(space, LABELS, "text")
+    supports = [0.99 - 0.01 * i for i in range(40)]
+    truth = [0] * 20 + [1, 0, 0, 1, 0, 1, 0, 1, 1, 0] + [1] * 10    # right first, then mixed, then wrong
+    cases = [_case(space, "a dog", [0.5, 0.3, 0.2], source=f"{s:.2f}") for s in supports]
+    fallback = Fallback(validators=[FromSource("s", "agree")])
+    stats = fallback.fit(cases, texts, space, truth, target=0.75)
+    n = stats["verified"]
+    right = [t == 0 for t in truth]
+    assert stats["cut"] == pytest.approx((0.5 + supports[n - 1]) / 2) and stats["verified_right"] == sum(right[:n])
+    assert _lower_bound(sum(right[:n]), n) >= 0.75 and stats["bound"] == pytest.approx(_lower_bound(sum(right[:n]), n))
+    assert all(_lower_bound(sum(right[:m]), m) < 0.75 for m in range(n + 1, 41))   # no lower cut passes
     decisions = [fallback.review(c, texts, space)[0].decision for c in cases]
-    assert decisions == ["verified"] * 5 + ["rejected"]
-    assert fallback.fit(cases, texts, space, [1] * 6)["cut"] == float("inf")   # never right: never verify
-    assert fallback.review(cases[0], texts, space)[0].decision == "rejected"
+    assert decisions == ["verified"] * n + ["rejected"] * (40 - n)
+    assert fallback.fit(cases, texts, space, [1] * 40)["cut"] == float("inf")   # never right: never verify
+
+
+def test_the_target_is_at_least_the_accuracy_of_what_the_threshold_accepts_unchecked(space):
+    texts = class_texts(space, LABELS, "text")
+    low = [0.45] * 30                       # below the threshold 0.6, the validators agree with all
+    agreed = _cases(space, low, [0.9] * 30)
+    truth = [0] * 27 + [1] * 3              # 90 % right: its lower bound (~0.76) passes 0.6, not 0.97
+    confident = _cases(space, [0.9] * 30, [0.9] * 30)
+    fallback = Fallback(FallbackSettings(threshold=0.6), validators=[FromSource("s", "agree")])
+    sloppy = fallback.fit(agreed + confident, texts, space, truth + [0] * 15 + [1] * 15)   # unchecked 50 % right
+    assert sloppy["target"] == 0.6 and sloppy["unchecked_accuracy"] == 0.5 and sloppy["cut"] < float("inf")
+    sure = fallback.fit(agreed + confident, texts, space, truth + [0] * 29 + [1])   # unchecked 29 of 30 right
+    assert sure["target"] == pytest.approx(29 / 30) and sure["cut"] == float("inf")
+    assert sure["bound"] == pytest.approx(_lower_bound(27, 30))
+
+
+def test_revisions_are_kept_only_when_their_lower_bound_reaches_the_target(space):
+    texts = class_texts(space, LABELS, "text")
+    cases = [_case(space, "a dog", [0.5, 0.3, 0.2]) for _ in range(20)]
+    revising = Fallback(validators=[Stub("a", "disagree", 0.1, "cat")])
+    # 5 of 5 revisions right is 100 % as a point estimate, yet its bound (0.05 ** (1/5) = 0.55) misses 0.6
+    assert not revising.fit(cases[:5], texts, space, [1] * 5)["revise"]
+    kept = revising.fit(cases, texts, space, [1] * 20)
+    assert kept["revise"] and kept["revise_bound"] == pytest.approx(0.05 ** (1 / 20))
+
+
+def test_cuts_fitted_across_the_grid_never_fall_as_the_threshold_rises(space):
+    texts = class_texts(space, LABELS, "text")
+    # below 0.5: 6 agreed and right at fused 0.7, then 4 at fused 0.5 of which 2 right
+    # between 0.5 and 0.6: 20 agreed and right at fused 0.575; above 0.6: 40 predictions, 10 right (so what each
+    # threshold accepts unchecked is right at most as often as the threshold: the targets are 0.5 and 0.6)
+    confidences = [0.45] * 10 + [0.55] * 20 + [0.9] * 40
+    supports = [0.95] * 6 + [0.55] * 4 + [0.6] * 20 + [0.9] * 40
+    truth = [0] * 6 + [0, 1, 0, 1] + [0] * 20 + [0, 1, 1, 1] * 10
+    cases = _cases(space, confidences, supports)
+    fallback = Fallback(validators=[FromSource("s", "agree")])
+    fits = fallback.fit_thresholds(cases, texts, space, truth, (0.5, 0.6))
+    alone = {t: Fallback(FallbackSettings(threshold=t), validators=[FromSource("s", "agree")])
+             .fit(cases, texts, space, truth)["cut"] for t in (0.5, 0.6)}
+    # alone, 0.6 would verify down to 0.5 (28 of 30 right pass its bound) below 0.5's cut of 0.7 (8 of 10 do not)
+    assert alone[0.5] == pytest.approx(0.7) and alone[0.6] == pytest.approx(0.5)
+    assert fits[0.5]["cut"] == pytest.approx(0.7) and fits[0.6]["cut"] == pytest.approx(0.7)
+    assert fits[0.6]["floor"] == pytest.approx(0.7) and fits[0.6]["bound"] >= fits[0.6]["target"] == 0.6
+    assert not fallback.fitted and fallback.cut == 0.5      # fitting the grid leaves the policy as it was

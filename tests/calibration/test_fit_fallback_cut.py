@@ -32,7 +32,7 @@ def _write(root, per_class=10):
 
 
 def test_fit_saves_the_fallback_cut_that_classify_applies_at_the_same_threshold(registry, tmp_path):
-    _write(tmp_path / "held")
+    _write(tmp_path / "held", per_class=30)     # enough agreed predictions for the 95 % bound to pass a cut
     space_dir = tmp_path / "space"
     runner = CliRunner()
     fitted = runner.invoke(cli, ["calibrate", "fit", str(tmp_path / "held"), "--space", str(space_dir), "--new",
@@ -53,9 +53,10 @@ def test_fit_saves_the_fallback_cut_that_classify_applies_at_the_same_threshold(
     assert out.exit_code == 0, out.output
     predictions = [json.loads(line) for line in out.output.splitlines() if line.startswith("{")]
     verified = [p for p in predictions if p["fallback"]["decision"] == "verified"]
-    # classify on the fitting files runs the fallback the fit saw: the same agreed predictions, all at the cut
-    assert len(verified) == entry["fitted"]["agreed"]
-    assert sum(p["label"] == p["source"].split("/")[-2] for p in verified) == entry["fitted"]["agreed_right"]
+    # classify on the fitting files runs the fallback the fit saw: the agreed predictions at or above the cut
+    assert entry["cut"] is not None and 0 < entry["fitted"]["verified"] <= entry["fitted"]["agreed"]
+    assert len(verified) == entry["fitted"]["verified"]
+    assert sum(p["label"] == p["source"].split("/")[-2] for p in verified) == entry["fitted"]["verified_right"]
     assert min(p["confidence"] for p in verified) == used.cut
 
 

@@ -177,17 +177,31 @@ def fit_fallback(space: Any, fitted: Any, threshold: float, *, modality: str, la
     return {**entry(float(threshold)), "grid": [entry(at) for at in grid]}
 
 
+def adds_nothing(entry: dict[str, Any] | None) -> bool:
+    """A fitted entry that verifies nothing and keeps no revision: its validators cannot change an answer."""
+    return entry is not None and entry["cut"] is None and not entry["revise"]
+
+
 def describe_fallback(entry: dict[str, Any]) -> str:
     """A fitted fallback entry in one line (what ``calibrate fit`` prints)."""
     f = entry["fitted"]
     at = entry["threshold"]
+    if "target" in f:    # records fitted before the bound (a point estimate against the threshold) say neither
+        target = f"target {f['target']:.3f}" + (
+            f", the accuracy of the {f['unchecked']} predictions it accepts unchecked"
+            if f.get("unchecked_accuracy") is not None and f["target"] > at else f", the threshold")
     if entry["cut"] is not None:
         verified = f"verifies a prediction below {at} when the fused confidence reaches {entry['cut']:.3f}"
+        if "target" in f:
+            verified += (f" (95% lower bound {f['bound']:.3f} from {f['verified_right']} of {f['verified']} right; "
+                         f"{target})")
     elif f["agreed"]:
-        verified = f"never verifies (no cut made the agreed predictions right {at:.0%} of the time)"
+        verified = (f"never verifies (no cut's agreed predictions reach a 95% lower bound of the {target}; best "
+                    f"{f['bound']:.3f})" if "target" in f else
+                    f"never verifies (no cut made the agreed predictions right {at:.0%} of the time)")
     else:
         verified = "never verifies (the validators agreed with no prediction below it)"
     revise = "keeps" if entry["revise"] else "drops"
+    nothing = "; it adds nothing, so classify skips the validators at this threshold" if adds_nothing(entry) else ""
     return (f"fallback at threshold {at}: {verified}; {f['agreed']} agreed predictions below it, {f['agreed_right']} "
-            f"right; {revise} revisions ({f['revised_right']} of {f['revised']} right)")
-
+            f"right; {revise} revisions ({f['revised_right']} of {f['revised']} right){nothing}")

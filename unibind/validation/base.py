@@ -7,6 +7,7 @@ prefers. It abstains when it has nothing to go on (no captioner installed, a sin
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,9 +118,14 @@ class Fallback:
     """Runs validators on low-confidence predictions and decides: verified, revised or rejected.
 
     Validators' supports are not calibrated probabilities; :meth:`fit` chooses, on held-out
-    data, the fused-confidence cut above which agreed predictions are as often right as the
-    threshold promises, and whether revisions are right often enough to keep.
+    data, the fused-confidence cut above which agreed predictions are, with 95 % confidence, at
+    least as often right as the threshold promises and as what it accepts unchecked, and whether
+    revisions are. A fitted fallback that verifies nothing and keeps no revision
+    (:attr:`adds_nothing`) rejects every prediction below the threshold without running a validator.
     """
+
+    #: One-sided confidence of the Clopper-Pearson lower bound a cut (or keeping revisions) must pass.
+    CONFIDENCE = 0.95
 
     def __init__(self, settings: FallbackSettings | None = None, *, registry: Any = None,
                  validators: Sequence[Validator] | None = None):
@@ -137,6 +143,11 @@ class Fallback:
         self.revise = True
         #: True once the cut was fitted on labelled data (:meth:`fit`, or a calibrator's record at this threshold).
         self.fitted = False
+
+    @property
+    def adds_nothing(self) -> bool:
+        """Fitted to verify nothing and keep no revision: running the validators could not change a decision."""
+        return self.fitted and self.cut == float("inf") and not self.revise
 
     def _run(self, case: Case, texts: ClassTexts, space: Any, threshold: float | None = None) -> FallbackRecord:
         threshold = self.settings.threshold if threshold is None else threshold
@@ -173,6 +184,13 @@ class Fallback:
 
     def review(self, case: Case, texts: ClassTexts, space: Any) -> tuple[FallbackRecord, str, float]:
         """(record, final label, final confidence) for one prediction."""
+        if self.adds_nothing:    # every prediction below the threshold is rejected, whatever the validators say
+            record = FallbackRecord(threshold=self.settings.threshold, ran=False, decision="accepted",
+                                    original_label=case.labels[case.predicted],
+                                    original_confidence=float(case.probs.max()))
+            if record.original_confidence < self.settings.threshold:
+                record.decision = "rejected"
+            return record, record.original_label, record.original_confidence
         record = self._run(case, texts, space)
         decision, label, confidence = self._proposal(case, record)
         if (decision == "verified" and confidence < self.cut) or (decision == "revised" and not self.revise):
@@ -184,8 +202,10 @@ class Fallback:
             target: float | None = None) -> dict[str, Any]:
         """Choose the cut and whether to revise on held-out ``cases`` with true label indices ``truth``.
 
-        The cut is the lowest fused confidence at which the agreed predictions at or above it are
-        right at least ``target`` of the time (default: the threshold); none reaching it: never verify.
+        The cut is the lowest fused confidence at which the agreed predictions at or above it are right
+        at least ``target`` of the time with 95 % confidence (one-sided Clopper-Pearson lower bound);
+        ``target`` defaults to the threshold or, when higher, the accuracy of the ``cases`` the threshold
+        accepts unchecked, so a verified answer is no worse than an accepted one. None reaching it: never verify.
         """
         records = [self._run(case, texts, space) for case in cases]
         stats = self._choose(cases, records, truth, self.settings.threshold, target)
@@ -194,32 +214,66 @@ class Fallback:
 
     def fit_thresholds(self, cases: Sequence[Case], texts: ClassTexts, space: Any, truth: Sequence[int],
                        thresholds: Sequence[float]) -> dict[float, dict[str, Any]]:
-        """:meth:`fit`'s statistics at each of ``thresholds`` (target: that threshold), leaving this policy as it
-        was. The validators run once per case, below the highest threshold: what they say does not depend on it."""
+        """:meth:`fit`'s statistics at each of ``thresholds``, leaving this policy as it was. The validators run
+        once per case, below the highest threshold: what they say does not depend on it. A cut never falls as
+        the threshold rises: each is searched at or above the (finite) cuts fitted at lower thresholds."""
         highest = max(thresholds)
         records = [self._run(case, texts, space, highest) for case in cases]
-        return {t: self._choose(cases, records, truth, t, None) for t in thresholds}
+        out: dict[float, dict[str, Any]] = {}
+        floor = float("-inf")
+        for t in sorted(thresholds):
+            out[t] = self._choose(cases, records, truth, t, None, floor=floor)
+            if math.isfinite(out[t]["cut"]):
+                floor = out[t]["cut"]
+        return out
+
+    @classmethod
+    def lower_bound(cls, right: int, count: int) -> float:
+        """One-sided :attr:`CONFIDENCE` Clopper-Pearson lower bound of a right-fraction (0 for no items)."""
+        if count == 0:
+            return 0.0
+        from scipy.stats import binomtest
+
+        return float(binomtest(int(right), int(count), alternative="greater")
+                     .proportion_ci(confidence_level=cls.CONFIDENCE, method="exact").low)
 
     @classmethod
     def _choose(cls, cases: Sequence[Case], records: Sequence[FallbackRecord], truth: Sequence[int],
-                threshold: float, target: float | None) -> dict[str, Any]:
-        target = threshold if target is None else target
+                threshold: float, target: float | None, floor: float = float("-inf")) -> dict[str, Any]:
         agreed: list[tuple[float, bool]] = []
         revised: list[bool] = []
+        unchecked: list[bool] = []       # what the threshold accepts on its own
         for case, record, true in zip(cases, records, truth):
             if record.original_confidence >= threshold:    # accepted without a check at this threshold
+                unchecked.append(record.original_label == case.labels[true])
                 continue
             decision, label, fused = cls._proposal(case, record)
             if decision == "verified":
                 agreed.append((fused, label == case.labels[true]))
             elif decision == "revised":
                 revised.append(label == case.labels[true])
-        cut = float("inf")
+        unchecked_accuracy = sum(unchecked) / len(unchecked) if unchecked else None
+        if target is None:
+            target = max(threshold, unchecked_accuracy or 0.0)
+        cut, bound, best, verified, verified_right = float("inf"), None, 0.0, 0, 0
+        ranked = sorted(agreed, key=lambda a: -a[0])
         right = 0
-        for n, (fused, ok) in enumerate(sorted(agreed, key=lambda a: -a[0]), start=1):
+        for n, (fused, ok) in enumerate(ranked, start=1):
             right += ok
-            if right / n >= target:
-                cut = fused
-        revise = bool(revised) and sum(revised) / len(revised) >= target
+            if n < len(ranked) and ranked[n][0] == fused:   # a cut takes every tie at its value
+                continue
+            if fused < floor:
+                break
+            low = cls.lower_bound(right, n)
+            best = max(best, low)
+            if low >= target:
+                cut, bound, verified, verified_right = fused, low, n, right
+        revise_bound = cls.lower_bound(sum(revised), len(revised))
+        revise = bool(revised) and revise_bound >= target
         return {"cut": cut, "revise": revise, "agreed": len(agreed),
-                "agreed_right": sum(ok for _, ok in agreed), "revised": len(revised), "revised_right": sum(revised)}
+                "agreed_right": sum(ok for _, ok in agreed), "revised": len(revised), "revised_right": sum(revised),
+                "rule": f"one-sided {cls.CONFIDENCE:.0%} Clopper-Pearson lower bound >= target",
+                "target": float(target), "unchecked": len(unchecked), "unchecked_accuracy": unchecked_accuracy,
+                "verified": verified, "verified_right": verified_right,
+                "bound": bound if bound is not None else best, "revise_bound": revise_bound,
+                "floor": floor if math.isfinite(floor) else None}
