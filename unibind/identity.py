@@ -106,7 +106,8 @@ def _stat_key(path: Path) -> str:
             f"\0{stat.st_ctime_ns}")
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (hex), read in 1 MiB blocks; the one file hash (also the feature-cache key's)."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
@@ -124,7 +125,7 @@ def file_digest(path: str | Path, *, memo: _DigestMemo | None = None) -> str:
         cached = memo.get(key)
         if cached is not None:
             return cached
-        digest = _sha256_file(path)
+        digest = sha256_file(path)
         memo.put(key, digest)
         return digest
     finally:

@@ -11,8 +11,8 @@ from unibind.seen_files import seen_by_space
 
 def _counting(monkeypatch):
     calls = []
-    real = keys._sha256_file
-    monkeypatch.setattr(keys, "_sha256_file", lambda path: calls.append(path) or real(path))
+    real = keys.sha256_file
+    monkeypatch.setattr(keys, "sha256_file", lambda path: calls.append(path) or real(path))
     keys._hash_of.cache_clear()
     return calls
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-_CHUNK = 1 << 20
+from unibind.identity import sha256_file
 
 
 def file_hash(path: str | Path) -> str:
@@ -32,15 +32,7 @@ def file_hash(path: str | Path) -> str:
 @functools.lru_cache(maxsize=1 << 16)
 def _hash_of(path: str, device: int, inode: int, size: int, mtime_ns: int) -> str:
     """Keyed by the file's identity and stamp: an edited or replaced file is hashed afresh."""
-    return _sha256_file(path)
-
-
-def _sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path)
 
 
 def bytes_key(data: bytes) -> str:
