@@ -149,11 +149,15 @@ class Fallback:
         """Fitted to verify nothing and keep no revision: running the validators could not change a decision."""
         return self.fitted and self.cut == float("inf") and not self.revise
 
+    @staticmethod
+    def _unchecked(case: Case, threshold: float) -> FallbackRecord:
+        """The record of ``case`` before any validator ran: accepted as predicted."""
+        return FallbackRecord(threshold=threshold, ran=False, decision="accepted",
+                              original_label=case.labels[case.predicted], original_confidence=float(case.probs.max()))
+
     def _run(self, case: Case, texts: ClassTexts, space: Any, threshold: float | None = None) -> FallbackRecord:
-        threshold = self.settings.threshold if threshold is None else threshold
-        record = FallbackRecord(threshold=threshold, ran=False, decision="accepted",
-                                original_label=case.labels[case.predicted], original_confidence=float(case.probs.max()))
-        if record.original_confidence >= threshold:
+        record = self._unchecked(case, self.settings.threshold if threshold is None else threshold)
+        if record.original_confidence >= record.threshold:
             return record
         record.ran = True
         for validator in self.validators:
@@ -185,10 +189,8 @@ class Fallback:
     def review(self, case: Case, texts: ClassTexts, space: Any) -> tuple[FallbackRecord, str, float]:
         """(record, final label, final confidence) for one prediction."""
         if self.adds_nothing:    # every prediction below the threshold is rejected, whatever the validators say
-            record = FallbackRecord(threshold=self.settings.threshold, ran=False, decision="accepted",
-                                    original_label=case.labels[case.predicted],
-                                    original_confidence=float(case.probs.max()))
-            if record.original_confidence < self.settings.threshold:
+            record = self._unchecked(case, self.settings.threshold)
+            if record.original_confidence < record.threshold:
                 record.decision = "rejected"
             return record, record.original_label, record.original_confidence
         record = self._run(case, texts, space)
