@@ -31,9 +31,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--encoder", default=None, help="audio encoder (default: the embedded default's)")
     args = parser.parse_args(argv)
+    from unibind.errors import NotRegisteredError
+
     space = Space(encoders={"audio": args.encoder} if args.encoder else None,
                   adapters={"audio": "linear"} if args.encoder else None)
-    pipe = space.pipeline("audio")
+    try:
+        pipe = space.pipeline("audio")
+    except NotRegisteredError as exc:
+        print(f"Error: --encoder {args.encoder}: {exc}", file=sys.stderr)
+        return 1
     frozen = FrozenEncoder("audio", pipe.loader, pipe.encoder, args.encoder or "default", {})
     print("| set | items / classes | chance | probe C=0.1 | C=1 | C=10 |\n|---|---|---|---|---|---|")
     for name in ("spoken-digits", "tuxpaint"):
