@@ -189,7 +189,8 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str | None, meth
         # the fallback's cut on the same files, exactly as classify will run it on these probabilities
         record.provenance["fallback"] = fit_fallback(
             space, fitted, threshold, modality=modality, labels=scored.labels, sources=scored.embedded.sources,
-            probs=probs, vectors=scored.embedded.vectors, truth=y.tolist(), centre_set=scored.centre_set)
+            probs=probs, vectors=scored.embedded.vectors, truth=y.tolist(), centre_set=scored.centre_set,
+            scores=scored.logits)
     except UniBindError as exc:
         raise click.ClickException(str(exc)) from exc
     path = save_calibrator(space_dir, fitted)

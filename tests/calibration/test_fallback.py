@@ -251,3 +251,16 @@ def test_cuts_fitted_across_the_grid_never_fall_as_the_threshold_rises(space):
     assert fits[0.5]["cut"] == pytest.approx(0.7) and fits[0.6]["cut"] == pytest.approx(0.7)
     assert fits[0.6]["floor"] == pytest.approx(0.7) and fits[0.6]["bound"] >= fits[0.6]["target"] == 0.6
     assert not fallback.fitted and fallback.cut == 0.5      # fitting the grid leaves the policy as it was
+
+
+def test_ranked_cases_name_the_label_classify_names_when_probabilities_tie(space):
+    """A flat calibrator ties probabilities; the fallback must fit on classify's label (by score), not argmax's."""
+    from unibind.validation.base import ranked_cases
+
+    probs = torch.tensor([[0.4, 0.4, 0.2], [0.2, 0.4, 0.4], [0.7, 0.2, 0.1]])
+    scores = torch.tensor([[0.1, 0.3, 0.0], [0.0, 0.1, 0.5], [0.9, 0.0, 0.0]])
+    vectors = space.embed_text(["a", "b", "c"])
+    cases = ranked_cases(["a", "b", "c"], "text", LABELS, probs, vectors, scores)
+    assert [c.predicted for c in cases] == [1, 2, 0]
+    assert [c.predicted for c in ranked_cases(["a", "b", "c"], "text", LABELS, probs, vectors)] == [0, 1, 0]
+    assert torch.equal(cases[1].scores, scores[1])

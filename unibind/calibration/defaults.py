@@ -152,20 +152,22 @@ def fallback_for(space: Any, fitted: Any, threshold: float, validators: list[str
 
 
 def fit_fallback(space: Any, fitted: Any, threshold: float, *, modality: str, labels: list[str], sources: list[str],
-                 probs: Any, vectors: Any, truth: list[int], centre_set: Any = None) -> dict[str, Any]:
+                 probs: Any, vectors: Any, truth: list[int], centre_set: Any = None,
+                 scores: Any = None) -> dict[str, Any]:
     """Fit the fallback's cut and revise choice for ``fitted`` on labelled items; returns the record entry
     (``provenance["fallback"]``) that :func:`fallback_for` applies, for shipped and users' calibrators alike.
 
     The entry is for ``threshold``; its ``grid`` holds the same fit at each of :data:`FALLBACK_GRID` (the
     validators run once per item), so ``classify --threshold`` at any of them uses a fitted cut too.
-    ``probs`` are ``fitted``'s calibrated probabilities of the items, ``truth`` their class indices.
+    ``probs`` are ``fitted``'s calibrated probabilities of the items, ``truth`` their class indices and
+    ``scores`` the scores classify ranks them by (equal probabilities by score, as classify names the label).
     """
     import math
 
-    from unibind.validation.base import Case, class_texts
+    from unibind.validation.base import class_texts, ranked_cases
 
     fallback = fallback_for(space, fitted, threshold)
-    cases = [Case(source, modality, list(labels), p, v) for source, p, v in zip(sources, probs, vectors)]
+    cases = ranked_cases(sources, modality, labels, probs, vectors, scores)
     grid = sorted({float(threshold), *FALLBACK_GRID})
     fits = fallback.fit_thresholds(cases, class_texts(space, labels, modality, centre_set), space, list(truth), grid)
 

@@ -33,8 +33,8 @@ def _nan_to_none(value: float) -> float | None:
     return None if value is None or math.isnan(value) or math.isinf(value) else float(value)
 
 
-def _metrics(probs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
-    report = calibration_report(probs, targets).as_dict()
+def _metrics(probs: torch.Tensor, targets: torch.Tensor, scores: torch.Tensor) -> dict[str, float]:
+    report = calibration_report(probs, targets, scores=scores).as_dict()
     return {k: float(report[k]) for k in METRICS}
 
 
@@ -77,16 +77,19 @@ def fallback_effect(space: Any, fallback: Any, data: LabelledFiles, sources: lis
             "reviewed": ran, "seconds_per_reviewed": seconds / ran if ran else 0.0}
 
 
-def domain_effect(domain: Any, vectors: torch.Tensor, probs: torch.Tensor, targets: torch.Tensor) -> dict[str, Any]:
-    """How many of a set's files the calibrator's domain holds, and its calibration inside and outside it."""
+def domain_effect(domain: Any, vectors: torch.Tensor, probs: torch.Tensor, targets: torch.Tensor,
+                  scores: torch.Tensor) -> dict[str, Any]:
+    """How many of a set's files the calibrator's domain holds, and its calibration inside and outside it
+    (predictions ranked as classify ranks them: equal probabilities by score)."""
     if domain is None:
         return {}
     inside = domain.contains(vectors)
     out: dict[str, Any] = {"count": len(inside), "inside": int(inside.sum())}
     for name, rows in (("inside", inside), ("outside", ~inside)):
         if int(rows.sum()) >= 2:
-            out[f"ece_{name}"] = float(calibration_report(probs[rows], targets[rows]).ece)
-            out[f"accuracy_{name}"] = float((probs[rows].argmax(-1) == targets[rows]).float().mean())
+            report = calibration_report(probs[rows], targets[rows], scores=scores[rows])
+            out[f"ece_{name}"] = float(report.ece)
+            out[f"accuracy_{name}"] = float(report.accuracy)
     return out
 
 
@@ -119,7 +122,7 @@ def fit_default_calibrator(space: Any, data: LabelledFiles, others: Sequence[Lab
     rows = fit_rows.tolist()
     fitted_fallback = fit_fallback(space, fitted, threshold, modality=data.modality, labels=data.classes,
                                    sources=[sources[i] for i in rows], probs=probs[rows], vectors=vectors[rows],
-                                   truth=targets[rows].tolist())
+                                   truth=targets[rows].tolist(), scores=sims[rows])
     record.provenance = {
         "dataset": data.note or data.name, "dataset_key": data.name, "labels": data.classes,
         "label_set_size": len(data.classes), "files": len(data.paths), "skipped": len(failures),
@@ -132,11 +135,11 @@ def fit_default_calibrator(space: Any, data: LabelledFiles, others: Sequence[Lab
     measured_fallback = fallback_for(space, fitted, threshold)   # exactly what classify builds from the record
     held = torch.from_numpy(held_rows)
     record.provenance["held_out"] = {
-        "count": len(held_rows), "before": _metrics(torch.softmax(logits[held], -1), targets[held]),
-        "after": _metrics(probs[held], targets[held]),
+        "count": len(held_rows), "before": _metrics(torch.softmax(logits[held], -1), targets[held], logits[held]),
+        "after": _metrics(probs[held], targets[held], logits[held]),
         "fallback": fallback_effect(space, measured_fallback, data, sources, vectors, sims, probs, targets,
                                     held_rows.tolist()),
-        "domain": domain_effect(fitted.domain, vectors[held], probs[held], targets[held])}
+        "domain": domain_effect(fitted.domain, vectors[held], probs[held], targets[held], logits[held])}
     record.metrics = {"before": record.provenance["held_out"]["before"],
                       "after": record.provenance["held_out"]["after"]}
     record.provenance["other_sets"] = []
@@ -148,8 +151,9 @@ def fit_default_calibrator(space: Any, data: LabelledFiles, others: Sequence[Lab
         record.provenance["other_sets"].append({
             "dataset": other.note or other.name, "dataset_key": other.name, "label_set_size": len(other.classes),
             "count": len(o_sources), "skipped": len(o_failures),
-            "before": _metrics(torch.softmax(o_logits, -1), o_targets), "after": _metrics(o_probs, o_targets),
-            **_oracle(o_logits, o_targets), "domain": domain_effect(fitted.domain, o_vectors, o_probs, o_targets),
+            "before": _metrics(torch.softmax(o_logits, -1), o_targets, o_logits),
+            "after": _metrics(o_probs, o_targets, o_logits),
+            **_oracle(o_logits, o_targets), "domain": domain_effect(fitted.domain, o_vectors, o_probs, o_targets, o_logits),
             "fallback": fallback_effect(space, measured_fallback, other, o_sources, o_vectors, o_sims, o_probs,
                                         o_targets, everything)})
     return fitted

@@ -171,7 +171,7 @@ def measure(space: Any, data: LabelledFiles, out: Path, *, calibrators: Sequence
     """
     from unibind.explain import review
     from unibind.space import Embeddings, _predictions
-    from unibind.validation.base import Case, Fallback, FallbackSettings, class_texts
+    from unibind.validation.base import Fallback, FallbackSettings, class_texts, ranked_cases
 
     registry = registry or space.registry
     out.mkdir(parents=True, exist_ok=True)
@@ -224,8 +224,9 @@ def measure(space: Any, data: LabelledFiles, out: Path, *, calibrators: Sequence
         settings.settings["yes-no"] = {"scale": space.logit_scale / scaler.temperature}
     fallback = Fallback(settings, registry=registry)
     texts = class_texts(space, data.classes, data.modality)
-    fit_cases = [Case(sources[i], data.modality, data.classes, probs_all[i], vectors[i], others_all[i])
-                 for i in fit.tolist()]
+    rows = fit.tolist()
+    fit_cases = ranked_cases([sources[i] for i in rows], data.modality, data.classes, probs_all[rows],
+                             vectors[rows], sims[rows], [others_all[i] for i in rows])
     fit_stats = fallback.fit(fit_cases, texts, space, targets[fit].tolist())
     held_sources = [sources[i] for i in held.tolist()]
     subset = Embeddings(vectors[held], held_sources, data.modality)

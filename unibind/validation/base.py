@@ -44,6 +44,19 @@ class Case:
         return path if path.is_file() else None
 
 
+def ranked_cases(sources: list[str], modality: str, labels: list[str], probs: torch.Tensor,
+                 vectors: torch.Tensor, scores: torch.Tensor | None = None,
+                 others: list[dict[str, torch.Tensor]] | None = None) -> list[Case]:
+    """Cases naming the label classify names: the most probable, equal probabilities broken by ``scores``."""
+    from unibind.calibration.metrics import top_class
+
+    probs = torch.as_tensor(probs)
+    _, chosen = top_class(probs, scores)
+    return [Case(source, modality, list(labels), probs[i], vectors[i], dict(others[i]) if others else {},
+                 chosen=int(chosen[i]), scores=None if scores is None else scores[i])
+            for i, source in enumerate(sources)]
+
+
 @dataclass
 class ClassTexts:
     """Each class's centre texts and their unit embeddings ``[C, K, d]`` (``mask`` marks real slots)."""
