@@ -305,11 +305,14 @@ def _print_predictions(predictions, truth: dict[str, str] | None = None) -> None
 def shown(p) -> tuple[float, list, str]:
     """(p, runners-up, note) of one table row: p is always the calibrated probability of the printed label and
     the runners-up are the other top classes, so p is below a runner-up only when the fallback's validators
-    revised the label, and the note then says by whom and what the calibrated top was."""
+    revised the label, and the note then says by whom and what the calibrated top was. A rejected prediction
+    says so in its row: the label is the calibrated top, not an answer (the fallback answers "don't know")."""
     f = p.fallback
     runners = [s for s in p.top if s.label != p.label]
     # verified/rejected: Prediction.confidence is the fused confidence, not a class probability
     probability = next((s.probability for s in p.top if s.label == p.label), p.confidence)
+    if f is not None and f.decision == "rejected":
+        return probability, runners, f"rejected: below {f.threshold:g}, not verified"
     if f is None or f.decision != "revised":
         return probability, runners, ""
     voters = ", ".join(v.name for v in f.validators if v.verdict == "disagree")

@@ -299,3 +299,7 @@ def test_a_row_never_prints_a_runner_up_above_its_label_unless_it_says_why():
     assert probability == 0.5 and [s.label for s in runners] == ["cat"] and note == ""
     plain = verified.model_copy(update={"fallback": None, "confidence": 0.5})
     assert shown(plain) == (0.5, [top[1]], "")
+    # a rejected prediction's row says it is no answer (with no validator run, no line below the table does)
+    rejected = verified.model_copy(update={"fallback": verified.fallback.model_copy(
+        update={"decision": "rejected", "ran": False, "validators": []})})
+    assert shown(rejected) == (0.5, [top[1]], "rejected: below 0.6, not verified")
