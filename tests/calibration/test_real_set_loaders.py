@@ -1,0 +1,16 @@
+"""The measured real sets hold what their names say: "MNIST, 1000" has all ten digits, evenly."""
+
+import numpy as np
+
+from unibind.calibration.report import mnist_files, round_robin
+
+
+def test_round_robin_takes_each_class_in_turn_in_file_order():
+    labels = [0, 0, 0, 1, 1, 2]
+    assert round_robin(labels).tolist() == [0, 3, 5, 1, 4, 2]
+
+
+def test_mnist_files_hold_every_digit_evenly_although_the_file_is_sorted_by_digit(tmp_path):
+    data = mnist_files(tmp_path, 40)
+    assert np.bincount(data.targets, minlength=10).tolist() == [4] * 10
+    assert len({p.read_bytes() for p in data.paths}) == 40 and len(data.classes) == 10
