@@ -67,6 +67,16 @@ class Explanation(BaseModel):
     modalities: list[ModalityContribution] = Field(default_factory=list)
 
 
+class CalibrationSetCheck(BaseModel):
+    """Whether the files classified together, as a whole, are unlike the files their calibrator was fitted on."""
+
+    files: int = Field(description="Files of the set tested (a seeded sample of at most 2,000).")
+    reference: int = Field(description="The calibrator's fitting files it was tested against.")
+    auroc: float = Field(description="How well a classifier tells the set from the fitting files (0.5: not at all).")
+    p_value: float = Field(description="One-sided Mann-Whitney p of the classifier's held-out scores.")
+    unlike: bool = Field(description="True: the set is unlike them (p below 0.001 and AUROC at least 0.75).")
+
+
 class Prediction(BaseModel):
     """A zero-shot prediction for one input."""
 
@@ -80,6 +90,9 @@ class Prediction(BaseModel):
     calibration_domain: bool | None = Field(default=None, description="False: the input is unlike the files its "
                                             "calibrator was fitted on (unibind.calibration.domain), so its "
                                             "confidence is not calibrated for it; None: not checked.")
+    calibration_set: CalibrationSetCheck | None = Field(
+        default=None, description="The files of this modality classified with it, tested as a whole against the "
+        "calibrator's fitting files (at least 20 files; None: not tested).")
     fallback: FallbackRecord | None = Field(default=None, description="Set when a fallback policy was given; "
                                             "label/confidence are then the final decision's.")
     explanation: Explanation | None = None

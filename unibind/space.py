@@ -446,17 +446,20 @@ class Space:
             return classify_multi_label(self, plan, calibrator=calibrator, reduce=reduce, fallback=fallback,
                                         explain=explain, top_k=top_k)
         predictions: list[Prediction] = []
+        checked: dict[str, list[torch.Tensor]] = {}   # per modality: the vectors tested as a set
         for chunk in self.scored_chunks(plan, reduce=reduce):
             part, labels, sims, mod = chunk.part, chunk.labels, chunk.sims, chunk.part.modality
             logits = self.logit_scale * sims
             calibrated = apply_calibration(calibrator, mod, logits, labels)
             probs = calibrated if calibrated is not None else torch.softmax(logits, dim=-1)
             found = _predictions(part, labels, sims, probs, top_k, calibrated is not None)
-            _mark_calibration_domain(found, calibrator, mod, part.vectors, calibrated is not None)
+            if _mark_calibration_domain(found, calibrator, mod, part.vectors, calibrated is not None):
+                checked.setdefault(mod, []).append(part.vectors)
             # explanations and, below the threshold, the fallback validators (unibind.explain)
             checker = fallback.get(mod) if isinstance(fallback, Mapping) else fallback
             predictions.extend(review(self, found, part.vectors, labels, probs, mod, centre_set=chunk.centre_set,
                                       fallback=checker, explain_them=explain, top_k=top_k, scores=sims))
+        _mark_calibration_set(checked, calibrator, predictions)
         return predictions, plan.failures
 
     def _without_class_calibrators(self, plan: ClassificationPlan, calibrator: Any, fallback: Any) -> tuple[Any, Any]:
@@ -577,15 +580,31 @@ def _has_capability(encoder: Any, method: str) -> bool:
 
 
 
-def _mark_calibration_domain(found: list[Prediction], calibrator: Any, modality: str, vectors: torch.Tensor,
-                             calibrated: bool) -> None:
-    """Say, per prediction, whether its input lies among the files its calibrator was fitted on."""
+def _domain_of(calibrator: Any, modality: str) -> Any:
     fitted = calibrator.get(modality) if isinstance(calibrator, Mapping) else calibrator
-    domain = getattr(fitted, "domain", None)
+    return getattr(fitted, "domain", None)
+
+
+def _mark_calibration_domain(found: list[Prediction], calibrator: Any, modality: str, vectors: torch.Tensor,
+                             calibrated: bool) -> bool:
+    """Say, per prediction, whether its input lies among the files its calibrator was fitted on (False: not
+    checked, no calibration or no domain)."""
+    domain = _domain_of(calibrator, modality)
     if not calibrated or domain is None:
-        return
+        return False
     for prediction, inside in zip(found, domain.contains(vectors).tolist()):
         prediction.calibration_domain = inside
+    return True
+
+
+def _mark_calibration_set(checked: Mapping[str, list[torch.Tensor]], calibrator: Any,
+                          predictions: list[Prediction]) -> None:
+    """Per modality, test the files classified together as a whole against the calibrator's fitting files
+    (a shift one file at a time cannot show; unibind.calibration.domain) and record it on their predictions."""
+    results = {m: _domain_of(calibrator, m).set_test(torch.cat(vectors)) for m, vectors in checked.items()}
+    for prediction in predictions:
+        if prediction.calibration_domain is not None:
+            prediction.calibration_set = results.get(prediction.modality)
 
 
 def _predictions(embedded: Embeddings, labels: Sequence[str], sims: torch.Tensor, probs: torch.Tensor,

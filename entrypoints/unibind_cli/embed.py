@@ -294,7 +294,8 @@ def _print_predictions(predictions, truth: dict[str, str] | None = None) -> None
         row = [Path(p.source).name] + ([truth[p.source]] if truth else [])
         # non-breaking spaces inside a pair: a narrow terminal wraps between pairs, never inside one
         # *: not calibrated for this input, which is unlike the files its calibrator was fitted on
-        outside = "*" if p.calibration_domain is False else ""
+        unlike = p.calibration_domain is False or (p.calibration_set is not None and p.calibration_set.unlike)
+        outside = "*" if unlike else ""
         row += [p.label + mark + (f" ({escape(note)})" if note else ""), f"{probability:.3f}{outside}",
                 f"{p.entropy:.2f}",
                 ", ".join(f"{s.label}\u00a0{s.probability:.2f}".replace(" ", "\u00a0") for s in runners)]
@@ -358,19 +359,29 @@ def _say_calibration(predictions, space_dir: Path | None, calibrators=None, why_
 
 
 def _say_calibration_domain(predictions, calibrators, space_dir: Path | None) -> None:
-    """On stderr: inputs unlike the files their calibrator was fitted on (p marked * in the table)."""
+    """On stderr: inputs unlike the files their calibrator was fitted on, one by one or as a set (p marked * in
+    the table)."""
     from collections import Counter
 
     outside = Counter(p.modality for p in predictions if p.calibration_domain is False)
     checked = Counter(p.modality for p in predictions if p.calibration_domain is not None)
-    for m, n in sorted(outside.items()):
+    sets = {p.modality: p.calibration_set for p in predictions if p.calibration_set is not None}
+    where = str(space_dir) if space_dir is not None else "NEW_FOLDER --new"
+    advice = f"calibrate on labelled files like yours: `unibind calibrate fit DATA --space {where}`"
+    for m in sorted(set(outside) | {m for m, s in sets.items() if s.unlike}):
         record = calibrators[m].record
-        fitted_on = record.provenance.get("dataset") or "held-out files"
-        where = str(space_dir) if space_dir is not None else "NEW_FOLDER --new"
-        click.echo(f"calibration: {n} of {checked[m]} {m} file(s) are unlike the {record.fitted_on} files of "
-                   f"{fitted_on} the {m} calibrator was fitted on, so their p (marked *) is not calibrated for "
-                   f"them; calibrate on labelled files like yours: `unibind calibrate fit DATA --space {where}`",
-                   err=True)
+        fitted_on = f"the {record.fitted_on} files of {record.provenance.get('dataset') or 'held-out files'}"
+        test = sets.get(m)
+        if test is not None and test.unlike:
+            click.echo(f"calibration: these {checked[m]} {m} files, taken together, are unlike {fitted_on} the {m} "
+                       f"calibrator was fitted on (a classifier tells them apart: AUROC {test.auroc:.2f}, "
+                       f"p {test.p_value:.1g}), so their p (marked *) is not known to be calibrated for them; "
+                       f"{advice}", err=True)
+        else:
+            click.echo(f"calibration: {outside[m]} of {checked[m]} {m} file(s) are unlike {fitted_on} the {m} "
+                       f"calibrator was fitted on, so their p (marked *) is not known to be calibrated for them; "
+                       f"{advice}",
+                       err=True)
 
 
 def _print_embedding_summary(result) -> None:

@@ -49,3 +49,20 @@ def test_the_domain_is_saved_in_the_calibrator_file_and_older_files_load_without
     write_calibrator(tmp_path / "old.safetensors", FittedCalibrator(scaler, plain))
     old = load_calibrator(tmp_path / "old.safetensors")
     assert old.domain is None and old.calibrator.temperature == scaler.temperature
+
+
+def test_a_set_each_of_whose_files_lies_inside_is_still_found_unlike_as_a_whole():
+    """The shipped image default's case: MNIST digits each lie within the photos' k-NN radius, in one clump."""
+    centre = torch.zeros(16)
+    centre[0] = 1.0
+    domain = CalibrationDomain.fit(_cluster(400, centre, seed=0))
+    alike = domain.set_test(_cluster(300, centre, seed=1))
+    assert alike is not None and not alike.unlike and 0.35 < alike.auroc < 0.65 and alike.p_value > 0.01
+    off = centre.clone()
+    off[1] = 0.15
+    clump = _cluster(100, off, spread=0.03, seed=2)
+    assert domain.contains(clump).all()                    # one file at a time, every one is inside
+    found = domain.set_test(clump)
+    assert found.unlike and found.auroc > 0.9 and found.p_value < 1e-3 and (found.files, found.reference) == (100, 400)
+    assert domain.set_test(clump[:19]) is None             # too few files to test as a set
+    assert domain.set_test(clump, seed=0) == found         # seeded: the same set gives the same answer

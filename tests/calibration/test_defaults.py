@@ -72,6 +72,14 @@ def test_shipped_default_calibrators_load_with_their_provenance_and_fit_the_embe
         assert p["other_sets"] and all(o["count"] > 0 and "after" in o and "fallback" in o for o in p["other_sets"])
         assert json.loads(path.with_suffix(".json").read_text())["provenance"] == p
         assert why_not_default(space, p["space"], record.modality) is None
+        # the domain it was fitted on ships with it (classify marks inputs unlike those files), and its figures
+        assert fitted.domain is not None and len(fitted.domain.reference) == p["calibration_count"]
+        assert held["domain"]["count"] == held["count"] and 0 <= held["domain"]["inside"] <= held["count"]
+        assert all(o["domain"]["count"] == o["count"] for o in p["other_sets"])
+        # classify's set test: the held-out half is like the fitting half; the image default's other sets are not
+        assert not held["domain"]["set_test"]["unlike"]
+        if record.modality == "image":
+            assert all(o["domain"]["set_test"]["unlike"] for o in p["other_sets"])
     found, refused = default_calibrators(space)
     assert set(found) >= {"image", "audio"} and not refused
     assert "default calibrator fitted on Tux Paint" in describe(found["image"])

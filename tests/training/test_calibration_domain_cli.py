@@ -45,13 +45,23 @@ def test_classify_marks_inputs_unlike_the_calibration_files(tmp_path, fake_regis
     def flags(folder):
         result = runner.invoke(cli, ["classify", str(folder), "--space", str(space), "--no-fallback", "--json"])
         assert result.exit_code == 0, result.output
-        return [json.loads(line)["calibration_domain"] for line in result.stdout.splitlines()]
+        rows = [json.loads(line) for line in result.stdout.splitlines()]
+        tests = [row["calibration_set"] for row in rows]
+        assert all(t == tests[0] for t in tests)         # one test of the set, on each of its predictions
+        return [row["calibration_domain"] for row in rows], tests[0]
 
-    inside = flags(alike)
+    inside, alike_set = flags(alike)
     assert all(flag is not None for flag in inside) and sum(inside) >= 30
-    assert flags(far) == [False] * 40
+    assert alike_set.keys() == {"files", "reference", "auroc", "p_value", "unlike"} and not alike_set["unlike"]
+    outside, far_set = flags(far)
+    assert outside == [False] * 40, far_set
+    assert far_set["unlike"] and far_set["files"] == 40, far_set
     table = runner.invoke(cli, ["classify", str(far / "cat"), "--space", str(space), "--no-fallback"])
     assert table.exit_code == 0
     assert table.stdout.count("*") == 10
     assert "calibration: 10 of 10 vec file(s) are unlike the 40 files of held-out files the vec calibrator " in \
         table.stderr
+    whole = runner.invoke(cli, ["classify", str(far), "--space", str(space), "--no-fallback"])
+    assert whole.exit_code == 0 and whole.stdout.count("*") == 40
+    assert "calibration: these 40 vec files, taken together, are unlike the 40 files of held-out files" in \
+        whole.stderr and "AUROC 1.00" in whole.stderr

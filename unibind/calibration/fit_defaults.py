@@ -85,6 +85,9 @@ def domain_effect(domain: Any, vectors: torch.Tensor, probs: torch.Tensor, targe
         return {}
     inside = domain.contains(vectors)
     out: dict[str, Any] = {"count": len(inside), "inside": int(inside.sum())}
+    as_a_set = domain.set_test(vectors)      # what classify says of these files classified together
+    if as_a_set is not None:
+        out["set_test"] = as_a_set.model_dump()
     for name, rows in (("inside", inside), ("outside", ~inside)):
         if int(rows.sum()) >= 2:
             report = calibration_report(probs[rows], targets[rows], scores=scores[rows])
@@ -181,6 +184,10 @@ def format_provenance(record: CalibratorRecord) -> str:
             parts = [f"{d['inside']}/{d['count']} inside the calibrator's domain"]
             parts += [f"ECE {where} {d[f'ece_{where}']:.3f} (acc {d[f'accuracy_{where}']:.3f})"
                       for where in ("inside", "outside") if f"ece_{where}" in d]
+            if "set_test" in d:
+                t = d["set_test"]
+                parts.append(f"as a set {'UNLIKE' if t['unlike'] else 'alike'} (AUROC {t['auroc']:.3f}, "
+                             f"p {t['p_value']:.1g}, {t['files']} files)")
             lines.append(f"  {name}: " + "; ".join(parts))
         b, a, f = m["before"], m["after"], m["fallback"]
         acc = lambda v: "-" if v is None else f"{v:.3f}"   # noqa: E731
