@@ -601,7 +601,7 @@ def _mark_calibration_set(checked: Mapping[str, list[torch.Tensor]], calibrator:
                           predictions: list[Prediction]) -> None:
     """Per modality, test the files classified together as a whole against the calibrator's fitting files
     (a shift one file at a time cannot show; unibind.calibration.domain) and record it on their predictions."""
-    results = {m: _domain_of(calibrator, m).set_test(torch.cat(vectors)) for m, vectors in checked.items()}
+    results = {m: _domain_of(calibrator, m).set_test(vectors) for m, vectors in checked.items()}
     for prediction in predictions:
         if prediction.calibration_domain is not None:
             prediction.calibration_set = results.get(prediction.modality)

@@ -66,3 +66,19 @@ def test_a_set_each_of_whose_files_lies_inside_is_still_found_unlike_as_a_whole(
     assert found.unlike and found.auroc > 0.9 and found.p_value < 1e-3 and (found.files, found.reference) == (100, 400)
     assert domain.set_test(clump[:19]) is None             # too few files to test as a set
     assert domain.set_test(clump, seed=0) == found         # seeded: the same set gives the same answer
+
+
+def test_a_set_given_in_chunks_is_sampled_without_joining_them_and_tested_as_one():
+    from unibind.calibration.domain import sample_rows
+
+    parts = [torch.arange(i, i + 10).float()[:, None] for i in range(0, 100, 10)]
+    picked = sample_rows(parts, 25, seed=1)
+    assert len(picked) == 25 and len(set(picked[:, 0].tolist())) == 25 and picked[:, 0].tolist() == sorted(
+        picked[:, 0].tolist())
+    assert torch.equal(sample_rows(parts, 25, seed=1), picked)
+    assert torch.equal(sample_rows(parts, 500), torch.cat(parts))
+    centre = torch.zeros(16)
+    centre[0] = 1.0
+    domain = CalibrationDomain.fit(_cluster(400, centre, seed=0))
+    alike = _cluster(300, centre, seed=1)
+    assert domain.set_test(list(alike.split(7))) == domain.set_test(alike)

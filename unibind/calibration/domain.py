@@ -22,6 +22,7 @@ a time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -70,8 +71,10 @@ class CalibrationDomain:
         """``[M]`` bool: inside the domain."""
         return self.distances(vectors) <= self.radius
 
-    def set_test(self, vectors: torch.Tensor, *, seed: int = 0) -> CalibrationSetCheck | None:
-        """Whether ``vectors``, taken together, are unlike the fitting files (None: too few to tell)."""
+    def set_test(self, vectors: torch.Tensor | Sequence[torch.Tensor], *, seed: int = 0) -> CalibrationSetCheck | None:
+        """Whether ``vectors`` (one tensor, or a run's chunks of rows), taken together, are unlike the fitting
+        files (None: too few to tell)."""
+        vectors = sample_rows([vectors] if isinstance(vectors, torch.Tensor) else list(vectors), MAX_SET_FILES, seed)
         if len(vectors) < MIN_SET_FILES or len(self.reference) < MIN_SET_FILES:
             return None
         import numpy as np   # here, not at the top: classifying one file must not pay for scikit-learn
@@ -80,9 +83,6 @@ class CalibrationDomain:
         from sklearn.metrics import roc_auc_score
         from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-        if len(vectors) > MAX_SET_FILES:
-            rows = torch.randperm(len(vectors), generator=torch.Generator().manual_seed(seed))[:MAX_SET_FILES]
-            vectors = vectors[rows]
         given = F.normalize(vectors.float(), dim=-1)
         # the k-NN distance as one more feature: a linear boundary alone cannot tell a set that sits *among* the
         # fitting files' classes (in their hull, each far from all of them) from those files
@@ -120,3 +120,18 @@ def _leave_one_out(vectors: torch.Tensor, k: int) -> torch.Tensor:
     sims = vectors @ vectors.T
     sims.fill_diagonal_(float("-inf"))        # leave one out: a file is not its own neighbour
     return 1.0 - sims.topk(k, dim=-1).values[:, -1]
+
+
+def sample_rows(parts: Sequence[torch.Tensor], limit: int, seed: int = 0) -> torch.Tensor:
+    """At most ``limit`` rows drawn (seeded, in order) from the rows of ``parts`` taken together, gathered
+    without joining them first: a million-file run's chunks are views that a join would copy whole."""
+    total = sum(len(p) for p in parts)
+    if total <= limit:
+        return torch.cat(list(parts)) if len(parts) != 1 else parts[0]
+    rows = torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:limit].sort().values
+    picked, offset = [], 0
+    for part in parts:
+        mine = rows[(rows >= offset) & (rows < offset + len(part))] - offset
+        picked.append(part[mine])
+        offset += len(part)
+    return torch.cat(picked)
