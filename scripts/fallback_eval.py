@@ -83,6 +83,12 @@ def fit_entry(policy: type[Fallback], fallback: Fallback, cases: Sequence[Any], 
     return {"threshold": float(threshold), "cut": finite["cut"], "revise": stats["revise"], "fitted": finite}
 
 
+def right_count(figures: dict[str, Any], count: int) -> int:
+    """How many accepted answers were right, from ``fallback_effect``'s coverage and accuracy over ``count`` files."""
+    accuracy = figures["accuracy"]
+    return 0 if accuracy is None else round(accuracy * figures["coverage"] * count)
+
+
 def fused_support(record: Any) -> float:
     """The fused confidence ``Fallback`` compares with its cut: the mean of the calibrated confidence and the
     supports of the validators that did not abstain (the confidence alone when all abstained)."""
@@ -140,9 +146,13 @@ def measure_seed(space: Any, data: Any, loaded: tuple, seed: int, threshold: flo
         entry = fit_entry(policy, base, cases, texts, space, truth, threshold, FALLBACK_GRID)
         fallback = remembered(fallback_for(space, calibrator(entry), threshold))   # exactly what classify builds
         effect = fallback_effect(space, fallback, data, sources, vectors, sims, probs, targets, held_rows.tolist())
+        added = effect["decisions"].get("verified", 0) + effect["decisions"].get("revised", 0)
         out["rules"][rule] = {**effect["with"], "decisions": effect["decisions"], "cut": entry["cut"],
                               "revise": entry["revise"], "target": entry["fitted"]["target"],
-                              "adds_nothing": fallback.adds_nothing}
+                              "adds_nothing": fallback.adds_nothing, "added": added,
+                              # what the threshold accepts is accepted unchanged: the rest was added by the fallback
+                              "added_right": right_count(effect["with"], effect["count"])
+                              - right_count(effect["without"], effect["count"])}
         out["rules"]["none"] = effect["without"]
         out["accuracy_all"] = effect["accuracy_all"]
     # the validators' fused support vs the calibrated confidence, on the held-out items below the threshold
@@ -179,6 +189,10 @@ def _mean_sd(values: Sequence[float | None], digits: int = 3) -> str:
     return text + (f" ({len(got)}/{len(values)})" if len(got) < len(values) else "")
 
 
+def _fraction(right: int, count: int) -> str:
+    return f"{right} / {count}" + (f" = {right / count:.3f}" if count else "")
+
+
 def _num(value: float | None) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
@@ -186,8 +200,9 @@ def _num(value: float | None) -> str:
 def summary_table(results: Sequence[dict[str, Any]]) -> list[str]:
     """Mean ± sd over seeds per set and rule (markdown rows)."""
     lines = ["| set (held-out n) | rule | coverage | accuracy of accepted | verified | revised | rejected | "
-             "cut fitted (seeds) | AUROC below threshold: fused / confidence |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "answers the fallback added: right / count, all seeds | cut fitted (seeds) | "
+             "AUROC below threshold: fused / confidence |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     by_set: dict[str, list[dict[str, Any]]] = {}
     for r in results:
         by_set.setdefault(r["set"], []).append(r)
@@ -202,8 +217,11 @@ def summary_table(results: Sequence[dict[str, Any]]) -> list[str]:
                 f"{_mean_sd([r['below']['auroc_fused'] for r in runs])} / "
                 f"{_mean_sd([r['below']['auroc_confidence'] for r in runs])}")
             held = "/".join(sorted({str(r["held_out"]) for r in runs}))
+            added = "–" if rule == "none" else _fraction(sum(f["added_right"] for f in figures),
+                                                         sum(f["added"] for f in figures))
             lines.append(f"| {name} ({held}) | {rule} | {_mean_sd([f['coverage'] for f in figures])} | "
-                         f"{_mean_sd([f['accuracy'] for f in figures])} | {' | '.join(counts)} | {cuts} | {below} |")
+                         f"{_mean_sd([f['accuracy'] for f in figures])} | {' | '.join(counts)} | {added} | {cuts} | "
+                         f"{below} |")
     return lines
 
 
@@ -216,6 +234,7 @@ def seed_table(results: Sequence[dict[str, Any]]) -> list[str]:
 
         def rule(f: dict[str, Any], target: bool) -> str:
             d = ", ".join(f"{k} {f['decisions'].get(k, 0)}" for k in DECISIONS if f["decisions"].get(k))
+            d += f" (added right {f['added_right']})" if f["added"] else ""
             return (f"{_num(f['target']) + ', ' if target else ''}{_num(f['cut']) if f['cut'] is not None else 'none'}"
                     f", {'yes' if f['revise'] else 'no'}, {_num(f['coverage'])} / {_num(f['accuracy'])}, {d}")
         lines.append(f"| {r['set']} | {r['seed']} | {r['temperature']:.2f} | {r['below']['count']} "
@@ -244,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from unibind.calibration.base import CalibrationFitError
     from unibind.calibration.report import cached_scores
     from unibind.datasets import MissingDataError
     from unibind.space import Space
@@ -266,7 +286,12 @@ def main(argv: list[str] | None = None) -> int:
         target_of = {str(p): t for p, t in zip(data.paths, data.targets)}
         loaded = (vectors, sims, sources, torch.tensor([target_of[s] for s in sources]))
         for seed in args.seeds:
-            r = measure_seed(space, data, loaded, seed, args.threshold)
+            try:
+                r = measure_seed(space, data, loaded, seed, args.threshold)
+            except CalibrationFitError as exc:   # no calibrator: classify would not run the fallback either
+                print(f"{name} seed {seed}: not measured: {exc}", file=sys.stderr, flush=True)
+                skipped.append(f"{name} seed {seed}: {exc}")
+                continue
             r["skipped_files"] = len(failures)
             results.append(r)
             o, w = r["rules"]["old"], r["rules"]["new"]
@@ -317,7 +342,9 @@ def document(results: Sequence[dict[str, Any]], table: list[str], command: str, 
         "validators: yes-no, caption-agreement with the installed captioner for images, cross-modal, which "
         "abstains on single files) is run on the held-out half through the same review (`fallback_effect`). "
         "*Coverage* is the share of held-out files answered (not rejected), *accuracy* the share of those "
-        "answers that are right. Decisions are counts per held-out half. The last column is, on the held-out "
+        "answers that are right (n/a: nothing answered). Decisions are mean counts per held-out half; the answers "
+        "the fallback added (verified or revised below the threshold) are pooled over seeds with how many were "
+        "right, to compare with the threshold the fallback stands in for. The last column is, on the held-out "
         "items below the threshold, the AUROC at telling right predictions from wrong ones of the validators' "
         "fused support and of the calibrated confidence alone (n/a: one class absent). Figures are mean ± sd over "
         "seeds (a count in brackets: seeds where it is defined).",
@@ -340,7 +367,8 @@ def document(results: Sequence[dict[str, Any]], table: list[str], command: str, 
         "",
     ]
     if skipped:
-        parts += ["Not measured: " + "; ".join(skipped), ""]
+        parts += ["Not measured (no temperature fitted means no calibrated confidence, and `classify` runs no "
+                  "fallback without one):", "", *[f"- {line}" for line in skipped], ""]
     parts += [READING, "", ""]
     return "\n".join(parts)
 

@@ -88,6 +88,11 @@ def test_auroc_is_none_where_one_class_is_absent(script):
     assert script._num(None) == "n/a"
 
 
+def test_right_count_is_recovered_from_coverage_and_accuracy(script):
+    assert script.right_count({"coverage": 43 / 253, "accuracy": 24 / 43}, 253) == 24
+    assert script.right_count({"coverage": 0.0, "accuracy": None}, 34) == 0
+
+
 def test_a_remembered_validator_is_asked_once_per_item(script):
     calls = []
 
