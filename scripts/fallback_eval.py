@@ -150,6 +150,7 @@ def measure_seed(space: Any, data: Any, loaded: tuple, seed: int, threshold: flo
         out["rules"][rule] = {**effect["with"], "decisions": effect["decisions"], "cut": entry["cut"],
                               "revise": entry["revise"], "target": entry["fitted"]["target"],
                               "adds_nothing": fallback.adds_nothing, "added": added,
+                              "fit": {k: entry["fitted"][k] for k in ("agreed", "agreed_right", "bound")},
                               # what the threshold accepts is accepted unchanged: the rest was added by the fallback
                               "added_right": right_count(effect["with"], effect["count"])
                               - right_count(effect["without"], effect["count"])}
@@ -228,14 +229,18 @@ def summary_table(results: Sequence[dict[str, Any]]) -> list[str]:
 def seed_table(results: Sequence[dict[str, Any]]) -> list[str]:
     """Every set and seed's raw figures (markdown rows)."""
     lines = ["| set | seed | T | below thr. (right) | none: cov / acc | old: cut, revise, cov / acc, decisions | "
-             "new: target, cut, revise, cov / acc, decisions | AUROC fused / conf |", "|---|---|---|---|---|---|---|---|"]
+             "new: target, cut (fit half: agreed right, bound), revise, cov / acc, decisions | AUROC fused / conf |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in results:
         n, o, w = (r["rules"][k] for k in RULES)
 
         def rule(f: dict[str, Any], target: bool) -> str:
             d = ", ".join(f"{k} {f['decisions'].get(k, 0)}" for k in DECISIONS if f["decisions"].get(k))
             d += f" (added right {f['added_right']})" if f["added"] else ""
+            fit = (f" (fit half: {f['fit']['agreed_right']}/{f['fit']['agreed']} agreed right, best bound "
+                   f"{_num(f['fit']['bound'])})" if target else "")
             return (f"{_num(f['target']) + ', ' if target else ''}{_num(f['cut']) if f['cut'] is not None else 'none'}"
+                    f"{fit}"
                     f", {'yes' if f['revise'] else 'no'}, {_num(f['coverage'])} / {_num(f['accuracy'])}, {d}")
         lines.append(f"| {r['set']} | {r['seed']} | {r['temperature']:.2f} | {r['below']['count']} "
                      f"({r['below']['right']}) | {_num(n['coverage'])} / {_num(n['accuracy'])} | {rule(o, False)} | "
@@ -273,13 +278,13 @@ def main(argv: list[str] | None = None) -> int:
     space = Space()
     makers = loaders(args.work, args.n)
     results: list[dict[str, Any]] = []
-    skipped: list[str] = []
+    skipped: list[tuple[str, int | None, str]] = []    # (set, seed or None: the whole set, why)
     for name in args.sets:
         try:
             data = makers[name]()
         except MissingDataError as exc:
             print(f"{name}: skipped: {exc}", file=sys.stderr, flush=True)
-            skipped.append(f"{name}: {exc}")
+            skipped.append((name, None, str(exc)))
             continue
         args.work.mkdir(parents=True, exist_ok=True)
         vectors, sims, sources, failures = cached_scores(space, data, args.work)
@@ -290,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
                 r = measure_seed(space, data, loaded, seed, args.threshold)
             except CalibrationFitError as exc:   # no calibrator: classify would not run the fallback either
                 print(f"{name} seed {seed}: not measured: {exc}", file=sys.stderr, flush=True)
-                skipped.append(f"{name} seed {seed}: {exc}")
+                skipped.append((name, seed, str(exc)))
                 continue
             r["skipped_files"] = len(failures)
             results.append(r)
@@ -313,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def document(results: Sequence[dict[str, Any]], table: list[str], command: str, args: Any, minutes: float,
-             skipped: Sequence[str]) -> str:
+             skipped: Sequence[tuple[str, int | None, str]]) -> str:
     """docs/fallback.md up to its :data:`READING` heading: what is measured, the command, the tables."""
     seeds = " ".join(str(s) for s in args.seeds)
     parts = [
@@ -344,7 +349,8 @@ def document(results: Sequence[dict[str, Any]], table: list[str], command: str, 
         "*Coverage* is the share of held-out files answered (not rejected), *accuracy* the share of those "
         "answers that are right (n/a: nothing answered). Decisions are mean counts per held-out half; the answers "
         "the fallback added (verified or revised below the threshold) are pooled over seeds with how many were "
-        "right, to compare with the threshold the fallback stands in for. The last column is, on the held-out "
+        "right, to compare with the threshold the fallback stands in for. Means are over the seeds where a "
+        "temperature was fitted (the others are listed below the tables). The last column is, on the held-out "
         "items below the threshold, the AUROC at telling right predictions from wrong ones of the validators' "
         "fused support and of the calibrated confidence alone (n/a: one class absent). Figures are mean ± sd over "
         "seeds (a count in brackets: seeds where it is defined).",
@@ -368,7 +374,13 @@ def document(results: Sequence[dict[str, Any]], table: list[str], command: str, 
     ]
     if skipped:
         parts += ["Not measured (no temperature fitted means no calibrated confidence, and `classify` runs no "
-                  "fallback without one):", "", *[f"- {line}" for line in skipped], ""]
+                  "fallback without one; the first seed's reason is given):", ""]
+        for name in dict.fromkeys(n for n, _, _ in skipped):
+            mine = [(seed, why) for n, seed, why in skipped if n == name]
+            seeds = " ".join(str(seed) for seed, _ in mine if seed is not None)
+            parts.append(f"- {name}" + (f", seeds {seeds} ({len(mine)} of {len(args.seeds)})" if seeds else "")
+                         + f": {mine[0][1]}")
+        parts.append("")
     parts += [READING, "", ""]
     return "\n".join(parts)
 
