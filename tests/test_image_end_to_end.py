@@ -77,7 +77,7 @@ def test_classify_command_prints_json_predictions():
     result = CliRunner().invoke(cli, ["classify", str(PHOTOS / "flower.jpg"), "--labels", "dog, flower ,car",
                                       "--json"])
     assert result.exit_code == 0, result.output
-    prediction = json.loads(result.output)
+    prediction = json.loads(result.stdout)      # notes (the fallback's, the calibration's) go to stderr
     # calibrated by the shipped default image calibrator (unibind/calibration/defaults/image.safetensors)
     assert prediction["label"] == "flower" and prediction["calibrated"] is True
     assert abs(sum(s["probability"] for s in prediction["top"]) - 1.0) < 1e-4
