@@ -247,6 +247,12 @@ def test_report_on_the_users_data_measures_the_shipped_default_beside_a_fresh_fi
     report = json.loads((tmp_path / "out" / "report.json").read_text())[0]
     assert report["calibrators"]["shipped"]["temperature"] == pytest.approx(shipped.calibrator.temperature)
     assert f"shipped default temperature: {shipped.calibrator.temperature:.4f}" in out.output
+    # whether the user's files are like the ones the shipped calibrator was fitted on
+    domain = report["shipped_domain"]
+    assert domain["count"] == report["held_out"] and 0 <= domain["inside"] <= domain["count"]
+    assert "set_test" not in domain                       # 6 held-out files: too few to test as a set
+    assert f"shipped default's domain (" in out.output and f"{domain['inside']} of {domain['count']} held-out" in \
+        out.output
 
 
 def test_a_revised_prediction_prints_its_calibrated_probability_and_says_why_the_runner_up_is_higher(

@@ -98,6 +98,16 @@ class CalibrationDomain:
         return CalibrationSetCheck(files=len(given), reference=len(self.reference), auroc=auroc, p_value=p,
                                    unlike=p < SET_ALPHA and auroc >= SET_MIN_AUROC)
 
+    def coverage(self, vectors: torch.Tensor) -> dict[str, Any]:
+        """How many of ``vectors`` lie inside one at a time, and (20 or more) the set test: the figures a report
+        gives for a calibrator on files it was not fitted on. ``inside_rows`` is the per-file mask."""
+        inside = self.contains(vectors)
+        out: dict[str, Any] = {"count": len(inside), "inside": int(inside.sum()), "inside_rows": inside}
+        as_a_set = self.set_test(vectors)
+        if as_a_set is not None:
+            out["set_test"] = as_a_set.model_dump()
+        return out
+
     def settings(self) -> dict[str, Any]:
         """What a calibrator's record says about its domain (the embeddings go in its tensors)."""
         return {"k": self.k, "radius": self.radius, "quantile": self.quantile, "count": len(self.reference),

@@ -83,11 +83,8 @@ def domain_effect(domain: Any, vectors: torch.Tensor, probs: torch.Tensor, targe
     (predictions ranked as classify ranks them: equal probabilities by score)."""
     if domain is None:
         return {}
-    inside = domain.contains(vectors)
-    out: dict[str, Any] = {"count": len(inside), "inside": int(inside.sum())}
-    as_a_set = domain.set_test(vectors)      # what classify says of these files classified together
-    if as_a_set is not None:
-        out["set_test"] = as_a_set.model_dump()
+    out = domain.coverage(vectors)      # what classify says of these files, one by one and together
+    inside = out.pop("inside_rows")
     for name, rows in (("inside", inside), ("outside", ~inside)):
         if int(rows.sum()) >= 2:
             report = calibration_report(probs[rows], targets[rows], scores=scores[rows])

@@ -225,6 +225,10 @@ def measure(space: Any, data: LabelledFiles, out: Path, *, calibrators: Sequence
         after = ready(logits[held], data.classes)
         result["calibrators"]["shipped"] = {**calibration_report(after, targets[held], scores=logits[held]).as_dict(),
                                             "temperature": getattr(ready.calibrator, "temperature", None)}
+        if getattr(ready, "domain", None) is not None:   # are these files like the ones it was fitted on?
+            coverage = ready.domain.coverage(vectors[held])
+            coverage.pop("inside_rows")
+            result["shipped_domain"] = {**coverage, "fitted_on": ready.record.provenance.get("dataset")}
         panels["shipped default"] = after
     diagram = reliability_diagrams(panels, targets[held], out / f"reliability-{data.name}.png", scores=logits[held])
     result["reliability_png"] = str(diagram)
@@ -328,6 +332,16 @@ def format_report(results: Sequence[dict[str, Any]]) -> str:
                          " (fitted on the calibration part; the rows are measured on the held-out part)")
         if r["calibrators"].get("shipped", {}).get("temperature"):
             lines.append(f"  shipped default temperature: {r['calibrators']['shipped']['temperature']:.4f}")
+        if "shipped_domain" in r:
+            d = r["shipped_domain"]
+            said = (f"  shipped default's domain ({d['fitted_on'] or 'its fitting files'}): {d['inside']} of "
+                    f"{d['count']} held-out files inside one at a time")
+            if "set_test" in d:
+                t = d["set_test"]
+                said += (f"; as a set {'unlike' if t['unlike'] else 'alike'} (AUROC {t['auroc']:.2f}, "
+                         f"p {t['p_value']:.1g})")
+            lines.append(said + ("" if d["inside"] == d["count"] and not d.get("set_test", {}).get("unlike")
+                                 else "; classify marks such files' p with *"))
         f = r["fallback"]
         lines.append(f"  threshold {f['threshold']}: without fallback coverage {f['without']['coverage']:.3f} "
                      f"accuracy {f['without']['accuracy']:.3f}; with fallback coverage {f['with']['coverage']:.3f} "
