@@ -29,6 +29,7 @@ import torch
 
 from unibind.calibration.multilabel_store import MultiLabelCalibrator, load_multilabels
 from unibind.errors import InputError
+from unibind.calibration.domain import mark_calibration_domain, mark_calibration_set
 from unibind.results import CentreMatch, Explanation, Failure, LabelDecision, MultiLabelPrediction
 
 
@@ -61,6 +62,7 @@ def classify_multi_label(space: Any, plan: Any, *, calibrator: Any = None, reduc
     for mod in plan.groups:   # unknown classes are refused before anything is embedded
         calibrators[mod].columns(plan.labels[mod])
     out: list[MultiLabelPrediction] = []
+    checked: dict[str, list[torch.Tensor]] = {}       # per modality: the vectors tested as a set
     for chunk in space.scored_chunks(plan, reduce=reduce or calibrators_reduce(calibrators, plan)):
         mod, labels = chunk.part.modality, chunk.labels
         probs, thresholds = calibrators[mod].probabilities(chunk.sims, labels)
@@ -73,9 +75,13 @@ def classify_multi_label(space: Any, plan: Any, *, calibrator: Any = None, reduc
         noted: dict[str, list[str]] = {}
         for w in chunk.part.warnings:
             noted.setdefault(w.source, []).append(w.reason)
-        for row, source in enumerate(chunk.part.sources):
-            out.append(_decide(space, source, mod, labels, probs[row], thresholds, chunk.sims[row],
-                               chunk.part.vectors[row], texts, checker, explain, top_k, noted.get(source, [])))
+        found = [_decide(space, source, mod, labels, probs[row], thresholds, chunk.sims[row], chunk.part.vectors[row],
+                         texts, checker, explain, top_k, noted.get(source, []))
+                 for row, source in enumerate(chunk.part.sources)]
+        if mark_calibration_domain(found, calibrators, mod, chunk.part.vectors, True):
+            checked.setdefault(mod, []).append(chunk.part.vectors)
+        out.extend(found)
+    mark_calibration_set(checked, calibrators, out)
     return out, plan.failures
 
 

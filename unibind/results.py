@@ -124,4 +124,8 @@ class MultiLabelPrediction(BaseModel):
     rejected: list[LabelDecision] = Field(default_factory=list, description="Above their thresholds but not "
                                           "confirmed by the fallback validators.")
     explanation: Explanation | None = Field(default=None, description="Entropy: mean binary entropy per class.")
+    calibration_domain: bool | None = Field(default=None, description="As Prediction.calibration_domain, for the "
+                                            "multi-label calibrator's fitting files.")
+    calibration_set: CalibrationSetCheck | None = Field(default=None, description="As "
+                                                        "Prediction.calibration_set.")
     warnings: list[str] = Field(default_factory=list)

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from unibind import devices
 from unibind.batching import prepared_batches
+from unibind.calibration.domain import mark_calibration_domain, mark_calibration_set
 from unibind.calibration.metrics import entropy
 from unibind.calibration.store import apply_calibration, ranked_classes
 from unibind.explain import review
@@ -453,13 +454,13 @@ class Space:
             calibrated = apply_calibration(calibrator, mod, logits, labels)
             probs = calibrated if calibrated is not None else torch.softmax(logits, dim=-1)
             found = _predictions(part, labels, sims, probs, top_k, calibrated is not None)
-            if _mark_calibration_domain(found, calibrator, mod, part.vectors, calibrated is not None):
+            if mark_calibration_domain(found, calibrator, mod, part.vectors, calibrated is not None):
                 checked.setdefault(mod, []).append(part.vectors)
             # explanations and, below the threshold, the fallback validators (unibind.explain)
             checker = fallback.get(mod) if isinstance(fallback, Mapping) else fallback
             predictions.extend(review(self, found, part.vectors, labels, probs, mod, centre_set=chunk.centre_set,
                                       fallback=checker, explain_them=explain, top_k=top_k, scores=sims))
-        _mark_calibration_set(checked, calibrator, predictions)
+        mark_calibration_set(checked, calibrator, predictions)
         return predictions, plan.failures
 
     def _without_class_calibrators(self, plan: ClassificationPlan, calibrator: Any, fallback: Any) -> tuple[Any, Any]:
@@ -578,33 +579,6 @@ def _has_capability(encoder: Any, method: str) -> bool:
     return callable(found) and found() is not None
 
 
-
-
-def _domain_of(calibrator: Any, modality: str) -> Any:
-    fitted = calibrator.get(modality) if isinstance(calibrator, Mapping) else calibrator
-    return getattr(fitted, "domain", None)
-
-
-def _mark_calibration_domain(found: list[Prediction], calibrator: Any, modality: str, vectors: torch.Tensor,
-                             calibrated: bool) -> bool:
-    """Say, per prediction, whether its input lies among the files its calibrator was fitted on (False: not
-    checked, no calibration or no domain)."""
-    domain = _domain_of(calibrator, modality)
-    if not calibrated or domain is None:
-        return False
-    for prediction, inside in zip(found, domain.contains(vectors).tolist()):
-        prediction.calibration_domain = inside
-    return True
-
-
-def _mark_calibration_set(checked: Mapping[str, list[torch.Tensor]], calibrator: Any,
-                          predictions: list[Prediction]) -> None:
-    """Per modality, test the files classified together as a whole against the calibrator's fitting files
-    (a shift one file at a time cannot show; unibind.calibration.domain) and record it on their predictions."""
-    results = {m: _domain_of(calibrator, m).set_test(vectors) for m, vectors in checked.items()}
-    for prediction in predictions:
-        if prediction.calibration_domain is not None:
-            prediction.calibration_set = results.get(prediction.modality)
 
 
 def _predictions(embedded: Embeddings, labels: Sequence[str], sims: torch.Tensor, probs: torch.Tensor,

@@ -209,9 +209,7 @@ def fit(data: Path, space_dir: Path, new_space: bool, modality: str | None, meth
     click.echo(f"ECE {before['ece']:.3f} -> {after['ece']:.3f}, NLL {before['nll']:.3f} -> {after['nll']:.3f} "
                "(on the fitting data; measure on held-out data with `unibind calibrate report DATA`)")
     if fitted.domain is not None:
-        click.echo(f"domain: the {len(y)} files' embeddings (k = {fitted.domain.k}); classify marks an input whose "
-                   f"k-th nearest of them is over {fitted.domain.radius:.3f} in cosine distance (as only "
-                   f"{1 - fitted.domain.quantile:.0%} of these files are from the others) as not calibrated for")
+        click.echo(fitted.domain.describe())
     grid = ", ".join(f"{t:g}" for t in fitted_thresholds(record))
     click.echo(describe_fallback(record.provenance["fallback"]) + f" (classify --space uses it at --threshold "
                f"{threshold}; a cut fitted the same way at each of {grid}; at any other threshold the unfitted "

@@ -264,13 +264,32 @@ def _print_multi_label(predictions) -> None:
     """Every class above its threshold per file, or that there is none (calibrated per-class probabilities)."""
     for p in predictions:
         held = ", ".join(f"{d.label} {d.probability:.2f}" for d in p.labels) or "no class above its threshold"
-        click.echo(f"{Path(p.source).name}: {held}")
+        unlike = p.calibration_domain is False or (p.calibration_set is not None and p.calibration_set.unlike)
+        click.echo(f"{Path(p.source).name}{' *' if unlike else ''}: {held}")
         for d in p.rejected:
             click.echo(f"  {d.label} {d.probability:.2f} above its threshold {d.threshold:.2f}, but "
                        f"{d.fallback.decision} by the fallback validators")  # type: ignore[union-attr]
     if predictions:
         click.echo("probabilities: calibrated per class (the space's multi-label calibrator); a class counts "
                    "when at or above its fitted threshold", err=True)
+        _say_multi_label_domain(predictions)
+
+
+def _say_multi_label_domain(predictions) -> None:
+    """On stderr: files (marked *) unlike the ones the multi-label calibrator was fitted on."""
+    for m in sorted({p.modality for p in predictions}):
+        mine = [p for p in predictions if p.modality == m and p.calibration_domain is not None]
+        test = next((p.calibration_set for p in mine if p.calibration_set is not None), None)
+        outside = sum(p.calibration_domain is False for p in mine)
+        if test is not None and test.unlike:
+            said = (f"these {len(mine)} {m} files, taken together, are unlike the files (a classifier tells them "
+                    f"apart: AUROC {test.auroc:.2f}, p {test.p_value:.1g})")
+        elif outside:
+            said = f"{outside} of {len(mine)} {m} file(s) (marked *) are unlike the files"
+        else:
+            continue
+        click.echo(f"calibration: {said} the {m} multi-label calibrator was fitted on, so their probabilities "
+                   "and thresholds are not known to hold for them; fit it on labelled files like yours", err=True)
 
 
 def _print_predictions(predictions, truth: dict[str, str] | None = None) -> None:

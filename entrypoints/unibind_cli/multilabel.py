@@ -52,7 +52,8 @@ def fit_multi_label(data: Path, space_dir: Path, new_space: bool, modality: str,
             raise click.ClickException(f"{data}: fewer than two {modality} files could be read")
         settings = PerClassTemperatureSettings(mode=mode, shrinkage=shrinkage)  # type: ignore[arg-type]
         fitted = MultiLabelCalibrator.fit(scored.sims, targets, scored.labels, modality, settings=settings,
-                                          reduce=reduce, logit_scale=space.logit_scale)
+                                          reduce=reduce, logit_scale=space.logit_scale,
+                                          vectors=scored.embedded.vectors)
     except UniBindError as exc:
         raise click.ClickException(str(exc)) from exc
     path = save_multilabel(space_dir, fitted)
@@ -66,3 +67,5 @@ def fit_multi_label(data: Path, space_dir: Path, new_space: bool, modality: str,
     click.echo(f"mAP {after['mAP']:.3f}; micro F1 {before['micro_f1']:.3f} -> {after['micro_f1']:.3f}, "
                f"ECE {before['ece']:.3f} -> {after['ece']:.3f} (uncalibrated sigmoid of "
                f"{space.logit_scale:g} x cosine at 0.5 -> fitted; on the fitting data, so optimistic)")
+    if fitted.domain is not None:
+        click.echo(fitted.domain.describe())

@@ -62,6 +62,7 @@ def test_fit_saves_per_class_temperatures_and_thresholds_in_the_space_and_prints
     for label, t, threshold in zip(LABELS, saved.scaler.temperature.tolist(), saved.thresholds.tolist()):
         assert f"{label:<4}  T {t:.4f}" in result.stdout and f"threshold {threshold:.3f}" in result.stdout
     assert "micro F1" in result.stdout and "ECE" in result.stdout
+    assert "domain: the 36 files' embeddings (k = 5)" in result.stdout
     # the per-class parameters differ between classes, and a reload scores exactly alike
     assert len(set(saved.scaler.bias.tolist())) == 3
     again = load_multilabel(save_multilabel(space_dir / "copy", saved))
@@ -97,7 +98,28 @@ def test_classify_multi_label_returns_both_classes_of_composites(tmp_path, fitte
     assert plain.exit_code == 0 and "calibrated per class" in plain.stderr
     first = predicted[list(truth)[0]]["labels"]
     expected = ", ".join(f"{d['label']} {d['probability']:.2f}" for d in first) or "no class above its threshold"
-    assert plain.stdout.splitlines()[0] == f"{list(truth)[0].rsplit('/', 1)[1]}: {expected}"
+    mark = " *" if predicted[list(truth)[0]]["calibration_domain"] is False else ""   # 2 files: no set test
+    assert plain.stdout.splitlines()[0] == f"{list(truth)[0].rsplit('/', 1)[1]}{mark}: {expected}"
+
+
+def test_multi_label_calibrator_keeps_its_domain_and_classify_marks_files_unlike_it(tmp_path, fitted):
+    space_dir, _ = fitted
+    saved = load_multilabel(space_dir / "multilabel" / "vec.safetensors")
+    assert saved.domain is not None and len(saved.domain.reference) == 36 and saved.record.domain["count"] == 36
+    alike = composites(tmp_path / "alike", n=5, seed=11)                # 30 files from the same recipe
+    files = [alike.parent / json.loads(line)["path"] for line in alike.read_text().splitlines()]
+    result = _run("classify", "--space", space_dir, "--multi-label", "--json", *files)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert all(r["calibration_domain"] is not None for r in rows) and sum(r["calibration_domain"] for r in rows) >= 24
+    assert not rows[0]["calibration_set"]["unlike"] and rows[0]["calibration_set"]["files"] == 30
+    rng = np.random.default_rng(5)                                     # another domain: 20x the scale, no class
+    far = [fakes.write_vec(tmp_path / "far" / f"{i}.vec", 20 * rng.standard_normal(fakes.DIM_IN)) for i in range(25)]
+    table = _run("classify", "--space", space_dir, "--multi-label", *far)
+    assert table.exit_code == 0, table.output
+    heads = [line for line in table.stdout.splitlines() if not line.startswith(" ")]   # not the rejected lines
+    assert len(heads) == 25 and all(line.split(":")[0].endswith(" *") for line in heads), table.output
+    assert "calibration: these 25 vec files, taken together, are unlike the files" in table.stderr
 
 
 def test_no_class_above_its_threshold_is_said(tmp_path, fitted):

@@ -22,7 +22,7 @@ a time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -108,6 +108,13 @@ class CalibrationDomain:
             out["set_test"] = as_a_set.model_dump()
         return out
 
+    def describe(self) -> str:
+        """What ``calibrate fit`` says of the domain it saved (one line)."""
+        return (f"domain: the {len(self.reference)} files' embeddings (k = {self.k}); classify marks an input whose "
+                f"k-th nearest of them is over {self.radius:.3f} in cosine distance (as only "
+                f"{1 - self.quantile:.0%} of these files are from the others) as not calibrated for, and "
+                f"{MIN_SET_FILES} or more files classified together that a classifier tells apart from these")
+
     def settings(self) -> dict[str, Any]:
         """What a calibrator's record says about its domain (the embeddings go in its tensors)."""
         return {"k": self.k, "radius": self.radius, "quantile": self.quantile, "count": len(self.reference),
@@ -145,3 +152,30 @@ def sample_rows(parts: Sequence[torch.Tensor], limit: int, seed: int = 0) -> tor
         picked.append(part[mine])
         offset += len(part)
     return torch.cat(picked)
+
+
+def _domain_of(calibrator: Any, modality: str) -> CalibrationDomain | None:
+    fitted = calibrator.get(modality) if isinstance(calibrator, Mapping) else calibrator
+    return getattr(fitted, "domain", None)
+
+
+def mark_calibration_domain(found: Sequence[Any], calibrator: Any, modality: str, vectors: torch.Tensor,
+                            calibrated: bool) -> bool:
+    """Set each prediction's ``calibration_domain``: whether its input lies among the files its calibrator
+    (one, or one per modality) was fitted on. False: nothing checked (no calibration, or no domain)."""
+    domain = _domain_of(calibrator, modality)
+    if not calibrated or domain is None:
+        return False
+    for prediction, inside in zip(found, domain.contains(vectors).tolist()):
+        prediction.calibration_domain = inside
+    return True
+
+
+def mark_calibration_set(checked: Mapping[str, Sequence[torch.Tensor]], calibrator: Any,
+                         predictions: Sequence[Any]) -> None:
+    """Per modality, test the files classified together (``checked``: their vectors, in chunks) as a whole
+    against the calibrator's fitting files, and record the result on the predictions checked one by one."""
+    results = {m: _domain_of(calibrator, m).set_test(vectors) for m, vectors in checked.items()}
+    for prediction in predictions:
+        if prediction.calibration_domain is not None:
+            prediction.calibration_set = results.get(prediction.modality)

@@ -39,6 +39,9 @@ class MultiLabelRecord(BaseModel):
     positives: dict[str, int] = Field(default_factory=dict, description="Fitting items holding each class.")
     metrics: dict[str, Any] = Field(default_factory=dict, description="{'before': ..., 'after': ...} on the "
                                     "fitting data (multilabel_report).")
+    domain: dict[str, Any] | None = Field(default=None, description="The fitting files' calibration domain "
+                                          "(unibind.calibration.domain; its embeddings are in the tensors); "
+                                          "None: fitted before it was recorded.")
     created_at: str = Field(default_factory=now)
 
 
@@ -50,15 +53,20 @@ class MultiLabelCalibrator:
     thresholds: torch.Tensor
     record: MultiLabelRecord
     path: Path | None = None
+    #: the files it was fitted on (:class:`~unibind.calibration.domain.CalibrationDomain`); None: not recorded
+    domain: Any = None
 
     @classmethod
     def fit(cls, scores: torch.Tensor, targets: torch.Tensor, labels: Sequence[str], modality: str, *,
             settings: PerClassTemperatureSettings | None = None, reduce: str | None = None,
-            logit_scale: float = 100.0) -> MultiLabelCalibrator:
-        """Fit on held-out cosine ``scores`` [N, C] and 0/1 ``targets`` [N, C] (thresholds: best F1 per class).
+            logit_scale: float = 100.0, vectors: torch.Tensor | None = None) -> MultiLabelCalibrator:
+        """Fit on held-out cosine ``scores`` [N, C] and 0/1 ``targets`` [N, C] (thresholds: best F1 per class);
+        ``vectors``, the files' embeddings, give it its calibration domain.
 
         ``before`` in the record is the uncalibrated sigmoid of ``logit_scale`` x cosine at 0.5.
         """
+        from unibind.calibration.domain import CalibrationDomain
+
         scaler = PerClassTemperature(settings, classes=len(labels)).fit(scores, targets)
         probs = scaler(scores)
         thresholds = fit_thresholds(probs, targets)
@@ -67,7 +75,9 @@ class MultiLabelCalibrator:
         record = MultiLabelRecord(modality=modality, labels=list(labels), settings=scaler.settings, reduce=reduce,
                                   fitted_on=int(scores.shape[0]), metrics=metrics,
                                   positives={c: int(n) for c, n in zip(labels, targets.sum(0).tolist())})
-        return cls(scaler, thresholds, record)
+        domain = CalibrationDomain.fit(vectors) if vectors is not None else None
+        record.domain = domain.settings() if domain is not None else None
+        return cls(scaler, thresholds, record, domain=domain)
 
     def columns(self, labels: Sequence[str]) -> list[int]:
         """Column of each of ``labels`` (case-insensitive); a class it was not fitted on is refused."""
@@ -87,7 +97,8 @@ class MultiLabelCalibrator:
         return torch.sigmoid(logits), self.thresholds[cols]
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {**self.scaler.state_dict(), "thresholds": self.thresholds.clone()}
+        domain = self.domain.tensors() if self.domain is not None else {}
+        return {**self.scaler.state_dict(), "thresholds": self.thresholds.clone(), **domain}
 
     def describe(self) -> list[str]:
         """One line per class: temperature, bias, threshold, positives it was fitted on."""
@@ -132,6 +143,10 @@ def load_multilabel(path: str | Path) -> MultiLabelCalibrator:
         raise InputError(path, f"not a safetensors file: {exc}") from exc
     except (KeyError, ValidationError) as exc:
         raise InputError(path, f"multi-label record is unreadable: {exc}") from exc
+    from unibind.calibration.domain import PREFIX, CalibrationDomain
+
+    domain = CalibrationDomain.from_saved(record.domain, {k: state.pop(k) for k in list(state)
+                                                          if k.startswith(PREFIX)})
     scaler = PerClassTemperature(record.settings, classes=len(record.labels))
     try:
         scaler.load_state_dict(state)
@@ -140,7 +155,7 @@ def load_multilabel(path: str | Path) -> MultiLabelCalibrator:
         raise InputError(path, f"missing tensor {exc}") from exc
     if not (len(scaler.log_t) == len(scaler.bias) == len(thresholds) == len(record.labels)):
         raise InputError(path, f"tensors do not match its {len(record.labels)} classes")
-    return MultiLabelCalibrator(scaler, thresholds, record, path)
+    return MultiLabelCalibrator(scaler, thresholds, record, path, domain)
 
 
 def load_multilabels(space_dir: str | Path | None) -> dict[str, MultiLabelCalibrator]:
