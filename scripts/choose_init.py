@@ -226,8 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="fashion-mnist,mnist,tuxpaint-photos,spoken-digits,tuxpaint-sounds")
     parser.add_argument("--seeds", default="0,1")
-    parser.add_argument("--per-class", type=int, default=30,
-                        help="Items per class of Fashion-MNIST, MNIST and sklearn-digits (the -100 sets: 100).")
+    parser.add_argument("--per-class", type=int, default=None,
+                        help="Items per class of Fashion-MNIST, MNIST and sklearn-digits [default: 30]; the -100 "
+                        "sets always take 100, and giving it with one of them is refused.")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="Comma-separated, from: " + ", ".join(VARIANTS))
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "unibind-choose-init",
                         help="Data pictures and the feature cache (reused by the next run).")
@@ -239,6 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--decide", metavar="DEFAULT,CANDIDATE",
                         help="Also apply the pre-registered rule (docs/choosing-the-start.md) to these two rows.")
     args = parser.parse_args(argv)
+    fixed = [s.strip() for s in args.sets.split(",") if s.strip() in LARGER_SETS]
+    if args.per_class is not None and fixed:
+        print(f"Error: --per-class does not apply to {', '.join(fixed)} (always {LARGER_SETS[fixed[0]][1]} per "
+              "class, none of the first 30); run them without it", file=sys.stderr)
+        return 2
+    args.per_class = 30 if args.per_class is None else args.per_class
     decide_pair = [v.strip() for v in args.decide.split(",")] if args.decide else []
     if decide_pair and (len(decide_pair) != 2 or any(v not in VARIANTS for v in decide_pair)):
         print(f"Error: --decide: expected DEFAULT,CANDIDATE, two of: {', '.join(VARIANTS)}", file=sys.stderr)

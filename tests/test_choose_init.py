@@ -111,3 +111,8 @@ def test_tuxpaint_subcategories_label_by_the_folder_below_the_category(tmp_path:
     assert alphabets.count("asl") == 10 and alphabets.count("english") == 20   # thinned evenly, not the first 30
     assert {r["modality"] for r in rows} == {"image"}
     assert not any("mirror" in r["path"] for r in rows)
+
+
+def test_per_class_given_with_a_fixed_size_set_is_refused_not_ignored(capsys):
+    assert main(["--sets", "fashion-mnist,mnist-100", "--per-class", "50"]) == 2
+    assert "--per-class does not apply to mnist-100 (always 100 per class" in capsys.readouterr().err
