@@ -71,7 +71,8 @@ class CalibrationSetCheck(BaseModel):
     """Whether the files classified together, as a whole, are unlike the files their calibrator was fitted on."""
 
     files: int = Field(description="Files of the set tested (a seeded sample of at most 2,000).")
-    reference: int = Field(description="The calibrator's fitting files it was tested against.")
+    reference: int = Field(description="The calibrator's fitting files it was tested against: those among the "
+                           "set's nearest neighbours (at least 20, or all).")
     auroc: float = Field(description="How well a classifier tells the set from the fitting files (0.5: not at all).")
     p_value: float = Field(description="One-sided Mann-Whitney p of the classifier's held-out scores.")
     unlike: bool = Field(description="True: the set is unlike them (p below 0.001 and AUROC at least 0.75).")
