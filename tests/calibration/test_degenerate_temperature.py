@@ -94,6 +94,10 @@ def test_report_says_which_calibrator_was_not_fitted_and_measures_the_rest(regis
     assert set(result["refused"]) == {"temperature"} and "predicted right" in result["refused"]["temperature"]
     assert set(result["calibrators"]) == {"isotonic"}
     assert "temperature: not fitted (no temperature fitted: all 9 fitting items" in format_report([result])
+    # no fallback figures on uncalibrated confidence: not what classify runs
+    assert result["fallback"] == {"threshold": 0.6, "not_measured": result["refused"]["temperature"]}
+    assert "fallback at threshold 0.6: not measured (it is measured on a temperature fitted on the calibration " \
+        "part, and there is none): no temperature fitted" in format_report([result])
 
 
 def test_a_default_calibrators_other_set_without_a_temperature_records_why():

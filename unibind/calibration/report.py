@@ -242,12 +242,18 @@ def measure(space: Any, data: LabelledFiles, out: Path, *, calibrators: Sequence
 
     # fallback on temperature-scaled probabilities: fitted on the calibration half, measured on the held-out half
     scaler = fitted.get("temperature")
-    probs_all = scaler(logits) if scaler is not None else torch.softmax(logits, -1)
+    if scaler is None:   # a fallback on uncalibrated confidence is not what classify runs: its figures would mislead
+        why = (result.get("refused", {}).get("temperature")
+               or "no temperature among the calibrators measured (the fallback is measured on temperature-scaled "
+                  "confidence)")
+        result["fallback"] = {"threshold": threshold, "not_measured": why}
+        return result
+    probs_all = scaler(logits)
     probs = probs_all[held]
     others_all = _partner_probs(space, data, sources, out, held) if data.partners else [{} for _ in sources]
     settings = FallbackSettings(threshold=threshold, validators=list(validators) if validators else None)
-    if scaler is not None:   # the yes/no softmax on the same (calibrated) footing as the class probabilities
-        settings.settings["yes-no"] = {"scale": space.logit_scale / scaler.temperature}
+    # the yes/no softmax on the same (calibrated) footing as the class probabilities
+    settings.settings["yes-no"] = {"scale": space.logit_scale / scaler.temperature}
     fallback = Fallback(settings, registry=registry)
     texts = class_texts(space, data.classes, data.modality)
     rows = fit.tolist()
@@ -350,6 +356,11 @@ def format_report(results: Sequence[dict[str, Any]]) -> str:
             lines.append(said + ("" if d["inside"] == d["count"] and not d.get("set_test", {}).get("unlike")
                                  else "; classify marks such files' p with *"))
         f = r["fallback"]
+        if "not_measured" in f:
+            lines.append(f"  fallback at threshold {f['threshold']}: not measured (it is measured on a temperature "
+                         f"fitted on the calibration part, and there is none): {f['not_measured']}")
+            lines.append(f"  {r['reliability_png']}")
+            continue
         lines.append(f"  threshold {f['threshold']}: without fallback coverage {f['without']['coverage']:.3f} "
                      f"accuracy {f['without']['accuracy']:.3f}; with fallback coverage {f['with']['coverage']:.3f} "
                      f"accuracy {f['with']['accuracy']:.3f} (all predictions: accuracy {f['accuracy_all']:.3f})")
