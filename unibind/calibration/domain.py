@@ -58,12 +58,8 @@ class CalibrationDomain:
         k = min(k, len(vectors) - 2)
         if k < 1:
             return None
-        own = _leave_one_out(vectors, k)
+        own = _leave_one_out(vectors, torch.arange(len(vectors)), k)
         return cls(vectors, k=k, radius=float(torch.quantile(own, quantile)), quantile=quantile)
-
-    def _own_distances(self) -> torch.Tensor:
-        """``[N]`` each fitting file's k-NN distance to the others (the radius is a quantile of these)."""
-        return _leave_one_out(self.reference, self.k)
 
     def distances(self, vectors: torch.Tensor) -> torch.Tensor:
         """``[M]`` cosine distance of each input to its k-th nearest reference embedding."""
@@ -92,7 +88,7 @@ class CalibrationDomain:
         local = self._neighbourhood(given)
         # the k-NN distance as one more feature: a linear boundary alone cannot tell a set that sits *among* the
         # fitting files' classes (in their hull, each far from all of them) from those files
-        distance = torch.cat([self._own_distances()[local], self.distances(given)]).numpy()
+        distance = torch.cat([_leave_one_out(self.reference, local, self.k), self.distances(given)]).numpy()
         distance = (distance - distance.mean()) / (distance.std() + 1e-12)
         x = np.hstack([np.vstack([self.reference[local].numpy(), given.numpy()]), distance[:, None]])
         y = np.r_[np.zeros(len(local)), np.ones(len(given))]
@@ -115,11 +111,12 @@ class CalibrationDomain:
                 return local
             k *= 2
 
-    def coverage(self, vectors: torch.Tensor) -> dict[str, Any]:
-        """How many of ``vectors`` lie inside one at a time, and (20 or more) the set test: the figures a report
-        gives for a calibrator on files it was not fitted on. ``inside_rows`` is the per-file mask."""
-        inside = self.contains(vectors)
-        out: dict[str, Any] = {"count": len(inside), "inside": int(inside.sum()), "inside_rows": inside}
+    def coverage(self, vectors: torch.Tensor, inside: torch.Tensor | None = None) -> dict[str, Any]:
+        """How many of ``vectors`` lie inside one at a time (``inside``: :meth:`contains` of them, if the caller
+        has it already), and (20 or more) the set test: the figures a report gives for a calibrator on files it
+        was not fitted on."""
+        inside = self.contains(vectors) if inside is None else inside
+        out: dict[str, Any] = {"count": len(inside), "inside": int(inside.sum())}
         as_a_set = self.set_test(vectors)
         if as_a_set is not None:
             out["set_test"] = as_a_set.model_dump()
@@ -142,17 +139,21 @@ class CalibrationDomain:
         return {f"{PREFIX}reference": self.reference.contiguous()}
 
     @classmethod
-    def from_saved(cls, settings: dict[str, Any] | None, tensors: dict[str, torch.Tensor]) -> CalibrationDomain | None:
+    def from_saved(cls, settings: dict[str, Any] | None, state: dict[str, torch.Tensor]) -> CalibrationDomain | None:
+        """The domain saved in a calibrator file's tensors; its tensors are taken out of ``state``, so what is left
+        is the calibrator's own state dict. None: the file has none (fitted before domains were recorded)."""
+        tensors = {key: state.pop(key) for key in [key for key in state if key.startswith(PREFIX)]}
         reference = tensors.get(f"{PREFIX}reference")
         if not settings or reference is None:
             return None
         return cls(reference, k=settings["k"], radius=settings["radius"], quantile=settings["quantile"])
 
 
-def _leave_one_out(vectors: torch.Tensor, k: int) -> torch.Tensor:
-    """``[N]`` cosine distance of each of the unit ``vectors`` to its k-th nearest other one."""
-    sims = vectors @ vectors.T
-    sims.fill_diagonal_(float("-inf"))        # leave one out: a file is not its own neighbour
+def _leave_one_out(vectors: torch.Tensor, rows: torch.Tensor, k: int) -> torch.Tensor:
+    """``[len(rows)]`` cosine distance of each of the unit ``vectors[rows]`` to its k-th nearest other one (only
+    those rows are compared with the rest: the set test needs a few of a large reference's)."""
+    sims = vectors[rows] @ vectors.T
+    sims[torch.arange(len(rows)), rows] = float("-inf")     # leave one out: a file is not its own neighbour
     return 1.0 - sims.topk(k, dim=-1).values[:, -1]
 
 

@@ -83,8 +83,8 @@ def domain_effect(domain: Any, vectors: torch.Tensor, probs: torch.Tensor, targe
     (predictions ranked as classify ranks them: equal probabilities by score)."""
     if domain is None:
         return {}
-    out = domain.coverage(vectors)      # what classify says of these files, one by one and together
-    inside = out.pop("inside_rows")
+    inside = domain.contains(vectors)
+    out = domain.coverage(vectors, inside)      # what classify says of these files, one by one and together
     for name, rows in (("inside", inside), ("outside", ~inside)):
         if int(rows.sum()) >= 2:
             report = calibration_report(probs[rows], targets[rows], scores=scores[rows])

@@ -143,10 +143,9 @@ def load_multilabel(path: str | Path) -> MultiLabelCalibrator:
         raise InputError(path, f"not a safetensors file: {exc}") from exc
     except (KeyError, ValidationError) as exc:
         raise InputError(path, f"multi-label record is unreadable: {exc}") from exc
-    from unibind.calibration.domain import PREFIX, CalibrationDomain
+    from unibind.calibration.domain import CalibrationDomain
 
-    domain = CalibrationDomain.from_saved(record.domain, {k: state.pop(k) for k in list(state)
-                                                          if k.startswith(PREFIX)})
+    domain = CalibrationDomain.from_saved(record.domain, state)   # leaves the scaler's own tensors in state
     scaler = PerClassTemperature(record.settings, classes=len(record.labels))
     try:
         scaler.load_state_dict(state)

@@ -233,9 +233,8 @@ def measure(space: Any, data: LabelledFiles, out: Path, *, calibrators: Sequence
         result["calibrators"]["shipped"] = {**calibration_report(after, targets[held], scores=logits[held]).as_dict(),
                                             "temperature": getattr(ready.calibrator, "temperature", None)}
         if getattr(ready, "domain", None) is not None:   # are these files like the ones it was fitted on?
-            coverage = ready.domain.coverage(vectors[held])
-            coverage.pop("inside_rows")
-            result["shipped_domain"] = {**coverage, "fitted_on": ready.record.provenance.get("dataset")}
+            result["shipped_domain"] = {**ready.domain.coverage(vectors[held]),
+                                        "fitted_on": ready.record.provenance.get("dataset")}
         panels["shipped default"] = after
     diagram = reliability_diagrams(panels, targets[held], out / f"reliability-{data.name}.png", scores=logits[held])
     result["reliability_png"] = str(diagram)

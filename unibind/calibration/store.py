@@ -118,13 +118,12 @@ def load_calibrator(path: str | Path, registry=None) -> FittedCalibrator:
         from unibind.plugins import get_registry
 
         registry = get_registry()
-    from unibind.calibration.domain import PREFIX, CalibrationDomain
+    from unibind.calibration.domain import CalibrationDomain
 
     calibrator = registry.get("calibrator", record.name).build(record.settings)
-    domain_tensors = {k: state.pop(k) for k in [k for k in state if k.startswith(PREFIX)]}
     try:
+        domain = CalibrationDomain.from_saved(record.provenance.get("domain"), state)
         calibrator.load_state_dict(state)
-        domain = CalibrationDomain.from_saved(record.provenance.get("domain"), domain_tensors)
     except (KeyError, RuntimeError, ValueError) as exc:
         raise InputError(path, f"tensors do not fit calibrator {record.name!r}: {exc}") from exc
     return FittedCalibrator(calibrator, record, domain)
