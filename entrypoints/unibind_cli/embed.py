@@ -264,8 +264,7 @@ def _print_multi_label(predictions) -> None:
     """Every class above its threshold per file, or that there is none (calibrated per-class probabilities)."""
     for p in predictions:
         held = ", ".join(f"{d.label} {d.probability:.2f}" for d in p.labels) or "no class above its threshold"
-        unlike = p.calibration_domain is False or (p.calibration_set is not None and p.calibration_set.unlike)
-        click.echo(f"{Path(p.source).name}{' *' if unlike else ''}: {held}")
+        click.echo(f"{Path(p.source).name}{' *' if _unlike(p) else ''}: {held}")
         for d in p.rejected:
             click.echo(f"  {d.label} {d.probability:.2f} above its threshold {d.threshold:.2f}, but "
                        f"{d.fallback.decision} by the fallback validators")  # type: ignore[union-attr]
@@ -275,21 +274,33 @@ def _print_multi_label(predictions) -> None:
         _say_multi_label_domain(predictions)
 
 
-def _say_multi_label_domain(predictions) -> None:
-    """On stderr: files (marked *) unlike the ones the multi-label calibrator was fitted on."""
+def _unlike(p) -> bool:
+    """Whether a prediction's input is unlike its calibrator's fitting files, alone or in the set it came with."""
+    return p.calibration_domain is False or (p.calibration_set is not None and p.calibration_set.unlike)
+
+
+def _unlike_files(predictions) -> list[tuple[str, str, str]]:
+    """(modality, who is unlike, how a classifier told them apart or "") per modality whose inputs the domain
+    checks found unlike their calibrator's fitting files: the parts of the stderr line."""
+    out = []
     for m in sorted({p.modality for p in predictions}):
         mine = [p for p in predictions if p.modality == m and p.calibration_domain is not None]
         test = next((p.calibration_set for p in mine if p.calibration_set is not None), None)
         outside = sum(p.calibration_domain is False for p in mine)
         if test is not None and test.unlike:
-            said = (f"these {len(mine)} {m} files, taken together, are unlike the files (a classifier tells them "
-                    f"apart: AUROC {test.auroc:.2f}, p {test.p_value:.1g})")
+            out.append((m, f"these {len(mine)} {m} files, taken together, are unlike",
+                        f" (a classifier tells them apart: AUROC {test.auroc:.2f}, p {test.p_value:.1g})"))
         elif outside:
-            said = f"{outside} of {len(mine)} {m} file(s) (marked *) are unlike the files"
-        else:
-            continue
-        click.echo(f"calibration: {said} the {m} multi-label calibrator was fitted on, so their probabilities "
-                   "and thresholds are not known to hold for them; fit it on labelled files like yours", err=True)
+            out.append((m, f"{outside} of {len(mine)} {m} file(s) are unlike", ""))
+    return out
+
+
+def _say_multi_label_domain(predictions) -> None:
+    """On stderr: files (marked *) unlike the ones the multi-label calibrator was fitted on."""
+    for m, who, apart in _unlike_files(predictions):
+        click.echo(f"calibration: {who} the files the {m} multi-label calibrator was fitted on{apart}, so their "
+                   "probabilities and thresholds (marked *) are not known to hold for them; fit it on labelled "
+                   "files like yours", err=True)
 
 
 def _print_predictions(predictions, truth: dict[str, str] | None = None) -> None:
@@ -313,8 +324,7 @@ def _print_predictions(predictions, truth: dict[str, str] | None = None) -> None
         row = [Path(p.source).name] + ([truth[p.source]] if truth else [])
         # non-breaking spaces inside a pair: a narrow terminal wraps between pairs, never inside one
         # *: not calibrated for this input, which is unlike the files its calibrator was fitted on
-        unlike = p.calibration_domain is False or (p.calibration_set is not None and p.calibration_set.unlike)
-        outside = "*" if unlike else ""
+        outside = "*" if _unlike(p) else ""
         row += [p.label + mark + (f" ({escape(note)})" if note else ""), f"{probability:.3f}{outside}",
                 f"{p.entropy:.2f}",
                 ", ".join(f"{s.label}\u00a0{s.probability:.2f}".replace(" ", "\u00a0") for s in runners)]
@@ -380,27 +390,13 @@ def _say_calibration(predictions, space_dir: Path | None, calibrators=None, why_
 def _say_calibration_domain(predictions, calibrators, space_dir: Path | None) -> None:
     """On stderr: inputs unlike the files their calibrator was fitted on, one by one or as a set (p marked * in
     the table)."""
-    from collections import Counter
-
-    outside = Counter(p.modality for p in predictions if p.calibration_domain is False)
-    checked = Counter(p.modality for p in predictions if p.calibration_domain is not None)
-    sets = {p.modality: p.calibration_set for p in predictions if p.calibration_set is not None}
     where = str(space_dir) if space_dir is not None else "NEW_FOLDER --new"
-    advice = f"calibrate on labelled files like yours: `unibind calibrate fit DATA --space {where}`"
-    for m in sorted(set(outside) | {m for m, s in sets.items() if s.unlike}):
+    for m, who, apart in _unlike_files(predictions):
         record = calibrators[m].record
-        fitted_on = f"the {record.fitted_on} files of {record.provenance.get('dataset') or 'held-out files'}"
-        test = sets.get(m)
-        if test is not None and test.unlike:
-            click.echo(f"calibration: these {checked[m]} {m} files, taken together, are unlike {fitted_on} the {m} "
-                       f"calibrator was fitted on (a classifier tells them apart: AUROC {test.auroc:.2f}, "
-                       f"p {test.p_value:.1g}), so their p (marked *) is not known to be calibrated for them; "
-                       f"{advice}", err=True)
-        else:
-            click.echo(f"calibration: {outside[m]} of {checked[m]} {m} file(s) are unlike {fitted_on} the {m} "
-                       f"calibrator was fitted on, so their p (marked *) is not known to be calibrated for them; "
-                       f"{advice}",
-                       err=True)
+        click.echo(f"calibration: {who} the {record.fitted_on} files of "
+                   f"{record.provenance.get('dataset') or 'held-out files'} the {m} calibrator was fitted on{apart}, "
+                   f"so their p (marked *) is not known to be calibrated for them; calibrate on labelled files like "
+                   f"yours: `unibind calibrate fit DATA --space {where}`", err=True)
 
 
 def _print_embedding_summary(result) -> None:
